@@ -1,0 +1,103 @@
+"""A trained model on disk: `weights/<name>/{model.pt, model.json, history.json, ood.npz}`.
+
+`model.pt` is a bare state_dict, read with `weights_only=True` after its sha256 matches
+the one recorded in `model.json`, so a swapped or corrupted file is refused before
+PyTorch parses it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .models import create_model
+from .preprocess import InputSpec
+
+__all__ = ["WEIGHTS_DIR", "ModelBundle", "WeightsError", "sha256_file", "save_bundle", "load_bundle",
+           "list_models", "resolve_model_dir", "DEFAULT_MODEL"]
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+DEFAULT_MODEL = "efficientnet_lite0"
+
+
+class WeightsError(RuntimeError):
+    """Weights are missing, corrupted or do not match their metadata."""
+
+
+@dataclass
+class ModelBundle:
+    name: str
+    model: nn.Module
+    meta: dict
+    directory: Path
+
+    @property
+    def spec(self) -> InputSpec:
+        return InputSpec.from_dict(self.meta["input"])
+
+    @property
+    def arch(self) -> str:
+        return self.meta["architecture"]
+
+    @property
+    def temperature(self) -> float:
+        return float(self.meta.get("temperature", 1.0))
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self.meta["thresholds"].items()}
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_bundle(directory: str | Path, model: nn.Module, meta: dict) -> Path:
+    """Writes model.pt, then model.json with the file's sha256 in it."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    torch.save(state, d / "model.pt")
+    meta = dict(meta, model_sha256=sha256_file(d / "model.pt"))
+    (d / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return d
+
+
+def resolve_model_dir(name_or_dir: str | Path | None) -> Path:
+    """A shipped model's name (`efficientnet_lite0`) or a directory path."""
+    if name_or_dir is None:
+        name_or_dir = DEFAULT_MODEL
+    p = Path(name_or_dir)
+    if (p / "model.json").is_file():
+        return p
+    if (WEIGHTS_DIR / str(name_or_dir) / "model.json").is_file():
+        return WEIGHTS_DIR / str(name_or_dir)
+    raise WeightsError(f"unknown model {str(name_or_dir)!r}; shipped: {', '.join(list_models()) or 'none'}")
+
+
+def load_bundle(name_or_dir: str | Path | None = None) -> ModelBundle:
+    d = resolve_model_dir(name_or_dir)
+    meta = json.loads((d / "model.json").read_text())
+    weights = d / "model.pt"
+    if not weights.is_file():
+        raise WeightsError(f"{weights} is missing")
+    actual = sha256_file(weights)
+    if actual != meta.get("model_sha256"):
+        raise WeightsError(f"{weights} does not match its model.json (sha256 {actual[:12]}... != "
+                           f"{str(meta.get('model_sha256'))[:12]}...); refusing to load it")
+    model = create_model(meta["architecture"], InputSpec.from_dict(meta["input"]))
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    model.eval()
+    return ModelBundle(name=meta.get("name", d.name), model=model, meta=meta, directory=d)
+
+
+def list_models(root: Path = WEIGHTS_DIR) -> list[str]:
+    return sorted(p.parent.name for p in root.glob("*/model.json"))

