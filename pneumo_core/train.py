@@ -24,14 +24,14 @@ from .artifacts import save_bundle
 from .augment import augment
 from .calibration import calibrated, fit_temperature, screening_threshold, youden_threshold
 from .config import TrainConfig
-from .data import (CLASSES, class_counts, grouped_split, load_resized, manifest_hash,
+from .data import (CLASSES, Item, class_counts, grouped_split, load_resized, manifest_hash,
                    read_duplicate_groups, scan_split)
 from .metrics import point_metrics
 from .models import REGISTRY, create_model
 from .ood import fit_ood
 from .preprocess import preprocess_batch, standardise, to_unit
 
-__all__ = ["train", "train_with_flip_decision", "hardware_name"]
+__all__ = ["train", "train_with_flip_decision", "refit_ood", "hardware_name"]
 
 
 def hardware_name(device: torch.device) -> str:
@@ -167,8 +167,7 @@ def train(cfg: TrainConfig) -> dict:
     balanced = youden_threshold(y_val, val_probs)
     # A screening preset must never be less sensitive than the default one.
     thresholds = {"balanced": balanced, "screening": min(screening_threshold(y_val, val_probs), balanced)}
-    sub = np.random.default_rng(cfg.seed).permutation(len(x_train))[:3000]
-    _, train_feats = _logits_and_features(model, x_train[np.sort(sub)], spec, device)
+    _, train_feats = _logits_and_features(model, x_train[_ood_subset(len(x_train), cfg.seed)], spec, device)
     ood = fit_ood(train_feats, val_feats)
     wall = time.time() - t_start
 
@@ -185,8 +184,7 @@ def train(cfg: TrainConfig) -> dict:
         "split_manifest_sha256": manifest_hash(manifest),
         "training": {"config": cfg.to_dict(), "wall_seconds": round(wall, 1), "hardware": hardware_name(device),
                      "torch": torch.__version__, "pneumo_core": __version__},
-        "ood": {"method": "Mahalanobis distance of penultimate features (64-dim PCA + residual)",
-                "threshold_rule": "99th percentile of validation scores", "threshold": ood.threshold},
+        "ood": _ood_meta(ood),
     }
     save_bundle(cfg.out, model.cpu(), meta)
     (cfg.out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
@@ -196,6 +194,39 @@ def train(cfg: TrainConfig) -> dict:
     _log(f"[{cfg.arch}] wrote {cfg.out} in {wall / 60:.1f} min; best epoch {best['epoch'] + 1}, T={temperature:.3f}, "
          f"thresholds {thresholds}")
     return meta
+
+
+def _ood_subset(n: int, seed: int, size: int = 3000) -> np.ndarray:
+    return np.sort(np.random.default_rng(seed).permutation(n)[:size])
+
+
+def _ood_meta(ood) -> dict:
+    return {"method": "Mahalanobis distance of penultimate features in a 64-dim PCA subspace, and the residual outside it",
+            "threshold_rule": "flag when either term exceeds its 99.5th percentile on validation",
+            "term_thresholds": list(ood.term_thresholds), "score_threshold": ood.threshold}
+
+
+def refit_ood(model_dir: str | Path, data: str | Path, workers: int = 0, seed: int = 0) -> dict:
+    """Re-fits a shipped model's OOD statistics from its own split manifest (train features,
+    validation thresholds), without retraining: the weights and everything else stay."""
+    from .artifacts import load_bundle
+
+    bundle = load_bundle(model_dir)
+    manifest = json.loads((bundle.directory / "split.json").read_text())
+    root = Path(data)
+    items = {side: [Item(root / k, CLASSES.index(Path(k).parent.name)) for k in manifest[side]] for side in ("train", "val")}
+    subset = [items["train"][i] for i in _ood_subset(len(items["train"]), seed)]  # the images training used
+    x_train = load_resized(subset, bundle.spec.size, workers)
+    x_val = load_resized(items["val"], bundle.spec.size, workers)
+    device = torch.device("cpu")
+    _, train_feats = _logits_and_features(bundle.model, x_train, bundle.spec, device)
+    _, val_feats = _logits_and_features(bundle.model, x_val, bundle.spec, device)
+    ood = fit_ood(train_feats, val_feats)
+    ood.save(bundle.directory / "ood.npz")
+    meta = json.loads((bundle.directory / "model.json").read_text())
+    meta["ood"] = _ood_meta(ood)
+    (bundle.directory / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta["ood"]
 
 
 def train_with_flip_decision(cfg: TrainConfig) -> dict:

@@ -36,7 +36,7 @@ REGISTRY: dict[str, ArchSpec] = {
             target_layer="head_act",
             description="EfficientNet-Lite0 (3.4M parameters), ImageNet-initialised, fine-tuned; grayscale stem",
             init_pretrained=load_imagenet,
-            train_defaults=dict(epochs=12, lr=5e-4, batch_size=32, weight_decay=1e-4, patience=4),
+            train_defaults=dict(epochs=12, lr=5e-4, batch_size=32, weight_decay=1e-4, patience=4, augment="acquisition"),
         ),
         ArchSpec(
             name="paper_cnn",
@@ -44,7 +44,7 @@ REGISTRY: dict[str, ArchSpec] = {
             input=InputSpec(size=128, channels=1, mean=0.5, std=0.5),
             target_layer="blocks.6",
             description="The seed paper's CNN (conv/BN/ReLU/max-pool blocks, dropout, dense head), from scratch",
-            train_defaults=dict(epochs=30, lr=1e-3, batch_size=32, weight_decay=1e-4, patience=6),
+            train_defaults=dict(epochs=30, lr=1e-3, batch_size=32, weight_decay=1e-4, patience=6, augment="standard"),
         ),
     ]
 }
