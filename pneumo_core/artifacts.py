@@ -85,14 +85,19 @@ def resolve_model_dir(name_or_dir: str | Path | None) -> Path:
 
 def load_bundle(name_or_dir: str | Path | None = None) -> ModelBundle:
     d = resolve_model_dir(name_or_dir)
-    meta = json.loads((d / "model.json").read_text())
+    try:
+        meta = json.loads((d / "model.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise WeightsError(f"{d / 'model.json'} is unreadable ({type(exc).__name__}); refusing to load the model") from None
     weights = d / "model.pt"
     if not weights.is_file():
         raise WeightsError(f"{weights} is missing")
+    if not meta.get("model_sha256"):
+        raise WeightsError(f"{d / 'model.json'} records no model_sha256, so {weights} cannot be verified; refusing to load it")
     actual = sha256_file(weights)
-    if actual != meta.get("model_sha256"):
+    if actual != meta["model_sha256"]:
         raise WeightsError(f"{weights} does not match its model.json (sha256 {actual[:12]}... != "
-                           f"{str(meta.get('model_sha256'))[:12]}...); refusing to load it")
+                           f"{meta['model_sha256'][:12]}...); refusing to load it")
     model = create_model(meta["architecture"], InputSpec.from_dict(meta["input"]))
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     model.eval()
