@@ -75,8 +75,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         return 2
     cam_writer = None
     if args.cam:
-        from .saliency import CamWriter  # written by the saliency module
-        cam_writer = CamWriter(predictor, args.cam, method=args.cam_method)
+        from .saliency import CamWriter
+        try:
+            cam_writer = CamWriter(predictor, args.cam, method=args.cam_method)
+        except (ValueError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     keys = ["file", "probability", "label", "threshold", "model", "warnings", "error"] + (["cam"] if cam_writer else [])
     writer = csv.DictWriter(sys.stdout, fieldnames=keys, lineterminator="\n") if args.format == "csv" else None
     if writer:

@@ -1,0 +1,70 @@
+"""Model card: intended use, data, training protocol, numbers with CIs, how the thresholds
+and temperature were chosen, known limits and saliency caveats. Numbers come from the files."""
+import streamlit as st
+
+from pneumo_core import app_support as app
+
+s = app.settings()
+meta, ev = app.model_meta(s.model), app.eval_report(s.model)
+
+st.title(f"Model card: {s.model}")
+st.caption(meta.get("description", ""))
+
+st.header("Intended use")
+st.markdown(
+    "- A **research and teaching demo**: it shows what a convolutional network trained on a public paediatric "
+    "dataset does with a chest radiograph, and how far to trust it.\n"
+    "- **Not a medical device and not a diagnosis.** Do not use it to decide care. It has not been validated "
+    "prospectively, on adults, or outside the centre its data came from.\n"
+    "- Input: one frontal chest radiograph. Output: a calibrated probability of pneumonia, a call at a chosen "
+    "threshold, warnings, and a relative saliency map.")
+
+st.header("Data")
+st.markdown(
+    "Kermany et al., *Cell* 2018 (\"Labeled Optical Coherence Tomography (OCT) and Chest X-Ray Images for "
+    "Classification\", Mendeley Data), licence **CC BY 4.0**. Anterior-posterior chest radiographs of "
+    "**paediatric patients aged 1 to 5 years** from **one centre**, Guangzhou Women and Children's Medical Center. "
+    "Labels NORMAL / PNEUMONIA (bacterial and viral pooled), graded by expert physicians.")
+if ev is not None:
+    st.markdown(app.prevalence_note(ev, meta))
+
+st.header("Training protocol")
+st.markdown(
+    "- Validation was **carved out of the training split, grouped by patient** (no patient on both sides); the "
+    "official 16-image validation folder is too small to choose anything on.\n"
+    "- **Nothing was chosen on the test split**: checkpoint, temperature, thresholds and the use of horizontal "
+    "flips were all decided on validation; the test split was scored once, afterwards.")
+st.table(app.training_rows(meta), hide_index=True)
+
+st.header("How the operating points and probabilities were set")
+st.markdown("\n".join(f"- {app.escape_markdown(n)}" for n in app.threshold_notes(meta)))
+st.markdown(f"- Probabilities: temperature scaling, P = sigmoid(logit / T) with T = "
+            f"{float(meta.get('temperature', 1.0)):.3f} fitted on validation (minimum log-loss).")
+
+st.header("Numbers")
+if ev is not None:
+    app.stale_eval_warning(ev, meta, s.model)
+    st.subheader("Test split, with 95% bootstrap CIs")
+    st.dataframe(app.card_metric_rows(ev), hide_index=True, width="stretch")
+    st.caption(app.calibration_caption(ev, meta))
+st.subheader("Validation (where every choice was made)")
+st.dataframe(app.validation_rows(meta), hide_index=True, width="stretch")
+st.caption("Validation images come from the same distribution as training, so these numbers are optimistic; "
+           "the test split is the fairer estimate.")
+
+st.header("Known limits")
+st.markdown(
+    "- **Population shift**: children aged 1-5 from one hospital. Adult chests, other scanners, PA or lateral "
+    "views, ICU films with lines and tubes are outside what it has seen; expect worse and less calibrated output.\n"
+    "- **Label noise**: labels come from image grading, not from clinical or microbiological confirmation; some "
+    "test labels are disputed in the literature.\n"
+    "- **Squashed aspect ratio**: every image is resized to a square without cropping (the public test copies "
+    "were squashed that way), so anatomy proportions are distorted.\n"
+    "- **Prevalence**: the test split has a different pneumonia prevalence from training; PPV and NPV on this page "
+    "do not carry over to your population.\n"
+    "- **One binary question**: it does not distinguish bacterial from viral pneumonia, and it knows nothing "
+    "about other findings, priors or the clinical picture.\n"
+    "- The out-of-distribution flag catches inputs unlike the training images, not all of them.")
+
+st.header("Saliency caveats")
+st.markdown(app.saliency_caveats())

@@ -1,0 +1,179 @@
+"""The Streamlit app, driven headless by `streamlit.testing.v1.AppTest`.
+
+Each test name says the failure it guards against. The model loads once per process
+(st.cache_resource), so only the first test pays for it.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from pneumo_core import app_support as app
+
+REPO = Path(__file__).resolve().parent.parent
+ENTRYPOINT = str(REPO / "streamlit_app.py")
+TIMEOUT = 180  # the first run imports torch and loads a model on a shared 2-core machine
+PAGES = ["pages/diagnose.py", "pages/evaluation.py", "pages/normal.py", "pages/pneumonia.py", "pages/model_card.py"]
+
+
+_ORIGINAL_INIT = PagesManager.__init__
+
+
+@pytest.fixture(autouse=True)
+def _navigation_like_a_server(monkeypatch):
+    """A running server turns the legacy `pages/` discovery off for good the first time
+    `st.navigation` runs. AppTest resets that switch before every run, so with a `pages/`
+    folder its reruns would execute the page file alone, skipping the entrypoint and its
+    sidebar. Start each run in the state the server is in."""
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+def _app(page: str | None = None, **state) -> AppTest:
+    at = AppTest.from_file(ENTRYPOINT, default_timeout=TIMEOUT)
+    for k, v in state.items():
+        at.session_state[k] = v
+    if page:
+        at.switch_page(page)
+    return at.run()
+
+
+def _examples() -> list[tuple[str, bytes, str]]:
+    files = app.example_files()
+    normal = next(p for p in files if (app.DATA_DIR / "test/NORMAL" / p.name).is_file())
+    pneumonia = next(p for p in files if (app.DATA_DIR / "test/PNEUMONIA" / p.name).is_file())
+    return [(p.name, p.read_bytes(), "image/jpeg") for p in (normal, pneumonia)]
+
+
+def _confusion(at: AppTest) -> list[list[int]]:
+    for chart in at.get("plotly_chart"):
+        trace = json.loads(chart.proto.spec)["data"][0]
+        if trace.get("type") == "heatmap":
+            z = trace["z"]  # plotly 7 ships arrays as typed binary
+            if isinstance(z, dict):
+                return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(2, 2).tolist()
+            return z
+    raise AssertionError("no confusion matrix on the page")
+
+
+def test_a_deep_link_as_a_fresh_servers_first_request_still_gets_the_full_app(monkeypatch):
+    # legacy pages/ discovery on, as on a server whose st.navigation has never run yet
+    monkeypatch.setattr(PagesManager, "__init__", _ORIGINAL_INIT)
+    at = AppTest.from_file(ENTRYPOINT, default_timeout=TIMEOUT)
+    at.switch_page("pages/evaluation.py")
+    at.run()
+    assert not at.exception
+    assert at.title[0].value.startswith("Evaluation")
+    assert at.sidebar.slider(key="threshold_slider") and at.sidebar.selectbox(key="method")
+
+
+def test_two_uploads_give_two_scored_cases_with_probability_and_images():
+    at = _app()
+    at.file_uploader[0].set_value(_examples()).run()
+    assert not at.exception
+    assert len(at.metric) == 2
+    for m in at.metric:
+        assert m.label == "Calibrated P(pneumonia)" and m.value.endswith("%")
+    assert len(at.image) >= 4  # the radiograph and its heatmap, twice
+    assert [t.value for t in at.text] == [name for name, _, _ in _examples()]
+    assert any("explains" in (img.proto.imgs[0].caption if img.proto.imgs else "") for img in at.image)
+    table = at.dataframe[0].value
+    assert list(table["file"]) == [name for name, _, _ in _examples()] and table["P(pneumonia)"].notna().all()
+    assert not at.error
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels.count("Case report (PDF)") == 2 and "Download the table (CSV)" in labels
+
+
+def test_a_corrupt_file_shows_its_one_line_error_and_the_others_are_still_scored():
+    at = _app()
+    files = _examples()[:1] + [("broken.jpeg", b"\xff\xd8\xff\xe0 truncated jpeg", "image/jpeg")]
+    at.file_uploader[0].set_value(files).run()
+    assert not at.exception
+    assert len(at.metric) == 1
+    assert len(at.error) == 1 and at.error[0].value.startswith("Not scored:")
+    table = at.dataframe[0].value
+    assert list(table["label"])[1] == "not scored" and "ERROR" in list(table["warnings / error"])[1]
+
+
+def test_a_hostile_file_name_is_shown_as_plain_text_not_markup():
+    name = "**bold** <img src=x onerror=alert(1)> [x](http://e.vil) $x$.jpeg"
+    at = _app()
+    at.file_uploader[0].set_value([(name, _examples()[0][1], "image/jpeg")]).run()
+    assert not at.exception
+    assert name in [t.value for t in at.text]
+    assert not any(name in md.value for md in at.markdown)
+
+
+def test_extensionless_dicom_is_accepted_and_its_header_shown():
+    import pydicom.data
+    data = Path(pydicom.data.get_testdata_file("CT_small.dcm")).read_bytes()
+    at = _app()
+    at.file_uploader[0].set_value([("IMG0001", data, "application/octet-stream")]).run()
+    assert not at.exception and len(at.metric) == 1
+    assert any("not a radiograph" in w.value for w in at.warning)  # a CT slice gets a modality warning
+    details = at.dataframe[1].value
+    assert "DICOM Modality" in list(details["field"])
+
+
+def test_an_out_of_distribution_input_is_flagged_above_its_result():
+    import io
+    from PIL import Image
+    noise = (np.random.default_rng(0).random((300, 300)) * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noise).save(buf, format="PNG")
+    at = _app()
+    at.file_uploader[0].set_value([("noise.png", buf.getvalue(), "image/png")]).run()
+    assert not at.exception and len(at.metric) == 1  # still scored, with the caution on top
+    assert at.warning and at.warning[0].value.startswith("**Out of distribution.**")
+
+
+def test_bundled_examples_button_scores_the_examples():
+    at = _app()
+    at.button[0].click().run()
+    assert not at.exception and len(at.metric) == len(app.example_files())
+
+
+def test_threshold_slider_changes_the_confusion_matrix_live():
+    at = _app("pages/evaluation.py")
+    assert not at.exception
+    ev = app.eval_report(app.DEFAULT_MODEL)
+    labels, probs, _ = app.eval_arrays(ev)
+    t0 = at.session_state["settings"].threshold
+    assert _confusion(at) == app.confusion(labels, probs, t0).tolist()
+    at.sidebar.slider(key="threshold_slider").set_value(0.9).run()
+    assert not at.exception
+    assert at.session_state["op"] == "custom" and at.session_state["settings"].threshold == pytest.approx(0.9)
+    assert _confusion(at) == app.confusion(labels, probs, 0.9).tolist() != app.confusion(labels, probs, t0).tolist()
+
+
+def test_switching_model_moves_the_threshold_to_that_models_preset():
+    at = _app()
+    other = next(m for m in app.list_models() if m != app.DEFAULT_MODEL)
+    at.sidebar.selectbox(key="model").set_value(other).run()
+    assert not at.exception
+    s = at.session_state["settings"]
+    assert s.model == other and s.threshold == pytest.approx(app.model_meta(other)["thresholds"][s.operating_point])
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_an_exception(page):
+    at = _app(page, gallery_n=3)  # small galleries: each case costs a CAM on the CPU
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title and at.sidebar.radio(key="op") is not None
+    if page != "pages/diagnose.py":
+        assert not at.error
+    if page in ("pages/normal.py", "pages/pneumonia.py"):
+        assert len(at.image) >= 1 and len(at.get("plotly_chart")) == 1
+    if page == "pages/evaluation.py":
+        assert len(at.get("plotly_chart")) >= 6

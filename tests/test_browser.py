@@ -1,0 +1,174 @@
+"""End to end in a real browser: Debian's Chromium, driven by Playwright, against
+`streamlit run streamlit_app.py` on localhost.
+
+`make test` installs chromium with apt before pytest. A missing browser is a failure
+with instructions, never a skip: a skipped end-to-end test looks like a passing one.
+Screenshots go to pytest's tmp_path (their paths are printed); the time from page
+load to the first result is printed, not asserted (the target is <= 5 s on a quiet
+machine, including the cold model load).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from pneumo_core import app_support as app
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+SLOW = 240_000  # ms; a shared 2-core machine can be slow, and the first CAM warms up oneDNN
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get update && apt-get install -y chromium` "
+                    "(`make test` does this); Playwright's own browser download is not used here.")
+    port = _free_port()
+    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    streamlit = shutil.which("streamlit", path=str(Path(sys.executable).parent)) or "streamlit"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [streamlit, "run", "streamlit_app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
+             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    pytest.fail(f"streamlit did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(0.25)
+        yield f"http://127.0.0.1:{port}", log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _wait_idle(page, timeout_s: float = SLOW / 1000) -> None:
+    """Until the script run has finished (and stayed finished for a moment)."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if page.get_attribute('[data-testid="stApp"]', "data-test-script-state") == "notRunning":
+            page.wait_for_timeout(600)
+            if page.get_attribute('[data-testid="stApp"]', "data-test-script-state") == "notRunning":
+                return
+        page.wait_for_timeout(200)
+    raise AssertionError("the app was still running after the timeout")
+
+
+def _no_exception(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
+
+
+def _open(page, url_path: str, title: str) -> None:
+    """Clicks the sidebar link and waits until that page's own title is shown and its run
+    has finished (the old page's "not running" state must not count)."""
+    page.locator(f'[data-testid="stSidebarNav"] a[href$="/{url_path}"]').click()
+    page.wait_for_url(f"**/{url_path}")
+    page.locator("h1", has_text=title).first.wait_for(timeout=SLOW)
+    _wait_idle(page)
+    _no_exception(page)
+
+
+def _wait_count(page, selector: str, n: int) -> int:
+    page.wait_for_function(f"document.querySelectorAll({selector!r}).length >= {n}", timeout=SLOW)
+    return page.locator(selector).count()
+
+
+def _loaded_images(page, n: int) -> int:
+    js = ("[...document.querySelectorAll('[data-testid=stImage] img')]"
+          ".filter(i => i.complete && i.naturalWidth > 0).length")
+    page.wait_for_function(f"({js}) >= {n}", timeout=SLOW)
+    return page.evaluate(js)
+
+
+def test_upload_score_and_browse_in_a_real_browser(server, browser, tmp_path):
+    url, log = server
+    examples = app.example_files()
+    normal = next(p for p in examples if (app.DATA_DIR / "test/NORMAL" / p.name).is_file())
+    pneumonia = next(p for p in examples if (app.DATA_DIR / "test/PNEUMONIA" / p.name).is_file())
+    page = browser.new_page(viewport={"width": 1500, "height": 2400})
+    try:
+        t0 = time.monotonic()
+        page.goto(url)
+        page.wait_for_selector("input[type=file]", state="attached", timeout=SLOW)
+        page.set_input_files("input[type=file]", [str(normal), str(pneumonia)])
+        page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=SLOW)
+        first_result = time.monotonic() - t0
+        print(f"\n[browser] page load to first result: {first_result:.1f} s (target <= 5 s, cold model included)")
+
+        page.wait_for_function("document.querySelectorAll('[data-testid=stMetricValue]').length >= 2", timeout=SLOW)
+        _wait_idle(page)
+        _no_exception(page)
+        values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+        assert len(values) == 2 and all(v.strip().endswith("%") for v in values), values
+        assert _loaded_images(page, 4) >= 4  # radiograph + heatmap per case, each decoded by the browser
+        assert page.get_by_text("explains", exact=False).count() >= 2
+        for name in (normal.name, pneumonia.name):
+            assert page.get_by_text(name, exact=True).count() >= 1
+        with page.expect_download(timeout=SLOW) as download:  # the report is drawn on the server on click
+            page.get_by_role("button", name="Case report (PDF)").first.click()
+        report = Path(download.value.path()).read_bytes()
+        assert report.startswith(b"%PDF") and download.value.suggested_filename.endswith("_report.pdf")
+        shots = {"diagnose": tmp_path / "diagnose.png"}
+        page.screenshot(path=shots["diagnose"])
+
+        _open(page, "evaluation", "Evaluation")
+        assert _wait_count(page, ".js-plotly-plot", 6) >= 6  # CM, ROC, PR, reliability, learning, comparison
+        prevalence = f"{app.eval_report(app.DEFAULT_MODEL)['prevalence']:.1%}"  # stated on the page, from the file
+        assert page.get_by_text(prevalence, exact=False).count() >= 1
+        shots["evaluation"] = tmp_path / "evaluation.png"
+        page.screenshot(path=shots["evaluation"])
+
+        for cls_page, title in (("pneumonia", "PNEUMONIA test cases"), ("normal", "NORMAL test cases")):
+            _open(page, cls_page, title)
+            assert _wait_count(page, ".js-plotly-plot", 1) >= 1  # the probability histogram
+            assert _loaded_images(page, 2) >= 2  # gallery cases with their heatmaps
+            shots[cls_page] = tmp_path / f"{cls_page}.png"
+            page.screenshot(path=shots[cls_page])
+
+        _open(page, "model_card", "Model card")
+        assert page.get_by_text("not a diagnosis", exact=False).count() >= 1
+        shots["model_card"] = tmp_path / "model_card.png"
+        page.screenshot(path=shots["model_card"])
+        for name, path in shots.items():
+            print(f"[browser] screenshot {name}: {path}")
+    finally:
+        page.close()
