@@ -22,7 +22,6 @@ import sys
 import time
 import warnings as _warnings
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import torch

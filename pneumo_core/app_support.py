@@ -327,7 +327,6 @@ def comparison_rows(reports: dict[str, dict], metas: dict[str, dict]) -> list[di
     """One row per model at its own validation-chosen thresholds, from the files."""
     rows = []
     for name, ev in reports.items():
-        meta = metas[name]
         for preset, t in ev["thresholds"].items():
             m = ev["metrics"][preset]
             ci = lambda k: f"{m[k]['value']:.3f} ({m[k]['ci_low']:.3f}–{m[k]['ci_high']:.3f})"  # noqa: E731
@@ -982,3 +981,50 @@ def settings() -> Settings:
             return sidebar()
         st.rerun()
     return s
+
+
+# --- the two per-class pages share one layout; only their words differ -------------------------
+_CLASS_PAGE_TEXT = {
+    "NORMAL": dict(
+        role="NORMAL taken as the positive class (its precision is the NPV, its recall the specificity); ",
+        correct="Correctly cleared ({total}): called NORMAL, most confident first",
+        correct_empty="No normal case is called NORMAL at this threshold.",
+        error="False positives ({total}): over-called PNEUMONIA, most confident errors first",
+        error_empty="No normal case is over-called at this threshold.",
+        footer="looked, not a finding."),
+    "PNEUMONIA": dict(
+        role="PNEUMONIA taken as the positive class; ",
+        correct="True positives ({total}): called PNEUMONIA, most confident first",
+        correct_empty="No pneumonia case is called PNEUMONIA at this threshold.",
+        error="False negatives ({total}): missed, called NORMAL, most confident errors first",
+        error_empty="No pneumonia case is missed at this threshold.",
+        footer="looked, not where the consolidation is."),
+}
+
+
+def class_page(cls: str) -> None:
+    """How the model does on the test images of one true class, at the current threshold."""
+    text = _CLASS_PAGE_TEXT[cls]
+    s = settings()
+    ev = eval_report(s.model)
+    st.title(f"{cls} test cases")
+    if ev is None:
+        st.error(f"No test evaluation for this model. Run `python -m pneumo_core evaluate --model {s.model}`.")
+        return
+    stale_eval_warning(ev, model_meta(s.model), s.model)
+    st.caption(f"Official test split, model {s.model}, threshold {s.threshold:.3f} ({s.operating_point}). "
+               + text["role"] + "95% CIs by bootstrap.")
+    table_col, hist_col = st.columns([1, 1.6])
+    with table_col:
+        st.subheader("Per-class metrics")
+        st.dataframe(per_class_table(ev, cls, s.threshold), hide_index=True, width="stretch")
+    hist_col.plotly_chart(probability_histogram(ev, cls, s.threshold), width="stretch")
+
+    st.session_state.setdefault("gallery_n", 6)
+    n = st.segmented_control("Cases per gallery", [3, 6, 12], key="gallery_n") or 6
+    for kind in ("correct", "error"):
+        cases, total = gallery(ev, cls, kind, s.threshold, n)
+        st.subheader(text[kind].format(total=total))
+        show_gallery(cases, total, s, text[f"{kind}_empty"])
+    st.caption("Heatmaps explain the class the model called, scaled to their own maximum: they show where the model "
+               + text["footer"])

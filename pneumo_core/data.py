@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 __all__ = ["CLASSES", "Item", "scan_split", "class_counts", "patient_id", "grouped_split",
            "read_duplicate_groups", "manifest_hash", "IMAGE_SUFFIXES"]
 
@@ -124,20 +126,19 @@ def manifest_hash(manifest: dict) -> str:
     return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
 
 
-def _decode_resized(args: tuple[str, int]) -> "np.ndarray":
+def _decode_resized(args: tuple[str, int]) -> np.ndarray:
     from .ingest import load
     from .preprocess import resize_square
     path, size = args
     return resize_square(load(path).pixels, size)
 
 
-def load_resized(items: list[Item], size: int, workers: int = 0) -> "np.ndarray":
+def load_resized(items: list[Item], size: int, workers: int = 0) -> np.ndarray:
     """Decode and resize every image once (uint8, N x size x size): the training cache.
     Goes through the same ingest and resize as prediction."""
     import os
     from multiprocessing import get_context
 
-    import numpy as np
     from tqdm import tqdm
 
     jobs = [(str(it.path), size) for it in items]

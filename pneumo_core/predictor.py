@@ -24,10 +24,15 @@ from .artifacts import ModelBundle, load_bundle
 from .calibration import calibrated
 from .data import CLASSES
 from .ingest import IngestError, Radiograph, load
+from .models.fusion import fuse_for_inference
 from .ood import IMAGE_CHECKS, ImageCheck, OODModel, image_check_reasons
 from .preprocess import preprocess_batch, resize_square
 
 __all__ = ["Prediction", "Predictor", "ThresholdError", "OOD_WARNING"]
+
+# Images per forward pass. Small batches stay in the CPU's caches: on 2 cores EfficientNet-Lite0
+# scores about twice as many images per second in batches of 4 as in batches of 32.
+FORWARD_BATCH = 4
 
 OOD_WARNING = "out of distribution: unlike the training radiographs; treat the probability with caution"
 
@@ -56,7 +61,7 @@ class Predictor:
     def __init__(self, bundle: ModelBundle | str | Path | None = None, device: str = "cpu") -> None:
         self.bundle = bundle if isinstance(bundle, ModelBundle) else load_bundle(bundle)
         self.device = torch.device(device)
-        self.model = self.bundle.model.to(self.device).eval()
+        self.model = fuse_for_inference(self.bundle.model).to(self.device)
         for p in self.model.parameters():
             p.requires_grad_(False)  # inference and Grad-CAM never need parameter gradients
         ood_path = self.bundle.directory / "ood.npz"
@@ -96,10 +101,14 @@ class Predictor:
 
     @torch.inference_mode()
     def _score(self, images_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        x = preprocess_batch(images_u8, self.spec).to(self.device)
-        with self.lock:
-            feats = self.model.features(x)
-            logits = self.model.classify(feats).squeeze(1)
+        x = preprocess_batch(images_u8, self.spec).to(self.device).contiguous(memory_format=torch.channels_last)
+        feats, logits = [], []
+        for i in range(0, len(x), FORWARD_BATCH):
+            with self.lock:
+                f = self.model.features(x[i:i + FORWARD_BATCH])
+                feats.append(f)
+                logits.append(self.model.classify(f).squeeze(1))
+        feats, logits = torch.cat(feats), torch.cat(logits)
         probs = calibrated(logits.double().cpu().numpy(), self.bundle.temperature)
         if self.ood is None:
             return probs, None, np.zeros(len(probs), dtype=bool)

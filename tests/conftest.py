@@ -18,3 +18,14 @@ def test_images() -> dict[str, list[Path]]:
 def default_predictor():
     from pneumo_core.predictor import Predictor
     return Predictor()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """The CPUs are shared: two intra-op threads spin against other processes and make
+    batch-of-one calls 10-50x slower and erratic. Restored afterwards."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

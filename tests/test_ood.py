@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from benchmarks.ood_rates import (as_radiographs, official_test_radiographs, png_bytes, skimage_samples,
@@ -28,14 +27,7 @@ TEST_STEP = 20  # every 20th official test image: 32 radiographs from both class
 SYNTHETIC_STEP = 4  # every 4th synthetic picture: one or more of each kind
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """The CPUs are shared: two intra-op threads spin against other processes and make
-    batch-of-one calls 10-50x slower and erratic. Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -26,14 +26,7 @@ TEST_DIR = Path(__file__).resolve().parent.parent / "data" / "test"
 RECORD_KEYS = {"file", "probability", "label", "threshold", "model", "warnings", "error"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """The CPUs are shared: two intra-op threads spin against other processes and make
-    batch-of-one calls 10-50x slower and erratic. Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
