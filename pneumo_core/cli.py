@@ -102,6 +102,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def _cmd_counts(args: argparse.Namespace) -> int:
+    from .data import class_counts, scan_split
+
+    for split in ("train", "val", "test"):
+        if (args.data / split).is_dir():
+            counts = class_counts(scan_split(args.data, split))
+            print(f"{split:5s} " + "  ".join(f"{k} {v}" for k, v in counts.items()) + f"  total {sum(counts.values())}")
+    return 0
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
     import json
 
@@ -215,6 +225,10 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--data", required=True, type=Path, help="the full dataset the model was trained on")
     o.add_argument("--model", default="efficientnet_lite0")
     o.set_defaults(func=_cmd_fit_ood)
+
+    n = sub.add_parser("counts", help="class counts per split of a Kaggle-layout folder")
+    n.add_argument("--data", type=Path, default=Path("data"))
+    n.set_defaults(func=_cmd_counts)
 
     m = sub.add_parser("models", help="list shipped models with their headline test metrics")
     m.add_argument("--markdown", action="store_true", help="print the README's results table")

@@ -74,3 +74,9 @@ def test_duplicate_groups_of_the_real_dataset_stay_together():
     side = {it.key: 0 for it in train} | {it.key: 1 for it in val}
     for group in dups:
         assert len({side[k] for k in group if k in side}) <= 1
+
+
+def test_counts_command_reports_each_split_of_the_shipped_test_data(capsys):
+    from pneumo_core.cli import main
+    assert main(["counts", "--data", str(REPO / "data")]) == 0
+    assert "test  NORMAL 234  PNEUMONIA 390  total 624" in capsys.readouterr().out
