@@ -155,7 +155,7 @@ def _sanity(_label: str, threads: int, n: int) -> dict:
     import torch
     torch.set_num_threads(threads)
     from pneumo_core.predictor import Predictor
-    from pneumo_core.saliency import sanity_checks
+    from pneumo_core.saliency_checks import sanity_checks
     files = sorted((TEST / "PNEUMONIA").glob("*.jpeg"))
     return {name: sanity_checks(Predictor(name), files, n=n, seed=0) for name in OURS}
 

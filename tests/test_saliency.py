@@ -22,7 +22,8 @@ from pytorch_grad_cam.utils.model_targets import BinaryClassifierOutputTarget
 from pneumo_core.ingest import Radiograph, load
 from pneumo_core.models import target_layer
 from pneumo_core.predictor import Predictor
-from pneumo_core.saliency import METHODS, CamWriter, explain, sanity_checks
+from pneumo_core.saliency import METHODS, CamWriter, explain
+from pneumo_core.saliency_checks import sanity_checks
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = ["efficientnet_lite0", "paper_cnn"]
