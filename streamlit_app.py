@@ -2,7 +2,7 @@
 and never call st.stop(), so the saliency controls drawn after them always render."""
 import streamlit as st
 
-from pneumo_core import app_support
+from pneumo_core.app import resources, sidebar
 
 st.set_page_config(page_title="Pneumonia detector (research demo)", page_icon=":material/radiology:",
                    layout="wide", initial_sidebar_state="expanded")
@@ -13,7 +13,7 @@ navigation = st.navigation([
     st.Page("pages/pneumonia.py", title="PNEUMONIA cases", icon=":material/pulmonology:", url_path="pneumonia"),
     st.Page("pages/model_card.py", title="Model card", icon=":material/description:"),
 ])
-app_support.sidebar()
+sidebar.sidebar()
 navigation.run()
-app_support.warm_up()  # after the page, so torch's import does not slow its first paint
-app_support.sidebar_saliency()
+resources.warm_up()  # after the page, so torch's import does not slow its first paint
+sidebar.sidebar_saliency()

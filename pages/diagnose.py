@@ -2,12 +2,12 @@
 current threshold, warnings and a heatmap; a sortable table and CSV for the batch."""
 import streamlit as st
 
-from pneumo_core import app_support as app
+from pneumo_core.app import cases, formatting, paths, resources, scoring, sidebar
 
-s = app.settings()
+s = sidebar.settings()
 
 st.title("Pneumonia on a chest radiograph")
-st.info(app.DISCLAIMER, icon=":material/info:")
+st.info(formatting.DISCLAIMER, icon=":material/info:")
 
 uploads = st.file_uploader(
     "Chest radiographs (frontal view): DICOM (with or without .dcm), PNG, JPEG, TIFF, BMP or WebP",
@@ -21,59 +21,59 @@ if st.session_state.get("use_examples") and right.button("Remove the examples", 
 
 inputs = [(f.name, f.getvalue()) for f in uploads or []]
 if st.session_state.get("use_examples"):
-    inputs += [(p.name, p.read_bytes()) for p in app.example_files()]
+    inputs += [(p.name, p.read_bytes()) for p in paths.example_files()]
 if not inputs:
     st.caption("Upload one or more radiographs, or try the four bundled test images "
                "(two NORMAL, two PNEUMONIA from the official test split).")
 else:
     with st.spinner(f"Scoring {len(inputs)} image(s)…"):
-        results = [app.score_file(s.model, data, name) for name, data in inputs]
+        results = [scoring.score_file(s.model, data, name) for name, data in inputs]
 
     st.subheader("Results")
     op_text = f"threshold {s.threshold:.3f} ({s.operating_point}), model {s.model}"
-    rows = app.result_rows(results, s.threshold, s.operating_point)
-    st.caption(app.batch_summary(results, s.threshold) + f" · {op_text}")
+    rows = cases.result_rows(results, s.threshold, s.operating_point)
+    st.caption(cases.batch_summary(results, s.threshold) + f" · {op_text}")
     st.dataframe(rows, hide_index=True, width="stretch",  # threshold and model are in the caption and the CSV
                  column_order=["file", "P(pneumonia)", "label", "warnings / error"], column_config={
                      "P(pneumonia)": st.column_config.ProgressColumn("P(pneumonia)", format="%.3f", min_value=0.0,
                                                                      max_value=1.0),
                      "warnings / error": st.column_config.TextColumn(width="large")})
-    st.download_button("Download the table (CSV)", app.rows_to_csv(rows), file_name="pneumonia_results.csv",
+    st.download_button("Download the table (CSV)", cases.rows_to_csv(rows), file_name="pneumonia_results.csv",
                        mime="text/csv", on_click="ignore", icon=":material/download:")
 
     for i, (r, (name, data)) in enumerate(zip(results, inputs)):
         with st.container(border=True):
             st.text(r.name)
             if not r.ok:
-                st.error("Not scored: " + app.escape_markdown(r.error), icon=":material/error:")
+                st.error("Not scored: " + formatting.escape_markdown(r.error), icon=":material/error:")
                 continue
-            label = app.label_at(r.probability, s.threshold)
-            ood, other_warnings = app.split_warnings(r)
+            label = cases.label_at(r.probability, s.threshold)
+            ood, other_warnings = scoring.split_warnings(r)
             if ood:
-                st.warning("**Out of distribution.** " + app.escape_markdown(ood), icon=":material/warning:")
+                st.warning("**Out of distribution.** " + formatting.escape_markdown(ood), icon=":material/warning:")
             img_col, heat_col, num_col = st.columns([1, 1, 1])
             with num_col:
-                st.metric("Calibrated P(pneumonia)", app.format_probability(r.probability))
+                st.metric("Calibrated P(pneumonia)", formatting.format_probability(r.probability))
                 st.progress(float(r.probability))
                 st.badge(f"{label} at threshold {s.threshold:.3f}", color="orange" if label == "PNEUMONIA" else "blue",
                          icon=":material/pulmonology:" if label == "PNEUMONIA" else ":material/check:")
-                if abs(r.probability - s.threshold) < app.BORDERLINE:
-                    st.caption(f"Borderline: within {app.BORDERLINE} of the threshold; the call could go either way.")
+                if abs(r.probability - s.threshold) < cases.BORDERLINE:
+                    st.caption(f"Borderline: within {cases.BORDERLINE} of the threshold; the call could go either way.")
                 for w in other_warnings:
-                    st.warning(app.escape_markdown(w), icon=":material/warning:")
+                    st.warning(formatting.escape_markdown(w), icon=":material/warning:")
             with img_col:
                 st.image(r.display, caption="Radiograph as decoded", width="stretch")
             with heat_col:
                 with st.spinner("Computing the heatmap…"):
-                    hm = app.heatmap_for(s.model, data, name, s.method, label)
-                method_label = app.method_label(hm.method)
-                overlay = app.blend(r.display, hm.heatmap, s.opacity)
+                    hm = scoring.heatmap_for(s.model, data, name, s.method, label)
+                method_label = resources.method_label(hm.method)
+                overlay = cases.blend(r.display, hm.heatmap, s.opacity)
                 st.image(overlay, caption=f"{method_label}: explains {hm.target_class} (red: strongest, untinted: none)",
                          width="stretch")
-                st.caption(app.escape_markdown(hm.note))
+                st.caption(formatting.escape_markdown(hm.note))
             with st.expander("Details"):
-                st.dataframe(app.case_details(r, app.model_meta(s.model).get("ood", {}).get("threshold")),
+                st.dataframe(cases.case_details(r, resources.model_meta(s.model).get("ood", {}).get("threshold")),
                              hide_index=True, width="stretch")
-            st.download_button("Case report (PDF)", app.case_report(r, s, label, hm, overlay),
-                               file_name=app.safe_filename(r.name, "_report.pdf"), mime="application/pdf",
+            st.download_button("Case report (PDF)", scoring.case_report(r, s, label, hm, overlay),
+                               file_name=formatting.safe_filename(r.name, "_report.pdf"), mime="application/pdf",
                                on_click="ignore", key=f"report_{i}_{r.digest[:12]}", icon=":material/picture_as_pdf:")

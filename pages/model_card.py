@@ -2,10 +2,10 @@
 and temperature were chosen, known limits and saliency caveats. Numbers come from the files."""
 import streamlit as st
 
-from pneumo_core import app_support as app
+from pneumo_core.app import formatting, model_card, resources, sidebar, widgets
 
-s = app.settings()
-meta, ev = app.model_meta(s.model), app.eval_report(s.model)
+s = sidebar.settings()
+meta, ev = resources.model_meta(s.model), resources.eval_report(s.model)
 
 st.title(f"Model card: {s.model}")
 st.caption(meta.get("description", ""))
@@ -26,7 +26,7 @@ st.markdown(
     "**paediatric patients aged 1 to 5 years** from **one centre**, Guangzhou Women and Children's Medical Center. "
     "Labels NORMAL / PNEUMONIA (bacterial and viral pooled), graded by expert physicians.")
 if ev is not None:
-    st.markdown(app.prevalence_note(ev, meta))
+    st.markdown(model_card.prevalence_note(ev, meta))
 
 st.header("Training protocol")
 st.markdown(
@@ -34,21 +34,21 @@ st.markdown(
     "official 16-image validation folder is too small to choose anything on.\n"
     "- **Nothing was chosen on the test split**: checkpoint, temperature, thresholds and the use of horizontal "
     "flips were all decided on validation; the test split was scored once, afterwards.")
-st.table(app.training_rows(meta), hide_index=True)
+st.table(model_card.training_rows(meta), hide_index=True)
 
 st.header("How the operating points and probabilities were set")
-st.markdown("\n".join(f"- {app.escape_markdown(n)}" for n in app.threshold_notes(meta)))
+st.markdown("\n".join(f"- {formatting.escape_markdown(n)}" for n in model_card.threshold_notes(meta)))
 st.markdown(f"- Probabilities: temperature scaling, P = sigmoid(logit / T) with T = "
             f"{float(meta.get('temperature', 1.0)):.3f} fitted on validation (minimum log-loss).")
 
 st.header("Numbers")
 if ev is not None:
-    app.stale_eval_warning(ev, meta, s.model)
+    widgets.stale_eval_warning(ev, meta, s.model)
     st.subheader("Test split, with 95% bootstrap CIs")
-    st.dataframe(app.card_metric_rows(ev), hide_index=True, width="stretch")
-    st.caption(app.calibration_caption(ev, meta))
+    st.dataframe(model_card.card_metric_rows(ev), hide_index=True, width="stretch")
+    st.caption(model_card.calibration_caption(ev, meta))
 st.subheader("Validation (where every choice was made)")
-st.dataframe(app.validation_rows(meta), hide_index=True, width="stretch")
+st.dataframe(model_card.validation_rows(meta), hide_index=True, width="stretch")
 st.caption("Validation images come from the same distribution as training, so these numbers are optimistic; "
            "the test split is the fairer estimate.")
 
@@ -67,4 +67,4 @@ st.markdown(
     "- The out-of-distribution flag catches inputs unlike the training images, not all of them.")
 
 st.header("Saliency caveats")
-st.markdown(app.saliency_caveats())
+st.markdown(model_card.saliency_caveats())

@@ -1,4 +1,4 @@
 """NORMAL: how the model does on the truly-normal test images at the current threshold."""
-from pneumo_core import app_support as app
+from pneumo_core.app import widgets
 
-app.class_page("NORMAL")
+widgets.class_page("NORMAL")

@@ -1,4 +1,4 @@
 """PNEUMONIA: how the model does on the truly-pneumonia test images at the current threshold."""
-from pneumo_core import app_support as app
+from pneumo_core.app import widgets
 
-app.class_page("PNEUMONIA")
+widgets.class_page("PNEUMONIA")

@@ -9,7 +9,8 @@ import numpy as np
 from sklearn.metrics import (average_precision_score, brier_score_loss, confusion_matrix,
                              precision_recall_curve, roc_auc_score, roc_curve)
 
-__all__ = ["point_metrics", "metrics_with_ci", "expected_calibration_error", "curves", "per_class_metrics"]
+__all__ = ["point_metrics", "metrics_with_ci", "threshold_metrics_ci", "expected_calibration_error", "curves",
+           "per_class_metrics"]
 
 
 def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, n_bins: int = 10) -> float:
@@ -84,6 +85,54 @@ def metrics_with_ci(labels: np.ndarray, probs: np.ndarray, threshold: float,
     pred = (probs >= threshold).astype(int)
     out["confusion_matrix"] = confusion_matrix(labels, pred, labels=[0, 1]).tolist()
     out["n_bootstrap"] = n_boot
+    return out
+
+
+def _rates(tn, fp, fn, tp) -> dict[str, np.ndarray]:
+    """Every threshold-dependent metric from confusion counts (scalars or one per resample);
+    NaN where a denominator is zero."""
+    def div(a, b):
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(b > 0, a / np.where(b > 0, b, 1), np.nan)
+    return {
+        "accuracy": div(tp + tn, tp + tn + fp + fn),
+        "recall": div(tp, tp + fn),
+        "specificity": div(tn, tn + fp),
+        "precision": div(tp, tp + fp),
+        "npv": div(tn, tn + fn),
+        "f1": div(2 * tp, 2 * tp + fp + fn),
+        "f1_normal": div(2 * tn, 2 * tn + fn + fp),
+    }
+
+
+def threshold_metrics_ci(labels: np.ndarray, probs: np.ndarray, threshold: float,
+                         n_boot: int = 1000, seed: int = 0) -> dict[str, dict[str, float]]:
+    """{metric: {value, ci_low, ci_high}} for the threshold-dependent metrics only
+    (accuracy, recall, specificity, precision, npv, f1, and `f1_normal`: F1 with NORMAL
+    as the positive class), percentile bootstrap over images. Same estimator as
+    `metrics_with_ci`, vectorised over resamples (~20 ms for 624 images x 1000 instead of
+    seconds), so the app can recompute it on every slider move.
+
+    Example:
+        >>> m = threshold_metrics_ci([0, 1, 1, 0], [0.2, 0.9, 0.4, 0.6], 0.5, n_boot=200)
+        >>> m["recall"]["value"]
+        0.5
+    """
+    y = np.asarray(labels).astype(bool)
+    pred = np.asarray(probs, dtype=float) >= threshold
+
+    def counts(yy, pp):
+        return (~yy & ~pp).sum(-1), (~yy & pp).sum(-1), (yy & ~pp).sum(-1), (yy & pp).sum(-1)
+
+    point = _rates(*counts(y, pred))
+    idx = np.random.default_rng(seed).integers(0, len(y), (n_boot, len(y)))
+    boot = _rates(*counts(y[idx], pred[idx]))
+    out = {}
+    for k, v in point.items():
+        s = boot[k][~np.isnan(boot[k])]
+        lo, hi = np.percentile(s, [2.5, 97.5]) if s.size else (np.nan, np.nan)
+        out[k] = {"value": float(v), "ci_low": float(lo), "ci_high": float(hi)}
     return out
 
 

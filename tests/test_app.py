@@ -14,7 +14,7 @@ import pytest
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from pneumo_core import app_support as app
+from pneumo_core.app import eval_views, paths, resources
 
 REPO = Path(__file__).resolve().parent.parent
 ENTRYPOINT = str(REPO / "streamlit_app.py")
@@ -50,9 +50,9 @@ def _app(page: str | None = None, **state) -> AppTest:
 
 
 def _examples() -> list[tuple[str, bytes, str]]:
-    files = app.example_files()
-    normal = next(p for p in files if (app.DATA_DIR / "test/NORMAL" / p.name).is_file())
-    pneumonia = next(p for p in files if (app.DATA_DIR / "test/PNEUMONIA" / p.name).is_file())
+    files = paths.example_files()
+    normal = next(p for p in files if (paths.DATA_DIR / "test/NORMAL" / p.name).is_file())
+    pneumonia = next(p for p in files if (paths.DATA_DIR / "test/PNEUMONIA" / p.name).is_file())
     return [(p.name, p.read_bytes(), "image/jpeg") for p in (normal, pneumonia)]
 
 
@@ -141,29 +141,31 @@ def test_an_out_of_distribution_input_is_flagged_above_its_result():
 def test_bundled_examples_button_scores_the_examples():
     at = _app()
     at.button[0].click().run()
-    assert not at.exception and len(at.metric) == len(app.example_files())
+    assert not at.exception and len(at.metric) == len(paths.example_files())
 
 
 def test_threshold_slider_changes_the_confusion_matrix_live():
     at = _app("pages/evaluation.py")
     assert not at.exception
-    ev = app.eval_report(app.DEFAULT_MODEL)
-    labels, probs, _ = app.eval_arrays(ev)
+    ev = resources.eval_report(paths.DEFAULT_MODEL)
+    labels, probs, _ = eval_views.eval_arrays(ev)
     t0 = at.session_state["settings"].threshold
-    assert _confusion(at) == app.confusion(labels, probs, t0).tolist()
+    assert _confusion(at) == eval_views.confusion(labels, probs, t0).tolist()
     at.sidebar.slider(key="threshold_slider").set_value(0.9).run()
     assert not at.exception
     assert at.session_state["op"] == "custom" and at.session_state["settings"].threshold == pytest.approx(0.9)
-    assert _confusion(at) == app.confusion(labels, probs, 0.9).tolist() != app.confusion(labels, probs, t0).tolist()
+    at_09 = eval_views.confusion(labels, probs, 0.9).tolist()
+    assert _confusion(at) == at_09 != eval_views.confusion(labels, probs, t0).tolist()
 
 
 def test_switching_model_moves_the_threshold_to_that_models_preset():
     at = _app()
-    other = next(m for m in app.list_models() if m != app.DEFAULT_MODEL)
+    other = next(m for m in paths.list_models() if m != paths.DEFAULT_MODEL)
     at.sidebar.selectbox(key="model").set_value(other).run()
     assert not at.exception
     s = at.session_state["settings"]
-    assert s.model == other and s.threshold == pytest.approx(app.model_meta(other)["thresholds"][s.operating_point])
+    assert s.model == other
+    assert s.threshold == pytest.approx(resources.model_meta(other)["thresholds"][s.operating_point])
 
 
 @pytest.mark.parametrize("page", PAGES)

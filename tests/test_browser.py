@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from pneumo_core import app_support as app
+from pneumo_core.app import paths, resources
 
 pytestmark = pytest.mark.browser
 
@@ -121,9 +121,9 @@ def _loaded_images(page, n: int) -> int:
 
 def test_upload_score_and_browse_in_a_real_browser(server, browser, tmp_path):
     url, log = server
-    examples = app.example_files()
-    normal = next(p for p in examples if (app.DATA_DIR / "test/NORMAL" / p.name).is_file())
-    pneumonia = next(p for p in examples if (app.DATA_DIR / "test/PNEUMONIA" / p.name).is_file())
+    examples = paths.example_files()
+    normal = next(p for p in examples if (paths.DATA_DIR / "test/NORMAL" / p.name).is_file())
+    pneumonia = next(p for p in examples if (paths.DATA_DIR / "test/PNEUMONIA" / p.name).is_file())
     page = browser.new_page(viewport={"width": 1500, "height": 2400})
     try:
         t0 = time.monotonic()
@@ -152,7 +152,8 @@ def test_upload_score_and_browse_in_a_real_browser(server, browser, tmp_path):
 
         _open(page, "evaluation", "Evaluation")
         assert _wait_count(page, ".js-plotly-plot", 6) >= 6  # CM, ROC, PR, reliability, learning, comparison
-        prevalence = f"{app.eval_report(app.DEFAULT_MODEL)['prevalence']:.1%}"  # stated on the page, from the file
+        # stated on the page, from the file
+        prevalence = f"{resources.eval_report(paths.DEFAULT_MODEL)['prevalence']:.1%}"
         assert page.get_by_text(prevalence, exact=False).count() >= 1
         shots["evaluation"] = tmp_path / "evaluation.png"
         page.screenshot(path=shots["evaluation"])

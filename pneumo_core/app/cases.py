@@ -1,0 +1,130 @@
+"""One scored input and what the Diagnose page makes of it, without Streamlit: the
+threshold-free `CaseResult`, its call at a threshold, table rows, CSV, display copy and
+heatmap overlay.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from ..data import CLASSES
+
+__all__ = ["DISPLAY_MAX_SIDE", "BORDERLINE", "CaseResult", "content_digest", "label_at", "result_rows",
+    "batch_summary", "case_details", "rows_to_csv", "to_display", "blend"]
+
+DISPLAY_MAX_SIDE = 768  # px sent to the browser per image; big DICOMs are downsampled for display only
+BORDERLINE = 0.05  # |p - threshold| below this is called out as borderline
+
+
+def content_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def label_at(probability: float, threshold: float) -> str:
+    """Same rule as `Predictor.label`, without loading a model."""
+    return CLASSES[int(probability >= threshold)]
+
+
+@dataclass
+class CaseResult:
+    """Everything about one input that does not depend on the threshold (cached)."""
+    name: str
+    digest: str
+    probability: float | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    ood_score: float | None = None
+    source_format: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    display: np.ndarray | None = None  # uint8 HxW, at most DISPLAY_MAX_SIDE a side
+    size: tuple[int, int] | None = None  # original (width, height) in pixels
+    model: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.probability is not None
+
+
+def result_rows(results: list[CaseResult], threshold: float, operating_point_name: str) -> list[dict]:
+    rows = []
+    for r in results:
+        rows.append({
+            "file": r.name,
+            "P(pneumonia)": r.probability,
+            "label": label_at(r.probability, threshold) if r.ok else "not scored",
+            "threshold": round(threshold, 4),
+            "operating point": operating_point_name,
+            "model": r.model,
+            "warnings / error": ("ERROR: " + r.error) if r.error else "; ".join(r.warnings),
+        })
+    return rows
+
+
+def batch_summary(results: list[CaseResult], threshold: float) -> str:
+    ok = [r for r in results if r.ok]
+    n_pos = sum(label_at(r.probability, threshold) == "PNEUMONIA" for r in ok)
+    parts = [f"{len(results)} image{'s' if len(results) != 1 else ''}", f"{n_pos} called PNEUMONIA",
+             f"{len(ok) - n_pos} called NORMAL"]
+    if len(ok) < len(results):
+        parts.append(f"{len(results) - len(ok)} not scored")
+    if any(r.warnings for r in ok):
+        parts.append(f"{sum(bool(r.warnings) for r in ok)} with warnings")
+    return ", ".join(parts)
+
+
+def case_details(result: CaseResult, ood_threshold: float | None = None) -> list[dict]:
+    """Field/value rows for one scored file: format, size, OOD score, whitelisted DICOM tags."""
+    rows = [{"field": "format", "value": str(result.source_format)}]
+    if result.size is not None:
+        rows.append({"field": "size (px)", "value": f"{result.size[0]} x {result.size[1]}"})
+    if result.ood_score is not None:
+        flag = f" (flagged above {ood_threshold:.2f})" if ood_threshold is not None else ""
+        rows.append({"field": "out-of-distribution score", "value": f"{result.ood_score:.2f}{flag}"})
+    rows += [{"field": f"DICOM {k}", "value": str(v)} for k, v in result.metadata.items()]
+    return rows
+
+
+def _csv_cell(v) -> object:
+    # spreadsheet formula injection: a file name like "=HYPERLINK(...)" must stay text
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + v
+    if isinstance(v, float):
+        return f"{v:.6f}"
+    return "" if v is None else v
+
+
+def rows_to_csv(rows: list[dict]) -> bytes:
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: _csv_cell(v) for k, v in row.items()})
+    return buf.getvalue().encode("utf-8")
+
+
+def to_display(pixels: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
+    """Float [0,1] HxW -> uint8 for the browser, aspect ratio kept."""
+    img = Image.fromarray(np.clip(np.rint(np.asarray(pixels, np.float32) * 255), 0, 255).astype(np.uint8))
+    if max(img.size) > max_side:
+        img.thumbnail((max_side, max_side), Image.LANCZOS)
+    return np.asarray(img)
+
+
+def blend(gray_u8: np.ndarray, heatmap: np.ndarray, opacity: float) -> np.ndarray:
+    """Relative heatmap over the radiograph, RGB uint8 at the radiograph's size. Each
+    pixel's colour weight is opacity x heat, so unhighlighted lung stays a plain
+    radiograph instead of disappearing under a blue wash."""
+    from matplotlib import colormaps
+    h, w = gray_u8.shape[:2]
+    heat = np.asarray(Image.fromarray(np.asarray(heatmap, np.float32), mode="F").resize((w, h), Image.BILINEAR))
+    heat = np.clip(heat, 0.0, 1.0)
+    colour = colormaps["jet"](heat)[..., :3]
+    base = np.repeat((gray_u8.astype(np.float32) / 255.0)[..., None], 3, axis=2)
+    alpha = float(np.clip(opacity, 0.0, 1.0)) * heat[..., None]
+    return np.clip(np.rint((base * (1 - alpha) + colour * alpha) * 255), 0, 255).astype(np.uint8)

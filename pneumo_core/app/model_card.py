@@ -1,0 +1,161 @@
+"""What the model card and the model comparison show, read straight from model.json and
+`eval_test.json` at the validation-chosen presets: table rows and captions, no Streamlit
+(except `saliency_caveats`, which by default asks `resources` for the shipped methods).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .eval_views import METRIC_NAMES
+from .formatting import escape_markdown, format_ci, format_number
+
+__all__ = ["train_prevalence", "prevalence_note", "calibration_caption", "comparison_rows", "card_metric_rows",
+    "validation_rows", "threshold_notes", "training_rows", "saliency_caveats"]
+
+
+def train_prevalence(meta: dict) -> float:
+    c = meta.get("train_counts") or {}
+    total = sum(c.values())
+    return c.get("PNEUMONIA", 0) / total if total else float("nan")
+
+
+def prevalence_note(ev: dict, meta: dict) -> str:
+    """Markdown (numbers only, from the files) stating the test set and its prevalence."""
+    c = ev["counts"]
+    note = (f"**{ev['n']} test images**: {c['NORMAL']} NORMAL, {c['PNEUMONIA']} PNEUMONIA, so the test prevalence "
+            f"of pneumonia is **{ev['prevalence']:.1%}**")
+    tp = train_prevalence(meta)
+    if np.isfinite(tp):
+        note += f" (training data: {tp:.1%})"
+    return note + ". PPV and NPV depend on prevalence; in your population they will differ."
+
+
+def calibration_caption(ev: dict, meta: dict) -> str:
+    """How calibration on validation (where the temperature was fitted) carried over to test."""
+    test_ece = next(iter(ev["metrics"].values()))["ece"]["value"]
+    val = (meta.get("validation") or {}).get("ece") or {}
+    val_ece = next(iter(val.values()), None) if isinstance(val, dict) else val
+    text = (f"The temperature ({float(meta.get('temperature', 1.0)):.3f}) was fitted on validation data "
+            f"(train-like: {train_prevalence(meta):.0%} pneumonia).")
+    if val_ece is not None:
+        text += f" ECE {float(val_ece):.3f} on validation, {test_ece:.3f} on this test split."
+    return text
+
+
+def comparison_rows(reports: dict[str, dict], metas: dict[str, dict]) -> list[dict]:
+    """One row per model at its own validation-chosen thresholds, from the files."""
+    rows = []
+    for name, ev in reports.items():
+        for preset, t in ev["thresholds"].items():
+            m = ev["metrics"][preset]
+            ci = lambda k: f"{m[k]['value']:.3f} ({m[k]['ci_low']:.3f}–{m[k]['ci_high']:.3f})"  # noqa: E731
+            rows.append({
+                "model": name, "operating point": preset, "threshold": f"{float(t):.3f}",
+                "ROC AUC": ci("roc_auc"), "sensitivity": ci("recall"), "specificity": ci("specificity"),
+                "PPV": ci("precision"), "NPV": ci("npv"), "Brier": f"{m['brier']['value']:.3f}",
+                "ECE": f"{m['ece']['value']:.3f}",
+            })
+    return rows
+
+
+def card_metric_rows(ev: dict) -> list[dict]:
+    """Test metrics with 95% CIs at each validation-chosen preset, from eval_test.json."""
+    rows = []
+    for preset, t in ev["thresholds"].items():
+        m = ev["metrics"][preset]
+        row = {"operating point": preset, "threshold": format_number(float(t))}
+        for k in ("recall", "specificity", "precision", "npv", "accuracy", "roc_auc"):
+            row[METRIC_NAMES[k]] = f"{format_number(m[k]['value'])} ({format_ci(m[k])})"
+        rows.append(row)
+    return rows
+
+
+def validation_rows(meta: dict) -> list[dict]:
+    """model.json's validation metrics, one row per preset."""
+    val = meta.get("validation") or {}
+    presets = sorted({p for v in val.values() if isinstance(v, dict) for p in v})
+    return [{"operating point": p, **{METRIC_NAMES.get(k, k): format_number(v[p]) for k, v in val.items()
+                                      if isinstance(v, dict) and p in v}} for p in presets]
+
+
+def threshold_notes(meta: dict) -> list[str]:
+    """One line per preset: value and the rule that chose it; plus a note when the
+    'screening' preset is not the more sensitive one (it is defined by a sensitivity floor
+    on validation, not as 'lower than balanced')."""
+    th, rules = meta.get("thresholds", {}), meta.get("threshold_rule", {})
+    notes = [f"{k} = {float(v):.3f}: {rules.get(k, 'rule not recorded')}" for k, v in th.items()]
+    if "screening" in th and "balanced" in th and float(th["screening"]) > float(th["balanced"]):
+        notes.append("For this model the screening threshold is above the balanced one: validation sensitivity "
+                     "stays at or above its floor up to that higher threshold, so it calls fewer images PNEUMONIA "
+                     "than the balanced preset. Use the slider for a more sensitive operating point.")
+    return notes
+
+
+_AUGMENT_WORDS = {"rotate_deg": "rotation ±{:g}°", "zoom": "zoom ±{:.0%}", "shift": "shift ±{:.0%}",
+                  "brightness": "brightness ±{:.0%}", "contrast": "contrast ±{:.0%}", "gamma": "gamma ±{:g}",
+                  "blur_sigma": "blur up to σ {:g} px", "noise": "noise up to {:g}"}
+
+
+def _augment_text(aug: dict) -> str:
+    parts = []
+    for k, v in aug.items():
+        if k == "hflip":
+            parts.append("horizontal flips" if v else "no horizontal flips")
+        elif k in _AUGMENT_WORDS and isinstance(v, (int, float)):
+            parts.append(_AUGMENT_WORDS[k].format(v))
+        else:
+            parts.append(f"{k} {v}")
+    return ", ".join(parts) or "–"
+
+
+def training_rows(meta: dict) -> list[dict]:
+    """The training protocol as field/value rows, from model.json."""
+    cfg = (meta.get("training") or {}).get("config") or {}
+    tr = meta.get("training") or {}
+    counts = lambda c: ", ".join(f"{v} {k}" for k, v in (c or {}).items()) or "–"  # noqa: E731
+    aug = cfg.get("augment") or {}
+    hf = meta.get("hflip_decision") or {}
+    rows = [
+        ("architecture", meta.get("architecture")),
+        ("input", "{size}x{size} px, {channels} channel(s), squashed to a square (no crop)".format(**meta["input"])),
+        ("output", meta.get("output")),
+        ("initialisation", "ImageNet weights" if "ImageNet" in meta.get("description", "") else "from scratch"),
+        ("training images", counts(meta.get("train_counts"))),
+        ("validation images", counts(meta.get("validation_counts"))
+         + (f" ({cfg['val_fraction']:.0%} of train, patient-grouped)" if "val_fraction" in cfg else "")),
+        ("epochs", f"{meta.get('epochs_run', '–')} run, epoch {meta.get('best_epoch', '–')} kept (best validation loss)"),
+        ("optimiser", f"lr {cfg.get('lr', '–')}, batch {cfg.get('batch_size', '–')}, "
+                      f"weight decay {cfg.get('weight_decay', '–')}, early-stopping patience {cfg.get('patience', '–')}"),
+        ("augmentation", _augment_text(aug)),
+        ("horizontal flips", (("used" if hf.get("hflip") else "not used") + f": {hf.get('rule', '')}; best validation "
+                              "loss " + ", ".join(f"{k} {v:.4f}" for k, v in (hf.get("best_val_loss") or {}).items()))
+         if hf else "–"),
+        ("model selection", f"{(meta.get('selection') or {}).get('chosen', '–')}: "
+                            f"{(meta.get('selection') or {}).get('rule', '')}" if meta.get("selection") else "–"),
+        ("temperature", f"{float(meta.get('temperature', 1.0)):.3f} (fitted on validation)"),
+        ("out-of-distribution flag", f"{(meta.get('ood') or {}).get('method', '–')}; "
+                                     f"{(meta.get('ood') or {}).get('threshold_rule', '')}"),
+        ("hardware", f"{tr.get('hardware', '–')}, {tr.get('wall_seconds', '–')} s, torch {tr.get('torch', '–')}"),
+    ]
+    return [{"field": k, "value": str(v)} for k, v in rows]
+
+
+def saliency_caveats(methods: dict | None = None) -> str:
+    """Markdown bullet list: what the maps are and are not, per shipped method."""
+    if methods is None:
+        from .resources import saliency_methods  # waits for the CAM stack
+        methods = saliency_methods()
+    lines = [
+        "- Maps are **relative**: each is scaled to its own maximum, so every map has a hottest spot, even on a "
+        "normal film. Compare where, not how hot.",
+        "- They show which regions **the model** relied on; they are **not localisation ground truth** and were "
+        "never checked against annotated consolidation.",
+        "- They are coarse: computed on the last convolutional layer's grid and upsampled to the image.",
+        "- The app explains the class the model called at the current threshold (shown under each map).",
+    ]
+    for key, spec in methods.items():
+        label, specific = (spec[2] if len(spec) > 2 else key), bool(spec[1])
+        lines.append(f"- **{escape_markdown(label)}**: " + (
+            "class-specific (explains the called class)." if specific else
+            "**not class-specific**: it shows the dominant activation pattern, the same map whatever the call."))
+    return "\n".join(lines)

@@ -1,0 +1,41 @@
+"""Where the app's files are: the shipped models, the bundled examples, the test images.
+
+Mirrors of `pneumo_core.artifacts` (a test checks they agree): importing artifacts imports
+torch, seconds on a small CPU, and the first page must render before that finishes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["REPO_DIR", "WEIGHTS_DIR", "DEFAULT_MODEL", "DATA_DIR", "EXAMPLES_DIR", "list_models",
+    "resolve_model_dir", "example_files", "test_image_bytes"]
+
+REPO_DIR = Path(__file__).resolve().parent.parent.parent
+WEIGHTS_DIR = REPO_DIR / "weights"
+DEFAULT_MODEL = "efficientnet_lite0"
+DATA_DIR = REPO_DIR / "data"
+EXAMPLES_DIR = REPO_DIR / "examples"
+
+
+def list_models(root: Path = WEIGHTS_DIR) -> list[str]:
+    """The shipped models (same rule as `artifacts.list_models`)."""
+    return sorted(p.parent.name for p in root.glob("*/model.json"))
+
+
+def resolve_model_dir(name: str) -> Path:
+    """A shipped model's folder; anything else (a path, a typo) is refused."""
+    if name not in list_models():
+        raise ValueError(f"unknown model {name!r}; shipped: {', '.join(list_models()) or 'none'}")
+    return WEIGHTS_DIR / name
+
+
+def example_files() -> list[Path]:
+    return sorted(p for p in EXAMPLES_DIR.glob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def test_image_bytes(key: str) -> bytes:
+    """A file named in eval_test.json ("test/NORMAL/x.jpeg"), read only from inside data/."""
+    path = (DATA_DIR / key).resolve()
+    if DATA_DIR.resolve() not in path.parents:
+        raise ValueError("evaluation file key points outside data/")
+    return path.read_bytes()

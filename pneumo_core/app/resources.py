@@ -1,0 +1,146 @@
+"""Streamlit's cached resources, loaded here and nowhere else: model.json, eval_test.json
+and history.json (`st.cache_data`, re-read when the file changes), one shared `Predictor`
+per model and weights file (`st.cache_resource`), and the background warm-up that imports
+torch and the CAM stack so the first page paints before they are ready.
+
+Code that needs torch or the CAM stack gets the module from `import_predictor` /
+`import_saliency`, which wait for the warm-up: no heavy module is imported by two threads
+at once.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from .paths import DEFAULT_MODEL, resolve_model_dir
+
+__all__ = ["model_meta", "eval_report", "history", "warm_up", "import_predictor", "import_saliency",
+    "get_predictor", "weights_stamp", "saliency_methods", "method_label"]
+
+
+def _stamp(path: Path) -> tuple[str, int]:
+    st_ = path.stat()
+    return str(path), st_.st_mtime_ns ^ st_.st_size  # a replaced file (retrained model) is re-read
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _read_json(path: str, stamp: int):
+    return json.loads(Path(path).read_text())
+
+
+def model_meta(name: str) -> dict:
+    return _read_json(*_stamp(resolve_model_dir(name) / "model.json"))
+
+
+def eval_report(name: str) -> dict | None:
+    p = resolve_model_dir(name) / "eval_test.json"
+    return _read_json(*_stamp(p)) if p.is_file() else None
+
+
+def history(name: str) -> list[dict] | None:
+    p = resolve_model_dir(name) / "history.json"
+    return _read_json(*_stamp(p)) if p.is_file() else None
+
+
+class _WarmUp:
+    """Imports torch, loads the default model and runs one dummy forward pass (the first
+    one pays for oneDNN's set-up), then imports the CAM stack: seconds on a small CPU,
+    done on a background thread started by the first page load so the page and its
+    uploader render at once. Code that needs those modules waits on the matching event
+    and only then imports them itself: no heavy module is imported by two threads at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.predictor_ready = threading.Event()
+        self.saliency_ready = threading.Event()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="pneumo-warm-up", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            from .. import predictor  # noqa: F401  (torch)
+        finally:
+            self.predictor_ready.set()
+        try:
+            p = get_predictor(DEFAULT_MODEL)
+            p.predict_radiographs([_blank_radiograph()], ["warm-up"])
+        except Exception:  # noqa: BLE001 - the page that needs the model reports the failure
+            pass
+        try:
+            from .. import saliency  # noqa: F401  (pytorch-grad-cam, OpenCV)
+        finally:
+            self.saliency_ready.set()
+
+    def wait(self, event: threading.Event) -> None:
+        """Waits, but lets Streamlit stop or restart the script meanwhile (an upload
+        while the page is still loading must not queue behind the imports)."""
+        self.start()
+        try:
+            from streamlit.runtime.scriptrunner_utils.script_run_context import get_run_yield_check
+            check = get_run_yield_check()
+        except ImportError:  # not in this Streamlit version: a plain wait
+            check = None
+        while not event.wait(0.1):
+            if check is not None:
+                check()
+
+
+def _blank_radiograph():
+    from ..ingest import Radiograph
+    return Radiograph(pixels=np.full((256, 256), 0.5, np.float32), source_format="warm-up")
+
+
+_WARM = _WarmUp()
+
+
+def warm_up() -> None:
+    """Called by the entrypoint on every run; starts the imports once per process."""
+    _WARM.start()
+
+
+def import_predictor():
+    """`pneumo_core.predictor` (torch), once the warm-up thread has imported it."""
+    _WARM.wait(_WARM.predictor_ready)
+    from .. import predictor
+    return predictor
+
+
+def import_saliency():
+    """`pneumo_core.saliency` (pytorch-grad-cam, OpenCV), once the warm-up thread has imported it."""
+    _WARM.wait(_WARM.saliency_ready)
+    from .. import saliency
+    return saliency
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def _predictor(name: str, stamp: int):
+    return import_predictor().Predictor(name)
+
+
+def weights_stamp(model: str) -> int:
+    """Changes when the model's weights file is replaced (a retrained model)."""
+    return _stamp(resolve_model_dir(model) / "model.pt")[1]
+
+
+def get_predictor(name: str):
+    """One shared (thread-safe) Predictor per model and weights file."""
+    return _predictor(name, weights_stamp(name))
+
+
+def saliency_methods() -> dict[str, tuple]:
+    return import_saliency().METHODS
+
+
+def method_label(method: str) -> str:
+    """The display name of a saliency method key ("gradcam" -> "Grad-CAM")."""
+    spec = saliency_methods().get(method)
+    return spec.label if spec is not None else method

@@ -1,0 +1,88 @@
+"""Composite UI the pages share: the stale-evaluation warning, the gallery of test cases
+with their heatmaps, and the per-class page (NORMAL and PNEUMONIA differ only in words).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from .eval_views import eval_consistency, gallery, per_class_table
+from .figures import probability_histogram
+from .formatting import escape_markdown, format_probability
+from .resources import eval_report, model_meta
+from .scoring import gallery_case
+from .sidebar import Settings, settings
+
+__all__ = ["stale_eval_warning", "show_gallery", "class_page"]
+
+
+def stale_eval_warning(ev: dict, meta: dict, model: str) -> None:
+    """Shows, on a page built from eval_test.json, why its numbers may be out of date."""
+    problems = eval_consistency(ev, meta)
+    if problems:
+        st.warning("Test results may be out of date: " + "; ".join(problems) + ". Metrics at the current "
+                   "threshold are recomputed from the stored per-image predictions; regenerate the file with "
+                   f"`python -m pneumo_core evaluate --model {model}`.", icon=":material/history:")
+
+
+def show_gallery(cases: list[dict], total: int, s: Settings, empty: str, columns: int = 6) -> None:
+    """A row of test cases with their heatmaps (explaining the class the model called),
+    file name and probability under each."""
+    if not cases:
+        st.info(empty)
+        return
+    cols = st.columns(columns)
+    for i, case in enumerate(cases):
+        with cols[i % columns]:
+            st.image(gallery_case(s.model, case["file"], s.method, case["called"], s.opacity), width="stretch")
+            st.caption(f"{escape_markdown(Path(case['file']).name)}  \nP(pneumonia) "
+                       f"{format_probability(case['probability'])}, called {case['called']}")
+    if total > len(cases):
+        st.caption(f"Showing the {len(cases)} most confident of {total}.")
+
+
+_CLASS_PAGE_TEXT = {
+    "NORMAL": dict(
+        role="NORMAL taken as the positive class (its precision is the NPV, its recall the specificity); ",
+        correct="Correctly cleared ({total}): called NORMAL, most confident first",
+        correct_empty="No normal case is called NORMAL at this threshold.",
+        error="False positives ({total}): over-called PNEUMONIA, most confident errors first",
+        error_empty="No normal case is over-called at this threshold.",
+        footer="looked, not a finding."),
+    "PNEUMONIA": dict(
+        role="PNEUMONIA taken as the positive class; ",
+        correct="True positives ({total}): called PNEUMONIA, most confident first",
+        correct_empty="No pneumonia case is called PNEUMONIA at this threshold.",
+        error="False negatives ({total}): missed, called NORMAL, most confident errors first",
+        error_empty="No pneumonia case is missed at this threshold.",
+        footer="looked, not where the consolidation is."),
+}
+
+
+def class_page(cls: str) -> None:
+    """How the model does on the test images of one true class, at the current threshold."""
+    text = _CLASS_PAGE_TEXT[cls]
+    s = settings()
+    ev = eval_report(s.model)
+    st.title(f"{cls} test cases")
+    if ev is None:
+        st.error(f"No test evaluation for this model. Run `python -m pneumo_core evaluate --model {s.model}`.")
+        return
+    stale_eval_warning(ev, model_meta(s.model), s.model)
+    st.caption(f"Official test split, model {s.model}, threshold {s.threshold:.3f} ({s.operating_point}). "
+               + text["role"] + "95% CIs by bootstrap.")
+    table_col, hist_col = st.columns([1, 1.6])
+    with table_col:
+        st.subheader("Per-class metrics")
+        st.dataframe(per_class_table(ev, cls, s.threshold), hide_index=True, width="stretch")
+    hist_col.plotly_chart(probability_histogram(ev, cls, s.threshold), width="stretch")
+
+    st.session_state.setdefault("gallery_n", 6)
+    n = st.segmented_control("Cases per gallery", [3, 6, 12], key="gallery_n") or 6
+    for kind in ("correct", "error"):
+        cases, total = gallery(ev, cls, kind, s.threshold, n)
+        st.subheader(text[kind].format(total=total))
+        show_gallery(cases, total, s, text[f"{kind}_empty"])
+    st.caption("Heatmaps explain the class the model called, scaled to their own maximum: they show where the model "
+               + text["footer"])

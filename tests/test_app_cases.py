@@ -1,0 +1,52 @@
+"""Tests for pneumo_core.app.cases: results table, CSV, display copy and overlay of uploads.
+
+Each test name says the failure it guards against. Numbers are read from the shipped
+evaluation files at run time, never hard-coded, so retrained models keep these green.
+"""
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+
+from pneumo_core.app import cases
+
+
+def _results() -> list[cases.CaseResult]:
+    return [cases.CaseResult("=HYPERLINK(\"http://x\").png", "d1", probability=0.8, warnings=["image has colour"],
+                           model="m"),
+            cases.CaseResult("b.png", "d2", error="not an image: looks like a text file", model="m"),
+            cases.CaseResult("c.jpeg", "d3", probability=0.1, model="m")]
+
+
+def test_results_table_keeps_failed_files_with_their_error():
+    rows = cases.result_rows(_results(), 0.5, "balanced")
+    assert [r["label"] for r in rows] == ["PNEUMONIA", "not scored", "NORMAL"]
+    assert rows[1]["P(pneumonia)"] is None and rows[1]["warnings / error"].startswith("ERROR: not an image")
+    assert cases.batch_summary(_results(), 0.5) == "3 images, 1 called PNEUMONIA, 1 called NORMAL, 1 not scored, 1 with warnings"
+
+
+def test_csv_export_defuses_spreadsheet_formulas_in_file_names():
+    data = cases.rows_to_csv(cases.result_rows(_results(), 0.5, "balanced"))
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+    assert len(rows) == 3 and rows[0]["file"].startswith("'=")
+    assert rows[0]["P(pneumonia)"] == "0.800000" and rows[1]["P(pneumonia)"] == ""
+
+
+def test_overlay_keeps_the_radiograph_size_and_leaves_cold_regions_untinted():
+    gray = np.tile(np.linspace(0, 255, 300, dtype=np.uint8), (200, 1))
+    heat = np.zeros((7, 7), np.float32)
+    heat[0, 0] = 1.0
+    out = cases.blend(gray, heat, 0.6)
+    assert out.shape == (200, 300, 3) and out.dtype == np.uint8
+    assert np.array_equal(out[-1, -1], np.repeat(gray[-1, -1], 3))  # heat 0: the radiograph as it is
+    assert not np.array_equal(out[0, 0], np.repeat(gray[0, 0], 3))
+    assert np.array_equal(cases.blend(gray, heat, 0.0), np.repeat(gray[..., None], 3, axis=2))
+
+
+def test_display_copy_of_a_big_image_is_downsampled_with_its_aspect_ratio():
+    out = cases.to_display(np.random.default_rng(0).random((3000, 2000), dtype=np.float32))
+    assert max(out.shape) == cases.DISPLAY_MAX_SIDE and out.dtype == np.uint8
+    assert out.shape[0] / out.shape[1] == pytest.approx(1.5, rel=0.01)

@@ -1,0 +1,39 @@
+"""Tests for pneumo_core.app.model_card: the card's and the comparison's rows and captions.
+
+Each test name says the failure it guards against. Numbers are read from the shipped
+evaluation files at run time, never hard-coded, so retrained models keep these green.
+"""
+from __future__ import annotations
+
+import pytest
+
+from pneumo_core.app import formatting, model_card, resources
+from pneumo_core.artifacts import list_models
+
+MODELS = list_models()
+
+
+def test_comparison_has_every_model_at_every_preset():
+    reports = {m: resources.eval_report(m) for m in MODELS}
+    rows = model_card.comparison_rows(reports, {m: resources.model_meta(m) for m in MODELS})
+    assert {(r["model"], r["operating point"]) for r in rows} == {(m, p) for m in MODELS for p in reports[m]["thresholds"]}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_model_card_numbers_come_from_the_files(model):
+    meta, ev = resources.model_meta(model), resources.eval_report(model)
+    rows = model_card.card_metric_rows(ev)
+    assert [r["operating point"] for r in rows] == list(ev["thresholds"])
+    assert rows[0]["ROC AUC"].startswith(f"{ev['metrics'][rows[0]['operating point']]['roc_auc']['value']:.3f}")
+    fields = {r["field"]: r["value"] for r in model_card.training_rows(meta)}
+    assert f"{meta['temperature']:.3f}" in fields["temperature"]
+    assert str(meta["best_epoch"]) in fields["epochs"]
+    assert f"{ev['prevalence']:.1%}" in model_card.prevalence_note(ev, meta)
+
+
+def test_saliency_caveats_call_out_methods_that_are_not_class_specific():
+    from pneumo_core.saliency import METHODS
+    text = model_card.saliency_caveats(METHODS)
+    for spec in METHODS.values():
+        assert formatting.escape_markdown(spec.label) in text
+    assert ("not class-specific" in text) == any(not spec.class_specific for spec in METHODS.values())

@@ -1,0 +1,36 @@
+"""Tests for pneumo_core.app.paths: the shipped models, examples and test images the app reads.
+
+Each test name says the failure it guards against. Numbers are read from the shipped
+evaluation files at run time, never hard-coded, so retrained models keep these green.
+"""
+from __future__ import annotations
+
+import pytest
+
+from pneumo_core.app import paths
+from pneumo_core.artifacts import list_models
+
+MODELS = list_models()
+
+
+def test_model_registry_mirror_agrees_with_artifacts():
+    from pneumo_core import artifacts
+    assert paths.WEIGHTS_DIR == artifacts.WEIGHTS_DIR and paths.DEFAULT_MODEL == artifacts.DEFAULT_MODEL
+    assert paths.list_models() == artifacts.list_models()
+    assert all(paths.resolve_model_dir(m) == artifacts.resolve_model_dir(m) for m in MODELS)
+    with pytest.raises(ValueError):
+        paths.resolve_model_dir("../weights/paper_cnn")
+
+
+def test_test_image_bytes_never_reads_outside_data():
+    with pytest.raises(ValueError):
+        paths.test_image_bytes("../weights/efficientnet_lite0/model.json")
+    with pytest.raises(ValueError):
+        paths.test_image_bytes("/etc/passwd")
+
+
+def test_bundled_examples_are_test_images_of_both_classes():
+    files = paths.example_files()
+    assert len(files) >= 4
+    classes = [c for f in files for c in ("NORMAL", "PNEUMONIA") if (paths.DATA_DIR / "test" / c / f.name).is_file()]
+    assert len(classes) == len(files) and classes.count("NORMAL") >= 2 and classes.count("PNEUMONIA") >= 2
