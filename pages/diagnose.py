@@ -72,7 +72,7 @@ else:
                          width="stretch")
                 st.caption(formatting.escape_markdown(hm.note))
             with st.expander("Details"):
-                st.dataframe(cases.case_details(r, resources.model_meta(s.model).get("ood", {}).get("threshold")),
+                st.dataframe(cases.case_details(r),
                              hide_index=True, width="stretch")
             st.download_button("Case report (PDF)", scoring.case_report(r, s, label, hm, overlay),
                                file_name=formatting.safe_filename(r.name, "_report.pdf"), mime="application/pdf",

@@ -7,6 +7,17 @@ from pathlib import Path
 
 __all__ = ["main"]
 
+# What a folder scan picks up; a file named explicitly is always tried, whatever its name
+# (extension-less DICOM included).
+SCANNED_SUFFIXES = {".png", ".jpg", ".jpeg", ".dcm", ".dicom", ".tif", ".tiff", ".bmp", ".webp"}
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+    return value
+
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
@@ -32,8 +43,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
     from .predictor import Predictor
 
-    result = evaluate(Predictor(args.model), args.data, args.split, n_boot=args.bootstrap)
-    out = args.out or Path(Predictor(args.model).bundle.directory) / f"eval_{args.split}.json"
+    predictor = Predictor(args.model)
+    result = evaluate(predictor, args.data, args.split, n_boot=args.bootstrap)
+    out = args.out or predictor.bundle.directory / f"eval_{args.split}.json"
     Path(out).write_text(json.dumps(result, indent=1) + "\n")
     m = result["metrics"][result["default_threshold"]]
     print(f"{result['model']} on {args.split} (n={result['n']}, threshold {result['default_threshold']} = "
@@ -45,11 +57,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _iter_files(paths: list[Path]):
-    from .data import IMAGE_SUFFIXES
     for p in paths:
         if p.is_dir():
             for f in sorted(p.rglob("*")):
-                if f.is_file() and not f.name.startswith(".") and (f.suffix.lower() in IMAGE_SUFFIXES | {".tif", ".tiff", ".bmp", ".webp"} or not f.suffix):
+                hidden = any(part.startswith(".") for part in f.relative_to(p).parts)
+                if f.is_file() and not hidden and f.suffix.lower() in SCANNED_SUFFIXES:
                     yield f
         else:
             yield p  # a missing file still gets its own error line
@@ -62,6 +74,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .artifacts import WeightsError
+    from .spreadsheet import csv_cell
     from .predictor import Predictor, ThresholdError
 
     if not args.paths:
@@ -92,10 +105,15 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                      desc="predict", unit="img", file=sys.stderr, disable=args.quiet):
         rec = pred.to_record()
         if cam_writer:
-            rec["cam"] = cam_writer.write(pred) if pred.error is None else None
+            rec["cam"] = None
+            if pred.error is None:
+                try:
+                    rec["cam"] = cam_writer.write(pred)
+                except Exception as exc:  # noqa: BLE001 - a heatmap failure must not stop the batch
+                    rec["warnings"].append(f"heatmap not written ({type(exc).__name__})")
         errors += pred.error is not None
         if writer:
-            writer.writerow(dict(rec, warnings="; ".join(rec["warnings"])))
+            writer.writerow({k: csv_cell(v) for k, v in dict(rec, warnings="; ".join(rec["warnings"])).items()})
         else:
             sys.stdout.write(json.dumps(rec) + "\n")
         sys.stdout.flush()
@@ -209,7 +227,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--model", default=None, help="shipped model name or folder (default efficientnet_lite0)")
     r.add_argument("--threshold", default="balanced", help="balanced, screening, or a number in [0, 1]")
     r.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
-    r.add_argument("--batch-size", type=int, default=32)
+    r.add_argument("--batch-size", type=_positive_int, default=32)
     r.add_argument("--cam", type=Path, metavar="OUTDIR", help="also write a Grad-CAM overlay PNG per image here")
     r.add_argument("--cam-method", default="gradcam")
     r.add_argument("--quiet", action="store_true", help="no progress bar")

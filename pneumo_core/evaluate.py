@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .artifacts import ModelBundle
-from .data import CLASSES, Item, scan_split
+from .data import CLASSES, Item, patient_id, scan_split
 from .metrics import curves, metrics_with_ci, per_class_metrics
 from .predictor import Predictor
 
@@ -48,6 +48,7 @@ def predictions_for(predictor: Predictor, items: list[Item], batch_size: int = 6
 def evaluate(predictor: Predictor, data_root: str | Path, split: str = "test", n_boot: int = 1000) -> dict:
     items = split_items(predictor.bundle, data_root, split)
     labels = np.array([it.label for it in items])
+    patients = [f"{CLASSES[it.label]}:{patient_id(it.path.name)}" for it in items]
     probs = predictions_for(predictor, items)
     thresholds = predictor.bundle.thresholds
     default = predictor.bundle.meta.get("default_threshold", "balanced")
@@ -60,8 +61,10 @@ def evaluate(predictor: Predictor, data_root: str | Path, split: str = "test", n
         "prevalence": float(labels.mean()),
         "default_threshold": default,
         "thresholds": thresholds,
-        "metrics": {name: metrics_with_ci(labels, probs, t, n_boot=n_boot) for name, t in thresholds.items()},
+        "bootstrap": f"{n_boot} resamples of whole patients ({len(set(patients))} in this split)",
+        "metrics": {name: metrics_with_ci(labels, probs, t, n_boot=n_boot, groups=patients) for name, t in thresholds.items()},
         "per_class": {name: per_class_metrics(labels, probs, t) for name, t in thresholds.items()},
         "curves": curves(labels, probs),
-        "predictions": [{"file": it.key, "label": CLASSES[it.label], "probability": float(p)} for it, p in zip(items, probs)],
+        "predictions": [{"file": it.key, "label": CLASSES[it.label], "patient": g, "probability": float(p)}
+                        for it, g, p in zip(items, patients, probs)],
     }

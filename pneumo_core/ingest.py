@@ -118,6 +118,8 @@ def _read_source(source: bytes | bytearray | memoryview | str | Path) -> bytes:
     else:
         path = Path(source)
         try:
+            if path.exists() and not path.is_file():  # devices and pipes report size 0 and never end
+                raise IngestError("not a regular file")
             if path.stat().st_size > MAX_FILE_BYTES:
                 raise IngestError(f"file too large (limit is {MAX_FILE_BYTES // 2**20} MB)")
             data = path.read_bytes()

@@ -1,9 +1,13 @@
 """Classification metrics with percentile-bootstrap 95% confidence intervals.
 
-Point estimates come from scikit-learn; the bootstrap resamples images with
-replacement (>= 1000 times) and recomputes every metric on each resample.
+Point estimates come from scikit-learn; the bootstrap resamples with replacement
+(>= 1000 times) and recomputes every metric on each resample. Given `groups` (patient
+ids), it resamples whole patients: one child's films are correlated, and resampling them
+one by one would make the intervals too narrow.
 """
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 from sklearn.metrics import (average_precision_score, brier_score_loss, confusion_matrix,
@@ -63,17 +67,32 @@ def per_class_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -
     }
 
 
+def _group_members(n: int, groups: Sequence | None) -> list[np.ndarray]:
+    """Indices of each resampling unit: one per image, or one per group (patient)."""
+    if groups is None:
+        return [np.array([i]) for i in range(n)]
+    keys: dict = {}
+    for i, g in enumerate(groups):
+        keys.setdefault(g, []).append(i)
+    return [np.array(v) for v in keys.values()]
+
+
+def _draws(n_units: int, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, n_units) indices of the units drawn in each resample; shared by both
+    estimators so they agree exactly."""
+    return np.random.default_rng(seed).integers(0, n_units, (n_boot, n_units))
+
+
 def metrics_with_ci(labels: np.ndarray, probs: np.ndarray, threshold: float,
-                    n_boot: int = 1000, seed: int = 0) -> dict[str, dict[str, float]]:
+                    n_boot: int = 1000, seed: int = 0, groups: Sequence | None = None) -> dict[str, dict[str, float]]:
     """{metric: {value, ci_low, ci_high}} plus the confusion matrix at `threshold`."""
     labels = np.asarray(labels).astype(int)
     probs = np.asarray(probs, dtype=float)
     point = point_metrics(labels, probs, threshold)
-    rng = np.random.default_rng(seed)
     samples: dict[str, list[float]] = {k: [] for k in point}
-    n = len(labels)
-    for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
+    members = _group_members(len(labels), groups)
+    for draw in _draws(len(members), n_boot, seed):
+        idx = np.concatenate([members[u] for u in draw])
         for k, v in point_metrics(labels[idx], probs[idx], threshold).items():
             samples[k].append(v)
     out: dict = {}
@@ -85,6 +104,7 @@ def metrics_with_ci(labels: np.ndarray, probs: np.ndarray, threshold: float,
     pred = (probs >= threshold).astype(int)
     out["confusion_matrix"] = confusion_matrix(labels, pred, labels=[0, 1]).tolist()
     out["n_bootstrap"] = n_boot
+    out["bootstrap_unit"] = "image" if groups is None else f"patient ({len(members)})"
     return out
 
 
@@ -107,7 +127,7 @@ def _rates(tn, fp, fn, tp) -> dict[str, np.ndarray]:
 
 
 def threshold_metrics_ci(labels: np.ndarray, probs: np.ndarray, threshold: float,
-                         n_boot: int = 1000, seed: int = 0) -> dict[str, dict[str, float]]:
+                         n_boot: int = 1000, seed: int = 0, groups: Sequence | None = None) -> dict[str, dict[str, float]]:
     """{metric: {value, ci_low, ci_high}} for the threshold-dependent metrics only
     (accuracy, recall, specificity, precision, npv, f1, and `f1_normal`: F1 with NORMAL
     as the positive class), percentile bootstrap over images. Same estimator as
@@ -126,8 +146,9 @@ def threshold_metrics_ci(labels: np.ndarray, probs: np.ndarray, threshold: float
         return (~yy & ~pp).sum(-1), (~yy & pp).sum(-1), (yy & ~pp).sum(-1), (yy & pp).sum(-1)
 
     point = _rates(*counts(y, pred))
-    idx = np.random.default_rng(seed).integers(0, len(y), (n_boot, len(y)))
-    boot = _rates(*counts(y[idx], pred[idx]))
+    members = _group_members(len(y), groups)
+    per_unit = np.array([counts(y[m], pred[m]) for m in members])  # (units, 4): tn, fp, fn, tp
+    boot = _rates(*per_unit[_draws(len(members), n_boot, seed)].sum(axis=1).T)
     out = {}
     for k, v in point.items():
         s = boot[k][~np.isnan(boot[k])]

@@ -1,7 +1,8 @@
 """Out-of-distribution score: Mahalanobis distance of the model's penultimate features
 to the training features (Lee et al. 2018), in a PCA subspace so the stored statistics
-stay small. The flag threshold is the 99th percentile of validation scores, so about
-1% of in-distribution images are flagged by construction.
+stay small, and the residual outside that subspace. Each term is flagged above its own
+99.5th percentile on validation, so about 1% of in-distribution images are flagged by
+construction.
 
 Beside the learned score, `IMAGE_CHECKS` are cheap tests for pictures that are plainly
 not radiographs whatever their features say (colour, posterised drawings/text/masks).

@@ -68,6 +68,14 @@ def _logits_and_features(model: torch.nn.Module, images_u8: np.ndarray, spec, de
     return torch.cat(logits).squeeze(1).double().cpu().numpy(), torch.cat(feats).float().cpu().numpy()
 
 
+# Settings that do not change what a run computes: a run may resume under other values.
+_NOT_RESULT_SETTINGS = {"device", "workers", "resume", "out", "run_dir"}
+
+
+def _result_config(d: dict) -> dict:
+    return {k: v for k, v in d.items() if k not in _NOT_RESULT_SETTINGS}
+
+
 def _split(cfg: TrainConfig) -> tuple[list, list, dict]:
     items = scan_split(cfg.data, "train")
     if cfg.limit_per_class:
@@ -111,10 +119,12 @@ def train(cfg: TrainConfig) -> dict:
     ckpt = cfg.run_dir / "last.pt"
     if cfg.resume and ckpt.is_file():
         state = torch.load(ckpt, map_location="cpu", weights_only=False)  # our own file, never shipped
-        if state["config"] == cfg.to_dict():
+        if _result_config(state["config"]) == _result_config(cfg.to_dict()):
             model.load_state_dict(state["model"]); opt.load_state_dict(state["opt"]); sched.load_state_dict(state["sched"])
             gen.set_state(state["gen"]); history, best, start_epoch = state["history"], state["best"], state["epoch"] + 1
             _log(f"[{cfg.arch}] resumed after epoch {start_epoch}")
+        else:
+            _log(f"[{cfg.arch}] ignoring {ckpt}: it was written with different training settings")
 
     bad_epochs = start_epoch - 1 - best["epoch"] if best["epoch"] >= 0 else 0
     for epoch in range(start_epoch, cfg.epochs):

@@ -1,5 +1,6 @@
 """The `predict` command's output is a contract other tools parse: keys, error lines, exit codes."""
 import json
+import os
 import subprocess
 import sys
 
@@ -67,3 +68,26 @@ def test_csv_format_has_a_header_and_one_row_per_file(folder):
     r = _predict("--format", "csv", str(folder))
     rows = r.stdout.splitlines()
     assert rows[0] == ",".join(KEYS) and len(rows) == 3
+
+
+def test_folder_scan_skips_hidden_folders_and_non_images(tmp_path, test_images):
+    """`predict repo/` must not walk .git or score README files as broken images."""
+    (tmp_path / ".git" / "objects").mkdir(parents=True)
+    (tmp_path / ".git" / "objects" / "ab12").write_bytes(b"blob")
+    (tmp_path / "README.txt").write_text("notes")
+    (tmp_path / "x.jpeg").write_bytes(test_images["NORMAL"][1].read_bytes())
+    r = _predict(str(tmp_path))
+    assert r.returncode == 0, r.stdout
+    assert [json.loads(line)["file"].split("/")[-1] for line in r.stdout.splitlines()] == ["x.jpeg"]
+
+
+def test_non_positive_batch_size_is_a_usage_error(folder):
+    assert _predict("--batch-size", "0", str(folder)).returncode == 2
+
+
+def test_csv_keeps_a_formula_like_file_name_as_text(tmp_path, test_images):
+    (tmp_path / "=HYPERLINK(1).jpeg").write_bytes(test_images["NORMAL"][0].read_bytes())
+    r = subprocess.run([sys.executable, "-m", "pneumo_core", "predict", "--quiet", "--format", "csv", "=HYPERLINK(1).jpeg"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[1].startswith("'=HYPERLINK(1).jpeg,")

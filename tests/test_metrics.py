@@ -38,3 +38,18 @@ def test_a_metric_with_no_denominator_is_nan_not_a_crash():
     m = threshold_metrics_ci(np.array([0, 1, 1, 0]), np.array([0.1, 0.2, 0.3, 0.4]), 0.9, 50)
     assert np.isnan(m["precision"]["value"]) and np.isnan(m["precision"]["ci_low"])
     assert m["recall"]["value"] == 0.0 and m["specificity"]["value"] == 1.0
+
+
+def test_patient_bootstrap_is_wider_when_one_childs_films_repeat():
+    """Several films of one child are not independent evidence: resampling images one by
+    one would report intervals that are too narrow."""
+    rng = np.random.default_rng(4)
+    base_y = rng.integers(0, 2, 60)
+    base_p = np.clip(base_y * 0.3 + rng.random(60) * 0.7, 0, 1)
+    labels, probs = np.repeat(base_y, 5), np.repeat(base_p, 5)  # every child filmed five times
+    patients = np.repeat(np.arange(60), 5)
+    per_image = metrics_with_ci(labels, probs, 0.5, n_boot=300)["accuracy"]
+    per_patient = metrics_with_ci(labels, probs, 0.5, n_boot=300, groups=patients)["accuracy"]
+    assert per_patient["ci_high"] - per_patient["ci_low"] > 1.5 * (per_image["ci_high"] - per_image["ci_low"])
+    fast = threshold_metrics_ci(labels, probs, 0.5, 300, groups=patients)["accuracy"]
+    assert fast == pytest.approx(per_patient)

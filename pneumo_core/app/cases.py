@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from ..data import CLASSES
+from ..spreadsheet import csv_cell
 
 __all__ = ["DISPLAY_MAX_SIDE", "BORDERLINE", "CaseResult", "content_digest", "label_at", "result_rows",
     "batch_summary", "case_details", "rows_to_csv", "to_display", "blend"]
@@ -77,25 +78,16 @@ def batch_summary(results: list[CaseResult], threshold: float) -> str:
     return ", ".join(parts)
 
 
-def case_details(result: CaseResult, ood_threshold: float | None = None) -> list[dict]:
+def case_details(result: CaseResult) -> list[dict]:
     """Field/value rows for one scored file: format, size, OOD score, whitelisted DICOM tags."""
     rows = [{"field": "format", "value": str(result.source_format)}]
     if result.size is not None:
         rows.append({"field": "size (px)", "value": f"{result.size[0]} x {result.size[1]}"})
     if result.ood_score is not None:
-        flag = f" (flagged above {ood_threshold:.2f})" if ood_threshold is not None else ""
-        rows.append({"field": "out-of-distribution score", "value": f"{result.ood_score:.2f}{flag}"})
+        # pooled for display; the flag judges each term against its own validation limit
+        rows.append({"field": "out-of-distribution score (pooled)", "value": f"{result.ood_score:.2f}"})
     rows += [{"field": f"DICOM {k}", "value": str(v)} for k, v in result.metadata.items()]
     return rows
-
-
-def _csv_cell(v) -> object:
-    # spreadsheet formula injection: a file name like "=HYPERLINK(...)" must stay text
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + v
-    if isinstance(v, float):
-        return f"{v:.6f}"
-    return "" if v is None else v
 
 
 def rows_to_csv(rows: list[dict]) -> bytes:
@@ -104,7 +96,7 @@ def rows_to_csv(rows: list[dict]) -> bytes:
         w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
         w.writeheader()
         for row in rows:
-            w.writerow({k: _csv_cell(v) for k, v in row.items()})
+            w.writerow({k: csv_cell(v) for k, v in row.items()})
     return buf.getvalue().encode("utf-8")
 
 

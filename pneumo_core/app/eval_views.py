@@ -68,7 +68,8 @@ def threshold_metrics(ev: dict, threshold: float, n_boot: int = N_BOOT) -> dict[
     (AUC, AP, Brier, ECE) always come from the file. `f1_normal` is F1 with NORMAL as
     the positive class (not in the file, always bootstrapped)."""
     labels, probs, _ = eval_arrays(ev)
-    boot = threshold_metrics_ci(labels, probs, threshold, n_boot)
+    patients = [p.get("patient", p["file"]) for p in ev["predictions"]]  # older files: per image
+    boot = threshold_metrics_ci(labels, probs, threshold, n_boot, groups=patients)
     preset = _preset_name(ev, threshold)
     any_preset = next(iter(ev["metrics"].values()))
     out = {}
