@@ -94,13 +94,9 @@ class Predictor:
     def label(self, probability: float, threshold: float) -> str:
         return CLASSES[int(probability >= threshold)]
 
-    def score_resized(self, images_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Already-resized uint8 images (B,S,S) -> (calibrated probabilities, OOD scores)."""
-        probs, scores, _ = self._score(images_u8)
-        return probs, scores
-
     @torch.inference_mode()
     def _score(self, images_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Already-resized uint8 images (B,S,S) -> (calibrated probabilities, OOD scores, OOD flags)."""
         x = preprocess_batch(images_u8, self.spec).to(self.device).contiguous(memory_format=torch.channels_last)
         feats, logits = [], []
         for i in range(0, len(x), FORWARD_BATCH):
