@@ -16,3 +16,13 @@ def test_importing_any_app_module_does_not_import_torch():
                                                         "figures", "resources", "scoring", "sidebar", "widgets"))
     code = f"import sys, {modules}; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=paths.REPO_DIR, capture_output=True).returncode == 0
+
+
+def test_identical_presets_are_labelled_as_such():
+    """Two radio buttons with the same number must not look like a choice."""
+    from pneumo_core.app.sidebar import _preset_label
+    same = {"balanced": 0.174, "screening": 0.174}
+    assert _preset_label("balanced", same) == "balanced (0.174)"
+    assert _preset_label("screening", same) == "screening (0.174, same as balanced here)"
+    assert _preset_label("screening", {"balanced": 0.3, "screening": 0.1}) == "screening (0.100)"
+    assert _preset_label("custom", same) == "custom (slider)"

@@ -36,6 +36,14 @@ def _to_custom() -> None:
     st.session_state["op"] = "custom"
 
 
+def _preset_label(name: str, presets: dict[str, float]) -> str:
+    """Says so when two presets coincide, so two identical buttons do not look like a choice."""
+    if name not in presets:
+        return "custom (slider)"
+    same = [o for o, t in presets.items() if o != name and t == presets[name] and o < name]
+    return f"{name} ({presets[name]:.3f}" + (f", same as {same[0]} here)" if same else ")")
+
+
 def sidebar() -> Settings:
     """Draws the model and operating-point part of the sidebar every page shares and
     stores the choices in session state. The saliency controls come after the page
@@ -58,7 +66,7 @@ def sidebar() -> Settings:
         presets = _presets(model)
         rules = meta.get("threshold_rule", {})
         op = st.radio("Operating point", [*presets, "custom"], key="op", on_change=_sync_slider,
-                      format_func=lambda o: f"{o} ({presets[o]:.3f})" if o in presets else "custom (slider)",
+                      format_func=lambda o: _preset_label(o, presets),
                       help="\n".join(f"- **{k}**: {v}" for k, v in rules.items()))
         slider = st.slider("Threshold: call PNEUMONIA when P(pneumonia) ≥", 0.0, 1.0, step=0.001, format="%.3f",
                            key="threshold_slider", on_change=_to_custom)
