@@ -3,6 +3,9 @@
 `model.pt` is a bare state_dict, read with `weights_only=True` after its sha256 matches
 the one recorded in `model.json`, so a swapped or corrupted file is refused before
 PyTorch parses it.
+
+Importing this module does not import torch (the app's first page needs the paths and the
+model list before torch has loaded); saving and loading do.
 """
 from __future__ import annotations
 
@@ -10,12 +13,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
-from .models import create_model
-from .preprocess import InputSpec
+    from .preprocess import InputSpec
 
 __all__ = ["WEIGHTS_DIR", "ModelBundle", "WeightsError", "sha256_file", "save_bundle", "load_bundle",
            "list_models", "resolve_model_dir", "DEFAULT_MODEL"]
@@ -37,6 +40,7 @@ class ModelBundle:
 
     @property
     def spec(self) -> InputSpec:
+        from .preprocess import InputSpec
         return InputSpec.from_dict(self.meta["input"])
 
     @property
@@ -62,6 +66,7 @@ def sha256_file(path: str | Path) -> str:
 
 def save_bundle(directory: str | Path, model: nn.Module, meta: dict) -> Path:
     """Writes model.pt, then model.json with the file's sha256 in it."""
+    import torch
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -84,6 +89,11 @@ def resolve_model_dir(name_or_dir: str | Path | None) -> Path:
 
 
 def load_bundle(name_or_dir: str | Path | None = None) -> ModelBundle:
+    import torch
+
+    from .models import create_model
+    from .preprocess import InputSpec
+
     d = resolve_model_dir(name_or_dir)
     try:
         meta = json.loads((d / "model.json").read_text())

@@ -13,7 +13,7 @@ from pneumo_core.artifacts import list_models
 MODELS = list_models()
 
 
-def test_model_registry_mirror_agrees_with_artifacts():
+def test_app_resolves_only_shipped_model_names_to_the_artifacts_folders():
     from pneumo_core import artifacts
     assert paths.WEIGHTS_DIR == artifacts.WEIGHTS_DIR and paths.DEFAULT_MODEL == artifacts.DEFAULT_MODEL
     assert paths.list_models() == artifacts.list_models()

@@ -1,25 +1,17 @@
 """Where the app's files are: the shipped models, the bundled examples, the test images.
-
-Mirrors of `pneumo_core.artifacts` (a test checks they agree): importing artifacts imports
-torch, seconds on a small CPU, and the first page must render before that finishes.
-"""
+The model folder and list come from `pneumo_core.artifacts` (torch-free at import)."""
 from __future__ import annotations
 
 from pathlib import Path
 
+from ..artifacts import DEFAULT_MODEL, WEIGHTS_DIR, list_models
+
 __all__ = ["REPO_DIR", "WEIGHTS_DIR", "DEFAULT_MODEL", "DATA_DIR", "EXAMPLES_DIR", "list_models",
     "resolve_model_dir", "example_files", "test_image_bytes"]
 
-REPO_DIR = Path(__file__).resolve().parent.parent.parent
-WEIGHTS_DIR = REPO_DIR / "weights"
-DEFAULT_MODEL = "efficientnet_lite0"
+REPO_DIR = WEIGHTS_DIR.parent
 DATA_DIR = REPO_DIR / "data"
 EXAMPLES_DIR = REPO_DIR / "examples"
-
-
-def list_models(root: Path = WEIGHTS_DIR) -> list[str]:
-    """The shipped models (same rule as `artifacts.list_models`)."""
-    return sorted(p.parent.name for p in root.glob("*/model.json"))
 
 
 def resolve_model_dir(name: str) -> Path:
