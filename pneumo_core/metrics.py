@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from sklearn.metrics import (average_precision_score, brier_score_loss, confusion_matrix,
+from sklearn.metrics import (average_precision_score, brier_score_loss,
                              precision_recall_curve, roc_auc_score, roc_curve)
 
-__all__ = ["point_metrics", "metrics_with_ci", "threshold_metrics_ci", "expected_calibration_error", "curves",
+__all__ = ["confusion_counts", "point_metrics", "metrics_with_ci", "threshold_metrics_ci", "expected_calibration_error", "curves",
            "per_class_metrics"]
 
 
@@ -29,24 +29,25 @@ def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, n_bins: in
     return float(ece)
 
 
-def _safe_div(a: float, b: float) -> float:
-    return float(a / b) if b else float("nan")
+def confusion_counts(labels: np.ndarray, probs: np.ndarray, threshold: float) -> tuple[int, int, int, int]:
+    """(TN, FP, FN, TP), calling PNEUMONIA when probability >= threshold."""
+    y = np.asarray(labels).astype(bool)
+    pred = np.asarray(probs, dtype=float) >= threshold
+    return tuple(int(v) for v in _counts(y, pred))
+
+
+def _counts(y: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, ...]:
+    """TN, FP, FN, TP along the last axis (one resample per row when 2-D)."""
+    return (~y & ~pred).sum(-1), (~y & pred).sum(-1), (y & ~pred).sum(-1), (y & pred).sum(-1)
 
 
 def point_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, float]:
     labels = np.asarray(labels).astype(int)
     probs = np.asarray(probs, dtype=float)
-    pred = (probs >= threshold).astype(int)
-    tn, fp, fn, tp = confusion_matrix(labels, pred, labels=[0, 1]).ravel()
-    prec, rec, spec = _safe_div(tp, tp + fp), _safe_div(tp, tp + fn), _safe_div(tn, tn + fp)
+    rates = _rates(*confusion_counts(labels, probs, threshold))
     both = len(np.unique(labels)) == 2
     return {
-        "accuracy": _safe_div(tp + tn, len(labels)),
-        "precision": prec,
-        "recall": rec,
-        "specificity": spec,
-        "f1": _safe_div(2 * tp, 2 * tp + fp + fn),
-        "npv": _safe_div(tn, tn + fn),
+        **{k: float(rates[k]) for k in ("accuracy", "precision", "recall", "specificity", "f1", "npv")},
         "roc_auc": float(roc_auc_score(labels, probs)) if both else float("nan"),
         "average_precision": float(average_precision_score(labels, probs)) if both else float("nan"),
         "brier": float(brier_score_loss(labels, probs)),
@@ -56,14 +57,11 @@ def point_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> di
 
 def per_class_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, dict[str, float]]:
     """Precision/recall/F1/support for each class, treating that class as positive."""
-    m = point_metrics(labels, probs, threshold)
-    labels = np.asarray(labels).astype(int)
-    pred = (np.asarray(probs) >= threshold).astype(int)
-    tn, fp, fn, tp = confusion_matrix(labels, pred, labels=[0, 1]).ravel()
+    tn, fp, fn, tp = confusion_counts(labels, probs, threshold)
+    m = {k: float(v) for k, v in _rates(tn, fp, fn, tp).items()}
     return {
-        "PNEUMONIA": {"precision": m["precision"], "recall": m["recall"], "f1": m["f1"], "support": int(tp + fn)},
-        "NORMAL": {"precision": m["npv"], "recall": m["specificity"],
-                   "f1": _safe_div(2 * tn, 2 * tn + fn + fp), "support": int(tn + fp)},
+        "PNEUMONIA": {"precision": m["precision"], "recall": m["recall"], "f1": m["f1"], "support": tp + fn},
+        "NORMAL": {"precision": m["npv"], "recall": m["specificity"], "f1": m["f1_normal"], "support": tn + fp},
     }
 
 
@@ -101,8 +99,8 @@ def metrics_with_ci(labels: np.ndarray, probs: np.ndarray, threshold: float,
         arr = arr[~np.isnan(arr)]
         lo, hi = (np.percentile(arr, [2.5, 97.5]) if arr.size else (np.nan, np.nan))
         out[k] = {"value": v, "ci_low": float(lo), "ci_high": float(hi)}
-    pred = (probs >= threshold).astype(int)
-    out["confusion_matrix"] = confusion_matrix(labels, pred, labels=[0, 1]).tolist()
+    tn, fp, fn, tp = confusion_counts(labels, probs, threshold)
+    out["confusion_matrix"] = [[tn, fp], [fn, tp]]
     out["n_bootstrap"] = n_boot
     out["bootstrap_unit"] = "image" if groups is None else f"patient ({len(members)})"
     return out
@@ -142,12 +140,9 @@ def threshold_metrics_ci(labels: np.ndarray, probs: np.ndarray, threshold: float
     y = np.asarray(labels).astype(bool)
     pred = np.asarray(probs, dtype=float) >= threshold
 
-    def counts(yy, pp):
-        return (~yy & ~pp).sum(-1), (~yy & pp).sum(-1), (yy & ~pp).sum(-1), (yy & pp).sum(-1)
-
-    point = _rates(*counts(y, pred))
+    point = _rates(*_counts(y, pred))
     members = _group_members(len(y), groups)
-    per_unit = np.array([counts(y[m], pred[m]) for m in members])  # (units, 4): tn, fp, fn, tp
+    per_unit = np.array([_counts(y[m], pred[m]) for m in members])  # (units, 4): tn, fp, fn, tp
     boot = _rates(*per_unit[_draws(len(members), n_boot, seed)].sum(axis=1).T)
     out = {}
     for k, v in point.items():

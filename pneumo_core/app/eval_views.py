@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import CLASSES
-from ..metrics import threshold_metrics_ci
+from ..metrics import confusion_counts, threshold_metrics_ci
 from .cases import label_at
 from .formatting import format_ci, format_number
 
@@ -42,10 +42,7 @@ def eval_arrays(ev: dict) -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 def confusion(labels: np.ndarray, probs: np.ndarray, threshold: float) -> np.ndarray:
     """[[TN, FP], [FN, TP]]: rows actual NORMAL/PNEUMONIA, columns predicted."""
-    y = np.asarray(labels, dtype=bool)
-    pred = np.asarray(probs) >= threshold
-    return np.array([[int((~y & ~pred).sum()), int((~y & pred).sum())],
-                     [int((y & ~pred).sum()), int((y & pred).sum())]])
+    return np.array(confusion_counts(labels, probs, threshold)).reshape(2, 2)
 
 
 def confusion_caption(cm: np.ndarray) -> str:
