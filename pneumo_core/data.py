@@ -144,8 +144,12 @@ def load_resized(items: list[Item], size: int, workers: int = 0) -> np.ndarray:
     jobs = [(str(it.path), size) for it in items]
     n = workers or os.cpu_count() or 1
     out = np.empty((len(jobs), size, size), dtype=np.uint8)
-    with get_context("spawn" if n > 1 else "fork").Pool(n) as pool:
-        for i, arr in enumerate(tqdm(pool.imap(_decode_resized, jobs, chunksize=32), total=len(jobs),
-                                     desc=f"decode {size}px", leave=False)):
+    progress = dict(total=len(jobs), desc=f"decode {size}px", leave=False)
+    if n == 1:  # no pool to start for one worker
+        for i, arr in enumerate(tqdm(map(_decode_resized, jobs), **progress)):
+            out[i] = arr
+        return out
+    with get_context("spawn").Pool(n) as pool:
+        for i, arr in enumerate(tqdm(pool.imap(_decode_resized, jobs, chunksize=32), **progress)):
             out[i] = arr
     return out
