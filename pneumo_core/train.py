@@ -104,7 +104,7 @@ def train(cfg: TrainConfig) -> dict:
     y_val = np.array([it.label for it in val_items])
 
     model = create_model(cfg.arch, spec, pretrained=cfg.pretrained or True).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(_param_groups(model, arch.head, cfg.lr, cfg.backbone_lr_scale), weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(train_items) / cfg.batch_size)
     total, warm = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -139,13 +139,14 @@ def train(cfg: TrainConfig) -> dict:
             x = to_unit(torch.from_numpy(x_train[idx.numpy()])).to(device)
             x = standardise(augment(x, cfg.augment, gen), spec)
             y = y_train[idx].to(device)
+            x, target = _soft_targets(x, y, cfg, gen, step=epoch * steps_per_epoch + i // cfg.batch_size)
             logit = model(x).squeeze(1)
-            loss = F.binary_cross_entropy_with_logits(logit, y, pos_weight=pos_weight)
+            loss = F.binary_cross_entropy_with_logits(logit, target, pos_weight=pos_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step(); sched.step()
             run_loss += loss.item() * len(idx)
-            run_correct += ((logit > 0).float() == y).sum().item()
+            run_correct += ((logit > 0) == (target > 0.5)).sum().item()
         val_logits, _ = _logits_and_features(model, x_val, spec, device)
         val_loss = F.binary_cross_entropy_with_logits(torch.tensor(val_logits), torch.tensor(y_val, dtype=torch.float64),
                                                       pos_weight=pos_weight.cpu().double()).item()
@@ -204,6 +205,30 @@ def train(cfg: TrainConfig) -> dict:
     _log(f"[{cfg.arch}] wrote {cfg.out} in {wall / 60:.1f} min; best epoch {best['epoch'] + 1}, T={temperature:.3f}, "
          f"thresholds {thresholds}")
     return meta
+
+
+def _param_groups(model: torch.nn.Module, head: tuple[str, ...], lr: float, backbone_scale: float) -> list[dict]:
+    """The head learns at `lr`, the (pretrained) backbone at `lr * backbone_scale`: a small
+    scale lets the new head fit without first distorting the ImageNet features."""
+    named = list(model.named_parameters())
+    head_params = [p for n, p in named if n.startswith(head)]
+    body_params = [p for n, p in named if not n.startswith(head)]
+    if backbone_scale == 1.0 or not head_params:
+        return [{"params": head_params + body_params, "lr": lr}]
+    return [{"params": head_params, "lr": lr}, {"params": body_params, "lr": lr * backbone_scale}]
+
+
+def _soft_targets(x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, gen: torch.Generator, step: int):
+    """Mixup and label smoothing; both off leaves the batch and its hard labels untouched.
+    The mixing weight is a pure function of (seed, step), so a resumed run draws the same."""
+    if cfg.mixup > 0:
+        lam = float(np.random.default_rng([cfg.seed, step]).beta(cfg.mixup, cfg.mixup))
+        perm = torch.randperm(len(y), generator=gen).to(y.device)
+        x = lam * x + (1 - lam) * x[perm]
+        y = lam * y + (1 - lam) * y[perm]
+    if cfg.label_smoothing > 0:
+        y = y * (1 - cfg.label_smoothing) + 0.5 * cfg.label_smoothing
+    return x, y
 
 
 def _ood_subset(n: int, seed: int, size: int = 3000) -> np.ndarray:

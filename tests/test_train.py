@@ -66,3 +66,46 @@ def test_interrupted_run_resumes_from_its_checkpoint(tiny_dataset, tmp_path, mon
     meta = T.train(cfg)
     hist = json.loads((tmp_path / "w" / "history.json").read_text())
     assert [h["epoch"] for h in hist] == [1, 2] and meta["epochs_run"] == 2
+
+
+def test_backbone_learns_slower_than_the_head_when_scaled():
+    from pneumo_core.models import REGISTRY, create_model
+    from pneumo_core.train import _param_groups
+
+    model = create_model("paper_cnn")
+    head, body = _param_groups(model, REGISTRY["paper_cnn"].head, 1e-3, 0.1)
+    assert head["lr"] == 1e-3 and body["lr"] == pytest.approx(1e-4)
+    assert len(head["params"]) + len(body["params"]) == len(list(model.parameters()))
+    assert any(p is model.fc.weight for p in head["params"]) and all(p is not model.fc.weight for p in body["params"])
+    assert len(_param_groups(model, REGISTRY["paper_cnn"].head, 1e-3, 1.0)) == 1
+    for name, arch in REGISTRY.items():  # every registered head prefix names real parameters
+        assert any(n.startswith(arch.head) for n, _ in create_model(name).named_parameters()), name
+
+
+def test_soft_targets_mix_and_smooth_but_leave_defaults_alone(tmp_path):
+    import torch
+
+    from pneumo_core.train import _soft_targets
+
+    x, y = torch.rand(6, 1, 8, 8), torch.tensor([0.0, 1, 1, 0, 1, 0])
+    plain = TrainConfig(data=tmp_path, arch="paper_cnn")
+    x0, y0 = _soft_targets(x, y, plain, torch.Generator().manual_seed(0), step=3)
+    assert torch.equal(x0, x) and torch.equal(y0, y)
+    smooth = TrainConfig(data=tmp_path, arch="paper_cnn", label_smoothing=0.1)
+    assert torch.allclose(_soft_targets(x, y, smooth, torch.Generator(), step=0)[1], y * 0.9 + 0.05)
+    mixed = TrainConfig(data=tmp_path, arch="paper_cnn", mixup=0.4)
+    xa, ya = _soft_targets(x, y, mixed, torch.Generator().manual_seed(0), step=5)
+    xb, yb = _soft_targets(x, y, mixed, torch.Generator().manual_seed(0), step=5)
+    assert torch.equal(xa, xb) and torch.equal(ya, yb), "a resumed run must draw the same mix"
+    assert not torch.equal(xa, x) and ((ya > 0) & (ya < 1)).any()
+    assert torch.isclose(ya.sum(), y.sum()), "mixing pairs within a batch keeps its label mass"
+
+
+def test_regularised_run_records_its_settings(tiny_dataset, tmp_path):
+    out = tmp_path / "w"
+    cfg = TrainConfig(data=tiny_dataset, arch="paper_cnn", out=out, run_dir=tmp_path / "run", epochs=1, batch_size=8,
+                      val_fraction=0.3, workers=1, label_smoothing=0.1, mixup=0.2, backbone_lr_scale=0.1)
+    meta = train(cfg)
+    assert {k: meta["training"]["config"][k] for k in ("label_smoothing", "mixup", "backbone_lr_scale")} == \
+        {"label_smoothing": 0.1, "mixup": 0.2, "backbone_lr_scale": 0.1}
+    assert np.isfinite(json.loads((out / "history.json").read_text())[0]["train_loss"])

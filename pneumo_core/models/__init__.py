@@ -23,6 +23,7 @@ class ArchSpec:
     target_layer: str  # dotted path of the module Grad-CAM hooks
     description: str
     init_pretrained: Callable[..., nn.Module] | None = None  # (model, checkpoint=None)
+    head: tuple[str, ...] = ()  # parameter-name prefixes of the classifier head (its own learning rate)
     train_defaults: dict = field(default_factory=dict)
 
 
@@ -36,7 +37,9 @@ REGISTRY: dict[str, ArchSpec] = {
             target_layer="head_act",
             description="EfficientNet-Lite0 (3.4M parameters), ImageNet-initialised, fine-tuned; grayscale stem",
             init_pretrained=load_imagenet,
-            train_defaults=dict(epochs=12, lr=5e-4, batch_size=32, weight_decay=1e-4, patience=4, augment="acquisition"),
+            head=("_fc.",),
+            train_defaults=dict(epochs=12, lr=5e-4, batch_size=32, weight_decay=1e-4, patience=4, augment="acquisition",
+                                label_smoothing=0.0, mixup=0.0, backbone_lr_scale=1.0),
         ),
         ArchSpec(
             name="paper_cnn",
@@ -44,7 +47,9 @@ REGISTRY: dict[str, ArchSpec] = {
             input=InputSpec(size=128, channels=1, mean=0.5, std=0.5),
             target_layer="blocks.6",
             description="The seed paper's CNN (conv/BN/ReLU/max-pool blocks, dropout, dense head), from scratch",
-            train_defaults=dict(epochs=30, lr=1e-3, batch_size=32, weight_decay=1e-4, patience=6, augment="standard"),
+            head=("head.", "fc."),
+            train_defaults=dict(epochs=30, lr=1e-3, batch_size=32, weight_decay=1e-4, patience=6, augment="standard",
+                                label_smoothing=0.0, mixup=0.0, backbone_lr_scale=1.0),
         ),
     ]
 }
