@@ -28,6 +28,10 @@ def test_model_card_numbers_come_from_the_files(model):
     fields = {r["field"]: r["value"] for r in model_card.training_rows(meta)}
     assert f"{meta['temperature']:.3f}" in fields["temperature"]
     assert str(meta["best_epoch"]) in fields["epochs"]
+    assert fields["soft targets and backbone learning rate"] == "none (hard labels, one learning rate)"
+    tuned = {**meta, "training": {"config": {**meta["training"]["config"], "mixup": 0.2, "backbone_lr_scale": 0.1}}}
+    assert {r["field"]: r["value"] for r in model_card.training_rows(tuned)}["soft targets and backbone learning rate"] \
+        == "mixup 0.2, backbone learning rate x0.1 of the head's"
     assert f"{ev['prevalence']:.1%}" in model_card.prevalence_note(ev, meta)
 
 

@@ -108,6 +108,14 @@ def _augment_text(aug: dict) -> str:
     return ", ".join(parts) or "–"
 
 
+def _regularisation_text(cfg: dict) -> str:
+    """Settings added after the first models: a config without them trained with them off."""
+    ls, mix, scale = cfg.get("label_smoothing") or 0, cfg.get("mixup") or 0, cfg.get("backbone_lr_scale") or 1
+    parts = ([f"label smoothing {ls}"] if ls else []) + ([f"mixup {mix}"] if mix else []) \
+        + ([f"backbone learning rate x{scale} of the head's"] if scale != 1 else [])
+    return ", ".join(parts) or "none (hard labels, one learning rate)"
+
+
 def training_rows(meta: dict) -> list[dict]:
     """The training protocol as field/value rows, from model.json."""
     cfg = (meta.get("training") or {}).get("config") or {}
@@ -127,6 +135,7 @@ def training_rows(meta: dict) -> list[dict]:
         ("optimiser", f"lr {cfg.get('lr', '–')}, batch {cfg.get('batch_size', '–')}, "
                       f"weight decay {cfg.get('weight_decay', '–')}, early-stopping patience {cfg.get('patience', '–')}"),
         ("augmentation", _augment_text(aug)),
+        ("soft targets and backbone learning rate", _regularisation_text(cfg)),
         ("horizontal flips", (("used" if hf.get("hflip") else "not used") + f": {hf.get('rule', '')}; best validation "
                               "loss " + ", ".join(f"{k} {v:.4f}" for k, v in (hf.get("best_val_loss") or {}).items()))
          if hf else "–"),
