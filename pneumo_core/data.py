@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CLASSES", "Item", "scan_split", "class_counts", "patient_id", "grouped_split",
-           "read_duplicate_groups", "manifest_hash", "IMAGE_SUFFIXES"]
+__all__ = ["CLASSES", "Item", "scan_split", "class_counts", "patient_id", "patient_groups", "grouped_split",
+           "duplicates_file", "SHIPPED_DUPLICATES", "read_duplicate_groups", "manifest_hash", "IMAGE_SUFFIXES"]
 
 CLASSES = ("NORMAL", "PNEUMONIA")  # label index = position; 1 = pneumonia
 IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png", ".dcm", ".dicom"}
@@ -64,6 +64,16 @@ def class_counts(items: list[Item]) -> dict[str, int]:
     return {cls: sum(1 for it in items if it.label == i) for i, cls in enumerate(CLASSES)}
 
 
+# The dataset's list of files that show the same image under different names, shipped with the
+# repo because the Kaggle copy lacks it; a list beside the dataset takes precedence.
+SHIPPED_DUPLICATES = Path(__file__).resolve().parent.parent / "data" / "chest_xray_duplicates.txt"
+
+
+def duplicates_file(data_root: str | Path) -> Path:
+    beside = Path(data_root).parent / "chest_xray_duplicates.txt"
+    return beside if beside.is_file() else SHIPPED_DUPLICATES
+
+
 def read_duplicate_groups(path: str | Path | None) -> list[list[str]]:
     """Lines of `chest_xray_duplicates.txt`: `similarity key key [key ...]`."""
     if path is None or not Path(path).is_file():
@@ -76,7 +86,7 @@ def read_duplicate_groups(path: str | Path | None) -> list[list[str]]:
     return groups
 
 
-def _group_of(items: list[Item], duplicate_groups: list[list[str]]) -> dict[str, str]:
+def patient_groups(items: list[Item], duplicate_groups: list[list[str]]) -> dict[str, str]:
     """Union-find over patients, joined wherever a duplicate group spans two patients."""
     parent: dict[str, str] = {}
 
@@ -101,7 +111,7 @@ def grouped_split(items: list[Item], val_fraction: float, seed: int,
                   duplicate_groups: list[list[str]] | None = None) -> tuple[list[Item], list[Item]]:
     """Class-stratified split by patient group: within each class, whole groups go to
     validation (in a seeded random order) until it holds `val_fraction` of that class."""
-    group = _group_of(items, duplicate_groups or [])
+    group = patient_groups(items, duplicate_groups or [])
     rng = random.Random(seed)
     val_groups: set[str] = set()
     for label in range(len(CLASSES)):
@@ -123,6 +133,8 @@ def grouped_split(items: list[Item], val_fraction: float, seed: int,
 
 
 def manifest_hash(manifest: dict) -> str:
+    """sha256 of the manifest as canonical JSON (sorted keys, default separators), so the
+    hash names the split, not the formatting of split.json."""
     return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
 
 

@@ -10,6 +10,7 @@ import os
 import platform
 import random
 import shutil
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -18,14 +19,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
+from tqdm import tqdm
 
 from . import __version__
-from .artifacts import save_bundle
+from .artifacts import save_bundle, sha256_file
 from .augment import augment
 from .calibration import calibrated, fit_temperature, screening_threshold, youden_threshold
 from .config import TrainConfig
-from .data import (CLASSES, Item, class_counts, grouped_split, load_resized, manifest_hash,
-                   read_duplicate_groups, scan_split)
+from .data import (CLASSES, Item, class_counts, duplicates_file, grouped_split, load_resized, manifest_hash,
+                   patient_groups, read_duplicate_groups, scan_split)
 from .metrics import point_metrics
 from .models import REGISTRY, create_model
 from .ood import fit_ood
@@ -80,11 +82,18 @@ def _split(cfg: TrainConfig) -> tuple[list, list, dict]:
     items = scan_split(cfg.data, "train")
     if cfg.limit_per_class:
         items = [it for label in range(len(CLASSES)) for it in [i for i in items if i.label == label][:cfg.limit_per_class]]
-    dups = read_duplicate_groups(cfg.data.parent / "chest_xray_duplicates.txt")
+    dup_file = duplicates_file(cfg.data)
+    dups = read_duplicate_groups(dup_file)
     train_items, val_items = grouped_split(items, cfg.val_fraction, cfg.seed, dups)
     if cfg.include_official_val and (cfg.data / "val").is_dir():
-        val_items += scan_split(cfg.data, "val")
+        official = scan_split(cfg.data, "val")
+        # a child (or duplicated film) of the official val must not stay on the train side
+        group = patient_groups(items + official, dups)
+        joined = {group[it.key] for it in official}
+        val_items += official + [it for it in train_items if group[it.key] in joined]
+        train_items = [it for it in train_items if group[it.key] not in joined]
     manifest = {"seed": cfg.seed, "val_fraction": cfg.val_fraction,
+                "duplicates": {"groups": len(dups), "sha256": sha256_file(dup_file) if dup_file.is_file() else None},
                 "train": sorted(it.key for it in train_items), "val": sorted(it.key for it in val_items)}
     return train_items, val_items, manifest
 
@@ -132,7 +141,9 @@ def train(cfg: TrainConfig) -> dict:
         model.train()
         order = torch.randperm(len(train_items), generator=gen)
         run_loss = run_correct = 0.0
-        for i in range(0, len(order), cfg.batch_size):
+        seen_logits, seen_labels = [], []
+        for i in tqdm(range(0, len(order), cfg.batch_size), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+                      leave=False, file=sys.stderr):
             idx = order[i:i + cfg.batch_size]
             if len(idx) < 2:
                 continue  # batch norm needs two samples
@@ -147,12 +158,14 @@ def train(cfg: TrainConfig) -> dict:
             opt.step(); sched.step()
             run_loss += loss.item() * len(idx)
             run_correct += ((logit > 0) == (target > 0.5)).sum().item()
+            seen_logits.append(logit.detach().float().cpu()); seen_labels.append(target.detach().cpu() > 0.5)
         val_logits, _ = _logits_and_features(model, x_val, spec, device)
         val_loss = F.binary_cross_entropy_with_logits(torch.tensor(val_logits), torch.tensor(y_val, dtype=torch.float64),
                                                       pos_weight=pos_weight.cpu().double()).item()
         row = {"epoch": epoch + 1, "train_loss": run_loss / len(order), "train_accuracy": run_correct / len(order),
+               "train_auc": _auc(torch.cat(seen_labels).numpy(), torch.cat(seen_logits).numpy()),
                "val_loss": val_loss, "val_accuracy": float(((val_logits > 0) == y_val).mean()),
-               "val_auc": float(roc_auc_score(y_val, val_logits)), "lr": opt.param_groups[0]["lr"],
+               "val_auc": _auc(y_val, val_logits), "lr": opt.param_groups[0]["lr"],
                "seconds": round(time.time() - t0, 1)}
         history.append(row)
         improved = val_loss < best["val_loss"]
@@ -161,9 +174,10 @@ def train(cfg: TrainConfig) -> dict:
             bad_epochs = 0
         else:
             bad_epochs += 1
-        _log(f"[{cfg.arch}] epoch {epoch + 1}/{cfg.epochs} train_loss {row['train_loss']:.4f} acc {row['train_accuracy']:.3f} | "
-             f"val_loss {val_loss:.4f} acc {row['val_accuracy']:.3f} auc {row['val_auc']:.4f} | lr {row['lr']:.2e} | "
-             f"{row['seconds']:.0f}s{' *' if improved else ''}")
+        auc = lambda v: "–" if v is None else f"{v:.4f}"  # noqa: E731
+        _log(f"[{cfg.arch}] epoch {epoch + 1}/{cfg.epochs} train_loss {row['train_loss']:.4f} acc {row['train_accuracy']:.3f} "
+             f"auc {auc(row['train_auc'])} | val_loss {val_loss:.4f} acc {row['val_accuracy']:.3f} auc {auc(row['val_auc'])} | "
+             f"lr {row['lr']:.2e} | {row['seconds']:.0f}s{' *' if improved else ''}")
         cfg.run_dir.mkdir(parents=True, exist_ok=True)
         torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                     "gen": gen.get_state(), "history": history, "best": best, "epoch": epoch}, ckpt)
@@ -196,6 +210,10 @@ def train(cfg: TrainConfig) -> dict:
         "training": {"config": cfg.to_dict(), "wall_seconds": round(wall, 1), "hardware": hardware_name(device),
                      "torch": torch.__version__, "pneumo_core": __version__},
         "ood": _ood_meta(ood),
+        # train_with_flip_decision replaces this with its experiment's result
+        "hflip_decision": {"hflip": cfg.augment.hflip,
+                           "rule": "set by --hflip (off by default: in the --hflip auto experiment, flips raised "
+                                   "the validation loss of both architectures)"},
     }
     save_bundle(cfg.out, model.cpu(), meta)
     (cfg.out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
@@ -205,6 +223,11 @@ def train(cfg: TrainConfig) -> dict:
     _log(f"[{cfg.arch}] wrote {cfg.out} in {wall / 60:.1f} min; best epoch {best['epoch'] + 1}, T={temperature:.3f}, "
          f"thresholds {thresholds}")
     return meta
+
+
+def _auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
+    """ROC-AUC, or None when a tiny run saw one class only (JSON has no NaN)."""
+    return float(roc_auc_score(labels, scores)) if len(np.unique(labels)) == 2 else None
 
 
 def _param_groups(model: torch.nn.Module, head: tuple[str, ...], lr: float, backbone_scale: float) -> list[dict]:

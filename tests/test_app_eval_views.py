@@ -121,3 +121,12 @@ def test_stale_evaluation_file_is_flagged_when_thresholds_or_weights_change():
     assert eval_views.eval_consistency(ev, {"thresholds": {"balanced": 0.4}, "model_sha256": "a"}) == []
     problems = eval_views.eval_consistency(ev, {"thresholds": {"balanced": 0.5, "screening": 0.3}, "model_sha256": "b"})
     assert len(problems) == 2 and "other weights" in problems[0] and "screening (missing there)" in problems[1]
+
+
+def test_learning_curves_set_train_against_validation_and_tolerate_old_histories():
+    hist = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "train_accuracy": 0.8, "val_accuracy": 0.7,
+             "train_auc": 0.9, "val_auc": 0.85, "lr": 1e-3} for e in (1, 2, 3)]
+    names = {t.name for t in figures.learning_figure(hist, best_epoch=2).data}
+    assert {"train accuracy", "validation accuracy", "train AUC", "validation AUC"} <= names
+    old = [{k: v for k, v in h.items() if k != "train_auc"} for h in hist]  # shipped before train AUC was logged
+    assert "train AUC" not in {t.name for t in figures.learning_figure(old).data}

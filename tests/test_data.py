@@ -4,12 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from pneumo_core.data import Item, grouped_split, patient_id, read_duplicate_groups, scan_split
+from pneumo_core.data import (SHIPPED_DUPLICATES, Item, duplicates_file, grouped_split, patient_id,
+                              read_duplicate_groups)
 
 from conftest import REPO
-
-SHARED = REPO.parent / "shared" / "data"
-
 
 @pytest.mark.parametrize("name, expected", [
     ("person12_bacteria_45.jpeg", "person12"),
@@ -65,15 +63,23 @@ def test_shipped_split_manifest_keeps_patients_and_duplicates_apart(model):
     assert 0.10 <= frac <= 0.15
 
 
-def test_duplicate_groups_of_the_real_dataset_stay_together():
-    dups = read_duplicate_groups(SHARED / "chest_xray_duplicates.txt")
-    if not dups:
-        pytest.fail(f"{SHARED}/chest_xray_duplicates.txt missing: the dataset must sit beside the repo")
-    items = scan_split(SHARED / "chest_xray", "train")
-    train, val = grouped_split(items, 0.12, 0, dups)
-    side = {it.key: 0 for it in train} | {it.key: 1 for it in val}
-    for group in dups:
-        assert len({side[k] for k in group if k in side}) <= 1
+@pytest.mark.parametrize("model", ["efficientnet_lite0", "paper_cnn"])
+def test_shipped_split_keeps_every_duplicate_group_of_the_dataset_on_one_side(model):
+    dups = read_duplicate_groups(SHIPPED_DUPLICATES)
+    assert len(dups) == 34, "the dataset lists 34 duplicate groups"
+    manifest = json.loads((REPO / "weights" / model / "split.json").read_text())
+    side = {k: 0 for k in manifest["train"]} | {k: 1 for k in manifest["val"]}
+    train_groups = [g for g in dups if all(k.startswith("train/") for k in g)]
+    assert len(train_groups) == 28 and all(k in side for g in train_groups for k in g)
+    for group in train_groups:
+        assert len({side[k] for k in group}) == 1, group
+
+
+def test_training_finds_the_shipped_duplicate_list_when_the_dataset_lacks_one(tmp_path):
+    """A Kaggle download has no duplicate list; the split must not silently go without one."""
+    assert duplicates_file(tmp_path / "chest_xray") == SHIPPED_DUPLICATES
+    (tmp_path / "chest_xray_duplicates.txt").write_text("1.0 train/NORMAL/a.jpeg train/NORMAL/b.jpeg\n")
+    assert duplicates_file(tmp_path / "chest_xray") == tmp_path / "chest_xray_duplicates.txt"
 
 
 def test_counts_command_reports_each_split_of_the_shipped_test_data(capsys):

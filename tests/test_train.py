@@ -109,3 +109,35 @@ def test_regularised_run_records_its_settings(tiny_dataset, tmp_path):
     assert {k: meta["training"]["config"][k] for k in ("label_smoothing", "mixup", "backbone_lr_scale")} == \
         {"label_smoothing": 0.1, "mixup": 0.2, "backbone_lr_scale": 0.1}
     assert np.isfinite(json.loads((out / "history.json").read_text())[0]["train_loss"])
+
+
+def test_every_run_records_its_flip_setting(tiny_dataset, tmp_path):
+    """The documented command (no --hflip auto) must still say whether flips were used, and why."""
+    from pneumo_core.app.model_card import training_rows
+
+    meta = train(TrainConfig(data=tiny_dataset, arch="paper_cnn", out=tmp_path / "w", run_dir=tmp_path / "run", epochs=1,
+                             batch_size=8, val_fraction=0.3, workers=1))
+    assert meta["hflip_decision"]["hflip"] is False and "--hflip" in meta["hflip_decision"]["rule"]
+    row = {r["field"]: r["value"] for r in training_rows(meta)}["horizontal flips"]
+    assert row.startswith("not used: set by --hflip") and "best validation loss" not in row
+    hist = json.loads((tmp_path / "w" / "history.json").read_text())
+    assert {"train_loss", "train_accuracy", "train_auc", "val_loss", "val_accuracy", "val_auc", "lr"} <= set(hist[0])
+
+
+def test_a_child_of_the_official_val_never_stays_on_the_train_side(tiny_dataset, tmp_path):
+    from pneumo_core.data import patient_id
+    from pneumo_core.train import _split
+
+    root = tmp_path / "chest_xray"
+    shutil.copytree(tiny_dataset, root)
+    first = sorted((root / "train" / "PNEUMONIA").iterdir())[0]
+    (root / "val" / "PNEUMONIA").mkdir(parents=True)
+    (root / "val" / "NORMAL").mkdir(parents=True)
+    child = patient_id(first.name)
+    shutil.copy(first, root / "val" / "PNEUMONIA" / f"{child}_bacteria_99999.jpeg")
+    shutil.copy(next((root / "train" / "NORMAL").iterdir()), root / "val" / "NORMAL" / "IM-9999-0001.jpeg")
+    for seed in range(4):  # whichever side the split first puts that child on
+        train_items, val_items, manifest = _split(TrainConfig(data=root, arch="paper_cnn", val_fraction=0.3, seed=seed))
+        assert child not in {patient_id(it.path.name) for it in train_items if it.label == 1}
+        assert f"val/PNEUMONIA/{child}_bacteria_99999.jpeg" in manifest["val"]
+        assert manifest["duplicates"]["groups"] == 34  # the shipped list, since this folder has none

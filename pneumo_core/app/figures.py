@@ -85,11 +85,14 @@ def reliability_figure(ev: dict) -> go.Figure:
 def learning_figure(hist: list[dict], best_epoch: int | None = None) -> go.Figure:
     from plotly.subplots import make_subplots
     ep = [h["epoch"] for h in hist]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Validation accuracy and AUC"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy and AUC (train on augmented batches)"))
     fig.add_scatter(x=ep, y=[h["train_loss"] for h in hist], name="train loss", row=1, col=1)
     fig.add_scatter(x=ep, y=[h["val_loss"] for h in hist], name="validation loss", row=1, col=1)
-    fig.add_scatter(x=ep, y=[h["val_accuracy"] for h in hist], name="validation accuracy", row=1, col=2)
-    fig.add_scatter(x=ep, y=[h["val_auc"] for h in hist], name="validation AUC", row=1, col=2)
+    for key, name in (("train_accuracy", "train accuracy"), ("val_accuracy", "validation accuracy"),
+                      ("train_auc", "train AUC"), ("val_auc", "validation AUC")):
+        if any(h.get(key) is not None for h in hist):  # train AUC is missing from histories older than it
+            fig.add_scatter(x=ep, y=[h.get(key) for h in hist], name=name, row=1, col=2,
+                            line=dict(dash="dot" if key.startswith("train") else "solid"))
     if best_epoch is not None:
         for col in (1, 2):
             fig.add_vline(x=best_epoch, line_dash="dash", line_color="#888888", row=1, col=col)

@@ -136,9 +136,9 @@ def training_rows(meta: dict) -> list[dict]:
                       f"weight decay {cfg.get('weight_decay', '–')}, early-stopping patience {cfg.get('patience', '–')}"),
         ("augmentation", _augment_text(aug)),
         ("soft targets and backbone learning rate", _regularisation_text(cfg)),
-        ("horizontal flips", (("used" if hf.get("hflip") else "not used") + f": {hf.get('rule', '')}; best validation "
-                              "loss " + ", ".join(f"{k} {v:.4f}" for k, v in (hf.get("best_val_loss") or {}).items()))
-         if hf else "–"),
+        ("horizontal flips", (("used" if hf.get("hflip") else "not used") + f": {hf.get('rule', '')}"
+                              + ("; best validation loss " + ", ".join(f"{k} {v:.4f}" for k, v in hf["best_val_loss"].items())
+                                 if hf.get("best_val_loss") else "")) if hf else "–"),
         ("model selection", f"{(meta.get('selection') or {}).get('chosen', '–')}: "
                             f"{(meta.get('selection') or {}).get('rule', '')}" if meta.get("selection") else "–"),
         ("temperature", f"{float(meta.get('temperature', 1.0)):.3f} (fitted on validation)"),
