@@ -83,16 +83,21 @@ def _draws(n_units: int, n_boot: int, seed: int) -> np.ndarray:
 
 def metrics_with_ci(labels: np.ndarray, probs: np.ndarray, threshold: float,
                     n_boot: int = 1000, seed: int = 0, groups: Sequence | None = None) -> dict[str, dict[str, float]]:
-    """{metric: {value, ci_low, ci_high}} plus the confusion matrix at `threshold`."""
+    """{metric: {value, ci_low, ci_high}} plus the confusion matrix at `threshold` and a 95%
+    interval per cell (`confusion_matrix_ci`, [[[TN lo, hi], [FP lo, hi]], [[FN ..], [TP ..]]]).
+    Under a patient bootstrap the resampled image count varies, so the cell intervals
+    include that variation."""
     labels = np.asarray(labels).astype(int)
     probs = np.asarray(probs, dtype=float)
     point = point_metrics(labels, probs, threshold)
     samples: dict[str, list[float]] = {k: [] for k in point}
+    counts = []
     members = _group_members(len(labels), groups)
     for draw in _draws(len(members), n_boot, seed):
         idx = np.concatenate([members[u] for u in draw])
         for k, v in point_metrics(labels[idx], probs[idx], threshold).items():
             samples[k].append(v)
+        counts.append(confusion_counts(labels[idx], probs[idx], threshold))
     out: dict = {}
     for k, v in point.items():
         arr = np.asarray(samples[k], dtype=float)
@@ -101,6 +106,9 @@ def metrics_with_ci(labels: np.ndarray, probs: np.ndarray, threshold: float,
         out[k] = {"value": v, "ci_low": float(lo), "ci_high": float(hi)}
     tn, fp, fn, tp = confusion_counts(labels, probs, threshold)
     out["confusion_matrix"] = [[tn, fp], [fn, tp]]
+    lo, hi = np.percentile(np.asarray(counts, float), [2.5, 97.5], axis=0)  # per cell, in TN, FP, FN, TP order
+    out["confusion_matrix_ci"] = [[[float(lo[0]), float(hi[0])], [float(lo[1]), float(hi[1])]],
+                                  [[float(lo[2]), float(hi[2])], [float(lo[3]), float(hi[3])]]]
     out["n_bootstrap"] = n_boot
     out["bootstrap_unit"] = "image" if groups is None else f"patient ({len(members)})"
     return out
