@@ -108,8 +108,13 @@ def load_bundle(name_or_dir: str | Path | None = None) -> ModelBundle:
     if actual != meta["model_sha256"]:
         raise WeightsError(f"{weights} does not match its model.json (sha256 {actual[:12]}... != "
                            f"{meta['model_sha256'][:12]}...); refusing to load it")
-    model = create_model(meta["architecture"], InputSpec.from_dict(meta["input"]))
-    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    try:
+        model = create_model(meta["architecture"], InputSpec.from_dict(meta["input"]))
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # unknown arch, bad input block, wrong tensors
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise WeightsError(f"{d} does not describe a loadable model ({type(exc).__name__}: {reason}); "
+                           "refusing to load it") from None
     model.eval()
     return ModelBundle(name=meta.get("name", d.name), model=model, meta=meta, directory=d)
 

@@ -90,6 +90,30 @@ def test_tampered_weights_are_refused_before_torch_load_parses_them(tmp_path: Pa
     assert "\n" not in text and len(text) < 400
 
 
+_MALFORMED = [
+    ("unknown_architecture", _rewrite_meta(lambda m: m.update(architecture="resnet9000"))),
+    ("input_block_missing", _rewrite_meta(lambda m: m.pop("input"))),
+    ("input_block_not_a_dict", _rewrite_meta(lambda m: m.update(input=224))),
+    ("weights_of_another_shape", _rewrite_meta(lambda m: m["input"].update(channels=3))),
+]
+
+
+@pytest.mark.parametrize("case, malform", _MALFORMED, ids=[t[0] for t in _MALFORMED])
+def test_verified_weights_with_a_malformed_model_json_are_a_clear_refusal(tmp_path: Path, case, malform, capsys):
+    """Not a traceback, and `predict` treats it as the usage error it is (exit 2)."""
+    from pneumo_core.cli import main
+
+    bundle = tmp_path / "efficientnet_lite0"
+    shutil.copytree(WEIGHTS_DIR / "efficientnet_lite0", bundle)
+    malform(bundle)
+    with pytest.raises(WeightsError, match="does not describe a loadable model") as info:
+        load_bundle(bundle)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 400
+    capsys.readouterr()
+    assert main(["predict", "--model", str(bundle), "--quiet", str(next(TEST_DIR.glob("NORMAL/*.jpeg")))]) == 2
+    assert "does not describe a loadable model" in capsys.readouterr().err
+
+
 def test_untampered_copy_still_loads_so_the_refusals_above_mean_something(tmp_path: Path):
     bundle = tmp_path / "efficientnet_lite0"
     shutil.copytree(WEIGHTS_DIR / "efficientnet_lite0", bundle)
