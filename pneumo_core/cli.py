@@ -9,7 +9,7 @@ __all__ = ["main"]
 
 # What a folder scan picks up; a file named explicitly is always tried, whatever its name
 # (extension-less DICOM included).
-SCANNED_SUFFIXES = {".png", ".jpg", ".jpeg", ".dcm", ".dicom", ".tif", ".tiff", ".bmp", ".webp"}
+SCANNED_SUFFIXES = {".png", ".jpg", ".jpeg", ".dcm", ".dic", ".dicom", ".tif", ".tiff", ".bmp", ".webp"}
 
 
 def _positive_int(text: str) -> int:
@@ -53,19 +53,33 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
           f"{result['thresholds'][result['default_threshold']]:.3f}) -> {out}")
     for k in ("accuracy", "recall", "specificity", "precision", "f1", "roc_auc", "average_precision", "brier", "ece"):
         print(f"  {k:18s} {m[k]['value']:.4f}  [{m[k]['ci_low']:.4f}, {m[k]['ci_high']:.4f}]")
-    print(f"  confusion [[TN, FP], [FN, TP]] = {m['confusion_matrix']}")
+    print(f"  confusion [[TN, FP], [FN, TP]] = {m['confusion_matrix']}, 95% CI per cell {m['confusion_matrix_ci']}")
     return 0
 
 
-def _iter_files(paths: list[Path]):
+def _scan(paths: list[Path]) -> list[Path]:
+    """Files to score, in order; tells stderr what a folder scan passed over, so nothing is
+    dropped without a word."""
+    files = []
     for p in paths:
-        if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                hidden = any(part.startswith(".") for part in f.relative_to(p).parts)
-                if f.is_file() and not hidden and f.suffix.lower() in SCANNED_SUFFIXES:
-                    yield f
-        else:
-            yield p  # a missing file still gets its own error line
+        if not p.is_dir():
+            files.append(p)  # a missing file still gets its own error line
+            continue
+        found = skipped = 0
+        for f in sorted(p.rglob("*")):
+            if not f.is_file() or any(part.startswith(".") for part in f.relative_to(p).parts):
+                continue
+            if f.suffix.lower() in SCANNED_SUFFIXES:
+                files.append(f)
+                found += 1
+            else:
+                skipped += 1
+        if skipped:
+            print(f"note: {p}: skipped {skipped} file(s) without an image extension; name a file to try it anyway "
+                  "(e.g. extension-less DICOM)", file=sys.stderr)
+        if not found:
+            print(f"warning: {p}: no image files found", file=sys.stderr)
+    return files
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -80,6 +94,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     if not args.paths:
         print("error: no PATH given", file=sys.stderr)
+        return 2
+    files = _scan(args.paths)
+    if not files:
+        print("error: nothing to score in the given paths", file=sys.stderr)
         return 2
     try:
         predictor = Predictor(args.model)
@@ -100,7 +118,6 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if writer:
         writer.writeheader()
     errors = 0
-    files = list(_iter_files(args.paths))
     sources = ((f, str(f)) for f in files)
     for pred in tqdm(predictor.predict_sources(sources, threshold, batch_size=args.batch_size), total=len(files),
                      desc="predict", unit="img", file=sys.stderr, disable=args.quiet):

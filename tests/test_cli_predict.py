@@ -79,6 +79,14 @@ def test_folder_scan_skips_hidden_folders_and_non_images(tmp_path, test_images):
     r = _predict(str(tmp_path))
     assert r.returncode == 0, r.stdout
     assert [json.loads(line)["file"].split("/")[-1] for line in r.stdout.splitlines()] == ["x.jpeg"]
+    assert "skipped 1 file(s) without an image extension" in r.stderr  # README.txt; .git is not counted
+
+
+def test_a_folder_with_nothing_to_score_is_said_not_silently_passed(tmp_path):
+    (tmp_path / "notes.txt").write_text("no images here")
+    r = _predict(str(tmp_path))
+    assert r.returncode == 2 and r.stdout == ""
+    assert "no image files found" in r.stderr and "nothing to score" in r.stderr
 
 
 def test_non_positive_batch_size_is_a_usage_error(folder):
