@@ -36,6 +36,7 @@ FORWARD_BATCH = 4
 
 OOD_WARNING = "out of distribution: unlike the training radiographs; treat the probability with caution"
 
+
 class ThresholdError(ValueError):
     pass
 
@@ -55,6 +56,13 @@ class Prediction:
         """The CLI's JSON line contract: exactly these seven keys."""
         d = asdict(self)
         return {k: d[k] for k in ("file", "probability", "label", "threshold", "model", "warnings", "error")}
+
+
+@dataclass
+class _Prepared:
+    resized: np.ndarray       # uint8 at the model's input size
+    warnings: list[str]       # from decoding
+    check_reasons: list[str]  # from ood.IMAGE_CHECKS, measured on the full image
 
 
 class Predictor:
@@ -112,26 +120,25 @@ class Predictor:
         return probs, self.ood.score(f), self.ood.flags(f)
 
     def predict_radiographs(self, images: list[Radiograph], names: list[str], threshold: str | float | None = None) -> list[Prediction]:
-        t = self.threshold(threshold)
-        if not images:
+        return self._predict_prepared([self._prepare(r) for r in images], names, self.threshold(threshold))
+
+    def _prepare(self, r: Radiograph) -> _Prepared:
+        """All a prediction needs from a decoded image, so the full-resolution pixels can go
+        right after decoding: a batch then holds small images, however large the files."""
+        return _Prepared(resize_square(r.pixels, self.spec.size), list(r.warnings), image_check_reasons(r, self.ood_checks))
+
+    def _predict_prepared(self, prepared: list[_Prepared], names: list[str], t: float) -> list[Prediction]:
+        if not prepared:
             return []
-        probs, ood, flags = self._score(np.stack([resize_square(r.pixels, self.spec.size) for r in images]))
-        ood_warnings = self.ood_warnings(images, flags)
+        probs, ood, flags = self._score(np.stack([p.resized for p in prepared]))
         out = []
-        for i, (r, name) in enumerate(zip(images, names)):
-            warnings = list(r.warnings) + ood_warnings[i]
+        for i, (prep, name) in enumerate(zip(prepared, names)):
+            # flagged by features or by a plain-picture check: the warning, plus reasons not already said
+            ood_warnings = ([OOD_WARNING] + [w for w in prep.check_reasons if w not in prep.warnings]
+                            if flags[i] or prep.check_reasons else [])
             score = float(ood[i]) if ood is not None else None
             p = float(probs[i])
-            out.append(Prediction(name, p, self.label(p, t), t, self.name, warnings, None, score))
-        return out
-
-    def ood_warnings(self, images: list[Radiograph], feature_flags: np.ndarray) -> list[list[str]]:
-        """Per image: [] when it looks like a training radiograph, else [OOD_WARNING, reasons
-        not already among its warnings]. `feature_flags` come from `OODModel.flags`."""
-        out = []
-        for r, f in zip(images, feature_flags):
-            reasons = image_check_reasons(r, self.ood_checks)
-            out.append([OOD_WARNING] + [w for w in reasons if w not in r.warnings] if f or reasons else [])
+            out.append(Prediction(name, p, self.label(p, t), t, self.name, prep.warnings + ood_warnings, None, score))
         return out
 
     def predict_bytes(self, data: bytes, name: str, threshold: str | float | None = None) -> Prediction:
@@ -156,12 +163,12 @@ class Predictor:
         good, good_idx = [], []
         for i, (src, name) in enumerate(chunk):
             try:
-                good.append(load(src, name=name))
+                good.append(self._prepare(load(src, name=name)))
                 good_idx.append(i)
             except IngestError as exc:
                 results[i] = Prediction(name, None, None, t, self.name, [], str(exc))
             except OSError as exc:  # missing or unreadable path
                 results[i] = Prediction(name, None, None, t, self.name, [], f"cannot open file: {exc.strerror or exc}")
-        for i, pred in zip(good_idx, self.predict_radiographs(good, [chunk[i][1] for i in good_idx], t)):
+        for i, pred in zip(good_idx, self._predict_prepared(good, [chunk[i][1] for i in good_idx], t)):
             results[i] = pred
         return results  # type: ignore[return-value]

@@ -244,3 +244,21 @@ def test_uploaded_bytes_are_never_written_to_disk(predictor: Predictor, tmp_path
         predictor.predict_bytes(data, name)
     list(predictor.predict_sources(uploads, batch_size=5))
     assert sorted(os.listdir(cwd)) == [] and sorted(os.listdir(tmp)) == []
+
+
+def test_a_batch_of_large_files_never_holds_their_full_resolution_pixels_at_once(default_predictor: Predictor):
+    """`predict` on thousands of 9-megapixel DICOM/PNG files must stay bounded: each image is
+    reduced to the model's size right after decoding, not after the whole batch is decoded."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    big = [_png(np.kron(rng.integers(0, 256, (30, 30), dtype=np.uint8), np.ones((100, 100), np.uint8)))
+           for _ in range(8)]  # 3000 x 3000 each: 36 MB as float32 pixels
+    tracemalloc.start()
+    try:
+        preds = list(default_predictor.predict_sources([(b, f"{i}.png") for i, b in enumerate(big)], batch_size=8))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert all(p.error is None for p in preds) and len(preds) == 8
+    assert peak < 4 * 36e6, f"peak {peak / 1e6:.0f} MB: full-resolution images were held for the whole batch"
