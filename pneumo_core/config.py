@@ -43,6 +43,10 @@ class TrainConfig:
         for k, v in REGISTRY[self.arch].train_defaults.items():
             if getattr(self, k) is None:
                 setattr(self, k, PRESETS[v] if k == "augment" else v)
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), not {self.label_smoothing}")
+        if self.mixup < 0 or self.backbone_lr_scale < 0:
+            raise ValueError("mixup and backbone_lr_scale must not be negative")
         self.out = Path(self.out) if self.out else Path("weights") / self.arch
         self.run_dir = Path(self.run_dir) if self.run_dir else Path("runs") / self.arch
 

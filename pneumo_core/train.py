@@ -75,7 +75,11 @@ _NOT_RESULT_SETTINGS = {"device", "workers", "resume", "out", "run_dir"}
 
 
 def _result_config(d: dict) -> dict:
-    return {k: v for k, v in d.items() if k not in _NOT_RESULT_SETTINGS}
+    """The settings that decide what a run computes. A checkpoint written before a setting
+    existed ran with that setting's default, so it is filled in before comparing."""
+    arch = REGISTRY.get(d.get("arch"))
+    defaults = {k: v for k, v in arch.train_defaults.items() if k != "augment"} if arch else {}
+    return {k: v for k, v in {**defaults, **d}.items() if k not in _NOT_RESULT_SETTINGS}
 
 
 def _split(cfg: TrainConfig) -> tuple[list, list, dict]:
@@ -143,7 +147,7 @@ def train(cfg: TrainConfig) -> dict:
         run_loss = run_correct = 0.0
         seen_logits, seen_labels = [], []
         for i in tqdm(range(0, len(order), cfg.batch_size), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
-                      leave=False, file=sys.stderr):
+                      leave=False, file=sys.stderr, disable=None):  # None: only on a terminal, so logs stay readable
             idx = order[i:i + cfg.batch_size]
             if len(idx) < 2:
                 continue  # batch norm needs two samples
@@ -235,13 +239,14 @@ def _param_groups(model: torch.nn.Module, head: tuple[str, ...], lr: float, back
     scale lets the new head fit without first distorting the ImageNet features."""
     named = list(model.named_parameters())
     head_params = [p for n, p in named if n.startswith(head)]
+    if backbone_scale == 1.0 or not head_params:  # model order, so older optimiser checkpoints still fit
+        return [{"params": [p for _, p in named], "lr": lr}]
     body_params = [p for n, p in named if not n.startswith(head)]
-    if backbone_scale == 1.0 or not head_params:
-        return [{"params": head_params + body_params, "lr": lr}]
     return [{"params": head_params, "lr": lr}, {"params": body_params, "lr": lr * backbone_scale}]
 
 
-def _soft_targets(x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, gen: torch.Generator, step: int):
+def _soft_targets(x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, gen: torch.Generator,
+                  step: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Mixup and label smoothing; both off leaves the batch and its hard labels untouched.
     The mixing weight is a pure function of (seed, step), so a resumed run draws the same."""
     if cfg.mixup > 0:

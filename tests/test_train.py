@@ -77,7 +77,9 @@ def test_backbone_learns_slower_than_the_head_when_scaled():
     assert head["lr"] == 1e-3 and body["lr"] == pytest.approx(1e-4)
     assert len(head["params"]) + len(body["params"]) == len(list(model.parameters()))
     assert any(p is model.fc.weight for p in head["params"]) and all(p is not model.fc.weight for p in body["params"])
-    assert len(_param_groups(model, REGISTRY["paper_cnn"].head, 1e-3, 1.0)) == 1
+    (single,) = _param_groups(model, REGISTRY["paper_cnn"].head, 1e-3, 1.0)
+    assert [id(p) for p in single["params"]] == [id(p) for p in model.parameters()], \
+        "unscaled: model order, so an optimiser checkpoint from before the head/backbone split still fits"
     for name, arch in REGISTRY.items():  # every registered head prefix names real parameters
         assert any(n.startswith(arch.head) for n, _ in create_model(name).named_parameters()), name
 
@@ -141,3 +143,21 @@ def test_a_child_of_the_official_val_never_stays_on_the_train_side(tiny_dataset,
         assert child not in {patient_id(it.path.name) for it in train_items if it.label == 1}
         assert f"val/PNEUMONIA/{child}_bacteria_99999.jpeg" in manifest["val"]
         assert manifest["duplicates"]["groups"] == 34  # the shipped list, since this folder has none
+
+
+def test_a_checkpoint_from_before_the_new_settings_still_resumes(tmp_path):
+    """Settings added later default to off; a run checkpointed before they existed is the same run."""
+    from pneumo_core.train import _result_config
+
+    now = TrainConfig(data=tmp_path, arch="efficientnet_lite0").to_dict()
+    older = {k: v for k, v in now.items() if k not in ("label_smoothing", "mixup", "backbone_lr_scale")}
+    assert _result_config(older) == _result_config(now)
+    assert _result_config(dict(older, lr=1.0)) != _result_config(now)
+    assert _result_config(dict(now, mixup=0.2)) != _result_config(now)
+
+
+@pytest.mark.parametrize("bad", [dict(label_smoothing=1.0), dict(label_smoothing=-0.1), dict(mixup=-1.0),
+                                 dict(backbone_lr_scale=-0.5)])
+def test_out_of_range_regularisation_is_refused(tmp_path, bad):
+    with pytest.raises(ValueError):
+        TrainConfig(data=tmp_path, arch="paper_cnn", **bad)
