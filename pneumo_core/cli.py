@@ -53,7 +53,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
           f"{result['thresholds'][result['default_threshold']]:.3f}) -> {out}")
     for k in ("accuracy", "recall", "specificity", "precision", "f1", "roc_auc", "average_precision", "brier", "ece"):
         print(f"  {k:18s} {m[k]['value']:.4f}  [{m[k]['ci_low']:.4f}, {m[k]['ci_high']:.4f}]")
-    print(f"  confusion [[TN, FP], [FN, TP]] = {m['confusion_matrix']}, 95% CI per cell {m['confusion_matrix_ci']}")
+    print(f"  confusion [[TN, FP], [FN, TP]] = {m['confusion_matrix']}, 95% CI per cell {m['confusion_matrix_ci']} "
+          "(under a patient bootstrap the number of images drawn varies too)")
     return 0
 
 
@@ -198,11 +199,16 @@ def _cmd_select(args: argparse.Namespace) -> int:
         results[str(cand)] = shifted_validation_loss(pred, images, np.array([it.label for it in items]))
         print(f"{cand}: " + ", ".join(f"{k} {v:.4f}" for k, v in results[str(cand)].items()), flush=True)
     best = min(results, key=lambda c: results[c]["mean"])
-    report = {"rule": "lowest mean balanced log loss on validation, clean and under simulated acquisition shift",
-              "candidates": results, "chosen": best}
     print(json.dumps({"chosen": best}))
-    if args.out:
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    if args.out:  # one file keeps every round, so earlier decisions stay on record
+        rule = "lowest mean balanced log loss on validation, clean and under simulated acquisition shift"
+        record = json.loads(args.out.read_text()) if args.out.is_file() else {"rule": rule, "rounds": []}
+        if record.get("rule") != rule or not isinstance(record.get("rounds"), list):
+            print(f"error: {args.out} is not a selection record of this rule; not overwriting it", file=sys.stderr)
+            return 2
+        record["rounds"].append({"question": args.question, "candidates": results, "chosen": best})
+        record["chosen"] = best
+        args.out.write_text(json.dumps(record, indent=2) + "\n")
     return 0
 
 
@@ -256,7 +262,8 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("select", help="rank candidate models by validation loss under simulated acquisition shift")
     c.add_argument("--data", required=True, type=Path, help="the full dataset (validation comes from train/)")
-    c.add_argument("--out", type=Path, help="write the comparison as JSON")
+    c.add_argument("--out", type=Path, help="append the comparison as a round to this JSON record (e.g. selection.json)")
+    c.add_argument("--question", default="", help="what the round decides, kept in the record")
     c.add_argument("candidates", nargs="+", type=Path)
     c.set_defaults(func=_cmd_select)
 

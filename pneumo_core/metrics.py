@@ -106,9 +106,10 @@ def metrics_with_ci(labels: np.ndarray, probs: np.ndarray, threshold: float,
         out[k] = {"value": v, "ci_low": float(lo), "ci_high": float(hi)}
     tn, fp, fn, tp = confusion_counts(labels, probs, threshold)
     out["confusion_matrix"] = [[tn, fp], [fn, tp]]
-    lo, hi = np.percentile(np.asarray(counts, float), [2.5, 97.5], axis=0)  # per cell, in TN, FP, FN, TP order
-    out["confusion_matrix_ci"] = [[[float(lo[0]), float(hi[0])], [float(lo[1]), float(hi[1])]],
-                                  [[float(lo[2]), float(hi[2])], [float(lo[3]), float(hi[3])]]]
+    counts = np.asarray(counts)  # per cell, in TN, FP, FN, TP order; whole counts, widest side of each quantile
+    lo, hi = np.percentile(counts, 2.5, axis=0, method="lower"), np.percentile(counts, 97.5, axis=0, method="higher")
+    out["confusion_matrix_ci"] = [[[int(lo[0]), int(hi[0])], [int(lo[1]), int(hi[1])]],
+                                  [[int(lo[2]), int(hi[2])], [int(lo[3]), int(hi[3])]]]
     out["n_bootstrap"] = n_boot
     out["bootstrap_unit"] = "image" if groups is None else f"patient ({len(members)})"
     return out

@@ -51,7 +51,7 @@ def test_bootstrap_interval_brackets_the_point_estimate():
     assert sum(map(sum, m["confusion_matrix"])) == 300 and m["n_bootstrap"] == 1000
     for row, row_ci in zip(m["confusion_matrix"], m["confusion_matrix_ci"]):
         for count, (lo, hi) in zip(row, row_ci):
-            assert lo <= count <= hi and hi > lo
+            assert lo <= count <= hi and hi > lo and isinstance(lo, int) and isinstance(hi, int)
 
 
 def test_calibrated_is_sigmoid_of_scaled_logit():
