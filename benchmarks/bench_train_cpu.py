@@ -41,6 +41,8 @@ def summarise_run(out_dir: Path) -> dict:
         differs["limit_per_class"] = training["config"]["limit_per_class"]
     if differs:
         raise SystemExit(f"{out_dir} was not trained with the documented defaults: {differs}")
+    if sum(h["seconds"] for h in history) > training["wall_seconds"]:  # wall time covers the last process only
+        raise SystemExit(f"{out_dir} was resumed after an interruption, so its wall time is not the whole run's")
     return {"measured_minutes": round(training["wall_seconds"] / 60, 1), "hardware": training["hardware"],
             "torch": training["torch"], "epochs_run": meta["epochs_run"], "best_epoch": meta["best_epoch"],
             "epoch_seconds": [h["seconds"] for h in history],
@@ -48,6 +50,7 @@ def summarise_run(out_dir: Path) -> dict:
 
 
 def full_runs(args: argparse.Namespace) -> None:
+    """Measured end-to-end runs (or summaries of finished ones), merged into one results file."""
     res = Path(__file__).resolve().parent / "results" / "train_cpu_full.json"
     for arch in args.archs:
         if args.from_run:

@@ -32,6 +32,8 @@ def test_model_card_numbers_come_from_the_files(model):
     tuned = {**meta, "training": {"config": {**meta["training"]["config"], "mixup": 0.2, "backbone_lr_scale": 0.1}}}
     assert {r["field"]: r["value"] for r in model_card.training_rows(tuned)}["soft targets and backbone learning rate"] \
         == "mixup 0.2, backbone learning rate x0.1 of the head's"
+    frozen = {**meta, "training": {"config": {**meta["training"]["config"], "backbone_lr_scale": 0.0}}}
+    assert "x0.0" in {r["field"]: r["value"] for r in model_card.training_rows(frozen)}["soft targets and backbone learning rate"]
     assert f"{ev['prevalence']:.1%}" in model_card.prevalence_note(ev, meta)
 
 

@@ -110,7 +110,8 @@ def _augment_text(aug: dict) -> str:
 
 def _regularisation_text(cfg: dict) -> str:
     """Settings added after the first models: a config without them trained with them off."""
-    ls, mix, scale = cfg.get("label_smoothing") or 0, cfg.get("mixup") or 0, cfg.get("backbone_lr_scale") or 1
+    ls, mix = cfg.get("label_smoothing") or 0, cfg.get("mixup") or 0
+    scale = 1 if cfg.get("backbone_lr_scale") is None else cfg["backbone_lr_scale"]  # 0 = frozen backbone
     parts = ([f"label smoothing {ls}"] if ls else []) + ([f"mixup {mix}"] if mix else []) \
         + ([f"backbone learning rate x{scale} of the head's"] if scale != 1 else [])
     return ", ".join(parts) or "none (hard labels, one learning rate)"
