@@ -189,7 +189,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
     from .data import load_resized
     from .evaluate import split_items
     from .predictor import Predictor
-    from .robustness import shifted_validation_loss
+    from .robustness import SELECTION_RULE, shifted_validation_loss
 
     results = {}
     for cand in args.candidates:
@@ -201,9 +201,8 @@ def _cmd_select(args: argparse.Namespace) -> int:
     best = min(results, key=lambda c: results[c]["mean"])
     print(json.dumps({"chosen": best}))
     if args.out:  # one file keeps every round, so earlier decisions stay on record
-        rule = "lowest mean balanced log loss on validation, clean and under simulated acquisition shift"
-        record = json.loads(args.out.read_text()) if args.out.is_file() else {"rule": rule, "rounds": []}
-        if record.get("rule") != rule or not isinstance(record.get("rounds"), list):
+        record = json.loads(args.out.read_text()) if args.out.is_file() else {"rule": SELECTION_RULE, "rounds": []}
+        if record.get("rule") != SELECTION_RULE or not isinstance(record.get("rounds"), list):
             print(f"error: {args.out} is not a selection record of this rule; not overwriting it", file=sys.stderr)
             return 2
         record["rounds"].append({"question": args.question, "candidates": results, "chosen": best})

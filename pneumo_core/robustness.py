@@ -16,7 +16,10 @@ from .calibration import calibrated
 from .predictor import Predictor
 from .preprocess import standardise, to_unit
 
-__all__ = ["CORRUPTIONS", "balanced_log_loss", "shifted_validation_loss"]
+__all__ = ["CORRUPTIONS", "SELECTION_RULE", "balanced_log_loss", "shifted_validation_loss"]
+
+# How `python -m pneumo_core select` chooses, in the words its record keeps.
+SELECTION_RULE = "lowest mean balanced log loss on validation, clean and under simulated acquisition shift"
 
 
 def _contrast(x: torch.Tensor, c: float) -> torch.Tensor:
