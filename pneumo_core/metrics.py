@@ -106,10 +106,9 @@ def metrics_with_ci(labels: np.ndarray, probs: np.ndarray, threshold: float,
         out[k] = {"value": v, "ci_low": float(lo), "ci_high": float(hi)}
     tn, fp, fn, tp = confusion_counts(labels, probs, threshold)
     out["confusion_matrix"] = [[tn, fp], [fn, tp]]
-    counts = np.asarray(counts)  # per cell, in TN, FP, FN, TP order; whole counts, widest side of each quantile
+    counts = np.asarray(counts)  # one (TN, FP, FN, TP) row per resample; whole counts, widest side of each quantile
     lo, hi = np.percentile(counts, 2.5, axis=0, method="lower"), np.percentile(counts, 97.5, axis=0, method="higher")
-    out["confusion_matrix_ci"] = [[[int(lo[0]), int(hi[0])], [int(lo[1]), int(hi[1])]],
-                                  [[int(lo[2]), int(hi[2])], [int(lo[3]), int(hi[3])]]]
+    out["confusion_matrix_ci"] = np.stack([lo, hi], axis=1).astype(int).reshape(2, 2, 2).tolist()
     out["n_bootstrap"] = n_boot
     out["bootstrap_unit"] = "image" if groups is None else f"patient ({len(members)})"
     return out

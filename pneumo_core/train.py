@@ -162,12 +162,12 @@ def train(cfg: TrainConfig) -> dict:
             opt.step(); sched.step()
             run_loss += loss.item() * len(idx)
             run_correct += ((logit > 0) == (target > 0.5)).sum().item()
-            seen_logits.append(logit.detach().float().cpu()); seen_labels.append(target.detach().cpu() > 0.5)
+            seen_logits.append(logit.detach()); seen_labels.append(target.detach() > 0.5)  # kept on device: no sync per step
         val_logits, _ = _logits_and_features(model, x_val, spec, device)
         val_loss = F.binary_cross_entropy_with_logits(torch.tensor(val_logits), torch.tensor(y_val, dtype=torch.float64),
                                                       pos_weight=pos_weight.cpu().double()).item()
         row = {"epoch": epoch + 1, "train_loss": run_loss / len(order), "train_accuracy": run_correct / len(order),
-               "train_auc": _auc(torch.cat(seen_labels).numpy(), torch.cat(seen_logits).numpy()),
+               "train_auc": _auc(torch.cat(seen_labels).cpu().numpy(), torch.cat(seen_logits).float().cpu().numpy()),
                "val_loss": val_loss, "val_accuracy": float(((val_logits > 0) == y_val).mean()),
                "val_auc": _auc(y_val, val_logits), "lr": opt.param_groups[0]["lr"],
                "seconds": round(time.time() - t0, 1)}
