@@ -43,3 +43,8 @@ def test_readme_cpu_training_time_is_the_measured_one():
         assert meta["training"]["cpu_time"]["measured_minutes_for_documented_command"] == run["measured_minutes"]
         assert f"{run['measured_minutes']} minutes" in text and run["measured_minutes"] <= 120
         assert "NVIDIA" not in run["hardware"] and len(run["epoch_seconds"]) == run["epochs_run"]
+        val = run["validation_balanced"]  # the run's validation figures the README quotes, and the shipped model's
+        shipped = {k: v["balanced"] for k, v in meta["validation"].items()}
+        for figures in (val, shipped):
+            assert f"{figures['roc_auc']:.4f}" in text
+            assert f"{figures['recall']:.3f}" in text and f"{figures['specificity']:.3f}" in text
