@@ -1,11 +1,25 @@
 """Temperature scaling and operating thresholds, fitted on validation data only."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from sklearn.metrics import roc_curve
 
-__all__ = ["fit_temperature", "calibrated", "youden_threshold", "screening_threshold"]
+__all__ = ["OperatingPoint", "THRESHOLD_RULES", "fit_operating_point", "fit_temperature", "calibrated",
+           "youden_threshold", "screening_threshold"]
+
+THRESHOLD_RULES = {"balanced": "maximises Youden's J on validation",
+                   "screening": "highest threshold with validation sensitivity >= 0.98, capped at the balanced one"}
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """What turns a logit into the product's probability and label: the temperature and
+    the named thresholds, always fitted together on the same validation data."""
+    temperature: float
+    thresholds: dict[str, float]
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -44,3 +58,13 @@ def screening_threshold(labels: np.ndarray, probs: np.ndarray, min_sensitivity: 
     pos = np.sort(np.asarray(probs)[np.asarray(labels) == 1])
     k = int(np.floor((1 - min_sensitivity) * len(pos)))  # positives we may miss
     return float(pos[k])  # predicting p >= pos[k] keeps len(pos) - k positives
+
+
+def fit_operating_point(logits: np.ndarray, labels: np.ndarray) -> OperatingPoint:
+    """Temperature first, then both thresholds on the calibrated probabilities."""
+    temperature = fit_temperature(logits, labels)
+    probs = calibrated(logits, temperature)
+    balanced = youden_threshold(labels, probs)
+    # A screening preset must never be less sensitive than the default one.
+    return OperatingPoint(temperature, {"balanced": balanced,
+                                        "screening": min(screening_threshold(labels, probs), balanced)})

@@ -1,4 +1,4 @@
-"""`python -m pneumo_core {train,evaluate,predict,models}`."""
+"""`python -m pneumo_core {train,evaluate,predict,select,recalibrate,fit-ood,counts,models}`."""
 from __future__ import annotations
 
 import argparse
@@ -180,6 +180,22 @@ def _cmd_fit_ood(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_recalibrate(args: argparse.Namespace) -> int:
+    """Re-runs the calibration choice on a trained model's own validation split; rewrites model.json."""
+    import json
+
+    from .train import recalibrate
+
+    meta = recalibrate(args.model, args.data)
+    cal = meta["calibration"]
+    for held, fold in cal["folds"].items():
+        print(f"held out {held}: " + "; ".join(f"{way} fit loss {s['balanced_log_loss']:.4f} bal.acc {s['balanced_accuracy']:.3f}"
+                                               for way, s in fold.items()))
+    print(json.dumps({"fitted_on": cal["fitted_on"], "mean_held_out": cal["mean_held_out"],
+                      "temperature": meta["temperature"], "thresholds": meta["thresholds"]}, indent=2))
+    return 0
+
+
 def _cmd_select(args: argparse.Namespace) -> int:
     """Ranks candidate model folders by validation loss under simulated acquisition shift."""
     import json
@@ -270,6 +286,11 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--data", required=True, type=Path, help="the full dataset the model was trained on")
     o.add_argument("--model", default="efficientnet_lite0")
     o.set_defaults(func=_cmd_fit_ood)
+
+    k = sub.add_parser("recalibrate", help="re-run the calibration choice (clean or shift-pooled validation) on a trained model")
+    k.add_argument("--data", required=True, type=Path, help="the full dataset the model was trained on")
+    k.add_argument("--model", default="efficientnet_lite0")
+    k.set_defaults(func=_cmd_recalibrate)
 
     n = sub.add_parser("counts", help="class counts per split of a Kaggle-layout folder")
     n.add_argument("--data", type=Path, default=Path("data"))

@@ -8,6 +8,9 @@ looking at the test split.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
+from typing import ContextManager
+
 import numpy as np
 import torch
 
@@ -16,7 +19,7 @@ from .calibration import calibrated
 from .predictor import Predictor
 from .preprocess import standardise, to_unit
 
-__all__ = ["CORRUPTIONS", "SELECTION_RULE", "balanced_log_loss", "shifted_validation_loss"]
+__all__ = ["CORRUPTIONS", "SELECTION_RULE", "balanced_log_loss", "shifted_logits", "shifted_validation_loss"]
 
 # How `python -m pneumo_core select` chooses, in the words its record keeps.
 SELECTION_RULE = "lowest mean balanced log loss on validation, clean and under simulated acquisition shift"
@@ -51,16 +54,25 @@ def balanced_log_loss(labels: np.ndarray, probs: np.ndarray) -> float:
 
 
 @torch.inference_mode()
-def shifted_validation_loss(predictor: Predictor, images_u8: np.ndarray, labels: np.ndarray, batch: int = 64) -> dict[str, float]:
-    """Balanced log loss of calibrated probabilities under each corruption, and their mean."""
+def shifted_logits(model: torch.nn.Module, images_u8: np.ndarray, spec, device: torch.device = torch.device("cpu"),
+                   batch: int = 64, lock: ContextManager | None = None) -> dict[str, np.ndarray]:
+    """Raw logits of every image under each corruption, 'clean' included. `lock` guards a
+    model shared with other threads (Predictor.lock)."""
+    model.eval()
     out = {}
     for name, corrupt in CORRUPTIONS.items():
-        logits = []
+        chunks = []
         for i in range(0, len(images_u8), batch):
-            x = standardise(corrupt(to_unit(torch.from_numpy(images_u8[i:i + batch]))), predictor.spec)
-            with predictor.lock:
-                logits.append(predictor.model(x).squeeze(1))
-        probs = calibrated(torch.cat(logits).double().numpy(), predictor.bundle.temperature)
-        out[name] = balanced_log_loss(labels, probs)
-    out["mean"] = float(np.mean([out[k] for k in CORRUPTIONS]))
+            x = standardise(corrupt(to_unit(torch.from_numpy(images_u8[i:i + batch]))), spec).to(device)
+            with lock or nullcontext():
+                chunks.append(model(x).squeeze(1).double().cpu())
+        out[name] = torch.cat(chunks).numpy()
+    return out
+
+
+def shifted_validation_loss(predictor: Predictor, images_u8: np.ndarray, labels: np.ndarray, batch: int = 64) -> dict[str, float]:
+    """Balanced log loss of calibrated probabilities under each corruption, and their mean."""
+    logits = shifted_logits(predictor.model, images_u8, predictor.spec, predictor.device, batch, predictor.lock)
+    out = {name: balanced_log_loss(labels, calibrated(z, predictor.bundle.temperature)) for name, z in logits.items()}
+    out["mean"] = float(np.mean(list(out.values())))
     return out

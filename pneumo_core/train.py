@@ -1,6 +1,7 @@
 """Training: patient-grouped validation, class-weighted BCE, AdamW, warmup + cosine
 decay, early stopping with restore of the best epoch, then temperature, thresholds
-and out-of-distribution statistics fitted on validation. Checkpoints every epoch
+(on clean validation, or pooled with its simulated shifts where that generalises better:
+`shift_calibration`) and out-of-distribution statistics fitted on validation. Checkpoints every epoch
 under `run_dir`, so an interrupted run resumes where it stopped."""
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from tqdm import tqdm
 from . import __version__
 from .artifacts import save_bundle, sha256_file
 from .augment import augment
-from .calibration import calibrated, fit_temperature, screening_threshold, youden_threshold
+from .calibration import THRESHOLD_RULES, OperatingPoint, calibrated
 from .config import TrainConfig
 from .data import (CLASSES, Item, class_counts, duplicates_file, grouped_split, load_resized, manifest_hash,
                    patient_groups, read_duplicate_groups, scan_split)
@@ -32,8 +33,10 @@ from .metrics import point_metrics
 from .models import REGISTRY, create_model
 from .ood import fit_ood
 from .preprocess import preprocess_batch, standardise, to_unit
+from .robustness import shifted_logits
+from .shift_calibration import choose_operating_point
 
-__all__ = ["train", "train_with_flip_decision", "refit_ood", "hardware_name"]
+__all__ = ["train", "train_with_flip_decision", "refit_ood", "recalibrate", "hardware_name"]
 
 
 def hardware_name(device: torch.device) -> str:
@@ -191,11 +194,7 @@ def train(cfg: TrainConfig) -> dict:
 
     model.load_state_dict(best["state"])
     val_logits, val_feats = _logits_and_features(model, x_val, spec, device)
-    temperature = fit_temperature(val_logits, y_val)
-    val_probs = calibrated(val_logits, temperature)
-    balanced = youden_threshold(y_val, val_probs)
-    # A screening preset must never be less sensitive than the default one.
-    thresholds = {"balanced": balanced, "screening": min(screening_threshold(y_val, val_probs), balanced)}
+    point, calibration = choose_operating_point(shifted_logits(model, x_val, spec, device), y_val)
     _, train_feats = _logits_and_features(model, x_train[_ood_subset(len(x_train), cfg.seed)], spec, device)
     ood = fit_ood(train_feats, val_feats)
     wall = time.time() - t_start
@@ -203,12 +202,8 @@ def train(cfg: TrainConfig) -> dict:
     meta = {
         "name": cfg.out.name, "architecture": cfg.arch, "description": arch.description,
         "input": spec.to_dict(), "classes": list(CLASSES), "output": "single logit; sigmoid(logit / temperature) = P(PNEUMONIA)",
-        "temperature": temperature, "thresholds": thresholds, "default_threshold": "balanced",
-        "threshold_rule": {"balanced": "maximises Youden's J on validation",
-                           "screening": "highest threshold with validation sensitivity >= 0.98, capped at the balanced one"},
+        **_operating_meta(point, calibration, y_val, val_logits), "default_threshold": "balanced",
         "best_epoch": best["epoch"] + 1, "epochs_run": len(history),
-        "validation": {k: {name: point_metrics(y_val, val_probs, t)[k] for name, t in thresholds.items()}
-                       for k in ("accuracy", "recall", "specificity", "roc_auc", "ece", "brier")},
         "validation_counts": class_counts(val_items), "train_counts": class_counts(train_items),
         "split_manifest_sha256": manifest_hash(manifest),
         "training": {"config": cfg.to_dict(), "wall_seconds": round(wall, 1), "hardware": hardware_name(device),
@@ -224,9 +219,18 @@ def train(cfg: TrainConfig) -> dict:
     (cfg.out / "split.json").write_text(json.dumps(manifest, indent=1) + "\n")
     ood.save(cfg.out / "ood.npz")
     shutil.rmtree(cfg.run_dir, ignore_errors=True)
-    _log(f"[{cfg.arch}] wrote {cfg.out} in {wall / 60:.1f} min; best epoch {best['epoch'] + 1}, T={temperature:.3f}, "
-         f"thresholds {thresholds}")
+    _log(f"[{cfg.arch}] wrote {cfg.out} in {wall / 60:.1f} min; best epoch {best['epoch'] + 1}, T={point.temperature:.3f}, "
+         f"thresholds {point.thresholds} (fitted on {'+'.join(calibration['fitted_on'])})")
     return meta
+
+
+def _operating_meta(point: OperatingPoint, calibration: dict, y_val: np.ndarray, val_logits: np.ndarray) -> dict:
+    """model.json's operating point, with metrics on clean validation whatever it was fitted on."""
+    val_probs = calibrated(val_logits, point.temperature)
+    return {"temperature": point.temperature, "thresholds": point.thresholds, "threshold_rule": THRESHOLD_RULES,
+            "calibration": calibration,
+            "validation": {k: {name: point_metrics(y_val, val_probs, t)[k] for name, t in point.thresholds.items()}
+                           for k in ("accuracy", "recall", "specificity", "roc_auc", "ece", "brier")}}
 
 
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
@@ -269,15 +273,20 @@ def _ood_meta(ood) -> dict:
             "term_thresholds": list(ood.term_thresholds), "score_threshold": ood.threshold}
 
 
+def _manifest_items(bundle, data: str | Path) -> dict[str, list[Item]]:
+    """A shipped model's own train and validation items, from its split manifest."""
+    manifest = json.loads((bundle.directory / "split.json").read_text())
+    root = Path(data)
+    return {side: [Item(root / k, CLASSES.index(Path(k).parent.name)) for k in manifest[side]] for side in ("train", "val")}
+
+
 def refit_ood(model_dir: str | Path, data: str | Path, workers: int = 0, seed: int = 0) -> dict:
     """Re-fits a shipped model's OOD statistics from its own split manifest (train features,
     validation thresholds), without retraining: the weights and everything else stay."""
     from .artifacts import load_bundle
 
     bundle = load_bundle(model_dir)
-    manifest = json.loads((bundle.directory / "split.json").read_text())
-    root = Path(data)
-    items = {side: [Item(root / k, CLASSES.index(Path(k).parent.name)) for k in manifest[side]] for side in ("train", "val")}
+    items = _manifest_items(bundle, data)
     subset = [items["train"][i] for i in _ood_subset(len(items["train"]), seed)]  # the images training used
     x_train = load_resized(subset, bundle.spec.size, workers)
     x_val = load_resized(items["val"], bundle.spec.size, workers)
@@ -290,6 +299,22 @@ def refit_ood(model_dir: str | Path, data: str | Path, workers: int = 0, seed: i
     meta["ood"] = _ood_meta(ood)
     (bundle.directory / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta["ood"]
+
+
+def recalibrate(model_dir: str | Path, data: str | Path, workers: int = 0) -> dict:
+    """Re-runs training's last step, the calibration choice, on a shipped model's own
+    validation split: for weights trained before that step existed. The weights stay."""
+    from .artifacts import load_bundle
+
+    bundle = load_bundle(model_dir)
+    val = _manifest_items(bundle, data)["val"]
+    x_val, y_val = load_resized(val, bundle.spec.size, workers), np.array([it.label for it in val])
+    cond_logits = shifted_logits(bundle.model, x_val, bundle.spec)
+    point, calibration = choose_operating_point(cond_logits, y_val)
+    meta = json.loads((bundle.directory / "model.json").read_text())
+    meta.update(_operating_meta(point, calibration, y_val, cond_logits["clean"]))
+    (bundle.directory / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
 
 
 def train_with_flip_decision(cfg: TrainConfig) -> dict:

@@ -44,13 +44,37 @@ def test_one_epoch_writes_valid_artifacts(tiny_dataset, tmp_path):
     assert 0 <= next(pred).probability <= 1
 
 
+def test_recalibrate_reproduces_what_training_wrote(tiny_dataset, tmp_path):
+    """Training ends with the calibration choice; re-running it on the saved weights (how
+    weights trained before that step existed get it) gives the same operating point and
+    leaves the weights untouched."""
+    from pneumo_core.shift_calibration import CALIBRATION_RULE
+    from pneumo_core.train import recalibrate
+
+    out = tmp_path / "w"
+    written = train(TrainConfig(data=tiny_dataset, arch="paper_cnn", out=out, run_dir=tmp_path / "run", epochs=1,
+                                batch_size=8, val_fraction=0.3, workers=1))
+    assert written["calibration"]["rule"] == CALIBRATION_RULE and written["calibration"]["fitted_on"][0] == "clean"
+    weights = sha256_file(out / "model.pt")
+    meta = json.loads((out / "model.json").read_text())
+    meta["temperature"], meta["thresholds"] = 1.0, {"balanced": 0.5, "screening": 0.5}  # as if from before
+    meta.pop("calibration")
+    (out / "model.json").write_text(json.dumps(meta))
+    redone = recalibrate(out, tiny_dataset)
+    assert redone["temperature"] == pytest.approx(written["temperature"], rel=1e-4)
+    assert redone["thresholds"] == pytest.approx(written["thresholds"], abs=1e-4)
+    assert redone["calibration"]["fitted_on"] == written["calibration"]["fitted_on"]
+    assert json.loads((out / "model.json").read_text())["thresholds"] == redone["thresholds"]
+    assert sha256_file(out / "model.pt") == weights and load_bundle(out).temperature == redone["temperature"]
+
+
 def test_interrupted_run_resumes_from_its_checkpoint(tiny_dataset, tmp_path, monkeypatch):
     """Training is long on a CPU; a killed run must continue, not restart."""
     import pneumo_core.train as T
 
     cfg = TrainConfig(data=tiny_dataset, arch="paper_cnn", out=tmp_path / "w", run_dir=tmp_path / "run", epochs=2,
                       batch_size=8, val_fraction=0.3, workers=1)
-    real_fit = T.fit_temperature
+    real_fit = T.choose_operating_point
     calls = {"n": 0}
 
     def crash(*a, **k):  # dies after all epochs ran, before the bundle is written
@@ -59,7 +83,7 @@ def test_interrupted_run_resumes_from_its_checkpoint(tiny_dataset, tmp_path, mon
             raise KeyboardInterrupt
         return real_fit(*a, **k)
 
-    monkeypatch.setattr(T, "fit_temperature", crash)
+    monkeypatch.setattr(T, "choose_operating_point", crash)
     with pytest.raises(KeyboardInterrupt):
         T.train(cfg)
     assert (tmp_path / "run" / "last.pt").is_file()
