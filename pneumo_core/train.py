@@ -302,8 +302,12 @@ def refit_ood(model_dir: str | Path, data: str | Path, workers: int = 0, seed: i
 
 
 def recalibrate(model_dir: str | Path, data: str | Path, workers: int = 0) -> dict:
-    """Re-runs training's last step, the calibration choice, on a shipped model's own
-    validation split: for weights trained before that step existed. The weights stay."""
+    """Re-runs training's last step, the calibration choice, on a model's own validation
+    split: for weights trained before that step existed. The weights stay. When the choice
+    matches how the model's operating point was already fitted (no record means clean
+    validation, the only way before), that fit stays too and only the record is added:
+    its numbers came from the training run's own logits, and churning them for float-level
+    differences would move shipped results for no reason."""
     from .artifacts import load_bundle
 
     bundle = load_bundle(model_dir)
@@ -312,7 +316,10 @@ def recalibrate(model_dir: str | Path, data: str | Path, workers: int = 0) -> di
     cond_logits = shifted_logits(bundle.model, x_val, bundle.spec)
     point, calibration = choose_operating_point(cond_logits, y_val)
     meta = json.loads((bundle.directory / "model.json").read_text())
-    meta.update(_operating_meta(point, calibration, y_val, cond_logits["clean"]))
+    if calibration["fitted_on"] == (meta.get("calibration") or {}).get("fitted_on", ["clean"]):
+        meta["calibration"] = {**calibration, "applied": "choice unchanged: the operating point fitted in training stays"}
+    else:
+        meta.update(_operating_meta(point, calibration, y_val, cond_logits["clean"]))
     (bundle.directory / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 

@@ -46,8 +46,8 @@ def test_one_epoch_writes_valid_artifacts(tiny_dataset, tmp_path):
 
 def test_recalibrate_reproduces_what_training_wrote(tiny_dataset, tmp_path):
     """Training ends with the calibration choice; re-running it on the saved weights (how
-    weights trained before that step existed get it) gives the same operating point and
-    leaves the weights untouched."""
+    weights trained before that step existed get it) reaches the same choice, keeps a fit
+    that already matches it, refits one that does not, and never touches the weights."""
     from pneumo_core.shift_calibration import CALIBRATION_RULE
     from pneumo_core.train import recalibrate
 
@@ -56,16 +56,29 @@ def test_recalibrate_reproduces_what_training_wrote(tiny_dataset, tmp_path):
                                 batch_size=8, val_fraction=0.3, workers=1))
     assert written["calibration"]["rule"] == CALIBRATION_RULE and written["calibration"]["fitted_on"][0] == "clean"
     weights = sha256_file(out / "model.pt")
-    meta = json.loads((out / "model.json").read_text())
-    meta["temperature"], meta["thresholds"] = 1.0, {"balanced": 0.5, "screening": 0.5}  # as if from before
-    meta.pop("calibration")
-    (out / "model.json").write_text(json.dumps(meta))
+    old = json.loads((out / "model.json").read_text())
+
+    def rewrite(**fields):
+        meta = {k: v for k, v in old.items() if k != "calibration"}
+        (out / "model.json").write_text(json.dumps({**meta, **fields}))
+
+    # Fitted the other way than the rule now picks: the operating point is refitted.
+    other = ["clean"] if written["calibration"]["fitted_on"] != ["clean"] else ["clean", "blur_1.0"]
+    rewrite(temperature=1.0, thresholds={"balanced": 0.5, "screening": 0.5}, calibration={"fitted_on": other})
     redone = recalibrate(out, tiny_dataset)
+    assert redone["calibration"]["fitted_on"] == written["calibration"]["fitted_on"]
     assert redone["temperature"] == pytest.approx(written["temperature"], rel=1e-4)
     assert redone["thresholds"] == pytest.approx(written["thresholds"], abs=1e-4)
-    assert redone["calibration"]["fitted_on"] == written["calibration"]["fitted_on"]
     assert json.loads((out / "model.json").read_text())["thresholds"] == redone["thresholds"]
-    assert sha256_file(out / "model.pt") == weights and load_bundle(out).temperature == redone["temperature"]
+    # Already fitted the way the rule picks (no record means clean): the fit stays, the record is added.
+    same = written["calibration"]["fitted_on"]
+    rewrite(temperature=1.0, thresholds={"balanced": 0.5, "screening": 0.5},
+            **({} if same == ["clean"] else {"calibration": {"fitted_on": same}}))
+    kept = recalibrate(out, tiny_dataset)
+    assert kept["temperature"] == 1.0 and kept["thresholds"]["balanced"] == 0.5
+    assert kept["calibration"]["fitted_on"] == same and "stays" in kept["calibration"]["applied"]
+    assert sha256_file(out / "model.pt") == weights and load_bundle(out).temperature == pytest.approx(
+        json.loads((out / "model.json").read_text())["temperature"])
 
 
 def test_interrupted_run_resumes_from_its_checkpoint(tiny_dataset, tmp_path, monkeypatch):
