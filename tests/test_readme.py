@@ -48,3 +48,19 @@ def test_readme_cpu_training_time_is_the_measured_one():
         for figures in (val, shipped):
             assert f"{figures['roc_auc']:.4f}" in text
             assert f"{figures['recall']:.3f}" in text and f"{figures['specificity']:.3f}" in text
+
+
+def test_readme_calibration_choice_figures_come_from_model_json():
+    """The held-out losses the README quotes for the calibration choice are the recorded ones,
+    and the recorded choice is the one the rule's margin implies."""
+    import json
+
+    from pneumo_core.artifacts import list_models
+    from pneumo_core.shift_calibration import MARGIN
+
+    text = (REPO / "README.md").read_text()
+    for name in list_models():
+        cal = json.loads((REPO / "weights" / name / "model.json").read_text())["calibration"]
+        loss = {w: v["balanced_log_loss"] for w, v in cal["mean_held_out"].items()}
+        assert f"{loss['clean']:.4f}" in text and f"{loss['pooled']:.4f}" in text, name
+        assert (cal["fitted_on"] != ["clean"]) == (loss["pooled"] < (1 - MARGIN) * loss["clean"]), name

@@ -117,6 +117,17 @@ def _regularisation_text(cfg: dict) -> str:
     return ", ".join(parts) or "none (hard labels, one learning rate)"
 
 
+def _calibration_text(meta: dict) -> str:
+    """Which validation data the temperature and thresholds were fitted on, and why."""
+    cal = meta.get("calibration")
+    if not cal:  # models from before the choice existed
+        return "fitted on clean validation"
+    where = "clean validation" if cal["fitted_on"] == ["clean"] else "clean validation pooled with simulated shifts"
+    loss = {w: v["balanced_log_loss"] for w, v in (cal.get("mean_held_out") or {}).items()}
+    return (f"with the thresholds fitted on {where}: {cal.get('rule', '')}"
+            + (f" (held-out loss: clean fit {loss['clean']:.4f}, pooled fit {loss['pooled']:.4f})" if len(loss) == 2 else ""))
+
+
 def training_rows(meta: dict) -> list[dict]:
     """The training protocol as field/value rows, from model.json."""
     cfg = (meta.get("training") or {}).get("config") or {}
@@ -142,7 +153,7 @@ def training_rows(meta: dict) -> list[dict]:
                                  if hf.get("best_val_loss") else "")) if hf else "–"),
         ("model selection", f"{(meta.get('selection') or {}).get('chosen', '–')}: "
                             f"{(meta.get('selection') or {}).get('rule', '')}" if meta.get("selection") else "–"),
-        ("temperature", f"{float(meta.get('temperature', 1.0)):.3f} (fitted on validation)"),
+        ("temperature", f"{float(meta.get('temperature', 1.0)):.3f}, {_calibration_text(meta)}"),
         ("out-of-distribution flag", f"{(meta.get('ood') or {}).get('method', '–')}; "
                                      f"{(meta.get('ood') or {}).get('threshold_rule', '')}"),
         ("hardware", f"{tr.get('hardware', '–')}, {tr.get('wall_seconds', '–')} s, torch {tr.get('torch', '–')}"),
