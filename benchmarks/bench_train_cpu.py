@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pneumo_core.config import TrainConfig  # noqa: E402
 from pneumo_core.models import REGISTRY  # noqa: E402
-from pneumo_core.train import hardware_name, train  # noqa: E402
+from pneumo_core.train import hardware_name, result_config, train  # noqa: E402
 
 
 def summarise_run(out_dir: Path) -> dict:
@@ -34,9 +34,8 @@ def summarise_run(out_dir: Path) -> dict:
     training = meta["training"]
     if training["hardware"].startswith("NVIDIA") or training["config"]["device"] == "cuda":
         raise SystemExit(f"{out_dir} was trained on {training['hardware']}, not on a CPU")
-    defaults = {k: v for k, v in REGISTRY[meta["architecture"]].train_defaults.items() if k != "augment"}
-    # a setting missing from an older run's config did not exist yet, i.e. was off (the default)
-    differs = {k: training["config"][k] for k, v in defaults.items() if training["config"].get(k, v) != v}
+    ran, documented = result_config(training["config"]), result_config({"arch": meta["architecture"]})
+    differs = {k: ran[k] for k, v in documented.items() if ran.get(k) != v}
     if training["config"].get("limit_per_class"):
         differs["limit_per_class"] = training["config"]["limit_per_class"]
     if differs:

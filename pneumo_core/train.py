@@ -36,7 +36,7 @@ from .preprocess import preprocess_batch, standardise, to_unit
 from .robustness import shifted_logits
 from .shift_calibration import choose_operating_point
 
-__all__ = ["train", "train_with_flip_decision", "refit_ood", "recalibrate", "hardware_name"]
+__all__ = ["train", "train_with_flip_decision", "refit_ood", "recalibrate", "hardware_name", "result_config"]
 
 
 def hardware_name(device: torch.device) -> str:
@@ -77,7 +77,7 @@ def _logits_and_features(model: torch.nn.Module, images_u8: np.ndarray, spec, de
 _NOT_RESULT_SETTINGS = {"device", "workers", "resume", "out", "run_dir"}
 
 
-def _result_config(d: dict) -> dict:
+def result_config(d: dict) -> dict:
     """The settings that decide what a run computes. A checkpoint written before a setting
     existed ran with that setting's default, so it is filled in before comparing."""
     arch = REGISTRY.get(d.get("arch"))
@@ -135,7 +135,7 @@ def train(cfg: TrainConfig) -> dict:
     ckpt = cfg.run_dir / "last.pt"
     if cfg.resume and ckpt.is_file():
         state = torch.load(ckpt, map_location="cpu", weights_only=False)  # our own file, never shipped
-        if _result_config(state["config"]) == _result_config(cfg.to_dict()):
+        if result_config(state["config"]) == result_config(cfg.to_dict()):
             model.load_state_dict(state["model"]); opt.load_state_dict(state["opt"]); sched.load_state_dict(state["sched"])
             gen.set_state(state["gen"]); history, best, start_epoch = state["history"], state["best"], state["epoch"] + 1
             _log(f"[{cfg.arch}] resumed after epoch {start_epoch}")

@@ -184,13 +184,13 @@ def test_a_child_of_the_official_val_never_stays_on_the_train_side(tiny_dataset,
 
 def test_a_checkpoint_from_before_the_new_settings_still_resumes(tmp_path):
     """Settings added later default to off; a run checkpointed before they existed is the same run."""
-    from pneumo_core.train import _result_config
+    from pneumo_core.train import result_config
 
     now = TrainConfig(data=tmp_path, arch="efficientnet_lite0").to_dict()
     older = {k: v for k, v in now.items() if k not in ("label_smoothing", "mixup", "backbone_lr_scale")}
-    assert _result_config(older) == _result_config(now)
-    assert _result_config(dict(older, lr=1.0)) != _result_config(now)
-    assert _result_config(dict(now, mixup=0.2)) != _result_config(now)
+    assert result_config(older) == result_config(now)
+    assert result_config(dict(older, lr=1.0)) != result_config(now)
+    assert result_config(dict(now, mixup=0.2)) != result_config(now)
 
 
 @pytest.mark.parametrize("bad", [dict(label_smoothing=1.0), dict(label_smoothing=-0.1), dict(mixup=-1.0),
