@@ -186,12 +186,15 @@ def _cmd_recalibrate(args: argparse.Namespace) -> int:
 
     from .train import recalibrate
 
-    meta = recalibrate(args.model, args.data)
+    meta = recalibrate(args.model, args.data, args.workers)
     cal = meta["calibration"]
+    if cal["applied"].startswith("refitted"):
+        print(f"note: {args.model}'s operating point was {cal['applied']}", file=sys.stderr)
     for held, fold in cal["folds"].items():
         print(f"held out {held}: " + "; ".join(f"{way} fit loss {s['balanced_log_loss']:.4f} bal.acc {s['balanced_accuracy']:.3f}"
                                                for way, s in fold.items()))
     print(json.dumps({"fitted_on": cal["fitted_on"], "mean_held_out": cal["mean_held_out"],
+                      "mean_relative_loss_change": cal["mean_relative_loss_change"],
                       "temperature": meta["temperature"], "thresholds": meta["thresholds"]}, indent=2))
     return 0
 
@@ -290,6 +293,7 @@ def _parser() -> argparse.ArgumentParser:
     k = sub.add_parser("recalibrate", help="re-run the calibration choice (clean or shift-pooled validation) on a trained model")
     k.add_argument("--data", required=True, type=Path, help="the full dataset the model was trained on")
     k.add_argument("--model", default="efficientnet_lite0")
+    k.add_argument("--workers", type=int, default=0, help="decoding processes (0 = all cores)")
     k.set_defaults(func=_cmd_recalibrate)
 
     n = sub.add_parser("counts", help="class counts per split of a Kaggle-layout folder")

@@ -9,15 +9,17 @@ looking at the test split.
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import ContextManager
+from typing import TYPE_CHECKING, ContextManager
 
 import numpy as np
 import torch
 
 from .augment import adjust_gamma, gaussian_blur
 from .calibration import calibrated
-from .predictor import Predictor
-from .preprocess import standardise, to_unit
+from .preprocess import InputSpec, standardise, to_unit
+
+if TYPE_CHECKING:  # only a type here: training imports this module without the inference stack
+    from .predictor import Predictor
 
 __all__ = ["CORRUPTIONS", "SELECTION_RULE", "balanced_log_loss", "shifted_logits", "shifted_validation_loss"]
 
@@ -54,7 +56,7 @@ def balanced_log_loss(labels: np.ndarray, probs: np.ndarray) -> float:
 
 
 @torch.inference_mode()
-def shifted_logits(model: torch.nn.Module, images_u8: np.ndarray, spec, device: torch.device = torch.device("cpu"),
+def shifted_logits(model: torch.nn.Module, images_u8: np.ndarray, spec: InputSpec, device: torch.device = torch.device("cpu"),
                    batch: int = 64, lock: ContextManager | None = None) -> dict[str, np.ndarray]:
     """Raw logits of every image under each corruption, 'clean' included. `lock` guards a
     model shared with other threads (Predictor.lock)."""

@@ -5,60 +5,89 @@ lands wherever the few overlapping images happen to fall, and a temperature fitt
 over-confident on images that look different. Pooling the clean set with its simulated
 acquisition shifts (`robustness.CORRUPTIONS`) gives the fit harder, overlapping examples,
 but it could as well distort a fit that was fine. So the choice is itself made on
-validation: leave each shift out in turn, fit both ways on what remains, score the held-out
-shift. Test data is never read.
+validation, held out twice over: for each shift, and within it for each patient-grouped
+fold of the images, fit both ways on the other shifts and the other patients, then score
+the held-out shift on the held-out patients. Test data is never read.
 """
 from __future__ import annotations
 
 import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold
 
 from .calibration import OperatingPoint, calibrated, fit_operating_point
 from .robustness import balanced_log_loss
 
-__all__ = ["CALIBRATION_RULE", "MARGIN", "choose_operating_point", "leave_one_shift_out"]
+__all__ = ["CALIBRATION_RULE", "MARGIN", "IMAGE_FOLDS", "choose_operating_point", "leave_one_shift_out"]
 
 # A change must clearly help, as with the horizontal-flip decision.
 MARGIN = 0.01
-CALIBRATION_RULE = ("fit the temperature and thresholds on clean plus simulated-shift validation only if, leaving each "
-                    "shift out in turn, that lowers the mean held-out balanced log loss by more than 1% against "
-                    "fitting on clean validation alone")
+IMAGE_FOLDS = 5
+CALIBRATION_RULE = ("fit the temperature and thresholds on clean plus simulated-shift validation only if, with each shift "
+                    "and each patient-grouped fold of the images held out in turn, that lowers the held-out balanced "
+                    "log loss by more than 1% on average over the shifts (each shift's relative change counting "
+                    "equally) and does not lower the mean held-out balanced accuracy; otherwise fit on clean "
+                    "validation alone")
 
 
-def _pooled(cond_logits: dict[str, np.ndarray], labels: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    return np.concatenate([cond_logits[k] for k in names]), np.tile(np.asarray(labels), len(names))
+def _pooled(cond_logits: dict[str, np.ndarray], labels: np.ndarray, names: list[str],
+            rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    rows = np.arange(len(labels)) if rows is None else rows
+    return np.concatenate([cond_logits[k][rows] for k in names]), np.tile(np.asarray(labels)[rows], len(names))
 
 
-def _held_out_score(fit: OperatingPoint, logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    probs = calibrated(logits, fit.temperature)
+def _image_folds(labels: np.ndarray, groups: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Patient-grouped, class-stratified folds; as many as the rarer class has patients, up to IMAGE_FOLDS."""
+    y = np.asarray(labels)
+    n = min(IMAGE_FOLDS, *(len(np.unique(groups[y == c])) for c in (0, 1)))
+    if n < 2:
+        raise ValueError("need at least two patients of each class to hold images out")
+    return list(StratifiedGroupKFold(n_splits=n, shuffle=True, random_state=0).split(np.zeros(len(y)), y, groups))
+
+
+def _score(probs: np.ndarray, called: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     y = np.asarray(labels).astype(bool)
-    called = probs >= fit.thresholds["balanced"]
     return {"balanced_log_loss": balanced_log_loss(y, probs),
-            "balanced_accuracy": float((called[y].mean() + (~called[~y]).mean()) / 2),
-            "temperature": fit.temperature, "balanced_threshold": fit.thresholds["balanced"]}
+            "balanced_accuracy": float((called[y].mean() + (~called[~y]).mean()) / 2)}
 
 
-def leave_one_shift_out(cond_logits: dict[str, np.ndarray], labels: np.ndarray) -> dict:
-    """Per held-out shift: how the clean-only fit and the pooled fit (clean plus the other
-    shifts) score on it."""
+def leave_one_shift_out(cond_logits: dict[str, np.ndarray], labels: np.ndarray, groups: np.ndarray | None = None,
+                        extra: dict[str, OperatingPoint] | None = None) -> dict:
+    """Per held-out shift, the out-of-fold scores of the clean-only fit and of the pooled fit
+    (clean plus the other shifts), each fitted without the held-out patients. `groups` is the
+    patient of each image (default: every image its own); `extra` operating points, fixed
+    beforehand, are scored on the same held-out data for comparison."""
     shifts = [k for k in cond_logits if k != "clean"]
     if "clean" not in cond_logits or not shifts:
         raise ValueError("need the clean condition and at least one shift")
-    clean_fit = fit_operating_point(cond_logits["clean"], labels)
-    folds = {}
+    y = np.asarray(labels)
+    folds = _image_folds(y, np.arange(len(y)) if groups is None else np.asarray(groups))
+    record = {}
     for held in shifts:
-        pooled_fit = fit_operating_point(*_pooled(cond_logits, labels, [k for k in cond_logits if k != held]))
-        folds[held] = {"clean": _held_out_score(clean_fit, cond_logits[held], labels),
-                       "pooled": _held_out_score(pooled_fit, cond_logits[held], labels)}
-    mean = {way: {m: float(np.mean([f[way][m] for f in folds.values()])) for m in ("balanced_log_loss", "balanced_accuracy")}
-            for way in ("clean", "pooled")}
-    return {"folds": folds, "mean_held_out": mean}
+        ways = {"clean": ["clean"], "pooled": [k for k in cond_logits if k != held]}
+        probs = {w: np.empty(len(y)) for w in ways}
+        called = {w: np.empty(len(y), bool) for w in ways}
+        for fit_rows, out_rows in folds:
+            for way, names in ways.items():
+                fit = fit_operating_point(*_pooled(cond_logits, y, names, fit_rows))
+                probs[way][out_rows] = calibrated(cond_logits[held][out_rows], fit.temperature)
+                called[way][out_rows] = probs[way][out_rows] >= fit.thresholds["balanced"]
+        record[held] = {w: _score(probs[w], called[w], y) for w in ways}
+        for name, point in (extra or {}).items():
+            p = calibrated(cond_logits[held], point.temperature)
+            record[held][name] = _score(p, p >= point.thresholds["balanced"], y)
+    ways = list(next(iter(record.values())))
+    mean = {w: {m: float(np.mean([f[w][m] for f in record.values()])) for m in ("balanced_log_loss", "balanced_accuracy")}
+            for w in ways}
+    change = float(np.mean([f["pooled"]["balanced_log_loss"] / f["clean"]["balanced_log_loss"] - 1 for f in record.values()]))
+    return {"folds": record, "image_folds": len(folds), "mean_held_out": mean, "mean_relative_loss_change": change}
 
 
-def choose_operating_point(cond_logits: dict[str, np.ndarray], labels: np.ndarray) -> tuple[OperatingPoint, dict]:
+def choose_operating_point(cond_logits: dict[str, np.ndarray], labels: np.ndarray, groups: np.ndarray | None = None,
+                           extra: dict[str, OperatingPoint] | None = None) -> tuple[OperatingPoint, dict]:
     """The operating point the rule picks, fitted on all of its data, and the record of why."""
-    record = leave_one_shift_out(cond_logits, labels)
-    loss = {way: record["mean_held_out"][way]["balanced_log_loss"] for way in ("clean", "pooled")}
-    pooled = loss["pooled"] < (1 - MARGIN) * loss["clean"]
+    record = leave_one_shift_out(cond_logits, labels, groups, extra)
+    acc = {w: record["mean_held_out"][w]["balanced_accuracy"] for w in ("clean", "pooled")}
+    pooled = record["mean_relative_loss_change"] < -MARGIN and acc["pooled"] >= acc["clean"]
     names = list(cond_logits) if pooled else ["clean"]
     fit = fit_operating_point(*_pooled(cond_logits, labels, names))
     return fit, {"rule": CALIBRATION_RULE, "fitted_on": names, **record}

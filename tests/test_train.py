@@ -53,7 +53,7 @@ def test_recalibrate_reproduces_what_training_wrote(tiny_dataset, tmp_path):
 
     out = tmp_path / "w"
     written = train(TrainConfig(data=tiny_dataset, arch="paper_cnn", out=out, run_dir=tmp_path / "run", epochs=1,
-                                batch_size=8, val_fraction=0.3, workers=1))
+                                batch_size=8, val_fraction=0.3, workers=1, device="cpu"))  # recalibrate runs on the CPU
     assert written["calibration"]["rule"] == CALIBRATION_RULE and written["calibration"]["fitted_on"][0] == "clean"
     weights = sha256_file(out / "model.pt")
     old = json.loads((out / "model.json").read_text())
@@ -74,9 +74,12 @@ def test_recalibrate_reproduces_what_training_wrote(tiny_dataset, tmp_path):
     same = written["calibration"]["fitted_on"]
     rewrite(temperature=1.0, thresholds={"balanced": 0.5, "screening": 0.5},
             **({} if same == ["clean"] else {"calibration": {"fitted_on": same}}))
+    before = json.loads((out / "model.json").read_text())
     kept = recalibrate(out, tiny_dataset)
     assert kept["temperature"] == 1.0 and kept["thresholds"]["balanced"] == 0.5
     assert kept["calibration"]["fitted_on"] == same and "stays" in kept["calibration"]["applied"]
+    assert {k: v for k, v in kept.items() if k != "calibration"} == {k: v for k, v in before.items() if k != "calibration"}
+    assert all("shipped" in fold for fold in kept["calibration"]["folds"].values()), "the kept point is scored too"
     assert sha256_file(out / "model.pt") == weights and load_bundle(out).temperature == pytest.approx(
         json.loads((out / "model.json").read_text())["temperature"])
 

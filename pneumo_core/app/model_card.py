@@ -117,15 +117,21 @@ def _regularisation_text(cfg: dict) -> str:
     return ", ".join(parts) or "none (hard labels, one learning rate)"
 
 
-def _calibration_text(meta: dict) -> str:
-    """Which validation data the temperature and thresholds were fitted on, and why."""
+def _fitted_on(meta: dict) -> str:
     cal = meta.get("calibration")
-    if not cal:  # models from before the choice existed
+    if not cal or cal.get("fitted_on") == ["clean"]:  # no record: from before the choice existed
         return "fitted on clean validation"
-    where = "clean validation" if cal["fitted_on"] == ["clean"] else "clean validation pooled with simulated shifts"
+    return "fitted on clean validation pooled with simulated shifts"
+
+
+def _calibration_choice_text(meta: dict) -> str:
+    """Why the temperature and thresholds were fitted where they were, with the held-out losses."""
+    cal = meta.get("calibration")
+    if not cal:
+        return "not recorded (trained before the choice existed)"
     loss = {w: v["balanced_log_loss"] for w, v in (cal.get("mean_held_out") or {}).items()}
-    return (f"with the thresholds fitted on {where}: {cal.get('rule', '')}"
-            + (f" (held-out loss: clean fit {loss['clean']:.4f}, pooled fit {loss['pooled']:.4f})" if len(loss) == 2 else ""))
+    figures = ", ".join(f"{w} fit {v:.4f}" for w, v in loss.items())
+    return f"{cal.get('rule', '')}" + (f". Mean held-out balanced log loss: {figures}" if figures else "")
 
 
 def training_rows(meta: dict) -> list[dict]:
@@ -153,7 +159,8 @@ def training_rows(meta: dict) -> list[dict]:
                                  if hf.get("best_val_loss") else "")) if hf else "–"),
         ("model selection", f"{(meta.get('selection') or {}).get('chosen', '–')}: "
                             f"{(meta.get('selection') or {}).get('rule', '')}" if meta.get("selection") else "–"),
-        ("temperature", f"{float(meta.get('temperature', 1.0)):.3f}, {_calibration_text(meta)}"),
+        ("temperature", f"{float(meta.get('temperature', 1.0)):.3f}, {_fitted_on(meta)}, like the thresholds"),
+        ("calibration choice", _calibration_choice_text(meta)),
         ("out-of-distribution flag", f"{(meta.get('ood') or {}).get('method', '–')}; "
                                      f"{(meta.get('ood') or {}).get('threshold_rule', '')}"),
         ("hardware", f"{tr.get('hardware', '–')}, {tr.get('wall_seconds', '–')} s, torch {tr.get('torch', '–')}"),
