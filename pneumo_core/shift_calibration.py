@@ -55,7 +55,8 @@ def leave_one_shift_out(cond_logits: dict[str, np.ndarray], labels: np.ndarray, 
     """Per held-out shift, the out-of-fold scores of the clean-only fit and of the pooled fit
     (clean plus the other shifts), each fitted without the held-out patients. `groups` is the
     patient of each image (default: every image its own); `extra` operating points, fixed
-    beforehand, are scored on the same held-out data for comparison."""
+    beforehand, are scored on each whole held-out shift as they stand (they may have been
+    fitted on these very images, so their scores are not held out)."""
     shifts = [k for k in cond_logits if k != "clean"]
     if "clean" not in cond_logits or not shifts:
         raise ValueError("need the clean condition and at least one shift")

@@ -129,8 +129,8 @@ def _calibration_choice_text(meta: dict) -> str:
     cal = meta.get("calibration")
     if not cal:
         return "not recorded (trained before the choice existed)"
-    loss = {w: v["balanced_log_loss"] for w, v in (cal.get("mean_held_out") or {}).items()}
-    figures = ", ".join(f"{w} fit {v:.4f}" for w, v in loss.items())
+    held_out = {w: v for w, v in (cal.get("mean_held_out") or {}).items() if w in ("clean", "pooled")}
+    figures = ", ".join(f"{w} fit {v['balanced_log_loss']:.4f}" for w, v in held_out.items())
     return f"{cal.get('rule', '')}" + (f". Mean held-out balanced log loss: {figures}" if figures else "")
 
 
