@@ -47,3 +47,24 @@ def test_resize_squashes_to_a_square_without_cropping():
     out = resize_square(img, 64)
     assert out.shape == (64, 64) and out.dtype == np.uint8
     assert out[:, 0].min() > 200 and out[:, -1].max() == 0
+
+
+def test_shifted_validation_scores_clean_images_like_the_predictor(test_images, default_predictor):
+    """Model selection and the calibration choice score validation under simulated shift; their
+    'clean' condition must be exactly what the product scores, and each shift must change it."""
+    from pneumo_core.robustness import CORRUPTIONS, balanced_log_loss, shifted_logits, shifted_validation_loss
+
+    paths = test_images["NORMAL"][:2] + test_images["PNEUMONIA"][:2]
+    spec = default_predictor.spec
+    images = load_resized([Item(p, 0) for p in paths], spec.size, workers=1)
+    logits = shifted_logits(default_predictor.model, images, spec, batch=3, lock=default_predictor.lock)
+    assert list(logits) == list(CORRUPTIONS) and all(z.shape == (4,) for z in logits.values())
+    expected = calibrated(logits["clean"], default_predictor.bundle.temperature)
+    np.testing.assert_allclose([p.probability for p in default_predictor.predict_sources([(p, str(p)) for p in paths])],
+                               expected, atol=1e-6)
+    for name, z in logits.items():
+        assert name == "clean" or not np.allclose(z, logits["clean"]), f"{name} changed nothing"
+    labels = np.array([0, 0, 1, 1])
+    loss = shifted_validation_loss(default_predictor, images, labels, batch=3)
+    assert loss["clean"] == balanced_log_loss(labels, expected)
+    assert loss["mean"] == np.mean([loss[k] for k in CORRUPTIONS])
