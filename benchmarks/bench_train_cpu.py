@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pneumo_core.config import TrainConfig  # noqa: E402
@@ -42,9 +44,13 @@ def summarise_run(out_dir: Path) -> dict:
         raise SystemExit(f"{out_dir} was not trained with the documented defaults: {differs}")
     if sum(h["seconds"] for h in history) > training["wall_seconds"]:  # wall time covers the last process only
         raise SystemExit(f"{out_dir} was resumed after an interruption, so its wall time is not the whole run's")
+    seconds = [h["seconds"] for h in history]
+    skipped = documented["epochs"] - meta["epochs_run"]  # epochs early stopping saved this run
     return {"measured_minutes": round(training["wall_seconds"] / 60, 1), "hardware": training["hardware"],
             "torch": training["torch"], "epochs_run": meta["epochs_run"], "best_epoch": meta["best_epoch"],
-            "epoch_seconds": [h["seconds"] for h in history],
+            "epoch_seconds": seconds, "epoch_val_loss": [round(h["val_loss"], 4) for h in history],
+            # another run may not stop early: the same run with every documented epoch, at its median epoch time
+            "minutes_without_early_stop": round((training["wall_seconds"] + skipped * float(np.median(seconds))) / 60, 1),
             "validation_balanced": {k: v["balanced"] for k, v in meta["validation"].items()}}
 
 
@@ -79,6 +85,7 @@ def record_in_model_json(weights_root: Path, arch: str, summary: dict) -> None:
     meta["training"]["cpu_time"] = {
         "measured_minutes_for_documented_command": summary["measured_minutes"], "cpu": summary["hardware"],
         "epochs_run": summary["epochs_run"], "torch": summary["torch"],
+        **({"minutes_without_early_stop": summary["minutes_without_early_stop"]} if "minutes_without_early_stop" in summary else {}),
         "source": "benchmarks/bench_train_cpu.py --full or --from-run -> benchmarks/results/train_cpu_full.json"}
     path.write_text(json.dumps(meta, indent=2) + "\n")
 

@@ -13,7 +13,7 @@ def cpu_run(tmp_path):
     meta = json.loads((REPO / "weights" / "paper_cnn" / "model.json").read_text())
     meta["training"] = {**meta["training"], "hardware": "AMD EPYC (2 cores)", "wall_seconds": 3000.0,
                         "config": {**meta["training"]["config"], "device": "auto"}}
-    history = [{"epoch": i + 1, "seconds": 90.0} for i in range(meta["epochs_run"])]
+    history = [{"epoch": i + 1, "seconds": 90.0, "val_loss": 0.1} for i in range(meta["epochs_run"])]
 
     def write(meta=meta, history=history):
         (tmp_path / "model.json").write_text(json.dumps(meta))
@@ -26,6 +26,16 @@ def test_a_documented_cpu_run_is_summarised(cpu_run):
     meta, write = cpu_run
     s = summarise_run(write())
     assert s["measured_minutes"] == 50.0 and s["epochs_run"] == meta["epochs_run"]
+    documented = meta["training"]["config"]["epochs"]
+    assert s["minutes_without_early_stop"] == round(50.0 + (documented - meta["epochs_run"]) * 90.0 / 60, 1)
+
+
+def test_an_early_stopped_run_is_projected_to_every_documented_epoch(cpu_run):
+    meta, write = cpu_run
+    meta = json.loads(json.dumps(meta))
+    meta["epochs_run"] = 9
+    s = summarise_run(write(meta, [{"epoch": i + 1, "seconds": t, "val_loss": 0.1} for i, t in enumerate([100.0] * 8 + [400.0])]))
+    assert s["minutes_without_early_stop"] == round((3000.0 + 21 * 100.0) / 60, 1), "median epoch, not the slow one"
     assert s["validation_balanced"]["roc_auc"] == meta["validation"]["roc_auc"]["balanced"]
 
 

@@ -42,6 +42,11 @@ def test_readme_cpu_training_time_is_the_measured_one():
         meta = json.loads((REPO / "weights" / arch / "model.json").read_text())
         assert meta["training"]["cpu_time"]["measured_minutes_for_documented_command"] == run["measured_minutes"]
         assert f"{run['measured_minutes']} minutes" in text and run["measured_minutes"] <= 120
+        if run["epochs_run"] < meta["training"]["config"]["epochs"]:  # stopped early: the full-length estimate too
+            assert f"{run['minutes_without_early_stop']} minutes" in text and run["minutes_without_early_stop"] <= 120
+            assert meta["training"]["cpu_time"]["minutes_without_early_stop"] == run["minutes_without_early_stop"]
+            for loss in run["epoch_val_loss"][run["best_epoch"] - 1], max(run["epoch_val_loss"][1:]):
+                assert f"{loss:.3f}" in text, "the validation losses quoted are the run's"
         assert "NVIDIA" not in run["hardware"] and len(run["epoch_seconds"]) == run["epochs_run"]
         val = run["validation_balanced"]  # the run's validation figures the README quotes, and the shipped model's
         shipped = {k: v["balanced"] for k, v in meta["validation"].items()}
