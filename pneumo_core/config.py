@@ -22,6 +22,7 @@ class TrainConfig:
     batch_size: int | None = None
     weight_decay: float | None = None    # AdamW's decoupled L2 (the paper's L2 regularisation)
     patience: int | None = None          # early stopping on validation loss
+    early_stop_from: float | None = None  # fraction of the epochs that always run: early validation loss is too noisy
     warmup_epochs: float = 1.0
     val_fraction: float = 0.12
     include_official_val: bool = True    # the 16 official val images join validation
@@ -45,6 +46,8 @@ class TrainConfig:
                 setattr(self, k, PRESETS[v] if k == "augment" else v)
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), not {self.label_smoothing}")
+        if not 0 <= self.early_stop_from <= 1:
+            raise ValueError(f"early_stop_from must be in [0, 1], not {self.early_stop_from}")
         if self.mixup < 0 or self.backbone_lr_scale < 0:
             raise ValueError("mixup and backbone_lr_scale must not be negative")
         self.out = Path(self.out) if self.out else Path("weights") / self.arch

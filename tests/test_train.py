@@ -201,3 +201,16 @@ def test_a_checkpoint_from_before_the_new_settings_still_resumes(tmp_path):
 def test_out_of_range_regularisation_is_refused(tmp_path, bad):
     with pytest.raises(ValueError):
         TrainConfig(data=tmp_path, arch="paper_cnn", **bad)
+
+
+def test_early_stopping_waits_for_the_second_half_of_the_schedule(tiny_dataset):
+    """A lucky early minimum of a noisy validation loss must not end the run."""
+    from pneumo_core.train import should_stop
+
+    cfg = TrainConfig(data=tiny_dataset, arch="paper_cnn", epochs=30, patience=6)
+    assert cfg.early_stop_from == 0.5
+    assert not should_stop(9, 6, cfg) and not should_stop(14, 11, cfg)
+    assert should_stop(15, 6, cfg) and not should_stop(15, 5, cfg)
+    assert should_stop(3, 2, TrainConfig(data=tiny_dataset, arch="paper_cnn", epochs=30, patience=2, early_stop_from=0))
+    with pytest.raises(ValueError):
+        TrainConfig(data=tiny_dataset, arch="paper_cnn", early_stop_from=1.5)

@@ -39,7 +39,7 @@ REGISTRY: dict[str, ArchSpec] = {
             init_pretrained=load_imagenet,
             head=("_fc.",),
             train_defaults=dict(epochs=12, lr=5e-4, batch_size=32, weight_decay=1e-4, patience=4, augment="acquisition",
-                                label_smoothing=0.0, mixup=0.0, backbone_lr_scale=1.0),
+                                label_smoothing=0.0, mixup=0.0, backbone_lr_scale=1.0, early_stop_from=0.5),
         ),
         ArchSpec(
             name="paper_cnn",
@@ -49,7 +49,7 @@ REGISTRY: dict[str, ArchSpec] = {
             description="The seed paper's CNN (conv/BN/ReLU/max-pool blocks, dropout, dense head), from scratch",
             head=("head.", "fc."),
             train_defaults=dict(epochs=30, lr=1e-3, batch_size=32, weight_decay=1e-4, patience=6, augment="standard",
-                                label_smoothing=0.0, mixup=0.0, backbone_lr_scale=1.0),
+                                label_smoothing=0.0, mixup=0.0, backbone_lr_scale=1.0, early_stop_from=0.5),
         ),
     ]
 }
