@@ -35,6 +35,12 @@ def test_model_card_numbers_come_from_the_files(model):
     old = {r["field"]: r["value"] for r in model_card.training_rows({k: v for k, v in meta.items() if k != "calibration"})}
     assert "fitted on clean validation," in old["temperature"] and old["calibration choice"].startswith("not recorded")
     assert str(meta["best_epoch"]) in fields["epochs"]
+    cfg = meta["training"]["config"]
+    assert f"of {cfg['epochs']} scheduled" in fields["epochs"] and "never before" not in fields["epochs"], \
+        "the shipped runs predate early_stop_from: they could stop at any epoch"
+    newer = {**meta, "training": {"config": {**cfg, "early_stop_from": 0.5}}}
+    assert f"never before epoch {-(-cfg['epochs'] // 2)}" in \
+        {r["field"]: r["value"] for r in model_card.training_rows(newer)}["epochs"]
     assert fields["soft targets and backbone learning rate"] == "none (hard labels, one learning rate)"
     tuned = {**meta, "training": {"config": {**meta["training"]["config"], "mixup": 0.2, "backbone_lr_scale": 0.1}}}
     assert {r["field"]: r["value"] for r in model_card.training_rows(tuned)}["soft targets and backbone learning rate"] \

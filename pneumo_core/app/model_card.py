@@ -4,6 +4,8 @@
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .eval_views import METRIC_NAMES
@@ -134,6 +136,15 @@ def _calibration_choice_text(meta: dict) -> str:
     return f"{cal.get('rule', '')}" + (f". Mean held-out balanced log loss: {figures}" if figures else "")
 
 
+def _early_stop_text(cfg: dict) -> str:
+    """A config from before the setting existed had none: early stopping could fire at any epoch."""
+    if "epochs" not in cfg or "patience" not in cfg:
+        return ""
+    first = math.ceil(cfg.get("early_stop_from", 0) * cfg["epochs"])
+    return (f"; of {cfg['epochs']} scheduled, early stopping after {cfg['patience']} epochs without improvement"
+            + (f", never before epoch {first}" if first else ""))
+
+
 def training_rows(meta: dict) -> list[dict]:
     """The training protocol as field/value rows, from model.json."""
     cfg = (meta.get("training") or {}).get("config") or {}
@@ -149,7 +160,8 @@ def training_rows(meta: dict) -> list[dict]:
         ("training images", counts(meta.get("train_counts"))),
         ("validation images", counts(meta.get("validation_counts"))
          + (f" ({cfg['val_fraction']:.0%} of train, patient-grouped)" if "val_fraction" in cfg else "")),
-        ("epochs", f"{meta.get('epochs_run', '–')} run, epoch {meta.get('best_epoch', '–')} kept (best validation loss)"),
+        ("epochs", f"{meta.get('epochs_run', '–')} run, epoch {meta.get('best_epoch', '–')} kept (best validation loss)"
+                   + _early_stop_text(cfg)),
         ("optimiser", f"lr {cfg.get('lr', '–')}, batch {cfg.get('batch_size', '–')}, "
                       f"weight decay {cfg.get('weight_decay', '–')}, early-stopping patience {cfg.get('patience', '–')}"),
         ("augmentation", _augment_text(aug)),
