@@ -36,7 +36,8 @@ def summarise_run(out_dir: Path) -> dict:
     training = meta["training"]
     if training["hardware"].startswith("NVIDIA") or training["config"]["device"] == "cuda":
         raise SystemExit(f"{out_dir} was trained on {training['hardware']}, not on a CPU")
-    ran, documented = result_config(training["config"]), result_config({"arch": meta["architecture"]})
+    ran = result_config(training["config"])  # a setting the run predates: how runs behaved then
+    documented = {k: v for k, v in REGISTRY[meta["architecture"]].train_defaults.items() if k != "augment"}
     differs = {k: ran[k] for k, v in documented.items() if ran.get(k) != v}
     if training["config"].get("limit_per_class"):
         differs["limit_per_class"] = training["config"]["limit_per_class"]

@@ -12,7 +12,7 @@ def cpu_run(tmp_path):
     """A finished run's files, shaped like the shipped paper_cnn's but trained on a CPU."""
     meta = json.loads((REPO / "weights" / "paper_cnn" / "model.json").read_text())
     meta["training"] = {**meta["training"], "hardware": "AMD EPYC (2 cores)", "wall_seconds": 3000.0,
-                        "config": {**meta["training"]["config"], "device": "auto"}}
+                        "config": {**meta["training"]["config"], "device": "auto", "early_stop_from": 0.5}}
     history = [{"epoch": i + 1, "seconds": 90.0, "val_loss": 0.1} for i in range(meta["epochs_run"])]
 
     def write(meta=meta, history=history):
@@ -45,6 +45,7 @@ def test_an_early_stopped_run_is_projected_to_every_documented_epoch(cpu_run):
     (lambda m: m["training"]["config"].update(mixup=0.2), "documented defaults"),
     (lambda m: m["training"]["config"].update(limit_per_class=10), "documented defaults"),
     (lambda m: m["training"].update(wall_seconds=60.0), "resumed"),
+    (lambda m: m["training"]["config"].pop("early_stop_from"), "documented defaults"),  # it could stop at any epoch
 ])
 def test_other_runs_are_refused(cpu_run, change, why):
     meta, write = cpu_run

@@ -194,6 +194,27 @@ def test_a_checkpoint_from_before_the_new_settings_still_resumes(tmp_path):
     assert result_config(older) == result_config(now)
     assert result_config(dict(older, lr=1.0)) != result_config(now)
     assert result_config(dict(now, mixup=0.2)) != result_config(now)
+    # early stopping at any epoch was how runs behaved before early_stop_from: not the new default
+    before = {k: v for k, v in now.items() if k != "early_stop_from"}
+    assert result_config(before) == result_config(dict(now, early_stop_from=0.0)) != result_config(now)
+
+
+def test_training_stops_early_no_sooner_than_early_stop_from(tiny_dataset, tmp_path, monkeypatch):
+    """With validation logits frozen, no epoch after the first improves: the run must end
+    exactly at the first epoch early stopping is allowed (epoch 3 of 6 at 0.5)."""
+    import pneumo_core.train as T
+
+    real = T._logits_and_features
+
+    def frozen(model, images, spec, device, batch=128):
+        _, feats = real(model, images, spec, device, batch)
+        return np.random.default_rng(0).normal(size=len(images)), feats
+
+    monkeypatch.setattr(T, "_logits_and_features", frozen)
+    meta = T.train(TrainConfig(data=tiny_dataset, arch="paper_cnn", out=tmp_path / "w", run_dir=tmp_path / "run",
+                               epochs=6, patience=1, early_stop_from=0.5, batch_size=8, val_fraction=0.3, workers=1,
+                               device="cpu"))
+    assert meta["epochs_run"] == 3 and meta["best_epoch"] == 1
 
 
 @pytest.mark.parametrize("bad", [dict(label_smoothing=1.0), dict(label_smoothing=-0.1), dict(mixup=-1.0),
