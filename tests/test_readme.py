@@ -36,7 +36,7 @@ def test_readme_cpu_training_time_is_the_measured_one():
     """The 120-minute budget is shown by a measured run, recorded in model.json and the benchmark file alike."""
     import json
 
-    text = (REPO / "README.md").read_text()
+    text = " ".join((REPO / "README.md").read_text().split())  # line breaks do not matter
     measured = json.loads((REPO / "benchmarks" / "results" / "train_cpu_full.json").read_text())
     for arch, run in measured.items():
         meta = json.loads((REPO / "weights" / arch / "model.json").read_text())
@@ -45,8 +45,9 @@ def test_readme_cpu_training_time_is_the_measured_one():
         if run["epochs_run"] < meta["training"]["config"]["epochs"]:  # stopped early: the full-length estimate too
             assert f"{run['minutes_without_early_stop']} minutes" in text and run["minutes_without_early_stop"] <= 120
             assert meta["training"]["cpu_time"]["minutes_without_early_stop"] == run["minutes_without_early_stop"]
-            for loss in run["epoch_val_loss"][run["best_epoch"] - 1], max(run["epoch_val_loss"][1:]):
-                assert f"{loss:.3f}" in text, "the validation losses quoted are the run's"
+            best = run["epoch_val_loss"][run["best_epoch"] - 1]
+            assert f"best epoch {run['best_epoch']}, validation loss {best:.3f}" in text
+            assert best == min(run["epoch_val_loss"]), "the kept epoch is the one with the lowest validation loss"
         assert "NVIDIA" not in run["hardware"] and len(run["epoch_seconds"]) == run["epochs_run"]
         val = run["validation_balanced"]  # the run's validation figures the README quotes, and the shipped model's
         shipped = {k: v["balanced"] for k, v in meta["validation"].items()}
