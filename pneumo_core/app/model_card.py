@@ -132,8 +132,9 @@ def _calibration_choice_text(meta: dict) -> str:
     if not cal:
         return "not recorded (trained before the choice existed)"
     held_out = {w: v for w, v in (cal.get("mean_held_out") or {}).items() if w in ("clean", "pooled")}
-    figures = ", ".join(f"{w} fit {v['balanced_log_loss']:.4f}" for w, v in held_out.items())
-    return f"{cal.get('rule', '')}" + (f". Mean held-out balanced log loss: {figures}" if figures else "")
+    loss = ", ".join(f"{w} fit {v['balanced_log_loss']:.4f}" for w, v in held_out.items())
+    acc = ", ".join(f"{w} fit {v['balanced_accuracy']:.4f}" for w, v in held_out.items())
+    return f"{cal.get('rule', '')}" + (f". Mean held-out balanced log loss: {loss}; balanced accuracy: {acc}" if loss else "")
 
 
 def _early_stop_text(cfg: dict) -> str:
