@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pneumo_core.config import TrainConfig  # noqa: E402
+from pneumo_core.config import TrainConfig, documented_settings  # noqa: E402
 from pneumo_core.models import REGISTRY  # noqa: E402
 from pneumo_core.train import hardware_name, result_config, train  # noqa: E402
 
@@ -37,7 +37,7 @@ def summarise_run(out_dir: Path) -> dict:
     if training["hardware"].startswith("NVIDIA") or training["config"]["device"] == "cuda":
         raise SystemExit(f"{out_dir} was trained on {training['hardware']}, not on a CPU")
     ran = result_config(training["config"])  # a setting the run predates: how runs behaved then
-    documented = {k: v for k, v in REGISTRY[meta["architecture"]].train_defaults.items() if k != "augment"}
+    documented = documented_settings(meta["architecture"])
     differs = {k: ran[k] for k, v in documented.items() if ran.get(k) != v}
     if training["config"].get("limit_per_class"):
         differs["limit_per_class"] = training["config"]["limit_per_class"]

@@ -8,7 +8,16 @@ from pathlib import Path
 from .augment import PRESETS, AugmentConfig
 from .models import REGISTRY
 
-__all__ = ["TrainConfig"]
+__all__ = ["TrainConfig", "BEFORE_IT_EXISTED", "documented_settings"]
+
+# Settings whose registry default is not how runs behaved before the setting existed.
+BEFORE_IT_EXISTED = {"early_stop_from": 0.0}  # early stopping could fire at any epoch
+
+
+def documented_settings(arch: str) -> dict:
+    """The registry's defaults for `arch` that decide a run's result; augmentation aside, as a
+    run records its preset's values, not the preset's name."""
+    return {k: v for k, v in REGISTRY[arch].train_defaults.items() if k != "augment"}
 
 
 @dataclass

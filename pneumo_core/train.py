@@ -26,7 +26,7 @@ from . import __version__
 from .artifacts import save_bundle, sha256_file
 from .augment import augment
 from .calibration import THRESHOLD_RULES, OperatingPoint, calibrated
-from .config import TrainConfig
+from .config import BEFORE_IT_EXISTED, TrainConfig, documented_settings
 from .data import (CLASSES, Item, class_counts, duplicates_file, grouped_split, load_resized, manifest_hash,
                    patient_groups, read_duplicate_groups, scan_split)
 from .metrics import point_metrics
@@ -77,17 +77,12 @@ def _logits_and_features(model: torch.nn.Module, images_u8: np.ndarray, spec, de
 _NOT_RESULT_SETTINGS = {"device", "workers", "resume", "out", "run_dir"}
 
 
-# Settings whose registry default is not how runs behaved before the setting existed.
-_BEFORE_IT_EXISTED = {"early_stop_from": 0.0}  # early stopping could fire at any epoch
-
-
 def result_config(d: dict) -> dict:
     """The settings that decide what a run computes. A config written before a setting
     existed is filled in with how runs behaved then: the setting's default, unless
-    `_BEFORE_IT_EXISTED` says otherwise."""
-    arch = REGISTRY.get(d.get("arch"))
-    defaults = {k: v for k, v in arch.train_defaults.items() if k != "augment"} if arch else {}
-    return {k: v for k, v in {**defaults, **_BEFORE_IT_EXISTED, **d}.items() if k not in _NOT_RESULT_SETTINGS}
+    `config.BEFORE_IT_EXISTED` says otherwise."""
+    defaults = documented_settings(d["arch"]) if d.get("arch") in REGISTRY else {}
+    return {k: v for k, v in {**defaults, **BEFORE_IT_EXISTED, **d}.items() if k not in _NOT_RESULT_SETTINGS}
 
 
 def _split(cfg: TrainConfig) -> tuple[list, list, dict]:

@@ -138,7 +138,8 @@ def _calibration_choice_text(meta: dict) -> str:
 
 
 def _early_stop_text(cfg: dict) -> str:
-    """A config from before the setting existed had none: early stopping could fire at any epoch."""
+    """A config from before the setting existed had none: early stopping could fire at any epoch
+    (config.BEFORE_IT_EXISTED, not imported here: this module stays free of torch)."""
     if "epochs" not in cfg or "patience" not in cfg:
         return ""
     first = math.ceil(cfg.get("early_stop_from", 0) * cfg["epochs"])
