@@ -74,3 +74,18 @@ def test_readme_calibration_choice_figures_come_from_model_json():
         assert (cal["fitted_on"] != ["clean"]) == pooled, name
         if cal["mean_relative_loss_change"] < -MARGIN and not pooled:  # the README says what stopped it
             assert f"{acc['clean']:.4f} → {acc['pooled']:.4f}" in text, name
+
+
+def test_readme_speed_table_comes_from_inference_json():
+    """The Benchmarks table and speed-up are the last `python benchmarks/bench_inference.py` run's."""
+    import json
+
+    text = " ".join((REPO / "README.md").read_text().split())
+    bench = json.loads((REPO / "benchmarks" / "results" / "inference.json").read_text())
+    for name, p in bench["pipelines"].items():
+        row = (f"| {p['predict']['median_ms']:.1f} ms | {p['predict_gradcam']['median_ms']:.1f} ms | "
+               f"{p['batch']['images_per_s']:.0f} images/s | {p['memory_mb']['peak_rss'] / 1000:.2f} GB |")
+        assert row in text, f"README's speed row for {name} is stale: re-run the benchmark and paste its figures"
+    ratio = bench["ratios_reference_over_ours"]["efficientnet_lite0"]
+    assert (f"predict + Grad-CAM is {ratio['predict_gradcam_latency']:.0f}× faster than the reference "
+            f"({ratio['predict_gradcam_latency_both_with_gradient_cut']:.0f}× when") in text
