@@ -225,7 +225,7 @@ def _sources(predictor: Predictor, images: list[Radiograph], batch: int = 32) ->
     own = np.zeros(len(images), dtype=bool)
     for i in range(0, len(images), batch):
         u8 = np.stack([resize_square(r.pixels, predictor.spec.size) for r in images[i:i + batch]])
-        own[i:i + batch] = predictor._score(u8)[2]
+        own[i:i + batch] = predictor._score(u8)[-1]
     checks = np.array([bool(image_check_reasons(r, predictor.ood_checks)) for r in images], dtype=bool)
     return {"own_feature_score": own, "image_checks": checks}
 

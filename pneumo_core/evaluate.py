@@ -1,8 +1,7 @@
 """Evaluation of a model on a labelled split: per-image predictions, metrics with
 bootstrap CIs at the model's own (validation-chosen) thresholds, and curve points.
 
-The test split is read here and nowhere else; nothing computed here feeds back into
-a model's thresholds, temperature or selection.
+Nothing computed here feeds back into a model's thresholds, temperature or selection.
 """
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from .data import CLASSES, Item, patient_id, scan_split
 from .metrics import curves, metrics_with_ci, per_class_metrics
 from .predictor import Predictor
 
-__all__ = ["split_items", "evaluate", "predictions_for"]
+__all__ = ["split_items", "evaluate", "evaluation_report", "predictions_for", "logits_for"]
 
 
 def split_items(bundle: ModelBundle, data_root: str | Path, split: str) -> list[Item]:
@@ -34,32 +33,53 @@ def split_items(bundle: ModelBundle, data_root: str | Path, split: str) -> list[
     return scan_split(root, split)
 
 
-def predictions_for(predictor: Predictor, items: list[Item], batch_size: int = 64) -> np.ndarray:
+def _scored(predictor: Predictor, items: list[Item], batch_size: int) -> list:
     from tqdm import tqdm
-    probs = []
+    out = []
     for p in tqdm(predictor.predict_sources(((it.path, it.key) for it in items), threshold=0.5, batch_size=batch_size),
-                  total=len(items), desc="evaluate", leave=False):
+                  total=len(items), desc="score", leave=False):
         if p.error:
             raise RuntimeError(f"{p.file}: {p.error}")
-        probs.append(p.probability)
-    return np.asarray(probs, dtype=np.float64)
+        out.append(p)
+    return out
+
+
+def predictions_for(predictor: Predictor, items: list[Item], batch_size: int = 64) -> np.ndarray:
+    """The probability of every item (the site's, when the predictor has a profile)."""
+    return np.asarray([p.probability for p in _scored(predictor, items, batch_size)], dtype=np.float64)
+
+
+def logits_for(predictor: Predictor, items: list[Item], batch_size: int = 64) -> np.ndarray:
+    """The source-calibrated logit of every item (what a site profile recalibrates)."""
+    return np.asarray([p.logit for p in _scored(predictor, items, batch_size)], dtype=np.float64)
 
 
 def evaluate(predictor: Predictor, data_root: str | Path, split: str = "test", n_boot: int = 1000) -> dict:
+    """Scores a split with the predictor (and its site profile, if any) and reports on it."""
     items = split_items(predictor.bundle, data_root, split)
+    default = (predictor.site.default_threshold if predictor.site is not None
+               else predictor.bundle.meta.get("default_threshold", "balanced"))
+    report = evaluation_report(predictor.name, predictor.bundle.meta["model_sha256"], split, items,
+                               predictions_for(predictor, items), predictor.thresholds, default, n_boot)
+    return report if predictor.site is None else {**report, "site": predictor.site.name}
+
+
+def evaluation_report(model: str, model_sha256: str, split: str, items: list[Item], probs: np.ndarray,
+                      thresholds: dict[str, float], default_threshold: str, n_boot: int = 1000) -> dict:
+    """Metrics with patient-bootstrap intervals at each named threshold, curves and per-film
+    predictions: the one layout every evaluation artifact (eval_*.json, the site study's
+    out-of-fold evaluation) shares, so the app reads them alike."""
     labels = np.array([it.label for it in items])
     patients = [f"{CLASSES[it.label]}:{patient_id(it.path.name)}" for it in items]
-    probs = predictions_for(predictor, items)
-    thresholds = predictor.bundle.thresholds
-    default = predictor.bundle.meta.get("default_threshold", "balanced")
+    probs = np.asarray(probs, dtype=np.float64)
     return {
-        "model": predictor.name,
-        "model_sha256": predictor.bundle.meta["model_sha256"],
+        "model": model,
+        "model_sha256": model_sha256,
         "split": split,
         "n": int(len(labels)),
         "counts": {c: int((labels == i).sum()) for i, c in enumerate(CLASSES)},
         "prevalence": float(labels.mean()),
-        "default_threshold": default,
+        "default_threshold": default_threshold,
         "thresholds": thresholds,
         "bootstrap": f"{n_boot} resamples of whole patients ({len(set(patients))} in this split)",
         "metrics": {name: metrics_with_ci(labels, probs, t, n_boot=n_boot, groups=patients) for name, t in thresholds.items()},

@@ -6,6 +6,9 @@ features (`OODModel.flags`: either term of the score above its validation 99.5th
 percentile), or a cheap image check (`ood.IMAGE_CHECKS`: colour, posterised) fires. A flagged image still gets its probability and label, plus
 `OOD_WARNING` and any reason not already among its warnings.
 
+With a site profile (`calibration.site`), the probability and the named thresholds are the
+site's: the profile recalibrates the same logit, so the ranking does not change.
+
 One `Predictor` is meant to be shared by every caller in a process (the app caches one
 per model): forward passes and Grad-CAM calls on its model take `self.lock`, because
 a CAM call hooks the model and a concurrent forward pass would feed those hooks.
@@ -13,9 +16,9 @@ a CAM call hooks the model and a concurrent forward pass would feed those hooks.
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -27,6 +30,9 @@ from .ingest import IngestError, Radiograph, load
 from .models.fusion import fuse_for_inference
 from .ood import IMAGE_CHECKS, ImageCheck, OODModel, image_check_reasons
 from .preprocess import preprocess_batch, resize_square
+
+if TYPE_CHECKING:
+    from .calibration.site import SiteProfile
 
 __all__ = ["Prediction", "Predictor", "ThresholdError", "OOD_WARNING"]
 
@@ -51,11 +57,17 @@ class Prediction:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     ood_score: float | None = None
+    site: str | None = None           # the site profile's name, when one calibrated `probability`
+    logit: float | None = None        # the source-calibrated logit (raw logit / temperature)
+    features: np.ndarray | None = field(default=None, repr=False)  # penultimate features, for drift checks
 
     def to_record(self) -> dict:
-        """The CLI's JSON line contract: exactly these seven keys."""
-        d = asdict(self)
-        return {k: d[k] for k in ("file", "probability", "label", "threshold", "model", "warnings", "error")}
+        """The CLI's JSON line contract: these seven keys, and `site` when a site profile is in use."""
+        d = {k: getattr(self, k) for k in ("file", "probability", "label", "threshold", "model", "warnings", "error")}
+        d["warnings"] = list(d["warnings"])
+        if self.site is not None:
+            d["site"] = self.site
+        return d
 
 
 @dataclass
@@ -66,8 +78,12 @@ class _Prepared:
 
 
 class Predictor:
-    def __init__(self, bundle: ModelBundle | str | Path | None = None, device: str = "cpu") -> None:
+    def __init__(self, bundle: ModelBundle | str | Path | None = None, device: str = "cpu",
+                 site: SiteProfile | None = None) -> None:
         self.bundle = bundle if isinstance(bundle, ModelBundle) else load_bundle(bundle)
+        if site is not None:
+            site.check_model(self.bundle.name, self.bundle.meta["model_sha256"])
+        self.site = site
         self.device = torch.device(device)
         self.model = fuse_for_inference(self.bundle.model).to(self.device)
         for p in self.model.parameters():
@@ -82,19 +98,29 @@ class Predictor:
         return self.bundle.name
 
     @property
+    def _site_name(self) -> str | None:
+        return self.site.name if self.site is not None else None
+
+    @property
     def spec(self):
         return self.bundle.spec
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """The named thresholds in force: the site profile's, else the model's own."""
+        return dict(self.site.thresholds) if self.site is not None else self.bundle.thresholds
 
     def threshold(self, value: str | float | None = None) -> float:
         """'balanced' (default), 'screening', or a number in [0, 1]."""
         if value is None:
-            value = self.bundle.meta.get("default_threshold", "balanced")
-        if isinstance(value, str) and value in self.bundle.thresholds:
-            return self.bundle.thresholds[value]
+            value = (self.site.default_threshold if self.site is not None
+                     else self.bundle.meta.get("default_threshold", "balanced"))
+        if isinstance(value, str) and value in self.thresholds:
+            return self.thresholds[value]
         try:
             t = float(value)
         except (TypeError, ValueError):
-            raise ThresholdError(f"threshold must be {', '.join(self.bundle.thresholds)} or a number in [0, 1], not {value!r}") from None
+            raise ThresholdError(f"threshold must be {', '.join(self.thresholds)} or a number in [0, 1], not {value!r}") from None
         if not 0.0 <= t <= 1.0:
             raise ThresholdError(f"threshold must be within [0, 1], not {t}")
         return t
@@ -103,8 +129,9 @@ class Predictor:
         return CLASSES[int(probability >= threshold)]
 
     @torch.inference_mode()
-    def _score(self, images_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """Already-resized uint8 images (B,S,S) -> (calibrated probabilities, OOD scores, OOD flags)."""
+    def _score(self, images_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+        """Already-resized uint8 images (B,S,S) -> (probabilities, source-calibrated logits,
+        features, OOD scores, OOD flags); probabilities are the site's when a profile is set."""
         x = preprocess_batch(images_u8, self.spec).to(self.device).contiguous(memory_format=torch.channels_last)
         feats, logits = [], []
         for i in range(0, len(x), FORWARD_BATCH):
@@ -113,11 +140,12 @@ class Predictor:
                 feats.append(f)
                 logits.append(self.model.classify(f).squeeze(1))
         feats, logits = torch.cat(feats), torch.cat(logits)
-        probs = calibrated(logits.double().cpu().numpy(), self.bundle.temperature)
-        if self.ood is None:
-            return probs, None, np.zeros(len(probs), dtype=bool)
+        x = logits.double().cpu().numpy() / self.bundle.temperature
+        probs = calibrated(x, 1.0) if self.site is None else self.site.probability(x)
         f = feats.float().cpu().numpy()
-        return probs, self.ood.score(f), self.ood.flags(f)
+        if self.ood is None:
+            return probs, x, f, None, np.zeros(len(probs), dtype=bool)
+        return probs, x, f, self.ood.score(f), self.ood.flags(f)
 
     def predict_radiographs(self, images: list[Radiograph], names: list[str], threshold: str | float | None = None) -> list[Prediction]:
         return self._predict_prepared([self._prepare(r) for r in images], names, self.threshold(threshold))
@@ -130,7 +158,8 @@ class Predictor:
     def _predict_prepared(self, prepared: list[_Prepared], names: list[str], t: float) -> list[Prediction]:
         if not prepared:
             return []
-        probs, ood, flags = self._score(np.stack([p.resized for p in prepared]))
+        probs, x, feats, ood, flags = self._score(np.stack([p.resized for p in prepared]))
+        site = self._site_name
         out = []
         for i, (prep, name) in enumerate(zip(prepared, names)):
             # flagged by features or by a plain-picture check: the warning, plus reasons not already said
@@ -138,7 +167,8 @@ class Predictor:
                             if flags[i] or prep.check_reasons else [])
             score = float(ood[i]) if ood is not None else None
             p = float(probs[i])
-            out.append(Prediction(name, p, self.label(p, t), t, self.name, prep.warnings + ood_warnings, None, score))
+            out.append(Prediction(name, p, self.label(p, t), t, self.name, prep.warnings + ood_warnings, None, score,
+                                  site, float(x[i]), feats[i]))
         return out
 
     def predict_bytes(self, data: bytes, name: str, threshold: str | float | None = None) -> Prediction:
@@ -166,9 +196,10 @@ class Predictor:
                 good.append(self._prepare(load(src, name=name)))
                 good_idx.append(i)
             except IngestError as exc:
-                results[i] = Prediction(name, None, None, t, self.name, [], str(exc))
+                results[i] = Prediction(name, None, None, t, self.name, [], str(exc), site=self._site_name)
             except OSError as exc:  # missing or unreadable path
-                results[i] = Prediction(name, None, None, t, self.name, [], f"cannot open file: {exc.strerror or exc}")
+                results[i] = Prediction(name, None, None, t, self.name, [], f"cannot open file: {exc.strerror or exc}",
+                                        site=self._site_name)
         for i, pred in zip(good_idx, self._predict_prepared(good, [chunk[i][1] for i in good_idx], t)):
             results[i] = pred
         return results  # type: ignore[return-value]

@@ -34,7 +34,7 @@ from .models import REGISTRY, create_model
 from .ood import fit_ood
 from .preprocess import preprocess_batch, standardise, to_unit
 from .robustness import shifted_logits
-from .shift_calibration import choose_operating_point
+from .calibration.shift import choose_operating_point
 
 __all__ = ["train", "train_with_flip_decision", "refit_ood", "recalibrate", "hardware_name", "result_config", "should_stop"]
 

@@ -62,7 +62,7 @@ def test_readme_calibration_choice_figures_come_from_model_json():
     import json
 
     from pneumo_core.artifacts import list_models
-    from pneumo_core.shift_calibration import MARGIN
+    from pneumo_core.calibration.shift import MARGIN
 
     text = " ".join((REPO / "README.md").read_text().split())  # line breaks do not matter
     for name in list_models():

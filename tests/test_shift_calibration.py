@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-import pneumo_core.shift_calibration as SC
+import pneumo_core.calibration.shift as SC
 from pneumo_core.calibration import OperatingPoint, fit_operating_point
-from pneumo_core.shift_calibration import CALIBRATION_RULE, choose_operating_point, leave_one_shift_out
+from pneumo_core.calibration.shift import CALIBRATION_RULE, choose_operating_point, leave_one_shift_out
 
 SHIFTS = ("gamma_0.7", "contrast_0.7", "blur_1.0")
 

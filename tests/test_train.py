@@ -48,7 +48,7 @@ def test_recalibrate_reproduces_what_training_wrote(tiny_dataset, tmp_path):
     """Training ends with the calibration choice; re-running it on the saved weights (how
     weights trained before that step existed get it) reaches the same choice, keeps a fit
     that already matches it, refits one that does not, and never touches the weights."""
-    from pneumo_core.shift_calibration import CALIBRATION_RULE
+    from pneumo_core.calibration.shift import CALIBRATION_RULE
     from pneumo_core.train import recalibrate
 
     out = tmp_path / "w"

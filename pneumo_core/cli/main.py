@@ -1,4 +1,5 @@
-"""`python -m pneumo_core {train,evaluate,predict,select,recalibrate,fit-ood,counts,models}`."""
+"""Scoring, training and evaluation commands: `predict`, `evaluate`, `train`, `select`,
+`recalibrate`, `fit-ood`, `counts`, `models`; and the parser that gathers every group."""
 from __future__ import annotations
 
 import argparse
@@ -6,11 +7,6 @@ import sys
 from pathlib import Path
 
 __all__ = ["main"]
-
-# What a folder scan picks up; a file named explicitly is always tried, whatever its name
-# (extension-less DICOM included).
-SCANNED_SUFFIXES = {".png", ".jpg", ".jpeg", ".dcm", ".dic", ".dicom", ".tif", ".tiff", ".bmp", ".webp"}
-
 
 def _positive_int(text: str) -> int:
     value = int(text)
@@ -22,9 +18,9 @@ def _positive_int(text: str) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from .augment import PRESETS
-    from .config import TrainConfig
-    from .train import train, train_with_flip_decision
+    from ..augment import PRESETS
+    from ..config import TrainConfig
+    from ..train import train, train_with_flip_decision
 
     cfg = TrainConfig(data=args.data, arch=args.arch, out=args.out, run_dir=args.run_dir, epochs=args.epochs,
                       lr=args.lr, batch_size=args.batch_size, seed=args.seed, device=args.device,
@@ -42,12 +38,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from .evaluate import evaluate
-    from .predictor import Predictor
+    from ..artifacts import WeightsError
+    from ..calibration.site import SiteProfileError
+    from ..evaluate import evaluate
+    from ..predictor import Predictor
+    from .site import site_profile_for
 
-    predictor = Predictor(args.model)
+    try:
+        predictor = Predictor(args.model, site=site_profile_for(args.model, args.site))
+    except (WeightsError, SiteProfileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     result = evaluate(predictor, args.data, args.split, n_boot=args.bootstrap)
-    out = args.out or predictor.bundle.directory / f"eval_{args.split}.json"
+    suffix = f"_site-{predictor.site.name}" if predictor.site is not None else ""
+    out = args.out or predictor.bundle.directory / f"eval_{args.split}{suffix}.json"
     Path(out).write_text(json.dumps(result, indent=1) + "\n")
     m = result["metrics"][result["default_threshold"]]
     print(f"{result['model']} on {args.split} (n={result['n']}, threshold {result['default_threshold']} = "
@@ -60,27 +64,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _scan(paths: list[Path]) -> list[Path]:
-    """Files to score, in order; tells stderr what a folder scan passed over, so nothing is
-    dropped without a word."""
-    files = []
-    for p in paths:
-        if not p.is_dir():
-            files.append(p)  # a missing file still gets its own error line
-            continue
-        found = skipped = 0
-        for f in sorted(p.rglob("*")):
-            if not f.is_file() or any(part.startswith(".") for part in f.relative_to(p).parts):
-                continue
-            if f.suffix.lower() in SCANNED_SUFFIXES:
-                files.append(f)
-                found += 1
-            else:
-                skipped += 1
-        if skipped:
-            print(f"note: {p}: skipped {skipped} file(s) without an image extension; name a file to try it anyway "
-                  "(e.g. extension-less DICOM)", file=sys.stderr)
-        if not found:
-            print(f"warning: {p}: no image files found", file=sys.stderr)
+    from ..scan import scan_paths
+    files, notes = scan_paths(paths)
+    for note in notes:
+        print(note, file=sys.stderr)
     return files
 
 
@@ -90,9 +77,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from .artifacts import WeightsError
-    from .spreadsheet import csv_cell
-    from .predictor import Predictor, ThresholdError
+    from ..artifacts import WeightsError
+    from ..calibration.site import SiteProfileError
+    from ..predictor import Predictor, ThresholdError
+    from ..spreadsheet import csv_cell
+    from .site import site_profile_for
 
     if not args.paths:
         print("error: no PATH given", file=sys.stderr)
@@ -102,20 +91,21 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print("error: nothing to score in the given paths", file=sys.stderr)
         return 2
     try:
-        predictor = Predictor(args.model)
+        predictor = Predictor(args.model, site=site_profile_for(args.model, args.site))
         threshold = predictor.threshold(args.threshold)
-    except (WeightsError, ThresholdError) as exc:
+    except (WeightsError, ThresholdError, SiteProfileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     cam_writer = None
     if args.cam:
-        from .saliency import CamWriter
+        from ..saliency import CamWriter
         try:
             cam_writer = CamWriter(predictor, args.cam, method=args.cam_method)
         except (ValueError, OSError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-    keys = ["file", "probability", "label", "threshold", "model", "warnings", "error"] + (["cam"] if cam_writer else [])
+    keys = (["file", "probability", "label", "threshold", "model", "warnings", "error"]
+            + (["site"] if predictor.site is not None else []) + (["cam"] if cam_writer else []))
     writer = csv.DictWriter(sys.stdout, fieldnames=keys, lineterminator="\n") if args.format == "csv" else None
     if writer:
         writer.writeheader()
@@ -141,7 +131,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_counts(args: argparse.Namespace) -> int:
-    from .data import class_counts, scan_split
+    from ..data import class_counts, scan_split
 
     for split in ("train", "val", "test"):
         if (args.data / split).is_dir():
@@ -153,10 +143,10 @@ def _cmd_counts(args: argparse.Namespace) -> int:
 def _cmd_models(args: argparse.Namespace) -> int:
     import json
 
-    from .artifacts import DEFAULT_MODEL, WEIGHTS_DIR, list_models
+    from ..artifacts import DEFAULT_MODEL, WEIGHTS_DIR, list_models
 
     if args.markdown:
-        from .results import results_markdown
+        from ..results import results_markdown
         print(results_markdown())
         return 0
     for name in list_models():
@@ -175,7 +165,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def _cmd_fit_ood(args: argparse.Namespace) -> int:
     import json
 
-    from .train import refit_ood
+    from ..train import refit_ood
 
     print(json.dumps(refit_ood(args.model, args.data), indent=2))
     return 0
@@ -185,7 +175,7 @@ def _cmd_recalibrate(args: argparse.Namespace) -> int:
     """Re-runs the calibration choice on a trained model's own validation split; rewrites model.json."""
     import json
 
-    from .train import recalibrate
+    from ..train import recalibrate
 
     meta = recalibrate(args.model, args.data, args.workers)
     cal = meta["calibration"]
@@ -206,10 +196,10 @@ def _cmd_select(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from .data import load_resized
-    from .evaluate import split_items
-    from .predictor import Predictor
-    from .robustness import SELECTION_RULE, shifted_validation_loss
+    from ..data import load_resized
+    from ..evaluate import split_items
+    from ..predictor import Predictor
+    from ..robustness import SELECTION_RULE, shifted_validation_loss
 
     results = {}
     for cand in args.candidates:
@@ -232,7 +222,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .augment import PRESETS
+    from ..augment import PRESETS
 
     p = argparse.ArgumentParser(prog="python -m pneumo_core", description="Pneumonia detection on chest radiographs.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -268,12 +258,15 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test", help="test, or val (the model's own validation set; needs the full dataset)")
     e.add_argument("--out", type=Path, help="output JSON (default weights/MODEL/eval_SPLIT.json)")
     e.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    e.add_argument("--site", metavar="PROFILE", help="evaluate under a site profile (shipped name or JSON path)")
     e.set_defaults(func=_cmd_evaluate)
 
     r = sub.add_parser("predict", help="score image files or folders; one JSON (or CSV) line per file on stdout")
     r.add_argument("paths", nargs="*", type=Path, metavar="PATH")
     r.add_argument("--model", default=None, help="shipped model name or folder (default efficientnet_lite0)")
     r.add_argument("--threshold", default="balanced", help="balanced, screening, or a number in [0, 1]")
+    r.add_argument("--site", metavar="PROFILE", help="a site profile (shipped name or JSON path): site-calibrated "
+                   "probability and thresholds")
     r.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     r.add_argument("--batch-size", type=_positive_int, default=32)
     r.add_argument("--cam", type=Path, metavar="OUTDIR", help="also write a Grad-CAM overlay PNG per image here")
@@ -306,6 +299,10 @@ def _parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list shipped models with their headline test metrics")
     m.add_argument("--markdown", action="store_true", help="print the README's results table")
     m.set_defaults(func=_cmd_models)
+
+    from . import drift, site
+    site.register(sub)
+    drift.register(sub)
     return p
 
 
