@@ -1,5 +1,6 @@
-"""The README's results table, rendered from the shipped `eval_test.json` files so the
-numbers a reader sees are the numbers a command regenerates (a test checks they match)."""
+"""The README's results tables, rendered from shipped artifacts so the numbers a reader sees
+are the numbers a command regenerates (a test checks they match): out of the box from
+`eval_test.json`, calibrated for the site from `site_study_test.json`."""
 from __future__ import annotations
 
 import json
@@ -7,7 +8,9 @@ from pathlib import Path
 
 from .artifacts import WEIGHTS_DIR, list_models
 
-__all__ = ["results_markdown"]
+__all__ = ["results_markdown", "site_results_markdown", "SITE_TABLE_SIZES"]
+
+SITE_TABLE_SIZES = ("50", "100")
 
 _KERMANY = "| Kermany et al. 2018 (InceptionV3; checkpoint picked on the test split) | – | 0.968 | 0.928 | 0.932 | 0.901 | – | – |"
 
@@ -30,4 +33,21 @@ def results_markdown(root: Path = WEIGHTS_DIR) -> str:
         rows.append(f"| `{name}` | {t} = {e['thresholds'][t]:.3f} | " + " | ".join(
             _fmt(m, k) for k in ("roc_auc", "accuracy", "recall", "specificity", "f1", "ece")) + " |")
     rows.append(_KERMANY)
+    return "\n".join(rows)
+
+
+def site_results_markdown(root: Path = WEIGHTS_DIR) -> str:
+    """Mean and 95% range over the study's draws, per model and number of labelled films."""
+    rows = ["| model | labelled films from the site | accuracy | sensitivity | specificity | F1 | ECE | Brier |",
+            "|---|---|---|---|---|---|---|---|"]
+    for name in list_models(root):
+        path = root / name / "site_study_test.json"
+        if not path.is_file():
+            continue
+        study = json.loads(path.read_text())
+        for n in SITE_TABLE_SIZES:
+            row = study["sizes"][n]
+            rows.append(f"| `{name}` | {n} | " + " | ".join(
+                f"{row[k]['mean']:.3f} ({row[k]['p2_5']:.3f}–{row[k]['p97_5']:.3f})"
+                for k in ("accuracy", "recall", "specificity", "f1", "ece", "brier")) + " |")
     return "\n".join(rows)

@@ -89,3 +89,12 @@ def test_readme_speed_table_comes_from_inference_json():
     ratio = bench["ratios_reference_over_ours"]["efficientnet_lite0"]
     assert (f"predict + Grad-CAM is {ratio['predict_gradcam_latency']:.0f}× faster than the reference "
             f"({ratio['predict_gradcam_latency_both_with_gradient_cut']:.0f}× when") in text
+
+
+def test_readme_site_table_matches_shipped_site_studies():
+    from pneumo_core.results import site_results_markdown
+    text = (REPO / "README.md").read_text()
+    table = re.search(r"<!-- site-results-table -->\n(.*?)\n<!-- /site-results-table -->", text, re.S)
+    assert table, "README lost its site-results-table markers"
+    assert table.group(1).strip() == site_results_markdown().strip(), \
+        "README site table is stale: paste `python -m pneumo_core models --markdown --site`"

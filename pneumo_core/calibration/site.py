@@ -169,7 +169,7 @@ def build_site_profile(logits: np.ndarray, labels: np.ndarray, groups: Sequence,
     drift_reference = None
     if features is not None and model_dir is not None:
         from ..monitoring.drift import sample_reference
-        drift_reference = sample_reference(model_dir, features)
+        drift_reference = sample_reference(model_dir, features, np.asarray(logits, np.float64))
     warnings = []
     if min(counts.values()) < WIDE_BELOW_PER_CLASS:
         warnings.append(f"fewer than {WIDE_BELOW_PER_CLASS} films of a class: the estimates are wide; "

@@ -146,8 +146,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
     from ..artifacts import DEFAULT_MODEL, WEIGHTS_DIR, list_models
 
     if args.markdown:
-        from ..results import results_markdown
-        print(results_markdown())
+        from ..results import results_markdown, site_results_markdown
+        print(results_markdown() if not args.site else site_results_markdown())
         return 0
     for name in list_models():
         meta = json.loads((WEIGHTS_DIR / name / "model.json").read_text())
@@ -298,6 +298,7 @@ def _parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="list shipped models with their headline test metrics")
     m.add_argument("--markdown", action="store_true", help="print the README's results table")
+    m.add_argument("--site", action="store_true", help="with --markdown: the site-calibrated (cross-fitted) table")
     m.set_defaults(func=_cmd_models)
 
     from . import drift, site
