@@ -1,10 +1,142 @@
-"""The drift alarm command (placeholder until the drift module lands)."""
+"""The drift alarm commands: `drift-reference` builds a model's reference from half of its
+validation patients; `drift` tests a folder of films against it (or a site's sample)."""
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
 
-__all__ = ["register"]
+import numpy as np
+
+__all__ = ["register", "score_features"]
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def score_features(predictor, sources: list[tuple], batch_size: int = 32, quiet: bool = True):
+    """(features (n, D), logits (n,), indices of the readable sources, [(name, error)]) for
+    (path_or_bytes, name) sources, scored through the product's own path."""
+    from tqdm import tqdm
+
+    features, logits, kept, failed = [], [], [], []
+    preds = predictor.predict_sources(sources, None, batch_size=batch_size)
+    for i, pred in enumerate(tqdm(preds, total=len(sources), desc="score", unit="img", file=sys.stderr,
+                                  disable=quiet)):
+        if pred.error is not None or pred.features is None:
+            failed.append((pred.file, pred.error or "no features"))
+            continue
+        features.append(np.asarray(pred.features, np.float32))
+        logits.append(float(pred.logit))
+        kept.append(i)
+    dim = features[0].shape[0] if features else 0
+    return (np.stack(features) if features else np.empty((0, dim), np.float32), np.asarray(logits),
+            np.asarray(kept, int), failed)
+
+
+def _cmd_drift_reference(args: argparse.Namespace) -> int:
+    from ..artifacts import WeightsError
+    from ..data import duplicates_file, patient_groups, read_duplicate_groups
+    from ..evaluate import split_items
+    from ..monitoring.drift import DriftReferenceError, build_reference, drift_test, split_by_patient
+    from ..predictor import Predictor
+
+    try:
+        predictor = Predictor(args.model)
+        items = split_items(predictor.bundle, args.data, "val")
+    except (WeightsError, FileNotFoundError) as exc:
+        return _error(str(exc))
+    # a patient (or one film filed under two names) is never on both sides
+    group = patient_groups(items, read_duplicate_groups(duplicates_file(args.data)))
+    features, logits, kept, failed = score_features(predictor, [(it.path, it.key) for it in items],
+                                                    args.batch_size, args.quiet)
+    for name, reason in failed:
+        print(f"skipped (unreadable): {name}: {reason}", file=sys.stderr)
+    items = [items[i] for i in kept]
+    ref_idx, held_idx = split_by_patient([it.label for it in items], [group[it.key] for it in items], args.seed)
+    meta = {"built_from": "validation split (weights/<model>/split.json), half of its patients, class-stratified",
+            "seed": args.seed, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "reference_patients": len({group[items[i].key] for i in ref_idx}),
+            "heldout_patients": len({group[items[i].key] for i in held_idx}),
+            "reference_files": [items[i].key for i in ref_idx], "heldout_files": [items[i].key for i in held_idx]}
+    try:
+        ref = build_reference(features[ref_idx], logits[ref_idx], n_components=args.components,
+                              n_permutations=args.permutations, model=predictor.name,
+                              model_sha256=predictor.bundle.meta["model_sha256"], source="validation data", meta=meta)
+    except DriftReferenceError as exc:
+        return _error(str(exc))
+    out = ref.save(predictor.bundle.directory)
+    # one look at the whole held-out half: validation only, for the record
+    whole = drift_test(ref, features[held_idx], logits[held_idx], seed=args.seed)
+    print(json.dumps({"reference": str(out), **ref.describe(), "heldout_files": len(held_idx),
+                      "skipped": len(failed), "heldout_half_vs_reference": whole}, indent=1))
+    return 0
+
+
+def _cmd_drift(args: argparse.Namespace) -> int:
+    from ..artifacts import WeightsError, resolve_model_dir
+    from ..calibration.site import SiteProfileError
+    from ..monitoring.drift import MIN_BATCH, DriftReferenceError, drift_test, reference_for, verdict_text
+    from ..predictor import Predictor
+    from ..scan import scan_paths
+    from .site import site_profile_for
+
+    if not args.paths:
+        return _error("no PATH given")
+    try:
+        model_dir = resolve_model_dir(args.model)
+        profile = site_profile_for(args.model, args.site)
+        reference = reference_for(model_dir, profile)
+    except (WeightsError, SiteProfileError, DriftReferenceError, OSError, ValueError) as exc:
+        return _error(str(exc))
+    if reference is None:
+        return _error(f"model {model_dir.name!r} ships no drift reference; build one with "
+                      f"`python -m pneumo_core drift-reference --model {model_dir.name} --data DATASET`")
+    files, notes = scan_paths(args.paths)
+    for note in notes:
+        print(note, file=sys.stderr)
+    if len(files) < MIN_BATCH:  # no need to load the model to refuse
+        return _error(f"the drift test needs at least {MIN_BATCH} films; found {len(files)} in the given paths")
+    try:
+        predictor = Predictor(model_dir, site=profile)
+    except (WeightsError, SiteProfileError) as exc:
+        return _error(str(exc))
+    features, logits, _, failed = score_features(predictor, [(f, str(f)) for f in files], args.batch_size,
+                                                 args.quiet)
+    for name, reason in failed:
+        print(f"unreadable: {name}: {reason}", file=sys.stderr)
+    if len(features) < MIN_BATCH:
+        return _error(f"the drift test needs at least {MIN_BATCH} scored films; {len(features)} of "
+                      f"{len(files)} could be read")
+    result = drift_test(reference, features, logits, seed=args.seed)
+    against = reference.source
+    print(json.dumps({"model": predictor.name, "reference": against, **result, "unreadable": len(failed),
+                      "verdict": verdict_text(result, against)}, indent=1))
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    pass
+    r = sub.add_parser("drift-reference", help="build a model's drift reference from half its validation patients")
+    r.add_argument("--model", default=None, help="shipped model name or folder (default efficientnet_lite0)")
+    r.add_argument("--data", type=Path, required=True, help="the full dataset (holding train/), e.g. "
+                   "../shared/data/chest_xray")
+    r.add_argument("--seed", type=int, default=0, help="which patients form the reference half")
+    r.add_argument("--components", type=int, default=32, help="PCA components (default 32)")
+    r.add_argument("--permutations", type=int, default=1000, help="permutations per test (default 1000)")
+    r.add_argument("--batch-size", type=int, default=32)
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=_cmd_drift_reference)
+
+    d = sub.add_parser("drift", help="test whether a batch of films (>= 20) looks like the model's reference data")
+    d.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="image files or folders (scanned as predict does)")
+    d.add_argument("--model", default=None, help="shipped model name or folder (default efficientnet_lite0)")
+    d.add_argument("--site", help="a site profile (shipped name or JSON path): its calibration sample is the "
+                   "reference when it holds one")
+    d.add_argument("--seed", type=int, default=0, help="seed of the permutations")
+    d.add_argument("--batch-size", type=int, default=32)
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.set_defaults(func=_cmd_drift)

@@ -1,0 +1,78 @@
+"""Kernel two-sample test: maximum mean discrepancy with an RBF kernel and a permutation
+p-value (Gretton et al. 2012, "A kernel two-sample test", JMLR 13). Pure numpy, no model
+knowledge, so the statistics can be tested on synthetic data.
+
+The bandwidth is fixed beforehand (the median heuristic on the reference), not chosen on
+the pooled sample: the test then stays a plain permutation test whose level holds exactly
+under exchangeability.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["pairwise_sq_dists", "median_bandwidth", "rbf_kernel", "mmd2", "mmd_permutation_test"]
+
+
+def pairwise_sq_dists(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances between the rows of x and y (clipped at 0 for rounding)."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    d = (x * x).sum(1)[:, None] + (y * y).sum(1)[None, :] - 2.0 * x @ y.T
+    return np.maximum(d, 0.0)
+
+
+def median_bandwidth(x: np.ndarray) -> float:
+    """The median heuristic: the median distance between distinct rows of x."""
+    x = np.asarray(x, np.float64)
+    if len(x) < 2:
+        raise ValueError(f"the median heuristic needs at least 2 points, got {len(x)}")
+    d = pairwise_sq_dists(x, x)[np.triu_indices(len(x), k=1)]
+    bandwidth = float(np.sqrt(np.median(d)))
+    if not np.isfinite(bandwidth) or bandwidth <= 0.0:
+        raise ValueError(f"the reference points are (nearly) identical: median distance {bandwidth}")
+    return bandwidth
+
+
+def rbf_kernel(x: np.ndarray, y: np.ndarray, bandwidth: float) -> np.ndarray:
+    """k(a, b) = exp(-|a - b|^2 / (2 bandwidth^2))."""
+    return np.exp(-pairwise_sq_dists(x, y) / (2.0 * bandwidth * bandwidth))
+
+
+def _weights(n_batch: int, n_ref: int) -> np.ndarray:
+    return np.concatenate([np.full(n_batch, 1.0 / n_batch), np.full(n_ref, -1.0 / n_ref)])
+
+
+def mmd2(batch: np.ndarray, reference: np.ndarray, bandwidth: float) -> float:
+    """The biased (V-statistic) squared MMD between two samples: the permutation test only
+    needs a statistic that grows with the difference, and this one is never undefined."""
+    z = np.concatenate([np.asarray(batch, np.float64), np.asarray(reference, np.float64)])
+    w = _weights(len(batch), len(reference))
+    return float(w @ rbf_kernel(z, z, bandwidth) @ w)
+
+
+def mmd_permutation_test(batch: np.ndarray, reference: np.ndarray, bandwidth: float, n_permutations: int = 1000,
+                         seed: int = 0) -> tuple[float, float]:
+    """(MMD^2, permutation p-value) of `batch` against `reference`.
+
+    The pooled kernel matrix is computed once; each permutation only reassigns the sample
+    labels, so all permutations are one matrix product (n_permutations x N x N flops).
+    The p-value counts the observed split among the permutations, (1 + #{>=}) / (1 + P),
+    so it is never 0 and the test's level holds for any P.
+    """
+    batch, reference = np.asarray(batch, np.float64), np.asarray(reference, np.float64)
+    n, m = len(batch), len(reference)
+    if n < 2 or m < 2:
+        raise ValueError(f"each sample needs at least 2 points (batch {n}, reference {m})")
+    if n_permutations < 1:
+        raise ValueError(f"n_permutations must be positive, not {n_permutations}")
+    z = np.concatenate([batch, reference])
+    k = rbf_kernel(z, z, bandwidth)
+    w = _weights(n, m)
+    observed = float(w @ k @ w)
+    rng = np.random.default_rng(seed)
+    order = rng.permuted(np.tile(np.arange(n + m), (n_permutations, 1)), axis=1)
+    a = w[order]  # each row: the sample weights after shuffling the labels
+    null = np.einsum("pi,pi->p", a @ k, a)
+    # ties within rounding count as "at least as large", so a shuffle equal to the
+    # observed split never makes the p-value smaller than it should be
+    p_value = (1.0 + float((null >= observed - 1e-12 * max(abs(observed), 1.0)).sum())) / (1.0 + n_permutations)
+    return observed, p_value
