@@ -12,6 +12,7 @@ navigation = st.navigation([
     st.Page("pages/normal.py", title="NORMAL cases", icon=":material/check_circle:", url_path="normal"),
     st.Page("pages/pneumonia.py", title="PNEUMONIA cases", icon=":material/pulmonology:", url_path="pneumonia"),
     st.Page("pages/model_card.py", title="Model card", icon=":material/description:"),
+    st.Page("pages/calibrate_site.py", title="Calibrate for your site", icon="🎯", url_path="calibrate_site"),
 ])
 sidebar.sidebar()
 navigation.run()

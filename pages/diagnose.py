@@ -1,5 +1,6 @@
-"""Diagnose: upload radiographs; per image a calibrated probability, the call at the
-current threshold, warnings and a heatmap; a sortable table and CSV for the batch."""
+"""Diagnose: upload radiographs; per image a probability (under the sidebar's calibration),
+the call at the current threshold, warnings and a heatmap; a sortable table and CSV for the
+batch, and the drift alarm's verdict on a batch of 20 films or more."""
 import streamlit as st
 
 from pneumo_core.app import cases, formatting, paths, resources, scoring, sidebar
@@ -7,7 +8,7 @@ from pneumo_core.app import cases, formatting, paths, resources, scoring, sideba
 s = sidebar.settings()
 
 st.title("Pneumonia on a chest radiograph")
-st.info(formatting.DISCLAIMER, icon=":material/info:")
+st.info(formatting.disclaimer(s.site.name if s.site else None), icon=":material/info:")
 
 uploads = st.file_uploader(
     "Chest radiographs (frontal view): DICOM (with or without .dcm), PNG, JPEG, TIFF, BMP or WebP",
@@ -27,16 +28,20 @@ if not inputs:
                "(two NORMAL, two PNEUMONIA from the official test split).")
 else:
     with st.spinner(f"Scoring {len(inputs)} image(s)…"):
-        results = [scoring.score_file(s.model, data, name) for name, data in inputs]
+        results = [scoring.score_file(s.model, data, name, s.site) for name, data in inputs]
 
     st.subheader("Results")
-    op_text = f"threshold {s.threshold:.3f} ({s.operating_point}), model {s.model}"
+    op_text = f"threshold {s.threshold:.3f} ({s.operating_point}), model {s.model}, {s.probability_label}"
     rows = cases.result_rows(results, s.threshold, s.operating_point)
     st.caption(cases.batch_summary(results, s.threshold) + f" · {op_text}")
-    st.dataframe(rows, hide_index=True, width="stretch",  # threshold and model are in the caption and the CSV
+    drift = scoring.batch_drift(s.model, results, s.site)
+    if drift is not None:
+        show = {None: st.info, True: st.warning, False: st.success}[drift.shifted]
+        show(drift.text, icon=":material/query_stats:")
+    st.dataframe(rows, hide_index=True, width="stretch",  # threshold, model, calibration: caption and CSV
                  column_order=["file", "P(pneumonia)", "label", "warnings / error"], column_config={
-                     "P(pneumonia)": st.column_config.ProgressColumn("P(pneumonia)", format="%.3f", min_value=0.0,
-                                                                     max_value=1.0),
+                     "P(pneumonia)": st.column_config.ProgressColumn(s.probability_label, format="%.3f",
+                                                                     min_value=0.0, max_value=1.0),
                      "warnings / error": st.column_config.TextColumn(width="large")})
     st.download_button("Download the table (CSV)", cases.rows_to_csv(rows), file_name="pneumonia_results.csv",
                        mime="text/csv", on_click="ignore", icon=":material/download:")
@@ -53,7 +58,7 @@ else:
                 st.warning("**Out of distribution.** " + formatting.escape_markdown(ood), icon=":material/warning:")
             img_col, heat_col, num_col = st.columns([1, 1, 1])
             with num_col:
-                st.metric("Calibrated P(pneumonia)", formatting.format_probability(r.probability))
+                st.metric(s.probability_label, formatting.format_probability(r.probability))
                 st.progress(float(r.probability))
                 st.badge(f"{label} at threshold {s.threshold:.3f}", color="orange" if label == "PNEUMONIA" else "blue",
                          icon=":material/pulmonology:" if label == "PNEUMONIA" else ":material/check:")

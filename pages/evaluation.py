@@ -1,20 +1,21 @@
-"""Evaluation: test-split metrics with 95% CIs at the current threshold, curves with the
-operating point, live confusion matrix, calibration, learning curves, both models."""
+"""Evaluation: test-split metrics with 95% CIs at the current threshold, under the sidebar's
+calibration, curves with the operating point, live confusion matrix, calibration, learning
+curves, both models."""
 import streamlit as st
 
 from pneumo_core.app import eval_views, figures, model_card, paths, resources, sidebar, widgets
 
 s = sidebar.settings()
-ev, meta = resources.eval_report(s.model), resources.model_meta(s.model)
+meta = resources.model_meta(s.model)
 
 st.title("Evaluation on the official test split")
-if ev is None:
-    st.error(f"No test evaluation for this model. Run `python -m pneumo_core evaluate --model {s.model}`.")
-else:
-    widgets.stale_eval_warning(ev, meta, s.model)
+view = widgets.evaluation_for(s)
+if view is not None:
+    ev = view.ev
+    widgets.stale_eval_warning(ev, meta, s.model, view)
+    widgets.calibration_caption(view)
     st.markdown(model_card.prevalence_note(ev, meta))
-    st.caption(f"Model {s.model}. The test split was not used to choose the model, its thresholds or its "
-               f"temperature. 95% CIs: percentile bootstrap over images, {eval_views.N_BOOT} resamples.")
+    st.caption(model_card.test_split_caption(view, s.model, eval_views.N_BOOT))
 
     st.subheader(f"At threshold {s.threshold:.3f} ({s.operating_point})")
     labels, probs, _ = eval_views.eval_arrays(ev)
@@ -27,14 +28,16 @@ else:
 
     st.subheader("Curves")
     roc_col, pr_col = st.columns(2)
-    roc_col.plotly_chart(figures.roc_figure(ev, s.threshold, meta), width="stretch")
+    roc_col.plotly_chart(figures.roc_figure(ev, s.threshold, None if view.is_site else meta), width="stretch")
     pr_col.plotly_chart(figures.pr_figure(ev, s.threshold), width="stretch")
-    st.caption("Circles: the model's validation-chosen presets. Cross: the threshold in the sidebar.")
+    st.caption(f"Circles: the {'site profile' if view.is_site else 'model'}'s presets. Cross: the threshold in the "
+               "sidebar.")
 
     cal_col, hist_col = st.columns(2)
     with cal_col:
         st.plotly_chart(figures.reliability_figure(ev), width="stretch")
-        st.caption(model_card.calibration_caption(ev, meta))
+        st.caption(model_card.site_calibration_caption(view, s.site) if view.is_site
+                   else model_card.calibration_caption(ev, meta))
     with hist_col:
         hist = resources.history(s.model)
         if hist:
@@ -44,12 +47,13 @@ else:
         else:
             st.info("No training history for this model.")
 
-st.subheader("Both models")
+st.subheader("Both models, calibrated on validation data")
 reports = {m: r for m in paths.list_models() if (r := resources.eval_report(m)) is not None}
 st.dataframe(model_card.comparison_rows(reports, {m: resources.model_meta(m) for m in reports}), hide_index=True,
              width="stretch")
 st.caption("Each model at its own validation-chosen thresholds, values with 95% CIs. A threshold means different "
-           "things for different models: each is calibrated separately.")
+           "things for different models: each is calibrated separately. The ROC curves do not depend on the "
+           "calibration: a site profile changes the probabilities, never their order.")
 full_col, zoom_col = st.columns(2)
 full_col.plotly_chart(figures.comparison_roc_figure(reports, s.model), width="stretch")
 zoom_col.plotly_chart(figures.comparison_roc_figure(reports, s.model, zoom=True), width="stretch")

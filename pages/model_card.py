@@ -40,11 +40,16 @@ st.header("How the operating points and probabilities were set")
 st.markdown("\n".join(f"- {formatting.escape_markdown(n)}" for n in model_card.threshold_notes(meta)))
 st.markdown(f"- Probabilities: temperature scaling, P = sigmoid(logit / T) with T = "
             f"{float(meta.get('temperature', 1.0)):.3f} fitted on validation (minimum log-loss).")
+if s.site is not None:
+    st.subheader(f"Calibration in use: {s.calibration_label}")
+    st.caption("A site profile recalibrates the temperature-scaled logit on a labelled sample of that site's films "
+               "and brings its own thresholds; the model, its ranking and everything else on this card stay the same.")
+    st.dataframe(model_card.site_profile_rows(s.site), hide_index=True, width="stretch")
 
 st.header("Numbers")
 if ev is not None:
     widgets.stale_eval_warning(ev, meta, s.model)
-    st.subheader("Test split, with 95% bootstrap CIs")
+    st.subheader("Test split, with 95% bootstrap CIs, calibrated on validation data")
     st.dataframe(model_card.card_metric_rows(ev), hide_index=True, width="stretch")
     st.caption(model_card.calibration_caption(ev, meta))
 st.subheader("Validation (where every choice was made)")

@@ -16,11 +16,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-__all__ = ["ReportCase", "render_report", "REPORT_DISCLAIMER"]
+__all__ = ["ReportCase", "render_report", "REPORT_DISCLAIMER", "report_disclaimer"]
 
-REPORT_DISCLAIMER = ("RESEARCH DEMO - NOT A DIAGNOSIS. Not a medical device; not for clinical decisions. "
-                     "Trained on paediatric chest radiographs (ages 1-5) from a single centre; "
-                     "the probability is calibrated on validation data from that centre only.")
+_DISCLAIMER_HEAD = ("RESEARCH DEMO - NOT A DIAGNOSIS. Not a medical device; not for clinical decisions. "
+                    "Trained on paediatric chest radiographs (ages 1-5) from a single centre; ")
+REPORT_DISCLAIMER = _DISCLAIMER_HEAD + "the probability is calibrated on validation data from that centre only."
 _A4 = (8.27, 11.69)
 _PNEUMONIA, _NORMAL = "#d95f02", "#1f77b4"
 
@@ -41,6 +41,17 @@ class ReportCase:
     heatmap_note: str = ""
     warnings: list[str] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
+    calibration: str = "calibrated on validation data"  # what the probability is calibrated on, in plain words
+    calibration_detail: str = ""  # one sentence: the sample it was fitted on, where the thresholds come from
+    site: str | None = None  # the site profile's name, when one calibrated the probability
+
+
+def report_disclaimer(site: str | None) -> str:
+    """`REPORT_DISCLAIMER`, its calibration clause true for the calibration in use."""
+    if site is None:
+        return REPORT_DISCLAIMER
+    return (_DISCLAIMER_HEAD + f"the probability is recalibrated for {site} on a small labelled sample from that "
+            "site; the model itself was not retrained.")
 
 
 def _text(fig: Figure, x: float, y: float, s: str, **kw) -> None:
@@ -87,14 +98,15 @@ def render_report(case: ReportCase, fmt: str = "pdf") -> bytes:
     bar.set_yticks([])
     bar.set_xticks(np.linspace(0, 1, 11))
     bar.tick_params(labelsize=8)
-    bar.set_xlabel("calibrated P(pneumonia)", fontsize=8, labelpad=2)
+    bar.set_xlabel(f"P(pneumonia), {case.calibration}", fontsize=8, labelpad=2, parse_math=False)
     bar.text(case.threshold, 1.08, f"threshold {case.threshold:.3f}", ha="center", va="bottom", fontsize=8,
              transform=bar.get_xaxis_transform(), parse_math=False)
 
     y = 0.405
     lines = [
         ("File", case.file_name),
-        ("Calibrated P(pneumonia)", f"{case.probability:.4f}"),
+        ("P(pneumonia)", f"{case.probability:.4f}, {case.calibration}"),
+        ("Calibration", case.calibration_detail or case.calibration),
         ("Call at this threshold", case.label),
         ("Operating point", f"{case.operating_point} (threshold {case.threshold:.3f})"),
         ("Model", f"{case.model}" + (f" - {case.model_description}" if case.model_description else "")),
@@ -123,7 +135,7 @@ def render_report(case: ReportCase, fmt: str = "pdf") -> bytes:
         wrapped = _wrap(case.heatmap_note)
         _text(fig, 0.07, y, "\n".join(wrapped), fontsize=9)
 
-    _text(fig, 0.05, 0.075, "\n".join(_wrap(REPORT_DISCLAIMER, 100)), fontsize=8.5, color="#8a2e00")
+    _text(fig, 0.05, 0.075, "\n".join(_wrap(report_disclaimer(case.site), 100)), fontsize=8.5, color="#8a2e00")
     _text(fig, 0.05, 0.03, "Generated " + datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
           fontsize=7.5, color="#666666")
 

@@ -84,7 +84,7 @@ def test_two_uploads_give_two_scored_cases_with_probability_and_images():
     assert not at.exception
     assert len(at.metric) == 2
     for m in at.metric:
-        assert m.label == "Calibrated P(pneumonia)" and m.value.endswith("%")
+        assert m.label == "P(pneumonia), calibrated on validation data" and m.value.endswith("%")
     assert len(at.image) >= 4  # the radiograph and its heatmap, twice
     assert [t.value for t in at.text] == [name for name, _, _ in _examples()]
     assert any("explains" in (img.proto.imgs[0].caption if img.proto.imgs else "") for img in at.image)

@@ -173,3 +173,41 @@ def test_upload_score_and_browse_in_a_real_browser(server, browser, tmp_path):
             print(f"[browser] screenshot {name}: {path}")
     finally:
         page.close()
+
+
+def test_calibrate_a_site_from_ten_films_per_class_in_a_real_browser(server, browser, tmp_path, test_images):
+    import json
+    url, log = server
+    page = browser.new_page(viewport={"width": 1500, "height": 2400})
+    external: list[str] = []
+    page.on("request", lambda r: external.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+            else None)
+    try:
+        page.goto(url)
+        page.wait_for_selector("input[type=file]", state="attached", timeout=SLOW)
+        _wait_idle(page)
+        _open(page, "calibrate_site", "Calibrate for your site")
+        external.clear()
+        page.set_input_files(".st-key-site_normal input[type=file]", [str(p) for p in test_images["NORMAL"][:10]])
+        _wait_idle(page)
+        page.set_input_files(".st-key-site_pneumonia input[type=file]", [str(p) for p in test_images["PNEUMONIA"][:10]])
+        download_button = page.get_by_role("button", name="Download the profile (JSON)")
+        download_button.wait_for(timeout=SLOW)
+        _wait_idle(page)
+        _no_exception(page)
+        assert page.get_by_text("Cross-fitted estimates at the balanced threshold").count() == 1
+        assert page.locator('[data-testid="stDataFrame"]').count() >= 1  # the estimates table
+        assert _wait_count(page, ".js-plotly-plot", 3) >= 3  # reliability, ROC, the study's learning curve
+        assert page.get_by_role("button", name="Use this profile in this session").count() == 1
+        with page.expect_download(timeout=SLOW) as download:
+            download_button.click()
+        profile = json.loads(Path(download.value.path()).read_text())
+        assert profile["counts"] == {"NORMAL": 10, "PNEUMONIA": 10}
+        assert {"accuracy", "sensitivity", "specificity", "ece"} <= set(profile["estimates"])
+        assert download.value.suggested_filename.endswith(".json")
+        shot = tmp_path / "calibrate_site.png"
+        page.screenshot(path=shot, full_page=True)
+        print(f"\n[browser] screenshot calibrate_site: {shot}")
+        print(f"[browser] requests leaving localhost on the calibration page: {external or 'none'}")
+    finally:
+        page.close()

@@ -1,21 +1,27 @@
 """One scored input and what the Diagnose page makes of it, without Streamlit: the
 threshold-free `CaseResult`, its call at a threshold, table rows, CSV, display copy and
-heatmap overlay.
+heatmap overlay. A result keeps the model's logit, so a site profile's probability is
+derived from the cached score (`with_site`) and switching calibration never re-scores.
 """
 from __future__ import annotations
 
 import csv
 import hashlib
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from ..data import CLASSES
 from ..spreadsheet import csv_cell
+from .formatting import SOURCE_CALIBRATION, calibration_label
 
-__all__ = ["DISPLAY_MAX_SIDE", "BORDERLINE", "CaseResult", "content_digest", "label_at", "result_rows",
+if TYPE_CHECKING:
+    from ..calibration.site import SiteProfile
+
+__all__ = ["DISPLAY_MAX_SIDE", "BORDERLINE", "CaseResult", "with_site", "content_digest", "label_at", "result_rows",
     "batch_summary", "case_details", "rows_to_csv", "to_display", "blend"]
 
 DISPLAY_MAX_SIDE = 768  # px sent to the browser per image; big DICOMs are downsampled for display only
@@ -45,10 +51,24 @@ class CaseResult:
     display: np.ndarray | None = None  # uint8 HxW, at most DISPLAY_MAX_SIDE a side
     size: tuple[int, int] | None = None  # original (width, height) in pixels
     model: str = ""
+    logit: float | None = None  # source-calibrated logit: what a site profile recalibrates
+    features: np.ndarray | None = field(default=None, repr=False)  # penultimate features, for the drift alarm
+    calibration: str = SOURCE_CALIBRATION  # what `probability` is calibrated on, in plain words
 
     @property
     def ok(self) -> bool:
         return self.error is None and self.probability is not None
+
+
+def with_site(result: CaseResult, site: SiteProfile | None) -> CaseResult:
+    """The result with its probability under a site profile (from the cached logit), or as
+    it is under the source calibration. A shallow copy: the display image is shared."""
+    if site is None or (result.ok and result.logit is None):  # no logit: only the source probability is known
+        return result
+    if not result.ok:
+        return replace(result, calibration=calibration_label(site.name))
+    p = float(site.probability(np.array([result.logit], dtype=np.float64))[0])
+    return replace(result, probability=p, calibration=calibration_label(site.name))
 
 
 def result_rows(results: list[CaseResult], threshold: float, operating_point_name: str) -> list[dict]:
@@ -61,6 +81,7 @@ def result_rows(results: list[CaseResult], threshold: float, operating_point_nam
             "threshold": round(threshold, 4),
             "operating point": operating_point_name,
             "model": r.model,
+            "calibration": r.calibration,
             "warnings / error": ("ERROR: " + r.error) if r.error else "; ".join(r.warnings),
         })
     return rows

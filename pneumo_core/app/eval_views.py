@@ -1,17 +1,30 @@
 """What the evaluation pages compute from `eval_test.json` at any threshold, without
 Streamlit: confusion matrix, metrics with bootstrap CIs (`metrics.threshold_metrics_ci`),
 per-class tables, the ROC/PR operating point, galleries of test cases, staleness checks.
+
+Under a site profile the pages read the test split as that profile calibrates it
+(`EvalView`): the out-of-fold evaluation of `site_study_test.json` when the profile was
+fitted on the test split itself (scoring those films with it would grade it on its own
+sample), else the source evaluation's probabilities recalibrated by the profile.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..data import CLASSES
 from ..metrics import confusion_counts, threshold_metrics_ci
 from .cases import label_at
-from .formatting import format_ci, format_number
+from .formatting import SOURCE_CALIBRATION, calibration_label, format_ci, format_number
 
-__all__ = ["N_BOOT", "THRESHOLD_METRICS", "FREE_METRICS", "METRIC_NAMES", "eval_arrays", "confusion",
+if TYPE_CHECKING:
+    from ..calibration.site import SiteProfile
+
+__all__ = ["EvalView", "OUT_OF_FOLD_NOTE", "STUDY_PROFILE", "RECALIBRATED_N_BOOT", "source_view", "fitted_on_split",
+    "recalibrated_eval", "site_view", "N_BOOT", "THRESHOLD_METRICS", "FREE_METRICS", "METRIC_NAMES", "eval_arrays", "confusion",
     "confusion_caption", "threshold_metrics", "metrics_table", "per_class_metrics_ci", "per_class_table",
     "operating_point", "gallery", "eval_consistency"]
 
@@ -30,6 +43,84 @@ METRIC_NAMES = {
     "brier": "Brier score (lower is better)",
     "ece": "ECE, 10 bins (lower is better)",
 }
+STUDY_PROFILE = "kermany-test"  # the shipped profile fitted on the whole official test split
+OUT_OF_FOLD_NOTE = "out-of-fold: no film scored by a fit that saw it or its patient"
+RECALIBRATED_N_BOOT = 200  # the page computes these on the fly: 200 resamples keep it to a second or two
+
+
+@dataclass(frozen=True)
+class EvalView:
+    """The test split as the chosen calibration reads it: the evaluation (eval_test.json's
+    layout), what it is calibrated on in plain words, and how its probabilities came about."""
+    ev: dict
+    calibration: str  # "calibrated on validation data" / "calibrated for <site>"
+    how: str          # one sentence for the page's caption
+    out_of_fold: bool = False
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self.ev["thresholds"].items()}
+
+    @property
+    def is_site(self) -> bool:
+        return self.calibration != SOURCE_CALIBRATION
+
+
+def source_view(ev: dict) -> EvalView:
+    return EvalView(ev, SOURCE_CALIBRATION, "probabilities calibrated on the model's validation data (temperature "
+                    "scaling); the test split was scored once, afterwards")
+
+
+def _split_keys(ev: dict) -> list[list[str]]:
+    """The test films' keys as a profile may have hashed them: relative to data/ (test/NORMAL/x)
+    or to the split folder it was fitted on (NORMAL/x)."""
+    keys = [p["file"] for p in ev["predictions"]]
+    return [keys, [k.split("/", 1)[1] if "/" in k else k for k in keys]]
+
+
+def fitted_on_split(profile: SiteProfile, ev: dict, shipped: bool = False) -> bool:
+    """Whether the profile's sample is exactly this evaluation's films (its file-list hash
+    matches), or it is the shipped test-split profile: then only an out-of-fold evaluation
+    is honest."""
+    from ..calibration.site import files_digest
+    if profile.files_sha256 in {files_digest(keys) for keys in _split_keys(ev)}:
+        return True
+    return shipped and profile.name == STUDY_PROFILE
+
+
+def recalibrated_eval(ev: dict, profile: SiteProfile, n_boot: int = RECALIBRATED_N_BOOT) -> dict:
+    """eval_test.json with each film's probability recalibrated by the profile (from the
+    logit of the source probability), at the profile's thresholds. Imports `evaluate`, which
+    imports torch: callers in the app first wait for the warm-up (`resources`)."""
+    from ..calibration.recalibration import logit
+    from ..data import Item
+    from ..evaluate import evaluation_report
+    items = [Item(Path(p["file"]), CLASSES.index(p["label"])) for p in ev["predictions"]]
+    probs = profile.probability(logit(np.array([p["probability"] for p in ev["predictions"]], dtype=np.float64)))
+    out = evaluation_report(ev["model"], ev.get("model_sha256", ""), ev.get("split", "test"), items, probs,
+                            {k: float(v) for k, v in profile.thresholds.items()}, profile.default_threshold, n_boot)
+    out["calibration"] = f"source probabilities recalibrated by site profile {profile.name}"
+    return out
+
+
+def site_view(profile: SiteProfile, source_ev: dict, study_ev: dict | None, recalibrated: dict | None,
+              shipped: bool = False) -> EvalView:
+    """The evaluation the pages show under a site profile (see the module docstring).
+    `study_ev` is site_study_test.json's out-of-fold evaluation, `recalibrated` the result
+    of `recalibrated_eval` (either may be None when not needed or not available)."""
+    label = calibration_label(profile.name)
+    if fitted_on_split(profile, source_ev, shipped):
+        if study_ev is not None:
+            return EvalView(study_ev, label, f"site-calibrated on this test split, {OUT_OF_FOLD_NOTE}; "
+                            f"{study_ev.get('calibration', 'cross-fitted')}", out_of_fold=True)
+        if recalibrated is not None:
+            return EvalView(recalibrated, label, "this profile was fitted on these very films and no out-of-fold "
+                            "evaluation ships with the model: the numbers below grade the profile on its own "
+                            "sample and are optimistic")
+    if recalibrated is None:
+        raise ValueError("site_view needs the recalibrated evaluation for a profile not fitted on this split")
+    return EvalView(recalibrated, label, "the test split's source probabilities recalibrated by this profile; "
+                    "films of its calibration sample, if any are in the test split, are not held out")
 
 
 def eval_arrays(ev: dict) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -102,7 +102,9 @@ def learning_figure(hist: list[dict], best_epoch: int | None = None) -> go.Figur
     return fig
 
 
-def probability_histogram(ev: dict, cls: str, threshold: float) -> go.Figure:
+def probability_histogram(ev: dict, cls: str, threshold: float,
+                          calibration: str = "calibrated on validation data") -> go.Figure:
+    """One true class's probabilities, `calibration` saying what they are calibrated on."""
     labels, probs, _ = eval_arrays(ev)
     p = probs[labels == CLASSES.index(cls)]
     fig = go.Figure(go.Histogram(x=p, xbins=dict(start=0, end=1.0001, size=0.025), marker_color=_COLOURS[cls],
@@ -115,7 +117,7 @@ def probability_histogram(ev: dict, cls: str, threshold: float) -> go.Figure:
     # log scale: the few errors stay visible next to hundreds of confident calls
     fig.update_yaxes(type="log", tickvals=[1, 2, 5, 10, 20, 50, 100, 200, 500], range=[-0.1, np.log10(max(p.size, 2)) + 0.1])
     return _layout(fig, f"P(pneumonia), {p.size} truly {cls} test images (correct: {side} the line)",
-                   "Calibrated P(pneumonia)", "images (log scale)")
+                   f"P(pneumonia), {calibration}", "images (log scale)")
 
 
 def comparison_roc_figure(reports: dict[str, dict], current: str, zoom: bool = False) -> go.Figure:

@@ -5,13 +5,18 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .eval_views import METRIC_NAMES
-from .formatting import escape_markdown, format_ci, format_number
+from .eval_views import METRIC_NAMES, EvalView
+from .formatting import calibration_label, escape_markdown, format_ci, format_number
 
-__all__ = ["train_prevalence", "prevalence_note", "calibration_caption", "comparison_rows", "card_metric_rows",
+if TYPE_CHECKING:
+    from ..calibration.site import SiteProfile
+
+__all__ = ["train_prevalence", "prevalence_note", "calibration_caption", "site_calibration_caption",
+    "test_split_caption", "site_profile_rows", "comparison_rows", "card_metric_rows",
     "validation_rows", "threshold_notes", "training_rows", "saliency_caveats"]
 
 
@@ -42,6 +47,54 @@ def calibration_caption(ev: dict, meta: dict) -> str:
     if val_ece is not None:
         text += f" ECE {float(val_ece):.3f} on validation, {test_ece:.3f} on this test split."
     return text
+
+
+def site_calibration_caption(view: EvalView, profile: SiteProfile) -> str:
+    """How a site profile's calibration reads on the test split, beside its own cross-fitted
+    estimate on the sample it was fitted on."""
+    test_ece = next(iter(view.ev["metrics"].values()))["ece"]["value"]
+    how = "out-of-fold" if view.out_of_fold else "the source probabilities recalibrated by the profile"
+    text = f"Probabilities {view.calibration}: ECE {test_ece:.3f} on this test split ({how})."
+    est = (profile.estimates or {}).get("ece")
+    if isinstance(est, dict) and "value" in est:
+        text += (f" Cross-fitted on the profile's own {sum(profile.counts.values())} films: ECE "
+                 f"{format_number(est['value'])} (95% CI {format_ci(est)}).")
+    return text
+
+
+def test_split_caption(view: EvalView, model: str, n_boot: int) -> str:
+    """What the test numbers are and what was (not) chosen on the test split, per calibration."""
+    if not view.is_site:
+        return (f"Model {model}, P(pneumonia) {view.calibration}. The test split was not used to choose the model, "
+                f"its thresholds or its temperature. 95% CIs: percentile bootstrap over images, {n_boot} resamples.")
+    return (f"Model {model}, P(pneumonia) {view.calibration}; the thresholds are the site profile's (set by a stated "
+            f"cost, not tuned on any sample). 95% CIs: percentile bootstrap, {view.ev.get('bootstrap', '')}.")
+
+
+def site_profile_rows(profile: SiteProfile) -> list[dict]:
+    """A site profile as field/value rows for the model card: what it was fitted on, the
+    recalibration, its thresholds and its cross-fitted estimates."""
+    c = profile.counts
+    rows = [
+        ("calibration", calibration_label(profile.name)),
+        ("fitted on", f"{sum(c.values())} labelled films ({c.get('NORMAL', 0)} NORMAL, {c.get('PNEUMONIA', 0)} "
+                      f"PNEUMONIA) of {profile.patients} patients"),
+        ("site prevalence", f"{profile.site_prevalence:.1%} ({profile.prevalence_source})"),
+        ("recalibration", f"P = sigmoid({profile.intercept:.3f} + {profile.slope:.3f} x logit)"
+                          + ("" if profile.slope_fitted else ", slope fixed at 1 (sample too small to fit it)")),
+        ("rule", profile.recalibration_rule),
+    ]
+    rows += [(f"{k} threshold", f"{float(t):.3f}: {profile.threshold_rules.get(k, '')}")
+             for k, t in profile.thresholds.items()]
+    est = profile.estimates or {}
+    for k in ("accuracy", "sensitivity", "specificity", "ece"):
+        if isinstance(est.get(k), dict):
+            rows.append((f"cross-fitted {k}", f"{format_number(est[k]['value'])} (95% CI {format_ci(est[k])})"))
+    if est.get("method"):
+        rows.append(("estimated by", est["method"]))
+    rows += [("warning", w) for w in profile.warnings]
+    rows.append(("fitted for weights", f"{profile.model} {profile.model_sha256[:12]}..., {profile.created}"))
+    return [{"field": k, "value": str(v)} for k, v in rows]
 
 
 def comparison_rows(reports: dict[str, dict], metas: dict[str, dict]) -> list[dict]:

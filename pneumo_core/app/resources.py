@@ -4,22 +4,34 @@ per model and weights file (`st.cache_resource`), and the background warm-up tha
 torch and the CAM stack so the first page paints before they are ready.
 
 Code that needs torch or the CAM stack gets the module from `import_predictor` /
-`import_saliency`, which wait for the warm-up: no heavy module is imported by two threads
-at once.
+`import_saliency` / `import_site`, which wait for the warm-up: no heavy module is imported
+by two threads at once (`pneumo_core.calibration` imports torch, so even a site profile
+is read only after the warm-up has imported it).
+
+Site profiles: the shipped ones (`shipped_site_files`, `site_profile`), the out-of-fold
+evaluation of the test-split profile (`site_study_report`) and the test split under any
+profile (`evaluation_view`).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
 from .paths import DEFAULT_MODEL, resolve_model_dir
 
-__all__ = ["model_meta", "eval_report", "history", "warm_up", "import_predictor", "import_saliency",
-    "get_predictor", "weights_stamp", "saliency_methods", "method_label"]
+if TYPE_CHECKING:
+    from ..calibration.site import SiteProfile
+    from .eval_views import EvalView
+
+__all__ = ["model_meta", "eval_report", "history", "warm_up", "import_predictor", "import_saliency", "import_site",
+    "get_predictor", "weights_stamp", "saliency_methods", "method_label", "shipped_site_files", "site_profile",
+    "site_study_report", "profile_key", "evaluation_view"]
 
 
 def _stamp(path: Path) -> tuple[str, int]:
@@ -121,6 +133,13 @@ def import_saliency():
     return saliency
 
 
+def import_site():
+    """`pneumo_core.calibration.site` (its package imports torch), once the warm-up has imported torch."""
+    _WARM.wait(_WARM.predictor_ready)
+    from ..calibration import site
+    return site
+
+
 @st.cache_resource(show_spinner="Loading the model…")
 def _predictor(name: str, stamp: int):
     return import_predictor().Predictor(name)
@@ -144,3 +163,59 @@ def method_label(method: str) -> str:
     """The display name of a saliency method key ("gradcam" -> "Grad-CAM")."""
     spec = saliency_methods().get(method)
     return spec.label if spec is not None else method
+
+
+def shipped_site_files(model: str) -> dict[str, Path]:
+    """{name: path} of the site profiles shipped with a model, without importing
+    `pneumo_core.calibration` (torch): the same layout as `calibration.site.shipped_profiles`,
+    weights/<model>/sites/<name>.json, so the sidebar lists them before the warm-up is done."""
+    return {p.stem: p for p in sorted((resolve_model_dir(model) / "sites").glob("*.json"))}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _site_profile(path: str, stamp: int) -> SiteProfile:
+    return import_site().load_profile(path)
+
+
+def site_profile(path: Path) -> SiteProfile:
+    """A shipped profile, re-read when its file changes; raises `SiteProfileError` for a bad file."""
+    return _site_profile(*_stamp(Path(path)))
+
+
+def site_study_report(model: str) -> dict | None:
+    """site_study_test.json's out-of-fold evaluation (eval_test.json's layout), or None."""
+    p = resolve_model_dir(model) / "site_study_test.json"
+    return _read_json(*_stamp(p)).get("out_of_fold_evaluation") if p.is_file() else None
+
+
+def profile_key(profile: SiteProfile | None) -> str:
+    """A short string that changes whenever the profile's calibration does: the cache key of
+    everything computed under it (`st.cache_data` cannot hash the profile itself)."""
+    if profile is None:
+        return "source"
+    payload = json.dumps([profile.name, profile.model_sha256, profile.intercept, profile.slope, profile.thresholds,
+                          profile.files_sha256, profile.created], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+@st.cache_data(show_spinner="Recalibrating the test split for this site…", max_entries=16)
+def _recalibrated(model: str, eval_stamp: int, key: str, _profile: SiteProfile) -> dict:
+    from .eval_views import recalibrated_eval
+    import_predictor()  # `evaluate` imports torch: after the warm-up has
+    return recalibrated_eval(eval_report(model), _profile)
+
+
+def evaluation_view(model: str, site: SiteProfile | None, shipped: bool = False) -> EvalView | None:
+    """The test split as the chosen calibration reads it (see `eval_views`), or None when the
+    model has no eval_test.json. Recalibrating is cached on the profile (`profile_key`)."""
+    from . import eval_views
+    ev = eval_report(model)
+    if ev is None:
+        return None
+    if site is None:
+        return eval_views.source_view(ev)
+    import_site()
+    study = site_study_report(model) if eval_views.fitted_on_split(site, ev, shipped) else None
+    recal = None if study is not None else _recalibrated(model, _stamp(resolve_model_dir(model) / "eval_test.json")[1],
+                                                         profile_key(site), site)
+    return eval_views.site_view(site, ev, study, recal, shipped)

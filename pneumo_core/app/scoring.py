@@ -1,7 +1,10 @@
 """Scores and heatmaps for uploads and test images, cached with `st.cache_data` on the
-file's content hash and the settings that change them (never the threshold or the opacity):
-a slider move re-derives the call from the cached probability and re-blends the cached map.
-Also the case report, rendered only when its download button is clicked.
+file's content hash and the settings that change them (never the threshold, the opacity or
+the calibration): a slider move re-derives the call from the cached probability, a
+calibration change re-derives the probability from the cached logit (`cases.with_site`),
+and the opacity re-blends the cached map. Also the batch's drift verdict (cached on the
+batch's digests and the calibration), and the case report, rendered only when its
+download button is clicked.
 """
 from __future__ import annotations
 
@@ -13,14 +16,18 @@ import numpy as np
 import streamlit as st
 
 from ..ingest import IngestError, load
-from .cases import CaseResult, blend, content_digest, to_display
-from .paths import test_image_bytes
-from .resources import get_predictor, import_predictor, import_saliency, method_label, model_meta, weights_stamp
+from .cases import CaseResult, blend, content_digest, to_display, with_site
+from .formatting import site_name
+from .paths import resolve_model_dir, test_image_bytes
+from .resources import (get_predictor, import_predictor, import_saliency, method_label, model_meta, profile_key,
+                        weights_stamp)
 
 if TYPE_CHECKING:
+    from ..calibration.site import SiteProfile
     from .sidebar import Settings
 
-__all__ = ["score_file", "Heatmap", "heatmap_for", "gallery_case", "split_warnings", "case_report"]
+__all__ = ["score_file", "Heatmap", "heatmap_for", "gallery_case", "split_warnings", "DriftVerdict", "batch_drift",
+    "case_report", "calibration_detail"]
 
 
 @st.cache_data(show_spinner=False, max_entries=128)  # each entry holds a display copy of the image
@@ -33,16 +40,19 @@ def _score(model: str, weights: int, digest: str, name: str, _data: bytes) -> Ca
         return result
     pred = get_predictor(model).predict_radiographs([rad], [name])[0]
     result.probability, result.warnings, result.ood_score = pred.probability, list(pred.warnings), pred.ood_score
+    result.logit = None if pred.logit is None else float(pred.logit)
+    result.features = None if pred.features is None else np.asarray(pred.features, np.float32)
     result.source_format, result.metadata = rad.source_format, dict(rad.metadata)
     result.display = to_display(rad.pixels)
     result.size = (int(rad.pixels.shape[1]), int(rad.pixels.shape[0]))
     return result
 
 
-def score_file(model: str, data: bytes, name: str) -> CaseResult:
-    """Cached on (model and its weights, content hash, name): reruns for a slider never
-    re-score. A bad file comes back with `error` set, like `Predictor.predict_bytes`."""
-    return _score(model, weights_stamp(model), content_digest(data), name, data)
+def score_file(model: str, data: bytes, name: str, site: SiteProfile | None = None) -> CaseResult:
+    """Cached on (model and its weights, content hash, name): reruns for a slider or a new
+    calibration never re-score. The probability is the site's when a profile is given. A bad
+    file comes back with `error` set, like `Predictor.predict_bytes`."""
+    return with_site(_score(model, weights_stamp(model), content_digest(data), name, data), site)
 
 
 @dataclass
@@ -90,6 +100,74 @@ def split_warnings(result: CaseResult) -> tuple[str | None, list[str]]:
     return ood, [w for w in result.warnings if w != ood_warning]
 
 
+@dataclass(frozen=True)
+class DriftVerdict:
+    """The drift alarm's words for one batch. `shifted` is None when the test could not run
+    (then `text` says why)."""
+    text: str
+    shifted: bool | None
+    n: int
+    p_value: float | None = None
+
+
+def _drift_module():
+    """`pneumo_core.monitoring.drift`, or None while it is missing or incomplete: the page
+    works without the alarm."""
+    try:
+        from ..monitoring import drift
+        drift.MIN_BATCH, drift.reference_for, drift.drift_test, drift.verdict_text  # noqa: B018
+    except (ImportError, AttributeError):
+        return None
+    return drift
+
+
+@st.cache_data(show_spinner="Checking the batch for drift…", max_entries=16)
+def _drift(model: str, weights: int, digests: tuple[str, ...], calibration: str, _features: np.ndarray,
+           _logits: np.ndarray, _site: SiteProfile | None) -> DriftVerdict:
+    drift = _drift_module()
+    n = len(digests)
+    try:
+        ref = drift.reference_for(resolve_model_dir(model), _site)
+        if ref is None:
+            return DriftVerdict("No drift reference ships with this model: the batch was not checked for drift.",
+                                None, n)
+        result = drift.drift_test(ref, _features, _logits)
+    except ValueError as exc:  # DriftReferenceError: a reference for other weights, a sample that does not fit
+        return DriftVerdict(f"The batch was not checked for drift: {exc}", None, n)
+    against = site_name(getattr(ref, "source", "") or "the reference")
+    if _site is not None and getattr(_site, "drift_reference", None) is None:
+        against += f"; profile {site_name(_site.name)} carries no sample of its site"
+    text = drift.verdict_text(result, against)
+    return DriftVerdict(text[:1].upper() + text[1:], bool(result["shifted"]), int(result["n"]),
+                        float(result["p_value"]))
+
+
+def batch_drift(model: str, results: list[CaseResult], site: SiteProfile | None) -> DriftVerdict | None:
+    """Whether a batch's scored films look like the data its operating point was set on
+    (the site's calibration sample under a profile that carries one, else validation data).
+    None below the alarm's minimum batch (`drift.MIN_BATCH` scored films), or without the
+    drift module. Cached on the batch's digests and the calibration."""
+    drift = _drift_module()
+    scored = [r for r in results if r.ok and r.features is not None]
+    if drift is None or len(scored) < drift.MIN_BATCH:
+        return None
+    features = np.stack([r.features for r in scored])
+    logits = None if any(r.logit is None for r in scored) else np.array([r.logit for r in scored], np.float64)
+    return _drift(model, weights_stamp(model), tuple(r.digest for r in scored), profile_key(site), features, logits,
+                  site)
+
+
+def calibration_detail(site: SiteProfile | None, model: str) -> str:
+    """One sentence for the case report: what the probability and the thresholds come from."""
+    if site is None:
+        t = float(model_meta(model).get("temperature", 1.0))
+        return (f"temperature scaling (T = {t:.3f}) fitted on the model's validation data, from its training "
+                "centre; the thresholds were chosen on the same validation data")
+    c = site.counts
+    return (f"recalibrated on {sum(c.values())} labelled films of {site_name(site.name)} ({c.get('NORMAL', 0)} "
+            f"NORMAL, {c.get('PNEUMONIA', 0)} PNEUMONIA); the thresholds are the site's")
+
+
 def case_report(result: CaseResult, s: Settings, label: str, hm: Heatmap, overlay: np.ndarray,
                 fmt: str = "pdf") -> Callable[[], bytes]:
     """A callable rendering the case report, for `st.download_button(data=...)`: the PDF
@@ -98,6 +176,8 @@ def case_report(result: CaseResult, s: Settings, label: str, hm: Heatmap, overla
         from ..report import ReportCase, render_report
         case = ReportCase(file_name=result.name, probability=float(result.probability), label=label,
                           threshold=s.threshold, operating_point=s.operating_point, model=s.model,
+                          calibration=s.calibration_label, calibration_detail=calibration_detail(s.site, s.model),
+                          site=site_name(s.site.name) if s.site is not None else None,
                           image=result.display, overlay=overlay,
                           model_description=model_meta(s.model).get("description", ""),
                           method=method_label(hm.method), target_class=hm.target_class, heatmap_note=hm.note,

@@ -1,5 +1,6 @@
-"""Composite UI the pages share: the stale-evaluation warning, the gallery of test cases
-with their heatmaps, and the per-class page (NORMAL and PNEUMONIA differ only in words).
+"""Composite UI the pages share: the stale-evaluation warning, the caption saying which
+calibration the test numbers are under, the gallery of test cases with their heatmaps, and
+the per-class page (NORMAL and PNEUMONIA differ only in words).
 """
 from __future__ import annotations
 
@@ -7,23 +8,41 @@ from pathlib import Path
 
 import streamlit as st
 
-from .eval_views import eval_consistency, gallery, per_class_table
+from .eval_views import EvalView, eval_consistency, gallery, per_class_table
 from .figures import probability_histogram
 from .formatting import escape_markdown, format_probability
-from .resources import eval_report, model_meta
+from .resources import evaluation_view, model_meta
 from .scoring import gallery_case
 from .sidebar import Settings, settings
 
-__all__ = ["stale_eval_warning", "show_gallery", "class_page"]
+__all__ = ["stale_eval_warning", "evaluation_for", "calibration_caption", "show_gallery", "class_page"]
 
 
-def stale_eval_warning(ev: dict, meta: dict, model: str) -> None:
-    """Shows, on a page built from eval_test.json, why its numbers may be out of date."""
-    problems = eval_consistency(ev, meta)
+def stale_eval_warning(ev: dict, meta: dict, model: str, view: EvalView | None = None) -> None:
+    """Shows, on a page built from an evaluation file, why its numbers may be out of date.
+    Under a site profile the file is checked against the profile's thresholds, not the model's."""
+    expected = {**meta, "thresholds": view.thresholds} if view is not None and view.is_site else meta
+    problems = eval_consistency(ev, expected)
     if problems:
+        command = (f"python -m pneumo_core site-study --model {model}" if view is not None and view.out_of_fold
+                   else f"python -m pneumo_core evaluate --model {model}")
         st.warning("Test results may be out of date: " + "; ".join(problems) + ". Metrics at the current "
                    "threshold are recomputed from the stored per-image predictions; regenerate the file with "
-                   f"`python -m pneumo_core evaluate --model {model}`.", icon=":material/history:")
+                   f"`{command}`.", icon=":material/history:")
+
+
+def evaluation_for(s: Settings) -> EvalView | None:
+    """The test split under the sidebar's calibration (`resources.evaluation_view`), or None
+    after saying with st.error that the model has no test evaluation."""
+    view = evaluation_view(s.model, s.site, s.shipped_site)
+    if view is None:
+        st.error(f"No test evaluation for this model. Run `python -m pneumo_core evaluate --model {s.model}`.")
+    return view
+
+
+def calibration_caption(view: EvalView) -> None:
+    """Says which calibration the page's test numbers are under, and how they were obtained."""
+    st.info(f"**Probabilities {view.calibration}**: {view.how}.", icon=":material/tune:")
 
 
 def show_gallery(cases: list[dict], total: int, s: Settings, empty: str, columns: int = 6) -> None:
@@ -64,19 +83,20 @@ def class_page(cls: str) -> None:
     """How the model does on the test images of one true class, at the current threshold."""
     text = _CLASS_PAGE_TEXT[cls]
     s = settings()
-    ev = eval_report(s.model)
     st.title(f"{cls} test cases")
-    if ev is None:
-        st.error(f"No test evaluation for this model. Run `python -m pneumo_core evaluate --model {s.model}`.")
+    view = evaluation_for(s)
+    if view is None:
         return
-    stale_eval_warning(ev, model_meta(s.model), s.model)
-    st.caption(f"Official test split, model {s.model}, threshold {s.threshold:.3f} ({s.operating_point}). "
-               + text["role"] + "95% CIs by bootstrap.")
+    ev = view.ev
+    stale_eval_warning(ev, model_meta(s.model), s.model, view)
+    calibration_caption(view)
+    st.caption(f"Official test split, model {s.model}, threshold {s.threshold:.3f} ({s.operating_point}), "
+               f"P(pneumonia) {view.calibration}. " + text["role"] + "95% CIs by bootstrap.")
     table_col, hist_col = st.columns([1, 1.6])
     with table_col:
         st.subheader("Per-class metrics")
         st.dataframe(per_class_table(ev, cls, s.threshold), hide_index=True, width="stretch")
-    hist_col.plotly_chart(probability_histogram(ev, cls, s.threshold), width="stretch")
+    hist_col.plotly_chart(probability_histogram(ev, cls, s.threshold, view.calibration), width="stretch")
 
     st.session_state.setdefault("gallery_n", 6)
     n = st.segmented_control("Cases per gallery", [3, 6, 12], key="gallery_n") or 6

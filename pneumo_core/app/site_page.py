@@ -1,0 +1,310 @@
+"""The "Calibrate for your site" page's logic: labelled uploads (one uploader per class, or a
+zip with NORMAL/ and PNEUMONIA/ folders) -> the model's logits (scored once per sample, with
+a progress bar) -> a site profile (`pneumo_core.calibration.site`) and what the page shows
+of it. Everything stays in memory: nothing is written to disk, and the scores live in this
+session's state only, never in a cache other sessions can reach.
+
+The calibration modules import torch, so they are imported only after the app's warm-up
+thread has (`resources.import_predictor`): the page paints before torch is loaded.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Iterable, MutableMapping, NamedTuple
+
+import numpy as np
+import streamlit as st
+
+from ..data import CLASSES
+from .cases import content_digest
+from .formatting import format_ci, format_number, safe_filename, site_name
+from .paths import resolve_model_dir
+from .resources import get_predictor, import_predictor, weights_stamp
+
+if TYPE_CHECKING:
+    from ..calibration.site import SiteProfile
+
+__all__ = ["LabelledUpload", "UploadRefused", "SiteResult", "MAX_ZIP_MEMBERS", "MAX_ZIP_BYTES", "read_zip", "gather",
+           "check_counts", "calibrate", "estimates_rows", "summary_lines", "skipped_rows", "site_study",
+           "profile_json", "profile_filename", "can_use_in_session", "use_in_session", "in_use"]
+
+MAX_ZIP_MEMBERS = 3000           # entries of any kind; a site sample needs a few hundred films at most
+MAX_ZIP_BYTES = 256 * 2**20      # uncompressed bytes of the films read from one zip
+_SCORED, _PROFILE, _IN_USE = "site_scored", "site_profile_built", "site_profile_in_use"
+_ESTIMATES = {"accuracy": "Accuracy", "sensitivity": "Sensitivity (recall)", "specificity": "Specificity",
+              "ece": "Expected calibration error (10 bins)"}
+
+
+class UploadRefused(ValueError):
+    """Uploads that cannot make a site sample; the message is for the page's reader."""
+
+
+class LabelledUpload(NamedTuple):
+    key: str    # "NORMAL/<name>": the patient id comes from the name; hashed into the profile, never stored
+    data: bytes
+    label: int  # 0 NORMAL, 1 PNEUMONIA
+
+
+def _zip_member_class(name: str) -> tuple[int, str] | None:
+    """(label, key) for a member under NORMAL/ or PNEUMONIA/ (at the top, or inside the one
+    folder a zipped folder adds); None for anything else, including odd paths."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    odd = any(p in ("..", "") or p.startswith((".", "__MACOSX")) for p in parts)
+    if not parts or odd or name.startswith(("/", "\\")):
+        return None
+    for depth in (0, 1):
+        if len(parts) > depth + 1 and parts[depth].upper() in CLASSES:
+            return CLASSES.index(parts[depth].upper()), "/".join((parts[depth].upper(), *parts[depth + 1:]))
+    return None
+
+
+def read_zip(data: bytes, max_members: int = MAX_ZIP_MEMBERS,
+             max_bytes: int = MAX_ZIP_BYTES) -> tuple[list[LabelledUpload], list[str]]:
+    """The films of a zip in NORMAL/ and PNEUMONIA/ layout, read in memory, and notes on what
+    was left out. Refused before anything is decompressed when the archive holds more than
+    `max_members` entries or its films more than `max_bytes` (a zip bomb); reads are bounded
+    too, so a header that lies about a size cannot get past the cap."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise UploadRefused(f"not a readable zip file ({type(exc).__name__})") from None
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > max_members:
+            raise UploadRefused(f"the zip holds {len(infos)} entries; at most {max_members} are read")
+        wanted, ignored = [], []
+        for info in infos:
+            if info.is_dir():
+                continue
+            where = _zip_member_class(info.filename)
+            if where is None:
+                ignored.append(info.filename)
+            else:
+                wanted.append((info, *where))
+        declared = sum(info.file_size for info, _, _ in wanted)
+        if declared > max_bytes:
+            raise UploadRefused(f"the zip's films decompress to {declared / 2**20:.0f} MB; at most "
+                                f"{max_bytes / 2**20:.0f} MB are read")
+        out, notes, total = [], [], 0
+        for info, label, key in wanted:
+            try:
+                with zf.open(info) as fh:
+                    blob = fh.read(max_bytes - total + 1)
+            except (RuntimeError, NotImplementedError, zipfile.BadZipFile, OSError, ValueError) as exc:
+                notes.append(f"{key}: not read from the zip ({type(exc).__name__}: {exc})")
+                continue
+            total += len(blob)
+            if total > max_bytes:
+                raise UploadRefused(f"the zip's films decompress to more than {max_bytes / 2**20:.0f} MB")
+            out.append(LabelledUpload(key, blob, label))
+    if ignored:
+        notes.append(f"{len(ignored)} zip entr{'y' if len(ignored) == 1 else 'ies'} outside NORMAL/ and PNEUMONIA/ "
+                     "ignored")
+    return out, notes
+
+
+def gather(normal: Iterable | None, pneumonia: Iterable | None,
+           zipped: Iterable | None = None) -> tuple[list[LabelledUpload], list[str]]:
+    """One labelled list from the page's uploaders (objects with `.name` and `.getvalue()`).
+    A film uploaded twice with one label counts once; with both labels it is refused."""
+    files: list[LabelledUpload] = []
+    for label, uploads in enumerate((normal, pneumonia)):
+        files += [LabelledUpload(f"{CLASSES[label]}/{Path(u.name).name}", u.getvalue(), label) for u in uploads or []]
+    notes = []
+    for z in zipped or []:
+        got, more = read_zip(z.getvalue())
+        files += got
+        notes += [f"{z.name}: {m}" for m in more]
+    seen: dict[str, LabelledUpload] = {}
+    kept = []
+    for f in files:
+        d = content_digest(f.data)
+        if d in seen:
+            if seen[d].label != f.label:
+                raise UploadRefused(f"the same film is labelled both NORMAL and PNEUMONIA ({seen[d].key} and {f.key})")
+            notes.append(f"{f.key}: the same film as {seen[d].key}, counted once")
+            continue
+        seen[d] = f
+        kept.append(f)
+    return kept, notes
+
+
+def _site():
+    import_predictor()  # waits for the warm-up thread's torch import
+    from ..calibration import site
+    return site
+
+
+def check_counts(files: list[LabelledUpload]) -> None:
+    """Refuses a sample below the minimum per class before any film is scored."""
+    minimum = _site().MIN_PER_CLASS
+    n = [sum(f.label == c for f in files) for c in (0, 1)]
+    if min(n) < minimum:
+        raise UploadRefused(f"A site sample needs at least {minimum} films of each class; got {n[0]} NORMAL and "
+                            f"{n[1]} PNEUMONIA. Add films, or a zip with NORMAL/ and PNEUMONIA/ folders.")
+
+
+def _sample_digest(model: str, files: list[LabelledUpload]) -> str:
+    h = hashlib.sha256(f"{model}\n{weights_stamp(model)}\n".encode())
+    for f in files:
+        h.update(f"{f.label}\t{f.key}\t{content_digest(f.data)}\n".encode())
+    return h.hexdigest()
+
+
+@dataclass
+class SiteSample:
+    """A scored sample without its bytes: what the profile and the figures need."""
+    logits: np.ndarray
+    labels: np.ndarray
+    patients: list[str]
+    keys: list[str]
+    features: np.ndarray
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _score(model: str, files: list[LabelledUpload], digest: str, state: MutableMapping) -> SiteSample:
+    """Scores the sample once: a rerun (a button, another cost ratio) finds it in this
+    session's state under the sample's content digest."""
+    cached = state.get(_SCORED)
+    if cached is not None and cached[0] == digest:
+        return cached[1]
+    from ..calibration.sample import LabelledFile, score_labelled
+    bar = st.progress(0.0, text=f"Scoring {len(files)} films…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / total, text=f"Scored {done} of {total} films")
+
+    scored = score_labelled(get_predictor(model), [LabelledFile(f.data, f.label, f.key) for f in files],
+                            batch_size=8, progress=progress)  # small batches: a bar that moves
+    bar.empty()
+    sample = SiteSample(scored.logits, scored.labels, scored.patients, scored.keys, scored.features, scored.skipped)
+    state[_SCORED] = (digest, sample)
+    return sample
+
+
+@dataclass
+class SiteResult:
+    """What the page shows: notes on the uploads, the skipped files, then either a refusal
+    (`error`) or the profile with the sample's before/after probabilities."""
+    n_files: int = 0
+    notes: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    error: str | None = None
+    profile: SiteProfile | None = None
+    labels: np.ndarray | None = None
+    before: np.ndarray | None = None  # the model's own (source-calibrated) probability
+    after: np.ndarray | None = None   # out-of-fold site-calibrated probability: each film scored by a fit without it
+
+
+def calibrate(model: str, normal, pneumonia, zipped=None, *, name: str = "", prevalence: float | None = None,
+              cost_ratio: float = 4.0, n_boot: int = 1000, state: MutableMapping | None = None) -> SiteResult:
+    """Uploads to a site profile; every refusal comes back as `error`, never raised."""
+    state = st.session_state if state is None else state
+    result = SiteResult()
+    try:
+        files, result.notes = gather(normal, pneumonia, zipped)
+    except UploadRefused as exc:
+        result.error = str(exc)
+        return result
+    result.n_files = len(files)
+    if not files:
+        return result
+    site = _site()
+    try:
+        check_counts(files)
+        digest = _sample_digest(model, files)
+        sample = _score(model, files, digest, state)
+        result.skipped, result.labels = sample.skipped, sample.labels
+        key = (digest, site_name(name), prevalence, float(cost_ratio), n_boot)
+        built = state.get(_PROFILE)
+        if built is None or built[0] != key:
+            predictor = get_predictor(model)
+            profile = site.build_site_profile(
+                sample.logits, sample.labels, sample.patients, sample.keys, name=site_name(name), model=model,
+                model_sha256=predictor.bundle.meta["model_sha256"], prevalence=prevalence, cost_ratio=cost_ratio,
+                n_boot=n_boot, features=sample.features, model_dir=predictor.bundle.directory)
+            after, _ = site.out_of_fold_probabilities(sample.logits, sample.labels, sample.patients,
+                                                      prevalence=prevalence)
+            built = (key, profile, after)
+            state[_PROFILE] = built
+    except UploadRefused as exc:
+        result.error = str(exc)
+        return result
+    except site.SiteProfileError as exc:  # too few readable films, one patient per class, ...
+        result.error = f"No profile: {exc}."
+        return result
+    from ..calibration.recalibration import sigmoid
+    result.profile, result.after, result.before = built[1], built[2], sigmoid(sample.logits)
+    return result
+
+
+def estimates_rows(profile: SiteProfile) -> list[dict[str, str]]:
+    """The cross-fitted estimates with their 95% intervals, one row each."""
+    e = profile.estimates
+    return [{"estimate": label, "value": format_number(e[k]["value"]), "95% interval": format_ci(e[k])}
+            for k, label in _ESTIMATES.items() if k in e]
+
+
+def summary_lines(profile: SiteProfile) -> list[str]:
+    """Plain-text lines (no markup: the site name is the user's) on what the profile holds."""
+    slope = (f"slope {profile.slope:.3f} (fitted)" if profile.slope_fitted else
+             "slope fixed at 1 (too few films of a class to fit it)")
+    lines = [f"{profile.describe()}, {profile.patients} patients.",
+             f"Recalibration of the model's logit: intercept {profile.intercept:.3f}, {slope}.",
+             f"Site prevalence {profile.site_prevalence:.1%} ({profile.prevalence_source}); "
+             f"sample prevalence {profile.sample_prevalence:.1%}."]
+    lines += [f"{k} threshold {v:.3f}: {profile.threshold_rules.get(k, '')}" for k, v in profile.thresholds.items()]
+    return lines
+
+
+def skipped_rows(skipped: list[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"file": key, "why it was skipped": reason} for key, reason in skipped]
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _read_json(path: str, stamp: int) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def site_study(model: str) -> dict | None:
+    """weights/<model>/site_study_test.json: the protocol's estimates by sample size on the
+    official test split; None when the model has none."""
+    p = resolve_model_dir(model) / "site_study_test.json"
+    if not p.is_file():
+        return None
+    s = p.stat()
+    return _read_json(str(p), s.st_mtime_ns ^ s.st_size)
+
+
+def profile_json(profile: SiteProfile) -> str:
+    """The profile as `save_profile` writes it, for the download button."""
+    return json.dumps(asdict(profile), indent=1) + "\n"
+
+
+def profile_filename(profile: SiteProfile) -> str:
+    return safe_filename(profile.name, ".json")
+
+
+def can_use_in_session() -> bool:
+    from . import sidebar
+    return callable(getattr(sidebar, "use_profile", None))
+
+
+def use_in_session(profile: SiteProfile) -> None:
+    """The "use this profile" button's callback (a callback runs before the script, so the
+    sidebar may still change its own widgets' state)."""
+    from . import sidebar
+    use = getattr(sidebar, "use_profile", None)
+    if callable(use):
+        use(profile)
+        st.session_state[_IN_USE] = profile.files_sha256 + profile.created
+
+
+def in_use(profile: SiteProfile) -> bool:
+    """Whether this profile was handed to the sidebar in this session."""
+    return st.session_state.get(_IN_USE) == profile.files_sha256 + profile.created

@@ -1,0 +1,223 @@
+"""The sidebar's calibration choice (source or a site profile) and what it changes downstream,
+driven headless by `streamlit.testing.v1.AppTest`, plus the pure helpers behind it.
+
+Each test name says the failure it guards against. The profiles are fitted here, in a
+temporary folder, on the shipped eval_test.json's probabilities (nothing is written into
+weights/); "test-site" is injected among the shipped profiles of each model.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from pneumo_core.app import cases, eval_views, formatting, paths, resources, sidebar
+from pneumo_core.calibration.recalibration import logit
+from pneumo_core.calibration.site import build_site_profile, load_profile, save_profile
+
+REPO = Path(__file__).resolve().parent.parent
+ENTRYPOINT = str(REPO / "streamlit_app.py")
+TIMEOUT = 180  # the first run imports torch and loads a model on a shared 2-core machine
+MODEL = paths.DEFAULT_MODEL
+OTHER = next(m for m in paths.list_models() if m != MODEL)
+
+
+def _fit(model: str, name: str, every: int, out: Path) -> Path:
+    """A profile fitted on every `every`-th test film (every=1: the whole split, hashed by
+    keys relative to the split folder, as `calibrate-site data/test` does)."""
+    ev, meta = resources.eval_report(model), resources.model_meta(model)
+    preds = ev["predictions"][::every]
+    x = logit(np.array([p["probability"] for p in preds]))
+    y = np.array([p["label"] == "PNEUMONIA" for p in preds], int)
+    profile = build_site_profile(x, y, [p["patient"] for p in preds], [p["file"].split("/", 1)[1] for p in preds],
+                                 name=name, model=model, model_sha256=meta["model_sha256"], n_boot=50)
+    return save_profile(profile, out / model / f"{name}.json")
+
+
+@pytest.fixture(scope="module")
+def profiles(tmp_path_factory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("sites")
+    return {"test-site": _fit(MODEL, "test-site", 2, out), "other-weights": _fit(OTHER, "test-site", 2, out),
+            "whole-split": _fit(MODEL, "whole-split", 1, out)}
+
+
+@pytest.fixture(autouse=True)
+def _app_env(monkeypatch, profiles):
+    """Navigation as on a running server (see tests/test_app.py), and "test-site" shipped
+    beside whatever each model really ships."""
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+    real = resources.shipped_site_files
+    monkeypatch.setattr(sidebar, "shipped_site_files", lambda m: {
+        **real(m), "test-site": profiles["test-site"] if m == MODEL else profiles["other-weights"]})
+
+
+def _app(page: str | None = None, **state) -> AppTest:
+    at = AppTest.from_file(ENTRYPOINT, default_timeout=TIMEOUT)
+    for k, v in state.items():
+        at.session_state[k] = v
+    if page:
+        at.switch_page(page)
+    return at.run()
+
+
+def _plain(md: str) -> str:
+    return re.sub(r"\\(.)", r"\1", md)
+
+
+def test_sidebar_offers_source_shipped_and_this_sessions_profiles_of_these_weights_only(profiles):
+    mine, theirs = load_profile(profiles["whole-split"]), load_profile(profiles["other-weights"])
+    at = _app(session_profiles={sidebar.session_key(mine): mine, sidebar.session_key(theirs): theirs})
+    assert not at.exception
+    select = at.sidebar.selectbox(key="calibration")
+    shipped = [f"{n} (shipped)" for n in {**resources.shipped_site_files(MODEL), "test-site": None}]
+    assert select.value == "source" and select.options[0] == "source (validation data)"
+    assert set(shipped) <= set(select.options) and "whole-split (this session)" in select.options
+    assert len(select.options) == 1 + len(shipped) + 1  # the other weights' session profile is not offered
+
+
+def test_choosing_a_site_profile_changes_the_probability_label_and_threshold_on_diagnose_without_rescoring(
+        monkeypatch, profiles):
+    from pneumo_core.predictor import Predictor
+    site = load_profile(profiles["test-site"])
+    at = _app()
+    at.button[0].click().run()  # the bundled examples
+    assert not at.exception and at.metric
+    source = at.session_state["settings"]
+    assert {m.label for m in at.metric} == {"P(pneumonia), calibrated on validation data"}
+    assert source.threshold == pytest.approx(resources.model_meta(MODEL)["thresholds"][source.operating_point])
+    before = [m.value for m in at.metric]
+
+    calls = []
+    real = Predictor.predict_radiographs
+    monkeypatch.setattr(Predictor, "predict_radiographs", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    at.sidebar.selectbox(key="calibration").set_value("shipped:test-site").run()
+    assert not at.exception and not calls, "a calibration change must re-derive, not re-score"
+    s = at.session_state["settings"]
+    assert s.site is not None and s.site.name == "test-site"
+    assert {m.label for m in at.metric} == {"P(pneumonia), calibrated for test-site"}
+    assert s.threshold == pytest.approx(site.thresholds[s.operating_point]) != pytest.approx(source.threshold)
+    assert at.session_state["threshold_slider"] == pytest.approx(round(site.thresholds[s.operating_point], 3))
+    results = [cases.with_site(r, site) for r in _scored_examples()]
+    assert [m.value for m in at.metric] == [formatting.format_probability(r.probability) for r in results] != before
+    assert "calibrated for test-site" in at.caption[0].value
+    assert set(at.dataframe[0].value["calibration"]) == {"calibrated for test-site"}
+
+
+def _scored_examples() -> list[cases.CaseResult]:
+    from pneumo_core.app import scoring
+    return [scoring.score_file(MODEL, p.read_bytes(), p.name) for p in paths.example_files()]
+
+
+def test_a_profile_for_other_weights_or_a_broken_file_shows_an_error_not_an_exception(profiles):
+    at = _app()
+    upload = at.sidebar.file_uploader(key="profile_upload")
+    upload.set_value([("theirs.json", profiles["other-weights"].read_bytes(), "application/json")]).run()
+    assert not at.exception
+    assert at.sidebar.error and "was fitted for" in _plain(at.sidebar.error[0].value)
+    assert at.session_state["settings"].site is None
+    at.sidebar.file_uploader(key="profile_upload").set_value([("x.json", b"{not json", "application/json")]).run()
+    assert not at.exception and "cannot read the site profile" in _plain(at.sidebar.error[0].value)
+    at.sidebar.file_uploader(key="profile_upload").set_value(
+        [("mine.json", profiles["whole-split"].read_bytes(), "application/json")]).run()
+    assert not at.exception and not at.sidebar.error
+    assert at.session_state["settings"].site.name == "whole-split"
+
+
+def _page_using_a_profile(path: str) -> None:
+    import streamlit as st
+
+    from pneumo_core.app import sidebar
+    from pneumo_core.calibration.site import load_profile
+    s = sidebar.sidebar()
+    st.text(s.probability_label)
+    if st.button("use in the page's body"):
+        sidebar.use_profile(load_profile(path))
+    st.button("use from a callback", on_click=sidebar.use_profile, args=(load_profile(path),))
+
+
+@pytest.mark.parametrize("button", [0, 1])
+@pytest.mark.parametrize("which", ["whole-split", "other-weights"])
+def test_use_profile_from_a_page_selects_it_at_once_or_refuses_other_weights(profiles, which, button):
+    at = AppTest.from_function(_page_using_a_profile, args=(str(profiles[which]),), default_timeout=TIMEOUT).run()
+    at.button[button].click().run()
+    assert not at.exception
+    if which == "whole-split":
+        assert at.text[0].value == "P(pneumonia), calibrated for whole-split"
+        assert at.sidebar.selectbox(key="calibration").value.startswith("session:whole-split@")
+    else:
+        assert at.error and "other weights" in _plain(at.error[0].value)
+        assert at.text[0].value == "P(pneumonia), calibrated on validation data"
+
+
+@pytest.mark.parametrize("calibration,how", [("shipped:test-site", "recalibrated by this profile"),
+                                             ("whole-split", eval_views.OUT_OF_FOLD_NOTE)])
+def test_evaluation_under_a_site_profile_says_which_calibration_and_shows_its_numbers(profiles, calibration, how):
+    state = {}
+    if calibration == "whole-split":  # fitted on the whole test split: only the out-of-fold evaluation is honest
+        site = load_profile(profiles["whole-split"])
+        calibration = sidebar.session_key(site)
+        state["session_profiles"] = {calibration: site}
+    at = _app("pages/evaluation.py", calibration=calibration, **state)
+    assert not at.exception and not at.error
+    s = at.session_state["settings"]
+    info = _plain(at.info[0].value)
+    assert f"calibrated for {s.site.name}" in info and how in info
+    view = resources.evaluation_view(MODEL, s.site, s.shipped_site)
+    assert view.out_of_fold == (how == eval_views.OUT_OF_FOLD_NOTE)
+    labels, probs, _ = eval_views.eval_arrays(view.ev)
+    source_labels, source_probs, _ = eval_views.eval_arrays(resources.eval_report(MODEL))
+    assert not np.allclose(probs, source_probs)
+    table = {r["metric"]: r["value"] for r in at.dataframe[0].value.to_dict("records")}
+    expected = eval_views.threshold_metrics(view.ev, s.threshold)["specificity"]["value"]
+    assert table["Specificity"] == formatting.format_number(expected)
+
+
+def test_results_csv_and_case_report_name_the_calibration(monkeypatch, profiles):
+    from pneumo_core import report
+    site = load_profile(profiles["test-site"])
+    r = cases.CaseResult("a.png", "d", probability=0.3, logit=float(logit(0.3)), model=MODEL)
+    mine = cases.with_site(r, site)
+    assert mine.probability == pytest.approx(float(site.probability(np.array([logit(0.3)]))[0]))
+    assert r.calibration == "calibrated on validation data"  # the cached result is left as it was
+    rows = list(csv.DictReader(io.StringIO(cases.rows_to_csv(cases.result_rows([r, mine], 0.5, "balanced")).decode())))
+    assert [row["calibration"] for row in rows] == ["calibrated on validation data", "calibrated for test-site"]
+    drawn = []
+    monkeypatch.setattr(report, "_text", lambda fig, x, y, s, **kw: drawn.append(s))
+    img = np.zeros((64, 64), np.uint8)
+    report.render_report(report.ReportCase("a.png", mine.probability, "NORMAL", 0.5, "balanced", MODEL, img,
+                                           calibration=mine.calibration, site=site.name), "png")
+    text = " ".join(" ".join(drawn).split())
+    assert "calibrated for test-site" in text and "recalibrated for test-site" in text
+    assert "calibrated on validation data from that centre only" not in text
+
+
+def test_drift_verdict_waits_for_twenty_scored_films_and_is_cached_per_calibration(monkeypatch, profiles):
+    from pneumo_core.app import scoring
+    drift = scoring._drift_module()
+    if drift is None or drift.reference_for(paths.resolve_model_dir(MODEL), None) is None:
+        pytest.skip("no drift module or no drift reference for this model yet")
+    files = [paths.DATA_DIR / p["file"] for p in resources.eval_report(MODEL)["predictions"][::31]][:drift.MIN_BATCH]
+    results = [scoring.score_file(MODEL, f.read_bytes(), f.name) for f in files]
+    assert len(results) == drift.MIN_BATCH and all(r.ok and r.features is not None for r in results)
+    assert scoring.batch_drift(MODEL, results[:-1], None) is None  # too few films: no verdict at all
+    verdict = scoring.batch_drift(MODEL, results, None)
+    assert verdict.shifted in (True, False) and verdict.n == drift.MIN_BATCH and "validation data" in verdict.text
+    calls = []
+    fixed = {"n": drift.MIN_BATCH, "statistic": 0.0, "p_value": 0.5, "level": 0.05, "shifted": False}
+    monkeypatch.setattr(drift, "drift_test", lambda *a, **k: calls.append(1) or fixed)
+    assert scoring.batch_drift(MODEL, results, None) == verdict and not calls  # cached on the batch's digests
+    site = load_profile(profiles["test-site"])
+    under_site = scoring.batch_drift(MODEL, [cases.with_site(r, site) for r in results], site)
+    assert calls == [1] and under_site.p_value == 0.5  # a new calibration is a new test
