@@ -32,7 +32,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .mmd import median_bandwidth, mmd_permutation_test
+from .mmd import median_bandwidth, mmd_calibrated_test, mmd_permutation_test
 
 __all__ = ["DriftReference", "DriftReferenceError", "build_reference", "drift_test", "load_reference",
            "sample_reference", "reference_for", "verdict_text", "split_by_patient",
@@ -69,6 +69,7 @@ class DriftReference:
     model_sha256: str = ""
     source: str = "validation data"  # what the reference is, in words
     meta: dict = field(default_factory=dict)  # provenance: heldout_files, reference_files, seed, ...
+    null: np.ndarray | None = None   # (p, K) films of other patients, projected: the calibrated null (mmd.mmd_calibrated_test)
 
     def project(self, features: np.ndarray) -> np.ndarray:
         """Penultimate features (n, D) -> PCA coordinates (n, K)."""
@@ -83,13 +84,17 @@ class DriftReference:
                 "n_reference": int(len(self.reference)), "n_components": int(len(self.scale)),
                 "whitened": bool(not np.all(self.scale == 1.0)),
                 "feature_dim": int(self.mean.shape[0]), "bandwidth": self.bandwidth, "level": self.level,
-                "n_permutations": self.n_permutations, "min_batch": MIN_BATCH, "rule": RULE}
+                "n_permutations": self.n_permutations, "min_batch": MIN_BATCH, "rule": RULE,
+                "null": (f"MMD^2 of random batches of {len(self.null)} films of other patients" if self.null is not None
+                         else "label permutations")}
 
     def save(self, directory: str | Path) -> Path:
         """Arrays to drift_reference.npz, metadata to drift_reference.json; returns the JSON path."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         logits = {} if self.logits is None else {"logits": self.logits.astype(np.float32)}
+        if self.null is not None:
+            logits["null"] = self.null.astype(np.float32)
         np.savez_compressed(d / NPZ, mean=self.mean.astype(np.float32), components=self.components.astype(np.float32),
                             scale=self.scale.astype(np.float64), reference=self.reference.astype(np.float32), **logits)
         (d / JSON).write_text(json.dumps({**self.describe(), **self.meta}, indent=1) + "\n")
@@ -107,13 +112,15 @@ class DriftReference:
         own = set(cls.__dataclass_fields__) | {"n_reference", "n_components", "whitened", "feature_dim", "min_batch", "rule"}
         return cls(arrays["mean"], arrays["components"], arrays["scale"], arrays["reference"], arrays.get("logits"),
                    float(info["bandwidth"]), float(info["level"]), int(info["n_permutations"]), info["model"],
-                   info["model_sha256"], info["source"], {k: v for k, v in info.items() if k not in own})
+                   info["model_sha256"], info["source"], {k: v for k, v in info.items() if k not in own},
+                   arrays.get("null"))
 
 
 def build_reference(features: np.ndarray, logits: np.ndarray | None = None, *, n_components: int = N_COMPONENTS,
                     level: float = LEVEL, n_permutations: int = N_PERMUTATIONS, model: str = "",
                     model_sha256: str = "", source: str = "validation data", meta: dict | None = None,
-                    whiten: bool = False, basis: Basis | None = None) -> DriftReference:
+                    whiten: bool = False, basis: Basis | None = None,
+                    null_features: np.ndarray | None = None) -> DriftReference:
     """Projects the reference films' features on a PCA basis (fitted on them, or `basis`,
     fitted elsewhere: mean, components, standard deviation per component) and sets the
     bandwidth on them."""
@@ -132,9 +139,10 @@ def build_reference(features: np.ndarray, logits: np.ndarray | None = None, *, n
         keep = int(min(n_components, len(vt)))
     scale = sd[:keep] if whiten else np.ones(keep)
     z = (x - mean) @ vt[:keep].T / scale
+    null = None if null_features is None else (np.asarray(null_features, np.float64) - mean) @ vt[:keep].T / scale
     return DriftReference(mean, vt[:keep], scale, z,
                           None if logits is None else np.asarray(logits, np.float64).reshape(-1),
-                          median_bandwidth(z), level, n_permutations, model, model_sha256, source, dict(meta or {}))
+                          median_bandwidth(z), level, n_permutations, model, model_sha256, source, dict(meta or {}), null)
 
 
 def drift_test(reference: DriftReference, features: np.ndarray, logits: np.ndarray | None = None,
@@ -144,17 +152,27 @@ def drift_test(reference: DriftReference, features: np.ndarray, logits: np.ndarr
     n = 0 if x.ndim == 0 else len(x)
     if n < MIN_BATCH:
         raise ValueError(f"the drift test needs at least {MIN_BATCH} scored films, got {n}")
-    statistic, p = mmd_permutation_test(reference.project(x), reference.reference, reference.bandwidth,
-                                        reference.n_permutations, seed)
+    z = reference.project(x)
+    tested = n
+    if reference.null is None:
+        statistic, p = mmd_permutation_test(z, reference.reference, reference.bandwidth, reference.n_permutations, seed)
+        null = f"{reference.n_permutations} permutations"
+    else:
+        if n > len(reference.null):  # the null needs batches of the same size: test a random subset
+            tested = len(reference.null)
+            z = z[np.random.default_rng(seed).choice(n, size=tested, replace=False)]
+        statistic, p = mmd_calibrated_test(z, reference.reference, reference.null, reference.bandwidth,
+                                           reference.n_permutations, seed)
+        null = f"{reference.n_permutations} batches of {len(reference.null)} films of other patients"
     ks = None
     if logits is not None and reference.logits is not None:
         from scipy.stats import ks_2samp
         r = ks_2samp(np.asarray(logits, np.float64).reshape(-1), reference.logits)
         ks = {"statistic": float(r.statistic), "p_value": float(r.pvalue)}
-    return {"n": n, "n_reference": int(len(reference.reference)), "statistic": statistic, "p_value": p,
-            "level": reference.level, "shifted": bool(p < reference.level),
+    return {"n": n, "tested": tested, "n_reference": int(len(reference.reference)), "statistic": statistic,
+            "p_value": p, "level": reference.level, "shifted": bool(p < reference.level),
             "test": (f"RBF-kernel MMD^2 on {len(reference.scale)} PCA components of the penultimate "
-                     f"features, {reference.n_permutations} permutations, shifted when p < {reference.level}"),
+                     f"features, null from {null}, shifted when p < {reference.level}"),
             "scores_ks": ks}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["pairwise_sq_dists", "median_bandwidth", "rbf_kernel", "mmd2", "mmd_permutation_test"]
+__all__ = ["pairwise_sq_dists", "median_bandwidth", "rbf_kernel", "mmd2", "mmd_permutation_test", "mmd_calibrated_test"]
 
 
 def pairwise_sq_dists(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -75,4 +75,33 @@ def mmd_permutation_test(batch: np.ndarray, reference: np.ndarray, bandwidth: fl
     # ties within rounding count as "at least as large", so a shuffle equal to the
     # observed split never makes the p-value smaller than it should be
     p_value = (1.0 + float((null >= observed - 1e-12 * max(abs(observed), 1.0)).sum())) / (1.0 + n_permutations)
+    return observed, p_value
+
+
+def mmd_calibrated_test(batch: np.ndarray, reference: np.ndarray, null_pool: np.ndarray, bandwidth: float,
+                        n_draws: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """(MMD^2, p-value) of `batch` against `reference`, the p-value taken from the MMD^2 of
+    `n_draws` random batches of the same size drawn from `null_pool`: films of the reference's
+    population that are in neither sample.
+
+    Why not permutations: films come in patients, and one child's films sit close together in
+    feature space. A batch that holds a few such pairs looks more self-similar than a shuffle
+    of films, so the permutation null is too narrow and the test fires too often on batches
+    from the reference's own population. Batches drawn from other patients carry the same
+    clustering as real batches, so their MMD^2 is the null a real batch should be held to.
+    """
+    batch, reference, pool = (np.asarray(a, np.float64) for a in (batch, reference, null_pool))
+    n, p = len(batch), len(pool)
+    if n < 2 or len(reference) < 2:
+        raise ValueError(f"each sample needs at least 2 points (batch {n}, reference {len(reference)})")
+    if n > p:
+        raise ValueError(f"a batch of {n} films needs a null pool of at least as many, not {p}")
+    k_rr = float(rbf_kernel(reference, reference, bandwidth).mean())
+    observed = float(rbf_kernel(batch, batch, bandwidth).mean() + k_rr - 2.0 * rbf_kernel(batch, reference, bandwidth).mean())
+    k_pp = rbf_kernel(pool, pool, bandwidth)
+    k_pr = rbf_kernel(pool, reference, bandwidth).mean(axis=1)
+    rng = np.random.default_rng(seed)
+    idx = rng.permuted(np.tile(np.arange(p), (n_draws, 1)), axis=1)[:, :n]
+    null = k_pp[idx[:, :, None], idx[:, None, :]].mean(axis=(1, 2)) + k_rr - 2.0 * k_pr[idx].mean(axis=1)
+    p_value = (1.0 + float((null >= observed - 1e-12 * max(abs(observed), 1.0)).sum())) / (1.0 + n_draws)
     return observed, p_value
