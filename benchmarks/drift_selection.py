@@ -46,9 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pneumo_core.calibration import calibrated  # noqa: E402
 from pneumo_core.data import CLASSES, Item, duplicates_file, load_resized, patient_groups, read_duplicate_groups  # noqa: E402
-from pneumo_core.monitoring.drift import JSON as REFERENCE_JSON, build_reference, drift_test, split_by_patient  # noqa: E402
+from pneumo_core.monitoring.drift import JSON as REFERENCE_JSON, PROJECTIONS as CANDIDATES, build_named_reference, drift_test, split_by_patient  # noqa: E402
 from pneumo_core.ood import OODModel  # noqa: E402
 from pneumo_core.predictor import Predictor  # noqa: E402
 from pneumo_core.preprocess import standardise, to_unit  # noqa: E402
@@ -56,7 +55,6 @@ from pneumo_core.robustness import CORRUPTIONS  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "drift_selection.json"
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "chest_xray"
-CANDIDATES = ("reference_pca", "reference_pca_whitened", "train_pca", "train_pca_whitened")
 RULE_2 = ("round 1's choice (permutation null) against the four projections with a null calibrated on batches of "
           "other patients' films (half the held-out patients); false alarms and detection measured on the other half; "
           "same rule as round 1, with round 1's choice as the one to beat by more than 0.01")
@@ -94,10 +92,7 @@ def _rate(reference, feats: np.ndarray, logits: np.ndarray, n_batches: int, seed
 def _candidate(name: str, ref_feats: np.ndarray, ref_logits: np.ndarray, ood: OODModel,
                null_feats: np.ndarray | None = None):
     """`<basis>` uses label permutations, `<basis>+calibrated_null` the null pool."""
-    base = name.split("+")[0]
-    basis = (ood.mean, ood.components, 1.0 / np.sqrt(ood.inv_var)) if base.startswith("train_pca") else None
-    return build_reference(ref_feats, ref_logits, whiten=base.endswith("whitened"), basis=basis,
-                           null_features=null_feats if name.endswith("+calibrated_null") else None)
+    return build_named_reference(name, ref_feats, ref_logits, ood, null_feats)
 
 
 def _choose(record: dict, candidates: list[str]) -> tuple[list[str], str]:
