@@ -63,8 +63,7 @@ else:
 
     use_col, download_col = st.columns(2)
     use_col.button("Use this profile in this session", on_click=site_page.use_in_session, args=(p,),
-                   disabled=not site_page.can_use_in_session(), type="primary", key="site_use",
-                   help=None if site_page.can_use_in_session() else "This version's sidebar cannot take a profile yet.")
+                   type="primary", key="site_use")
     download_col.download_button("Download the profile (JSON)", site_page.profile_json(p),
                                  file_name=site_page.profile_filename(p), mime="application/json", on_click="ignore")
     if site_page.in_use(p):

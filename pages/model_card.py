@@ -33,7 +33,8 @@ st.markdown(
     "- Validation was **carved out of the training split, grouped by patient** (no patient on both sides); the "
     "official 16-image validation folder is too small to choose anything on.\n"
     "- **Nothing was chosen on the test split**: checkpoint, temperature, thresholds and the use of horizontal "
-    "flips were all decided on validation; the test split was scored once, afterwards.")
+    "flips were all decided on validation. Some later selection rounds ran with earlier test results known; "
+    "each was judged by a rule fixed beforehand on validation (see `docs/` and the README).")
 st.table(model_card.training_rows(meta), hide_index=True)
 
 st.header("How the operating points and probabilities were set")
@@ -45,6 +46,18 @@ if s.site is not None:
     st.caption("A site profile recalibrates the temperature-scaled logit on a labelled sample of that site's films "
                "and brings its own thresholds; the model, its ranking and everything else on this card stay the same.")
     st.dataframe(model_card.site_profile_rows(s.site), hide_index=True, width="stretch")
+
+st.header("Calibrating for a site")
+st.markdown("The operating point above was set on validation data from the training hospital; at a new site the "
+            "ranking usually holds better than the probability scale. A site profile (the *Calibrate for your "
+            "site* page, or `python -m pneumo_core calibrate-site`) refits it on a labelled local sample:\n"
+            + "\n".join(f"- {formatting.escape_markdown(n)}" for n in model_card.site_calibration_notes()))
+study = resources.site_study(s.model)
+if study is not None:
+    st.caption(f"How good that is from n labelled films, measured on the official test split "
+               f"({study['repeats']} draws per size; every film scored by a fit that did not see its patient): "
+               "mean and 95% range over the draws, at the balanced threshold.")
+    st.dataframe(model_card.site_study_rows(study), hide_index=True, width="stretch")
 
 st.header("Numbers")
 if ev is not None:

@@ -12,8 +12,9 @@ import pytest
 from conftest import REPO
 from pneumo_core.cli import main
 from pneumo_core.data import Item, duplicates_file, patient_groups, read_duplicate_groups
-from pneumo_core.monitoring.drift import (MIN_BATCH, DriftReference, DriftReferenceError, build_reference,
-                                          drift_test, load_reference, reference_for, sample_reference, verdict_text)
+from pneumo_core.monitoring.drift import (MIN_BATCH, SITE_SAMPLE_MIN, DriftReference, DriftReferenceError,
+                                          build_reference, drift_test, load_reference, reference_for, sample_reference,
+                                          verdict_text)
 from pneumo_core.monitoring.mmd import mmd2, rbf_kernel
 
 MODELS = ["efficientnet_lite0", "paper_cnn"]
@@ -87,15 +88,55 @@ def test_save_load_round_trip_keeps_the_verdict(synthetic_reference, tmp_path):
 def test_site_sample_replaces_the_validation_reference(synthetic_reference, tmp_path):
     synthetic_reference.save(tmp_path)
     rng = np.random.default_rng(6)
-    site_films = _films(rng, 80, shift=1.0)
-    sample = sample_reference(tmp_path, site_films)
+    site_films = _films(rng, 120, shift=1.0)
+    labels, groups = [i % 2 for i in range(120)], [f"p{i}" for i in range(120)]
+    sample = sample_reference(tmp_path, site_films, None, labels, groups)
     profile = SimpleNamespace(name="hospital-b", drift_reference=json.loads(json.dumps(sample)))
     site = reference_for(tmp_path, profile)
-    assert site.reference.shape == (80, synthetic_reference.reference.shape[1]) and "hospital-b" in site.source
+    assert len(site.reference) + len(site.null) == 120 and "hospital-b" in site.source
     batch = _films(rng, 40, shift=1.0)  # like the site's films, unlike validation
     assert not drift_test(site, batch)["shifted"] and drift_test(synthetic_reference, batch)["shifted"]
     assert reference_for(tmp_path, SimpleNamespace(name="x", drift_reference=None)).source == "validation data"
-    assert sample_reference(tmp_path / "no-model", site_films) is None and reference_for(tmp_path / "no-model") is None
+    assert sample_reference(tmp_path / "no-model", site_films, None, labels, groups) is None
+    assert reference_for(tmp_path / "no-model") is None
+
+
+def test_a_site_sample_too_small_to_halve_carries_no_drift_reference(synthetic_reference, tmp_path):
+    synthetic_reference.save(tmp_path)
+    films = _films(np.random.default_rng(7), SITE_SAMPLE_MIN - 1)
+    n = len(films)
+    assert sample_reference(tmp_path, films, None, [i % 2 for i in range(n)], [str(i) for i in range(n)]) is None
+
+
+def test_a_site_sample_from_another_basis_is_refused(synthetic_reference, tmp_path):
+    synthetic_reference.save(tmp_path)
+    films = _films(np.random.default_rng(8), 100)
+    sample = sample_reference(tmp_path, films, None, [i % 2 for i in range(100)], [str(i) for i in range(100)])
+    rebuilt = build_reference(_films(np.random.default_rng(9), 300), model="toy")  # a new basis, same model
+    rebuilt.save(tmp_path)
+    with pytest.raises(DriftReferenceError, match="calibrate the site again"):
+        reference_for(tmp_path, SimpleNamespace(name="old", drift_reference=sample))
+
+
+def _patients(rng: np.random.Generator, n_patients: int, films_each: int = 3) -> np.ndarray:
+    """Films in patients: each child's films sit close together, as real films do."""
+    centre = rng.normal(size=(n_patients, D)) * SD
+    films = centre[:, None, :] + 0.15 * rng.normal(size=(n_patients, films_each, D)) * SD
+    return films.reshape(-1, D)
+
+
+def test_calibrated_null_holds_its_level_on_patient_clustered_films_where_permutations_do_not():
+    rng = np.random.default_rng(10)
+    ref_films, null_films, held = _patients(rng, 100), _patients(rng, 60), _patients(rng, 60)
+    permuted = build_reference(ref_films, whiten=True, n_permutations=300)
+    calibrated = build_reference(ref_films, whiten=True, n_permutations=300, null_features=null_films)
+    draws = [rng.choice(len(held), 50, replace=False) for _ in range(60)]
+    rate = {name: np.mean([drift_test(ref, held[b], seed=i)["shifted"] for i, b in enumerate(draws)])
+            for name, ref in (("permuted", permuted), ("calibrated", calibrated))}
+    assert rate["calibrated"] <= 0.12 < rate["permuted"]
+    shifted = held.copy()
+    shifted[:, :4] += 1.0 * SD[:4]
+    assert drift_test(calibrated, shifted[draws[0]])["shifted"]
 
 
 def test_verdict_names_the_reference_and_says_what_to_do():
@@ -107,18 +148,19 @@ def test_verdict_names_the_reference_and_says_what_to_do():
 
 # --- the shipped references ----------------------------------------------------------------
 @pytest.mark.parametrize("model", MODELS)
-def test_shipped_reference_holds_out_whole_patients(model):
+def test_shipped_reference_keeps_reference_null_pool_and_held_out_patients_apart(model):
     model_dir = REPO / "weights" / model
     ref = load_reference(model_dir)  # raises if built for other weights
     assert ref is not None and ref.model == model
-    held, kept = ref.meta["heldout_files"], ref.meta["reference_files"]
-    assert len(kept) == len(ref.reference) and len(held) >= 100
+    held, kept, null = ref.meta["heldout_files"], ref.meta["reference_files"], ref.meta["null_files"]
+    assert len(kept) == len(ref.reference) and len(null) == len(ref.null) and len(held) >= 100
     val = set(json.loads((model_dir / "split.json").read_text())["val"])
-    assert set(held) | set(kept) <= val and not set(held) & set(kept)
+    assert set(held) | set(kept) | set(null) <= val
     assert all(not Path(k).is_absolute() and len(Path(k).parts) == 3 for k in held)  # split/CLASS/file
-    items = [Item(Path(k), ["NORMAL", "PNEUMONIA"].index(Path(k).parent.name)) for k in held + kept]
+    items = [Item(Path(k), ["NORMAL", "PNEUMONIA"].index(Path(k).parent.name)) for k in held + kept + null]
     group = patient_groups(items, read_duplicate_groups(duplicates_file(DATASET)))
-    assert not {group[k] for k in held} & {group[k] for k in kept}
+    parts = [{group[k] for k in part} for part in (held, kept, null)]
+    assert not parts[0] & parts[1] and not parts[0] & parts[2] and not parts[1] & parts[2]
     if DATASET.is_dir():
         assert all((DATASET / k).is_file() for k in held)
 

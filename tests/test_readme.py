@@ -98,3 +98,12 @@ def test_readme_site_table_matches_shipped_site_studies():
     assert table, "README lost its site-results-table markers"
     assert table.group(1).strip() == site_results_markdown().strip(), \
         "README site table is stale: paste `python -m pneumo_core models --markdown --site`"
+
+
+def test_readme_drift_figures_come_from_drift_rates_json():
+    import json
+    text = " ".join((REPO / "README.md").read_text().split())
+    runs = json.loads((REPO / "benchmarks" / "results" / "drift_rates.json").read_text())["models"]
+    for kind in ("false_alarm", "detection"):
+        quoted = ", ".join(f"{100 * m[kind]['rate']:.1f}% (`{m['model']}`)" for m in runs)
+        assert quoted in text, f"README's drift {kind} figures differ from drift_rates.json: {quoted}"

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
 
 __all__ = ["train_prevalence", "prevalence_note", "calibration_caption", "site_calibration_caption",
+    "site_calibration_notes", "site_study_rows",
     "test_split_caption", "site_profile_rows", "comparison_rows", "card_metric_rows",
     "validation_rows", "threshold_notes", "training_rows", "saliency_caveats"]
 
@@ -254,3 +255,29 @@ def saliency_caveats(methods: dict | None = None) -> str:
             "class-specific (explains the called class)." if specific else
             "**not class-specific**: it shows the dominant activation pattern, the same map whatever the call."))
     return "\n".join(lines)
+
+
+def site_calibration_notes() -> list[str]:
+    """How a site profile is fitted and where its thresholds come from: the rules themselves,
+    read from the code that applies them."""
+    from ..calibration.recalibration import RECALIBRATION_RULE
+    from ..calibration.site import MIN_PER_CLASS, WIDE_BELOW_PER_CLASS, site_thresholds
+    _, rules = site_thresholds()
+    return [f"Recalibration: {RECALIBRATION_RULE}.",
+            *(f"{name} threshold: {rule}." for name, rule in rules.items()),
+            f"At least {MIN_PER_CLASS} films of each class; below {WIDE_BELOW_PER_CLASS} of each the profile warns "
+            "that its estimates are wide. Its estimates are cross-fitted on patient-grouped folds of the sample."]
+
+
+def site_study_rows(study: dict, sizes: tuple[str, ...] = ("25", "50", "100", "200")) -> list[dict]:
+    """The site study (site_study_test.json) as rows: per number of labelled films, the mean and
+    95% range of each metric over the draws."""
+    names = {"accuracy": "accuracy", "recall": "sensitivity", "specificity": "specificity", "ece": "ECE"}
+    rows = []
+    for n in sizes:
+        row = study["sizes"].get(n)
+        if row is None:
+            continue
+        rows.append({"labelled films": int(n), **{label: f"{row[k]['mean']:.3f} ({row[k]['p2_5']:.3f}–{row[k]['p97_5']:.3f})"
+                                                  for k, label in names.items()}})
+    return rows

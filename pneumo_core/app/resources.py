@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .eval_views import EvalView
 
 __all__ = ["model_meta", "eval_report", "history", "warm_up", "import_predictor", "import_saliency", "import_site",
-    "get_predictor", "weights_stamp", "saliency_methods", "method_label", "shipped_site_files", "site_profile",
+    "get_predictor", "weights_stamp", "saliency_methods", "method_label", "site_study", "shipped_site_files", "site_profile",
     "site_study_report", "profile_key", "evaluation_view"]
 
 
@@ -134,8 +134,7 @@ def import_saliency():
 
 
 def import_site():
-    """`pneumo_core.calibration.site` (its package imports torch), once the warm-up has imported torch."""
-    _WARM.wait(_WARM.predictor_ready)
+    """`pneumo_core.calibration.site`: numpy only, so the sidebar need not wait for torch."""
     from ..calibration import site
     return site
 
@@ -182,10 +181,16 @@ def site_profile(path: Path) -> SiteProfile:
     return _site_profile(*_stamp(Path(path)))
 
 
+def site_study(model: str) -> dict | None:
+    """The whole site_study_test.json (the study by sample size and the out-of-fold evaluation), or None."""
+    p = resolve_model_dir(model) / "site_study_test.json"
+    return _read_json(*_stamp(p)) if p.is_file() else None
+
+
 def site_study_report(model: str) -> dict | None:
     """site_study_test.json's out-of-fold evaluation (eval_test.json's layout), or None."""
-    p = resolve_model_dir(model) / "site_study_test.json"
-    return _read_json(*_stamp(p)).get("out_of_fold_evaluation") if p.is_file() else None
+    study = site_study(model)
+    return study.get("out_of_fold_evaluation") if study is not None else None
 
 
 def profile_key(profile: SiteProfile | None) -> str:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Iterable, MutableMapping, NamedTuple
 
@@ -23,7 +22,7 @@ import streamlit as st
 from ..data import CLASSES
 from .cases import content_digest
 from .formatting import format_ci, format_number, safe_filename, site_name
-from .paths import resolve_model_dir
+from . import resources
 from .resources import get_predictor, import_predictor, weights_stamp
 
 if TYPE_CHECKING:
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LabelledUpload", "UploadRefused", "SiteResult", "MAX_ZIP_MEMBERS", "MAX_ZIP_BYTES", "read_zip", "gather",
            "check_counts", "calibrate", "estimates_rows", "summary_lines", "skipped_rows", "site_study",
-           "profile_json", "profile_filename", "can_use_in_session", "use_in_session", "in_use"]
+           "profile_json", "profile_filename", "use_in_session", "in_use"]
 
 MAX_ZIP_MEMBERS = 3000           # entries of any kind; a site sample needs a few hundred films at most
 MAX_ZIP_BYTES = 256 * 2**20      # uncompressed bytes of the films read from one zip
@@ -266,43 +265,28 @@ def skipped_rows(skipped: list[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"file": key, "why it was skipped": reason} for key, reason in skipped]
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _read_json(path: str, stamp: int) -> dict:
-    return json.loads(Path(path).read_text())
-
-
 def site_study(model: str) -> dict | None:
     """weights/<model>/site_study_test.json: the protocol's estimates by sample size on the
     official test split; None when the model has none."""
-    p = resolve_model_dir(model) / "site_study_test.json"
-    if not p.is_file():
-        return None
-    s = p.stat()
-    return _read_json(str(p), s.st_mtime_ns ^ s.st_size)
+    return resources.site_study(model)
 
 
 def profile_json(profile: SiteProfile) -> str:
     """The profile as `save_profile` writes it, for the download button."""
-    return json.dumps(asdict(profile), indent=1) + "\n"
+    from ..calibration.site import profile_json as to_json
+    return to_json(profile)
 
 
 def profile_filename(profile: SiteProfile) -> str:
     return safe_filename(profile.name, ".json")
 
 
-def can_use_in_session() -> bool:
-    from . import sidebar
-    return callable(getattr(sidebar, "use_profile", None))
-
-
 def use_in_session(profile: SiteProfile) -> None:
     """The "use this profile" button's callback (a callback runs before the script, so the
     sidebar may still change its own widgets' state)."""
-    from . import sidebar
-    use = getattr(sidebar, "use_profile", None)
-    if callable(use):
-        use(profile)
-        st.session_state[_IN_USE] = profile.files_sha256 + profile.created
+    from .sidebar import use_profile
+    use_profile(profile)
+    st.session_state[_IN_USE] = profile.files_sha256 + profile.created
 
 
 def in_use(profile: SiteProfile) -> bool:

@@ -24,7 +24,7 @@ from .recalibration import RECALIBRATION_RULE, Recalibration, fit_recalibration,
 
 __all__ = ["SiteProfile", "SiteProfileError", "SCHEMA_VERSION", "MIN_PER_CLASS", "WIDE_BELOW_PER_CLASS",
            "DEFAULT_COST_RATIO", "site_thresholds", "fit_site_recalibration", "cross_fitted_estimates",
-           "build_site_profile", "files_digest", "load_profile", "save_profile", "shipped_profiles",
+           "build_site_profile", "files_digest", "load_profile", "save_profile", "profile_json", "shipped_profiles",
            "resolve_profile"]
 
 SCHEMA_VERSION = 1
@@ -169,7 +169,7 @@ def build_site_profile(logits: np.ndarray, labels: np.ndarray, groups: Sequence,
     drift_reference = None
     if features is not None and model_dir is not None:
         from ..monitoring.drift import sample_reference
-        drift_reference = sample_reference(model_dir, features, np.asarray(logits, np.float64))
+        drift_reference = sample_reference(model_dir, features, np.asarray(logits, np.float64), y, list(groups))
     warnings = []
     if min(counts.values()) < WIDE_BELOW_PER_CLASS:
         warnings.append(f"fewer than {WIDE_BELOW_PER_CLASS} films of a class: the estimates are wide; "
@@ -188,10 +188,15 @@ def build_site_profile(logits: np.ndarray, labels: np.ndarray, groups: Sequence,
         pneumo_core_version=__version__, warnings=warnings, drift_reference=drift_reference)
 
 
+def profile_json(profile: SiteProfile) -> str:
+    """The profile's file content: the one writer of the schema (`save_profile` and the app's download)."""
+    return json.dumps(asdict(profile), indent=1) + "\n"
+
+
 def save_profile(profile: SiteProfile, path: str | Path) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(asdict(profile), indent=1) + "\n")
+    p.write_text(profile_json(profile))
     return p
 
 

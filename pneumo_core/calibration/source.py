@@ -4,8 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from sklearn.metrics import roc_curve
 
 __all__ = ["OperatingPoint", "THRESHOLD_RULES", "fit_operating_point", "fit_temperature", "calibrated",
            "youden_threshold", "screening_threshold"]
@@ -24,12 +22,13 @@ class OperatingPoint:
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """One scalar T minimising validation NLL of sigmoid(logit / T) (Guo et al. 2017)."""
+    import torch  # here, not at the top: the app reads site profiles before torch has loaded
     z = torch.as_tensor(logits, dtype=torch.float64)
     y = torch.as_tensor(labels, dtype=torch.float64)
     log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
 
-    def closure() -> torch.Tensor:
+    def closure() -> "torch.Tensor":
         opt.zero_grad()
         loss = torch.nn.functional.binary_cross_entropy_with_logits(z / log_t.exp(), y)
         loss.backward()
@@ -46,6 +45,7 @@ def calibrated(logits: np.ndarray, temperature: float) -> np.ndarray:
 def youden_threshold(labels: np.ndarray, probs: np.ndarray) -> float:
     """Maximises sensitivity + specificity - 1: prevalence-free, so a train-like
     validation set (74% pneumonia) does not drag it toward over-calling."""
+    from sklearn.metrics import roc_curve
     fpr, tpr, thr = roc_curve(labels, probs)
     j = tpr - fpr
     best = np.flatnonzero(j == j.max())

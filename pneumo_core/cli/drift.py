@@ -1,5 +1,6 @@
-"""The drift alarm commands: `drift-reference` builds a model's reference from half of its
-validation patients; `drift` tests a folder of films against it (or a site's sample)."""
+"""The drift alarm commands: `drift-reference` builds a model's reference from its validation
+patients (half the reference, a quarter the null pool, a quarter held out); `drift` tests a
+folder of films against it (or against a site's sample)."""
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,8 @@ def _cmd_drift_reference(args: argparse.Namespace) -> int:
     from ..artifacts import WeightsError
     from ..data import duplicates_file, patient_groups, read_duplicate_groups
     from ..evaluate import split_items
-    from ..monitoring.drift import DriftReferenceError, build_reference, drift_test, split_by_patient
+    from ..monitoring.drift import DriftReferenceError, build_named_reference, drift_test, split_by_patient
+    from ..ood import OODModel
     from ..predictor import Predictor
 
     try:
@@ -57,23 +59,31 @@ def _cmd_drift_reference(args: argparse.Namespace) -> int:
     for name, reason in failed:
         print(f"skipped (unreadable): {name}: {reason}", file=sys.stderr)
     items = [items[i] for i in kept]
-    ref_idx, held_idx = split_by_patient([it.label for it in items], [group[it.key] for it in items], args.seed)
-    meta = {"built_from": "validation split (weights/<model>/split.json), half of its patients, class-stratified",
+    labels, groups = [it.label for it in items], [group[it.key] for it in items]
+    ref_idx, rest = split_by_patient(labels, groups, args.seed)
+    # the rest: half is the calibrated null's pool, half stays unseen to measure false alarms
+    null_part, held_part = split_by_patient([labels[i] for i in rest], [groups[i] for i in rest], seed=0)
+    null_idx, held_idx = rest[null_part], rest[held_part]
+    meta = {"built_from": ("validation split (weights/<model>/split.json): half of its patients as the reference, "
+                           "a quarter as the null pool, a quarter held out; class-stratified by patient"),
             "seed": args.seed, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "reference_patients": len({group[items[i].key] for i in ref_idx}),
-            "heldout_patients": len({group[items[i].key] for i in held_idx}),
-            "reference_files": [items[i].key for i in ref_idx], "heldout_files": [items[i].key for i in held_idx]}
+            **{f"{part}_patients": len({groups[i] for i in idx})
+               for part, idx in (("reference", ref_idx), ("null", null_idx), ("heldout", held_idx))},
+            "reference_files": [items[i].key for i in ref_idx], "null_files": [items[i].key for i in null_idx],
+            "heldout_files": [items[i].key for i in held_idx]}
     try:
-        ref = build_reference(features[ref_idx], logits[ref_idx], n_components=args.components,
-                              n_permutations=args.permutations, model=predictor.name,
-                              model_sha256=predictor.bundle.meta["model_sha256"], source="validation data", meta=meta)
-    except DriftReferenceError as exc:
+        ref = build_named_reference(args.projection, features[ref_idx], logits[ref_idx],
+                                    OODModel.load(predictor.bundle.directory / "ood.npz"), features[null_idx],
+                                    n_components=args.components, n_permutations=args.permutations,
+                                    model=predictor.name, model_sha256=predictor.bundle.meta["model_sha256"],
+                                    source="validation data", meta=meta)
+    except (DriftReferenceError, OSError) as exc:
         return _error(str(exc))
     out = ref.save(predictor.bundle.directory)
     # one look at the whole held-out half: validation only, for the record
     whole = drift_test(ref, features[held_idx], logits[held_idx], seed=args.seed)
     print(json.dumps({"reference": str(out), **ref.describe(), "heldout_files": len(held_idx),
-                      "skipped": len(failed), "heldout_half_vs_reference": whole}, indent=1))
+                      "skipped": len(failed), "heldout_vs_reference": whole}, indent=1))
     return 0
 
 
@@ -120,13 +130,18 @@ def _cmd_drift(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..monitoring.drift import DEFAULT_PROJECTION, PROJECTIONS
+
     r = sub.add_parser("drift-reference", help="build a model's drift reference from half its validation patients")
     r.add_argument("--model", default=None, help="shipped model name or folder (default efficientnet_lite0)")
     r.add_argument("--data", type=Path, required=True, help="the full dataset (holding train/), e.g. "
                    "../shared/data/chest_xray")
     r.add_argument("--seed", type=int, default=0, help="which patients form the reference half")
+    r.add_argument("--projection", default=DEFAULT_PROJECTION, choices=[*PROJECTIONS, *(f"{p}+calibrated_null" for p in PROJECTIONS)],
+                   help=f"how features are projected and the null is drawn (default {DEFAULT_PROJECTION}, "
+                        "chosen on validation by benchmarks/drift_selection.py)")
     r.add_argument("--components", type=int, default=32, help="PCA components (default 32)")
-    r.add_argument("--permutations", type=int, default=1000, help="permutations per test (default 1000)")
+    r.add_argument("--permutations", type=int, default=1000, help="null draws per test (default 1000)")
     r.add_argument("--batch-size", type=int, default=32)
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_cmd_drift_reference)

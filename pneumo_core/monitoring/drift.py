@@ -1,26 +1,26 @@
 """The drift alarm: does a batch of films look like the data the operating point was set on?
 
-A kernel two-sample test (`mmd.mmd_permutation_test`) of the batch's penultimate features
-against a reference sample, in a small PCA basis fitted on the reference. No
-labels are needed, so it can run on every batch a site scores. A KS test of the scores
-(logits) is reported beside it as secondary information only: a shift can leave the score
-distribution alone (and the score distribution moves with prevalence, which is no shift
-in how the model reads a film).
+A kernel two-sample test (RBF-kernel MMD, `mmd`) of the batch's penultimate features against
+a reference sample. No labels are needed, so it can run on every batch a site scores. A KS
+test of the scores (logits) is reported beside it as information only: the score
+distribution moves with prevalence, which is no shift in how the model reads a film.
 
-Choices. Fixed a priori (after CheXstray, Soin et al. 2022, and Rabanser et al. 2019,
-"Failing loudly"): 32 PCA components fitted on the reference (a few dozen: the features'
-main directions, few enough for ~300 reference films); RBF kernel with the median-heuristic
-bandwidth on the reference; 1000 seeded label permutations; level 0.05; 20 films at least.
-Changed on validation only, never on the test split: the components are NOT whitened. With
-each component scaled to unit variance, 50-film batches of held-out validation films were
-flagged 14-19% of the time at level 0.05 (the low-variance directions, where films of one
-patient presumably sit close, weigh as much as the main ones); unscaled, 2-4.5%, at or
-below the level (`whiten=True` keeps the other variant for comparison).
+How it is set up now, and why:
+- Features are projected on the training features' first 32 principal components (the basis
+  the OOD score keeps) and whitened: a basis fitted on other data cannot favour the
+  reference, and whitening lets the weak directions, where acquisition changes show, count.
+- The p-value comes from a calibrated null: the MMD^2 of random batches of the same size
+  drawn from films of other patients (the null pool), not from shuffling films. One child's
+  films sit close together, so a batch that holds a few is more self-similar than a shuffle;
+  a permutation null is then too narrow and the alarm fires too often.
+- Level 0.05, RBF bandwidth by the median heuristic on the reference, 20 films at least.
+These were chosen on validation data only, by the rule in `benchmarks/drift_selection.py`
+(`DEFAULT_PROJECTION`; the candidates it compared stay available by name).
 
-The reference is half of the model's validation patients (the `drift-reference`
-command); the other half is held out (`heldout_files`) so the false-alarm
-rate can be measured on films the reference has not seen. A site profile can carry its
-own calibration sample, projected in the same basis, as a site-specific reference.
+A model's reference is built from its validation patients (`drift-reference`): half as the
+reference, a quarter as the null pool, a quarter held out (`heldout_files`) to measure false
+alarms on films neither has seen. A site profile fitted on at least `SITE_SAMPLE_MIN` films
+carries its own sample, halved the same way, as the site's reference.
 """
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ import numpy as np
 
 from .mmd import median_bandwidth, mmd_calibrated_test, mmd_permutation_test
 
-__all__ = ["DriftReference", "DriftReferenceError", "build_reference", "drift_test", "load_reference",
+__all__ = ["DriftReference", "DriftReferenceError", "build_reference", "build_named_reference", "PROJECTIONS",
+           "DEFAULT_PROJECTION", "drift_test", "load_reference",
            "sample_reference", "reference_for", "verdict_text", "split_by_patient",
            "MIN_BATCH", "LEVEL", "N_COMPONENTS", "N_PERMUTATIONS"]
 
@@ -43,9 +44,9 @@ LEVEL = 0.05
 N_COMPONENTS = 32
 N_PERMUTATIONS = 1000
 NPZ, JSON = "drift_reference.npz", "drift_reference.json"
-RULE = ("shifted when the permutation p-value of the RBF-kernel MMD between the batch's and the reference's "
-        "penultimate features (PCA basis fitted on the reference, median-heuristic bandwidth) "
-        "is below the level")
+RULE = ("shifted when the p-value of the RBF-kernel MMD between the batch's and the reference's projected "
+        "penultimate features (median-heuristic bandwidth on the reference) is below the level; the projection "
+        "and the null are named beside this rule")
 SAMPLE_ENCODING = "float16 little-endian, row-major, base64"
 Basis = tuple[np.ndarray, np.ndarray, np.ndarray]  # mean (D,), components (K, D), standard deviation (K,)
 
@@ -145,6 +146,31 @@ def build_reference(features: np.ndarray, logits: np.ndarray | None = None, *, n
                           median_bandwidth(z), level, n_permutations, model, model_sha256, source, dict(meta or {}), null)
 
 
+PROJECTIONS = ("reference_pca", "reference_pca_whitened", "train_pca", "train_pca_whitened")
+# Chosen for both shipped models by the validation-only rule of benchmarks/drift_selection.py
+# (round 2; record in benchmarks/results/drift_selection.json).
+DEFAULT_PROJECTION = "train_pca_whitened+calibrated_null"
+
+
+def build_named_reference(projection: str, features: np.ndarray, logits: np.ndarray | None, ood_model,
+                          null_features: np.ndarray | None = None, **kwargs) -> DriftReference:
+    """A reference by the name its selection uses (`benchmarks/drift_selection.py`):
+    `<basis>[_whitened][+calibrated_null]`, where `reference_pca` fits the basis on the
+    reference films and `train_pca` takes the training features' basis kept by the OOD score
+    (`ood_model`: mean, components, inv_var). `+calibrated_null` needs `null_features`."""
+    base, _, null = projection.partition("+")
+    if base not in PROJECTIONS or null not in ("", "calibrated_null"):
+        raise DriftReferenceError(f"unknown projection {projection!r}; one of {', '.join(PROJECTIONS)}, "
+                                  "optionally with +calibrated_null")
+    if null and null_features is None:
+        raise DriftReferenceError(f"{projection} needs the null pool's features")
+    basis = (ood_model.mean, ood_model.components, 1.0 / np.sqrt(ood_model.inv_var)) if base.startswith("train_pca") else None
+    ref = build_reference(features, logits, whiten=base.endswith("_whitened"), basis=basis,
+                          null_features=null_features if null else None, **kwargs)
+    ref.meta["projection"] = projection
+    return ref
+
+
 def drift_test(reference: DriftReference, features: np.ndarray, logits: np.ndarray | None = None,
                seed: int = 0) -> dict:
     """Tests one batch (n films' features, n >= MIN_BATCH) against the reference; JSON-able."""
@@ -158,8 +184,8 @@ def drift_test(reference: DriftReference, features: np.ndarray, logits: np.ndarr
         statistic, p = mmd_permutation_test(z, reference.reference, reference.bandwidth, reference.n_permutations, seed)
         null = f"{reference.n_permutations} permutations"
     else:
-        if n > len(reference.null):  # the null needs batches of the same size: test a random subset
-            tested = len(reference.null)
+        if n > len(reference.null) // 2:  # null batches of this size must still differ: test a random subset
+            tested = len(reference.null) // 2
             z = z[np.random.default_rng(seed).choice(n, size=tested, replace=False)]
         statistic, p = mmd_calibrated_test(z, reference.reference, reference.null, reference.bandwidth,
                                            reference.n_permutations, seed)
@@ -191,35 +217,65 @@ def load_reference(model_dir: str | Path) -> DriftReference | None:
     return ref
 
 
-def sample_reference(model_dir: str | Path, features: np.ndarray, logits: np.ndarray | None = None) -> dict | None:
-    """A site sample as a compact, JSON-able drift reference (projected in the model
-    reference's basis, float16 base64), or None when the model ships no reference."""
+SITE_SAMPLE_MIN = 4 * MIN_BATCH  # two halves (reference, null pool) of at least 40 films
+
+
+def _encode(z: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(z, dtype="<f2").tobytes()).decode()
+
+
+def _decode(text: str, shape: tuple[int, int]) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<f2").reshape(shape).astype(np.float64)
+
+
+def sample_reference(model_dir: str | Path, features: np.ndarray, logits: np.ndarray | None = None,
+                     labels: Sequence[int] | None = None, groups: Sequence[str] | None = None) -> dict | None:
+    """A site's calibration sample as a compact, JSON-able drift reference: half its patients
+    as the reference, half as the calibrated null's pool, projected in the model reference's
+    basis (float16 base64). None when the model ships no reference, or when the sample is too
+    small to halve (then the alarm compares batches with the model's validation data)."""
     base = load_reference(model_dir)
-    if base is None:
+    x = np.asarray(features)
+    if base is None or labels is None or groups is None or len(x) < SITE_SAMPLE_MIN:
         return None
-    z = np.ascontiguousarray(base.project(features), dtype="<f2")
-    return {"encoding": SAMPLE_ENCODING, "shape": list(z.shape), "features": base64.b64encode(z.tobytes()).decode(),
-            "logits": None if logits is None else [round(float(v), 5) for v in np.asarray(logits).reshape(-1)],
-            "basis_model_sha256": base.model_sha256}
+    ref_idx, null_idx = split_by_patient(labels, groups, seed=0)
+    z = base.project(x)
+    logits = None if logits is None else np.asarray(logits, np.float64).reshape(-1)
+    return {"encoding": SAMPLE_ENCODING, "basis_model_sha256": base.model_sha256,
+            "basis_sha256": _basis_digest(base),
+            "shape": list(z[ref_idx].shape), "features": _encode(z[ref_idx]),
+            "null_shape": list(z[null_idx].shape), "null_features": _encode(z[null_idx]),
+            "logits": None if logits is None else [round(float(v), 5) for v in logits[ref_idx]]}
+
+
+def _basis_digest(reference: DriftReference) -> str:
+    """Changes whenever the projection does (a rebuilt reference): a site sample projected in
+    another basis must not be compared in this one."""
+    import hashlib
+    h = hashlib.sha256()
+    for a in (reference.mean, reference.components, reference.scale):
+        h.update(np.ascontiguousarray(a, dtype="<f4").tobytes())
+    return h.hexdigest()
 
 
 def reference_for(model_dir: str | Path, site_profile=None) -> DriftReference | None:
     """The reference a batch is compared with: the site's calibration sample when the
-    profile carries one (same basis, its own bandwidth), else the model's validation reference."""
+    profile carries one (same basis, its own bandwidth and null pool), else the model's
+    validation reference."""
     base = load_reference(model_dir)
     sample = getattr(site_profile, "drift_reference", None)
     if base is None or sample is None:
         return base
-    shape = tuple(sample.get("shape", ()))
+    shape, null_shape = tuple(sample.get("shape", ())), tuple(sample.get("null_shape", ()))
     if (sample.get("encoding") != SAMPLE_ENCODING or len(shape) != 2 or shape[1] != len(base.scale)
-            or sample.get("basis_model_sha256") != base.model_sha256):
+            or len(null_shape) != 2 or sample.get("basis_sha256") != _basis_digest(base)):
         raise DriftReferenceError(f"site profile {site_profile.name!r} holds a drift sample that does not fit this "
                                   "model's drift reference; calibrate the site again")
-    z = np.frombuffer(base64.b64decode(sample["features"]), dtype="<f2").reshape(shape).astype(np.float64)
+    z, null = _decode(sample["features"], shape), _decode(sample["null_features"], null_shape)
     logits = None if sample.get("logits") is None else np.asarray(sample["logits"], np.float64)
     return DriftReference(base.mean, base.components, base.scale, z, logits, median_bandwidth(z), base.level,
                           base.n_permutations, base.model, base.model_sha256,
-                          f"site {site_profile.name} ({shape[0]} calibration films)", {})
+                          f"site {site_profile.name} ({shape[0] + null_shape[0]} calibration films)", {}, null)
 
 
 def verdict_text(result: dict, against: str) -> str:
