@@ -128,8 +128,8 @@ def test_upload_score_and_browse_in_a_real_browser(server, browser, tmp_path):
     try:
         t0 = time.monotonic()
         page.goto(url)
-        page.wait_for_selector("input[type=file]", state="attached", timeout=SLOW)
-        page.set_input_files("input[type=file]", [str(normal), str(pneumonia)])
+        page.wait_for_selector(".st-key-uploads input[type=file]", state="attached", timeout=SLOW)
+        page.set_input_files(".st-key-uploads input[type=file]", [str(normal), str(pneumonia)])
         page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=SLOW)
         first_result = time.monotonic() - t0
         print(f"\n[browser] page load to first result: {first_result:.1f} s (target <= 5 s, cold model included)")

@@ -92,3 +92,18 @@ def test_a_profile_for_other_weights_is_refused(profile, tmp_path, test_images):
     assert r.returncode == 2 and r.stdout == "" and "calibrate the site again" in r.stderr
     r = _run("predict", "--quiet", "--model", MODEL, "--site", "no-such-site", str(test_images["NORMAL"][0]))
     assert r.returncode == 2 and "no site profile" in r.stderr
+
+
+def test_evaluate_with_a_site_reports_the_sites_thresholds_and_name(profile, labelled, tmp_path):
+    out, _ = profile
+    data = tmp_path / "data"
+    for cls in ("NORMAL", "PNEUMONIA"):  # the readable films only: evaluate refuses a split it cannot read
+        (data / "test" / cls).mkdir(parents=True)
+        for f in (labelled / cls).glob("*.jpeg"):
+            (data / "test" / cls / f.name).write_bytes(f.read_bytes())
+    r = _run("evaluate", "--model", MODEL, "--data", str(data), "--site", str(out), "--bootstrap", "50",
+             "--out", str(tmp_path / "ev.json"))
+    assert r.returncode == 0, r.stderr
+    ev = json.loads((tmp_path / "ev.json").read_text())
+    assert ev["site"] == "st-elsewhere" and ev["thresholds"] == {"balanced": 0.5, "screening": pytest.approx(0.2)}
+    assert ev["n"] == 2 * N
