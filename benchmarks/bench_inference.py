@@ -64,7 +64,7 @@ class _Reference:
         import torch
         import torchvision
 
-        from pneumo_core.preprocess import InputSpec
+        from pneumo_core.data.preprocess import InputSpec
         model = torchvision.models.densenet121(weights=None)
         model.classifier = torch.nn.Linear(model.classifier.in_features, 1)
         self.model = model.eval()
@@ -77,13 +77,13 @@ class _Reference:
         import numpy as np
         import torch
 
-        from pneumo_core.preprocess import preprocess_batch, resize_square
+        from pneumo_core.data.preprocess import preprocess_batch, resize_square
         x = preprocess_batch(np.stack([resize_square(p, self.spec.size) for p in pixels_list]), self.spec)
         with torch.inference_mode():
             return torch.sigmoid(self.model(x)).squeeze(1).tolist()
 
     def predict_sources(self, paths: list[Path], batch_size: int = 32) -> int:
-        from pneumo_core.ingest import load
+        from pneumo_core.io.ingest import load
         n = 0
         for i in range(0, len(paths), batch_size):
             n += len(self.predict([load(p).pixels for p in paths[i:i + batch_size]]))
@@ -93,8 +93,8 @@ class _Reference:
         from pytorch_grad_cam import GradCAM
         from pytorch_grad_cam.utils.model_targets import BinaryClassifierOutputTarget
 
-        from pneumo_core.preprocess import preprocess
-        from pneumo_core.saliency import _overlay
+        from pneumo_core.data.preprocess import preprocess
+        from pneumo_core.inference.saliency import _overlay
         category = int(self.predict([pixels])[0] >= 0.5)
         layer = self.model.features[-1]
         # DenseNet applies an in-place ReLU to this output, so the cut returns a non-leaf copy.
@@ -115,7 +115,7 @@ def _measure(name: str, threads: int, warmup: int, runs: int, batch_limit: int |
     """One pipeline in its own process: latencies, batch throughput, peak memory."""
     import torch
     torch.set_num_threads(threads)
-    from pneumo_core.ingest import load
+    from pneumo_core.io.ingest import load
     rss_import = _rss_mb()
     files = _test_files()
     sample = files[:5] + files[-5:]  # 5 NORMAL, 5 PNEUMONIA
@@ -134,8 +134,8 @@ def _measure(name: str, threads: int, warmup: int, runs: int, batch_limit: int |
         t = time.perf_counter()
         n = ref.predict_sources(batch_files)
     else:
-        from pneumo_core.predictor import Predictor
-        from pneumo_core.saliency import explain
+        from pneumo_core.inference.predictor import Predictor
+        from pneumo_core.inference.saliency import explain
         pred = Predictor(name)
         out["input"] = f"{pred.spec.size} px, {pred.spec.channels} channel(s)"
         one = lambda r: pred.predict_radiographs([r], ["x"])  # noqa: E731
@@ -154,8 +154,8 @@ def _measure(name: str, threads: int, warmup: int, runs: int, batch_limit: int |
 def _sanity(_label: str, threads: int, n: int) -> dict:
     import torch
     torch.set_num_threads(threads)
-    from pneumo_core.predictor import Predictor
-    from pneumo_core.saliency_checks import sanity_checks
+    from pneumo_core.inference.predictor import Predictor
+    from pneumo_core.evaluation.saliency_checks import sanity_checks
     files = sorted((TEST / "PNEUMONIA").glob("*.jpeg"))
     return {name: sanity_checks(Predictor(name), files, n=n, seed=0) for name in OURS}
 

@@ -30,9 +30,9 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from pneumo_core.cli.drift import score_features  # noqa: E402
-from pneumo_core.evaluate import split_items  # noqa: E402
+from pneumo_core.evaluation.evaluate import split_items  # noqa: E402
 from pneumo_core.monitoring.drift import drift_test, load_reference  # noqa: E402
-from pneumo_core.predictor import Predictor  # noqa: E402
+from pneumo_core.inference.predictor import Predictor  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "drift_rates.json"
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "chest_xray"

@@ -17,7 +17,7 @@ favour the reference. Whether that matters is measured, not assumed.
 For each model and candidate: the false-alarm rate on 200 random 50-film batches of the
 held-out validation films (clean), and the detection rate on 100 random 50-film batches of the
 same held-out films under each of the six simulated acquisition shifts of
-`pneumo_core.robustness.CORRUPTIONS`. The chosen candidate is the one with the highest mean
+`pneumo_core.evaluation.robustness.CORRUPTIONS`. The chosen candidate is the one with the highest mean
 detection over the shifts among those whose false-alarm rate is at most 10%; a candidate must
 beat the first one in `CANDIDATES` (what shipped before) by more than one point to replace it.
 The official test split is not read. Writes benchmarks/results/drift_selection.json.
@@ -46,12 +46,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pneumo_core.data import CLASSES, Item, duplicates_file, load_resized, patient_groups, read_duplicate_groups  # noqa: E402
+from pneumo_core.data.dataset import CLASSES, Item, duplicates_file, load_resized, patient_groups, read_duplicate_groups  # noqa: E402
 from pneumo_core.monitoring.drift import JSON as REFERENCE_JSON, PROJECTIONS as CANDIDATES, build_named_reference, drift_test, split_by_patient  # noqa: E402
-from pneumo_core.ood import OODModel  # noqa: E402
-from pneumo_core.predictor import Predictor  # noqa: E402
-from pneumo_core.preprocess import standardise, to_unit  # noqa: E402
-from pneumo_core.robustness import CORRUPTIONS  # noqa: E402
+from pneumo_core.inference.ood import OODModel  # noqa: E402
+from pneumo_core.inference.predictor import Predictor  # noqa: E402
+from pneumo_core.data.preprocess import standardise, to_unit  # noqa: E402
+from pneumo_core.evaluation.robustness import CORRUPTIONS  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "drift_selection.json"
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "chest_xray"

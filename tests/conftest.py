@@ -16,7 +16,7 @@ def test_images() -> dict[str, list[Path]]:
 
 @pytest.fixture(scope="session")
 def default_predictor():
-    from pneumo_core.predictor import Predictor
+    from pneumo_core.inference.predictor import Predictor
     return Predictor()
 
 

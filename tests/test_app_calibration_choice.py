@@ -89,7 +89,7 @@ def test_sidebar_offers_source_shipped_and_this_sessions_profiles_of_these_weigh
 
 def test_choosing_a_site_profile_changes_the_probability_label_and_threshold_on_diagnose_without_rescoring(
         monkeypatch, profiles):
-    from pneumo_core.predictor import Predictor
+    from pneumo_core.inference.predictor import Predictor
     site = load_profile(profiles["test-site"])
     at = _app()
     at.button[0].click().run()  # the bundled examples
@@ -185,7 +185,7 @@ def test_evaluation_under_a_site_profile_says_which_calibration_and_shows_its_nu
 
 
 def test_results_csv_and_case_report_name_the_calibration(monkeypatch, profiles):
-    from pneumo_core import report
+    from pneumo_core.io import case_report as report
     site = load_profile(profiles["test-site"])
     r = cases.CaseResult("a.png", "d", probability=0.3, logit=float(logit(0.3)), model=MODEL)
     mine = cases.with_site(r, site)

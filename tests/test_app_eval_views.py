@@ -10,7 +10,7 @@ import re
 import pytest
 
 from pneumo_core.app import eval_views, figures, resources
-from pneumo_core.artifacts import list_models
+from pneumo_core.models.bundle import list_models
 
 MODELS = list_models()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from pneumo_core.app import formatting, model_card, resources
-from pneumo_core.artifacts import list_models
+from pneumo_core.models.bundle import list_models
 
 MODELS = list_models()
 
@@ -52,7 +52,7 @@ def test_model_card_numbers_come_from_the_files(model):
 
 
 def test_saliency_caveats_call_out_methods_that_are_not_class_specific():
-    from pneumo_core.saliency import METHODS
+    from pneumo_core.inference.saliency import METHODS
     text = model_card.saliency_caveats(METHODS)
     for spec in METHODS.values():
         assert formatting.escape_markdown(spec.label) in text

@@ -8,13 +8,13 @@ from __future__ import annotations
 import pytest
 
 from pneumo_core.app import paths
-from pneumo_core.artifacts import list_models
+from pneumo_core.models.bundle import list_models
 
 MODELS = list_models()
 
 
 def test_app_resolves_only_shipped_model_names_to_the_artifacts_folders():
-    from pneumo_core import artifacts
+    from pneumo_core.models import bundle as artifacts
     assert paths.WEIGHTS_DIR == artifacts.WEIGHTS_DIR and paths.DEFAULT_MODEL == artifacts.DEFAULT_MODEL
     assert paths.list_models() == artifacts.list_models()
     assert all(paths.resolve_model_dir(m) == artifacts.resolve_model_dir(m) for m in MODELS)

@@ -17,7 +17,7 @@ def example_bytes() -> bytes:
 
 
 def test_scoring_is_cached_on_content_so_reruns_skip_the_network(monkeypatch, example_bytes):
-    from pneumo_core.predictor import Predictor
+    from pneumo_core.inference.predictor import Predictor
     resources.import_saliency()  # waits for the warm-up, whose dummy forward pass is not a rerun
     calls = []
     real = Predictor.predict_radiographs
@@ -36,7 +36,7 @@ def test_a_bad_upload_comes_back_with_its_error_instead_of_raising():
 
 
 def test_heatmap_is_cached_per_class_and_opacity_never_recomputes_it(monkeypatch, example_bytes):
-    import pneumo_core.saliency as saliency
+    import pneumo_core.inference.saliency as saliency
     calls = []
     real = saliency.explain
     monkeypatch.setattr(saliency, "explain", lambda *a, **k: calls.append(k.get("target")) or real(*a, **k))

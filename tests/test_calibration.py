@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from pneumo_core.calibration import calibrated, fit_temperature, screening_threshold, youden_threshold
-from pneumo_core.metrics import expected_calibration_error, metrics_with_ci, point_metrics
+from pneumo_core.stats.metrics import expected_calibration_error, metrics_with_ci, point_metrics
 
 
 def test_temperature_recovers_a_known_overconfidence():

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pneumo_core.data import (SHIPPED_DUPLICATES, Item, duplicates_file, grouped_split, patient_id,
+from pneumo_core.data.dataset import (SHIPPED_DUPLICATES, Item, duplicates_file, grouped_split, patient_id,
                               read_duplicate_groups)
 
 from conftest import REPO

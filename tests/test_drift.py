@@ -11,7 +11,7 @@ import pytest
 
 from conftest import REPO
 from pneumo_core.cli import main
-from pneumo_core.data import Item, duplicates_file, patient_groups, read_duplicate_groups
+from pneumo_core.data.dataset import Item, duplicates_file, patient_groups, read_duplicate_groups
 from pneumo_core.monitoring.drift import (MIN_BATCH, SITE_SAMPLE_MIN, DriftReference, DriftReferenceError,
                                           build_reference, drift_test, load_reference, reference_for, sample_reference,
                                           verdict_text)

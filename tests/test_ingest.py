@@ -1,4 +1,4 @@
-"""Tests for pneumo_core.ingest: every fixture is generated here, in memory.
+"""Tests for pneumo_core.io.ingest: every fixture is generated here, in memory.
 
 Each test name says the failure it guards against.
 """
@@ -21,7 +21,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import JPEG2000, ExplicitVRLittleEndian, JPEG2000Lossless, RLELossless, generate_uid
 
-from pneumo_core.ingest import IngestError, Radiograph, colour_saturation, load
+from pneumo_core.io.ingest import IngestError, Radiograph, colour_saturation, load
 
 # --- no network: every test in this file fails if anything tries to connect ---------
 _NETWORK_ATTEMPTS: list[str] = []

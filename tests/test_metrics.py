@@ -1,4 +1,4 @@
-"""Tests for pneumo_core.metrics: the vectorised bootstrap the app recomputes on every slider move.
+"""Tests for pneumo_core.stats.metrics: the vectorised bootstrap the app recomputes on every slider move.
 
 Each test name says the failure it guards against.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pneumo_core.metrics import metrics_with_ci, per_class_metrics, threshold_metrics_ci
+from pneumo_core.stats.metrics import metrics_with_ci, per_class_metrics, threshold_metrics_ci
 
 THRESHOLD_METRICS = ("accuracy", "recall", "specificity", "precision", "npv", "f1")
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from pneumo_core.models import REGISTRY, create_model, target_layer
+from pneumo_core.models.registry import REGISTRY, create_model, target_layer
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from pneumo_core.calibration import calibrated
-from pneumo_core.data import Item, load_resized
-from pneumo_core.evaluate import predictions_for
-from pneumo_core.ingest import load
-from pneumo_core.preprocess import InputSpec, preprocess, preprocess_batch, resize_square
+from pneumo_core.data.dataset import Item, load_resized
+from pneumo_core.evaluation.evaluate import predictions_for
+from pneumo_core.io.ingest import load
+from pneumo_core.data.preprocess import InputSpec, preprocess, preprocess_batch, resize_square
 
 
 def test_train_eval_and_predict_paths_build_identical_tensors(test_images, default_predictor):
@@ -53,7 +53,8 @@ def test_resize_squashes_to_a_square_without_cropping():
 def test_shifted_validation_scores_clean_images_like_the_predictor(test_images, default_predictor):
     """Model selection and the calibration choice score validation under simulated shift; their
     'clean' condition must be exactly what the product scores, and each shift must change it."""
-    from pneumo_core.robustness import CORRUPTIONS, balanced_log_loss, shifted_logits, shifted_validation_loss
+    from pneumo_core.evaluation.robustness import CORRUPTIONS, shifted_logits, shifted_validation_loss
+    from pneumo_core.stats.metrics import balanced_log_loss
 
     paths = test_images["NORMAL"][:2] + test_images["PNEUMONIA"][:2]
     spec = default_predictor.spec

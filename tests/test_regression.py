@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from pneumo_core.data import scan_split
-from pneumo_core.evaluate import predictions_for
+from pneumo_core.data.dataset import scan_split
+from pneumo_core.evaluation.evaluate import predictions_for
 
 from conftest import REPO
 

@@ -1,4 +1,4 @@
-"""Tests for pneumo_core.report: the downloadable case report.
+"""Tests for pneumo_core.io.case_report: the downloadable case report.
 
 Each test name says the failure it guards against. Numbers are read from the shipped
 evaluation files at run time, never hard-coded, so retrained models keep these green.
@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from pneumo_core.app import formatting
-from pneumo_core.report import REPORT_DISCLAIMER, ReportCase, render_report
+from pneumo_core.io.case_report import REPORT_DISCLAIMER, ReportCase, render_report
 
 
 def _case(**kw) -> ReportCase:

@@ -1,4 +1,4 @@
-"""Tests for pneumo_core.saliency. Each test name says the failure it guards against.
+"""Tests for pneumo_core.inference.saliency. Each test name says the failure it guards against.
 
 Runs on the shipped models and the official test images; torch uses one thread here,
 because on a shared 2-core machine two spinning OpenMP threads are many times slower.
@@ -19,11 +19,11 @@ from PIL import Image
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import BinaryClassifierOutputTarget
 
-from pneumo_core.ingest import Radiograph, load
-from pneumo_core.models import target_layer
-from pneumo_core.predictor import Predictor
-from pneumo_core.saliency import METHODS, CamWriter, explain
-from pneumo_core.saliency_checks import sanity_checks
+from pneumo_core.io.ingest import Radiograph, load
+from pneumo_core.models.registry import target_layer
+from pneumo_core.inference.predictor import Predictor
+from pneumo_core.inference.saliency import METHODS, CamWriter, explain
+from pneumo_core.evaluation.saliency_checks import sanity_checks
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = ["efficientnet_lite0", "paper_cnn"]
@@ -100,7 +100,7 @@ def test_gradient_cut_at_target_layer_gives_the_textbook_map_and_raw_max(predict
     (input requiring grad, full backward), and cam_max the hand-computed raw maximum."""
     pixels = _pixels(test_images["PNEUMONIA"][4])
     exp = explain(predictor, pixels, target="PNEUMONIA")
-    from pneumo_core.preprocess import preprocess
+    from pneumo_core.data.preprocess import preprocess
     x = preprocess(pixels, predictor.spec).clone().requires_grad_(True)
     layer = target_layer(predictor.model, predictor.bundle.arch)
     with predictor.lock, GradCAM(model=predictor.model, target_layers=[layer]) as cam:

@@ -5,11 +5,11 @@ import shutil
 import numpy as np
 import pytest
 
-from pneumo_core.artifacts import load_bundle, sha256_file
-from pneumo_core.config import TrainConfig
-from pneumo_core.ood import OODModel
-from pneumo_core.predictor import Predictor
-from pneumo_core.train import train
+from pneumo_core.models.bundle import load_bundle, sha256_file
+from pneumo_core.training.config import TrainConfig
+from pneumo_core.inference.ood import OODModel
+from pneumo_core.inference.predictor import Predictor
+from pneumo_core.training.train import train
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_recalibrate_reproduces_what_training_wrote(tiny_dataset, tmp_path):
     weights trained before that step existed get it) reaches the same choice, keeps a fit
     that already matches it, refits one that does not, and never touches the weights."""
     from pneumo_core.calibration.shift import CALIBRATION_RULE
-    from pneumo_core.train import recalibrate
+    from pneumo_core.training.train import recalibrate
 
     out = tmp_path / "w"
     written = train(TrainConfig(data=tiny_dataset, arch="paper_cnn", out=out, run_dir=tmp_path / "run", epochs=1,
@@ -86,7 +86,7 @@ def test_recalibrate_reproduces_what_training_wrote(tiny_dataset, tmp_path):
 
 def test_interrupted_run_resumes_from_its_checkpoint(tiny_dataset, tmp_path, monkeypatch):
     """Training is long on a CPU; a killed run must continue, not restart."""
-    import pneumo_core.train as T
+    import pneumo_core.training.train as T
 
     cfg = TrainConfig(data=tiny_dataset, arch="paper_cnn", out=tmp_path / "w", run_dir=tmp_path / "run", epochs=2,
                       batch_size=8, val_fraction=0.3, workers=1)
@@ -109,8 +109,8 @@ def test_interrupted_run_resumes_from_its_checkpoint(tiny_dataset, tmp_path, mon
 
 
 def test_backbone_learns_slower_than_the_head_when_scaled():
-    from pneumo_core.models import REGISTRY, create_model
-    from pneumo_core.train import _param_groups
+    from pneumo_core.models.registry import REGISTRY, create_model
+    from pneumo_core.training.train import _param_groups
 
     model = create_model("paper_cnn")
     head, body = _param_groups(model, REGISTRY["paper_cnn"].head, 1e-3, 0.1)
@@ -127,7 +127,7 @@ def test_backbone_learns_slower_than_the_head_when_scaled():
 def test_soft_targets_mix_and_smooth_but_leave_defaults_alone(tmp_path):
     import torch
 
-    from pneumo_core.train import _soft_targets
+    from pneumo_core.training.train import _soft_targets
 
     x, y = torch.rand(6, 1, 8, 8), torch.tensor([0.0, 1, 1, 0, 1, 0])
     plain = TrainConfig(data=tmp_path, arch="paper_cnn")
@@ -167,8 +167,8 @@ def test_every_run_records_its_flip_setting(tiny_dataset, tmp_path):
 
 
 def test_a_child_of_the_official_val_never_stays_on_the_train_side(tiny_dataset, tmp_path):
-    from pneumo_core.data import patient_id
-    from pneumo_core.train import _split
+    from pneumo_core.data.dataset import patient_id
+    from pneumo_core.training.train import _split
 
     root = tmp_path / "chest_xray"
     shutil.copytree(tiny_dataset, root)
@@ -187,7 +187,7 @@ def test_a_child_of_the_official_val_never_stays_on_the_train_side(tiny_dataset,
 
 def test_a_checkpoint_from_before_the_new_settings_still_resumes(tmp_path):
     """Settings added later default to off; a run checkpointed before they existed is the same run."""
-    from pneumo_core.train import result_config
+    from pneumo_core.training.train import result_config
 
     now = TrainConfig(data=tmp_path, arch="efficientnet_lite0").to_dict()
     older = {k: v for k, v in now.items() if k not in ("label_smoothing", "mixup", "backbone_lr_scale")}
@@ -202,7 +202,7 @@ def test_a_checkpoint_from_before_the_new_settings_still_resumes(tmp_path):
 def test_training_stops_early_no_sooner_than_early_stop_from(tiny_dataset, tmp_path, monkeypatch):
     """With validation logits frozen, no epoch after the first improves: the run must end
     exactly at the first epoch early stopping is allowed (epoch 3 of 6 at 0.5)."""
-    import pneumo_core.train as T
+    import pneumo_core.training.train as T
 
     real = T._logits_and_features
 
@@ -226,7 +226,7 @@ def test_out_of_range_regularisation_is_refused(tmp_path, bad):
 
 def test_early_stopping_waits_for_the_second_half_of_the_schedule(tiny_dataset):
     """A lucky early minimum of a noisy validation loss must not end the run."""
-    from pneumo_core.train import should_stop
+    from pneumo_core.training.train import should_stop
 
     cfg = TrainConfig(data=tiny_dataset, arch="paper_cnn", epochs=30, patience=6)
     assert cfg.early_stop_from == 0.5

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from ..data import CLASSES
-from ..spreadsheet import csv_cell
+from ..data.dataset import CLASSES
+from ..io.spreadsheet import csv_cell
 from .formatting import SOURCE_CALIBRATION, calibration_label
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..data import CLASSES
-from ..metrics import confusion_counts, threshold_metrics_ci
+from ..data.dataset import CLASSES
+from ..stats.metrics import confusion_counts, threshold_metrics_ci
 from .cases import label_at
 from .formatting import SOURCE_CALIBRATION, calibration_label, format_ci, format_number
 
@@ -93,8 +93,8 @@ def recalibrated_eval(ev: dict, profile: SiteProfile, n_boot: int = RECALIBRATED
     logit of the source probability), at the profile's thresholds. Imports `evaluate`, which
     imports torch: callers in the app first wait for the warm-up (`resources`)."""
     from ..calibration.recalibration import logit
-    from ..data import Item
-    from ..evaluate import evaluation_report
+    from ..data.dataset import Item
+    from ..evaluation.evaluate import evaluation_report
     items = [Item(Path(p["file"]), CLASSES.index(p["label"])) for p in ev["predictions"]]
     probs = profile.probability(logit(np.array([p["probability"] for p in ev["predictions"]], dtype=np.float64)))
     out = evaluation_report(ev["model"], ev.get("model_sha256", ""), ev.get("split", "test"), items, probs,

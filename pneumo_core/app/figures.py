@@ -6,7 +6,7 @@ import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 
-from ..data import CLASSES
+from ..data.dataset import CLASSES
 from .eval_views import eval_arrays, operating_point
 
 __all__ = ["roc_figure", "pr_figure", "confusion_figure", "reliability_figure", "learning_figure",

@@ -1,10 +1,10 @@
 """Where the app's files are: the shipped models, the bundled examples, the test images.
-The model folder and list come from `pneumo_core.artifacts` (torch-free at import)."""
+The model folder and list come from `pneumo_core.models.bundle` (torch-free at import)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..artifacts import DEFAULT_MODEL, WEIGHTS_DIR, list_models
+from ..models.bundle import DEFAULT_MODEL, WEIGHTS_DIR, list_models
 
 __all__ = ["REPO_DIR", "WEIGHTS_DIR", "DEFAULT_MODEL", "DATA_DIR", "EXAMPLES_DIR", "list_models",
     "resolve_model_dir", "example_files", "test_image_bytes"]

@@ -79,7 +79,7 @@ class _WarmUp:
 
     def _run(self) -> None:
         try:
-            from .. import predictor  # noqa: F401  (torch)
+            from ..inference import predictor  # noqa: F401  (torch)
         finally:
             self.predictor_ready.set()
         try:
@@ -88,7 +88,7 @@ class _WarmUp:
         except Exception:  # noqa: BLE001 - the page that needs the model reports the failure
             pass
         try:
-            from .. import saliency  # noqa: F401  (pytorch-grad-cam, OpenCV)
+            from ..inference import saliency  # noqa: F401  (pytorch-grad-cam, OpenCV)
         finally:
             self.saliency_ready.set()
 
@@ -107,7 +107,7 @@ class _WarmUp:
 
 
 def _blank_radiograph():
-    from ..ingest import Radiograph
+    from ..io.ingest import Radiograph
     return Radiograph(pixels=np.full((256, 256), 0.5, np.float32), source_format="warm-up")
 
 
@@ -120,16 +120,16 @@ def warm_up() -> None:
 
 
 def import_predictor():
-    """`pneumo_core.predictor` (torch), once the warm-up thread has imported it."""
+    """`pneumo_core.inference.predictor` (torch), once the warm-up thread has imported it."""
     _WARM.wait(_WARM.predictor_ready)
-    from .. import predictor
+    from ..inference import predictor
     return predictor
 
 
 def import_saliency():
-    """`pneumo_core.saliency` (pytorch-grad-cam, OpenCV), once the warm-up thread has imported it."""
+    """`pneumo_core.inference.saliency` (pytorch-grad-cam, OpenCV), once the warm-up thread has imported it."""
     _WARM.wait(_WARM.saliency_ready)
-    from .. import saliency
+    from ..inference import saliency
     return saliency
 
 

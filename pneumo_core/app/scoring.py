@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import streamlit as st
 
-from ..ingest import IngestError, load
+from ..io.ingest import IngestError, load
 from .cases import CaseResult, blend, content_digest, to_display, with_site
 from .formatting import site_name
 from .paths import resolve_model_dir, test_image_bytes
@@ -173,7 +173,7 @@ def case_report(result: CaseResult, s: Settings, label: str, hm: Heatmap, overla
     """A callable rendering the case report, for `st.download_button(data=...)`: the PDF
     is drawn only when clicked, and matplotlib is imported only then."""
     def render() -> bytes:
-        from ..report import ReportCase, render_report
+        from ..io.case_report import ReportCase, render_report
         case = ReportCase(file_name=result.name, probability=float(result.probability), label=label,
                           threshold=s.threshold, operating_point=s.operating_point, model=s.model,
                           calibration=s.calibration_label, calibration_detail=calibration_detail(s.site, s.model),

@@ -34,7 +34,7 @@ def _rgba(hex_colour: str, alpha: float) -> str:
 
 def reliability_before_after(labels: np.ndarray, before: np.ndarray, after: np.ndarray, n_bins: int = 10) -> go.Figure:
     """The model's own probability and the site-calibrated (out-of-fold) one, binned."""
-    from ..metrics import curves, expected_calibration_error
+    from ..stats.metrics import curves, expected_calibration_error
     y = np.asarray(labels, int)
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#bbbbbb"),

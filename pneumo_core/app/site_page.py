@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Iterable, MutableMapping, NamedTuple
 import numpy as np
 import streamlit as st
 
-from ..data import CLASSES
+from ..data.dataset import CLASSES
 from .cases import content_digest
 from .formatting import format_ci, format_number, safe_filename, site_name
 from . import resources

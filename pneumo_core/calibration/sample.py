@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..data import CLASSES, patient_id
-from ..scan import scan_paths
+from ..data.dataset import CLASSES, patient_id
+from ..io.scan import scan_paths
 from .site import SiteProfileError
 
 if TYPE_CHECKING:
-    from ..predictor import Predictor
+    from ..inference.predictor import Predictor
 
 __all__ = ["LabelledFile", "ScoredSample", "read_labelled", "score_labelled"]
 

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
 from .source import OperatingPoint, calibrated, fit_operating_point
-from ..robustness import balanced_log_loss
+from ..stats.metrics import balanced_log_loss
 
 __all__ = ["CALIBRATION_RULE", "MARGIN", "IMAGE_FOLDS", "choose_operating_point", "leave_one_shift_out"]
 

@@ -86,7 +86,7 @@ def cross_fitted_estimates(logits: np.ndarray, labels: np.ndarray, groups: Seque
                            prevalence: float | None = None, n_boot: int = 1000) -> dict:
     """Accuracy, sensitivity, specificity and ECE of the out-of-fold probabilities at
     `threshold`, with 95% intervals from a bootstrap of whole patients."""
-    from ..metrics import metrics_with_ci
+    from ..stats.metrics import metrics_with_ci
     probs, folds = out_of_fold_probabilities(logits, labels, groups, prevalence=prevalence)
     m = metrics_with_ci(np.asarray(labels, int), probs, threshold, n_boot=n_boot, groups=list(groups))
     names = {"accuracy": "accuracy", "sensitivity": "recall", "specificity": "specificity", "ece": "ece"}

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..metrics import point_metrics
+from ..stats.metrics import point_metrics
 from .site import MIN_PER_CLASS, fit_site_recalibration, out_of_fold_probabilities, site_thresholds
 
 __all__ = ["STUDY_PROTOCOL", "STUDY_METRICS", "draw_sample", "run_site_study"]

@@ -18,9 +18,9 @@ def _positive_int(text: str) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from ..augment import PRESETS
-    from ..config import TrainConfig
-    from ..train import train, train_with_flip_decision
+    from ..data.augment import PRESETS
+    from ..training.config import TrainConfig
+    from ..training.train import train, train_with_flip_decision
 
     cfg = TrainConfig(data=args.data, arch=args.arch, out=args.out, run_dir=args.run_dir, epochs=args.epochs,
                       lr=args.lr, batch_size=args.batch_size, seed=args.seed, device=args.device,
@@ -38,10 +38,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from ..artifacts import WeightsError
+    from ..models.bundle import WeightsError
     from ..calibration.site import SiteProfileError
-    from ..evaluate import evaluate
-    from ..predictor import Predictor
+    from ..evaluation.evaluate import evaluate
+    from ..inference.predictor import Predictor
     from .site import site_profile_for
 
     try:
@@ -64,7 +64,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _scan(paths: list[Path]) -> list[Path]:
-    from ..scan import scan_paths
+    from ..io.scan import scan_paths
     files, notes = scan_paths(paths)
     for note in notes:
         print(note, file=sys.stderr)
@@ -77,10 +77,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from ..artifacts import WeightsError
+    from ..models.bundle import WeightsError
     from ..calibration.site import SiteProfileError
-    from ..predictor import Predictor, ThresholdError
-    from ..spreadsheet import csv_cell
+    from ..inference.predictor import Predictor, ThresholdError
+    from ..io.spreadsheet import csv_cell
     from .site import site_profile_for
 
     if not args.paths:
@@ -98,7 +98,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         return 2
     cam_writer = None
     if args.cam:
-        from ..saliency import CamWriter
+        from ..inference.saliency import CamWriter
         try:
             cam_writer = CamWriter(predictor, args.cam, method=args.cam_method)
         except (ValueError, OSError) as exc:
@@ -131,7 +131,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_counts(args: argparse.Namespace) -> int:
-    from ..data import class_counts, scan_split
+    from ..data.dataset import class_counts, scan_split
 
     for split in ("train", "val", "test"):
         if (args.data / split).is_dir():
@@ -143,10 +143,10 @@ def _cmd_counts(args: argparse.Namespace) -> int:
 def _cmd_models(args: argparse.Namespace) -> int:
     import json
 
-    from ..artifacts import DEFAULT_MODEL, WEIGHTS_DIR, list_models
+    from ..models.bundle import DEFAULT_MODEL, WEIGHTS_DIR, list_models
 
     if args.markdown:
-        from ..results import results_markdown, site_results_markdown
+        from ..evaluation.results import results_markdown, site_results_markdown
         print(results_markdown() if not args.site else site_results_markdown())
         return 0
     for name in list_models():
@@ -165,7 +165,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def _cmd_fit_ood(args: argparse.Namespace) -> int:
     import json
 
-    from ..train import refit_ood
+    from ..training.train import refit_ood
 
     print(json.dumps(refit_ood(args.model, args.data), indent=2))
     return 0
@@ -175,7 +175,7 @@ def _cmd_recalibrate(args: argparse.Namespace) -> int:
     """Re-runs the calibration choice on a trained model's own validation split; rewrites model.json."""
     import json
 
-    from ..train import recalibrate
+    from ..training.train import recalibrate
 
     meta = recalibrate(args.model, args.data, args.workers)
     cal = meta["calibration"]
@@ -196,10 +196,10 @@ def _cmd_select(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from ..data import load_resized
-    from ..evaluate import split_items
-    from ..predictor import Predictor
-    from ..robustness import SELECTION_RULE, shifted_validation_loss
+    from ..data.dataset import load_resized
+    from ..evaluation.evaluate import split_items
+    from ..inference.predictor import Predictor
+    from ..evaluation.robustness import SELECTION_RULE, shifted_validation_loss
 
     results = {}
     for cand in args.candidates:
@@ -222,7 +222,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from ..augment import PRESETS
+    from ..data.augment import PRESETS
 
     p = argparse.ArgumentParser(prog="python -m pneumo_core", description="Pneumonia detection on chest radiographs.")
     sub = p.add_subparsers(dest="command", required=True)

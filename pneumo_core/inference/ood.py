@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from .ingest import BLANK_WARNING, COLOUR_WARN_LEVEL, COLOUR_WARNING, Radiograph
+from ..io.ingest import BLANK_WARNING, COLOUR_WARN_LEVEL, COLOUR_WARNING, Radiograph
 
 __all__ = ["OODModel", "fit_ood", "ImageCheck", "IMAGE_CHECKS", "colour_check", "posterised_check",
            "grey_level_concentration", "image_check_reasons"]

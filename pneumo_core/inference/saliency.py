@@ -26,11 +26,11 @@ from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, Layer
 from pytorch_grad_cam.utils.image import show_cam_on_image
 from pytorch_grad_cam.utils.model_targets import BinaryClassifierOutputTarget
 
-from .calibration import calibrated
-from .data import CLASSES
-from .ingest import Radiograph, load
-from .models import target_layer
-from .preprocess import preprocess
+from ..calibration import calibrated
+from ..data.dataset import CLASSES
+from ..io.ingest import Radiograph, load
+from ..models.registry import target_layer
+from ..data.preprocess import preprocess
 
 __all__ = ["CamMethod", "METHODS", "Explanation", "explain", "CamWriter"]
 

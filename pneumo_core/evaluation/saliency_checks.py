@@ -11,10 +11,10 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .calibration import calibrated
-from .ingest import load
-from .preprocess import preprocess
-from .saliency import explain
+from ..calibration import calibrated
+from ..io.ingest import load
+from ..data.preprocess import preprocess
+from ..inference.saliency import explain
 
 __all__ = ["deletion_check", "randomisation_check", "sanity_checks"]
 
@@ -63,9 +63,9 @@ def randomisation_check(predictor: Any, images: Sequence[np.ndarray], method: st
     positive evidence) has no ranking and counts as correlation 0."""
     from scipy.stats import spearmanr
 
-    from .artifacts import ModelBundle
-    from .models import create_model
-    from .predictor import Predictor
+    from ..models.bundle import ModelBundle
+    from ..models.registry import create_model
+    from ..inference.predictor import Predictor
 
     with torch.random.fork_rng():  # leave the caller's RNG stream alone
         torch.manual_seed(seed)

@@ -22,19 +22,19 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
-from . import __version__
-from .artifacts import save_bundle, sha256_file
-from .augment import augment
-from .calibration import THRESHOLD_RULES, OperatingPoint, calibrated
+from .. import __version__
+from ..models.bundle import save_bundle, sha256_file
+from ..data.augment import augment
+from ..calibration import THRESHOLD_RULES, OperatingPoint, calibrated
 from .config import BEFORE_IT_EXISTED, TrainConfig, documented_settings
-from .data import (CLASSES, Item, class_counts, duplicates_file, grouped_split, load_resized, manifest_hash,
+from ..data.dataset import (CLASSES, Item, class_counts, duplicates_file, grouped_split, load_resized, manifest_hash,
                    patient_groups, read_duplicate_groups, scan_split)
-from .metrics import point_metrics
-from .models import REGISTRY, create_model
-from .ood import fit_ood
-from .preprocess import preprocess_batch, standardise, to_unit
-from .robustness import shifted_logits
-from .calibration.shift import choose_operating_point
+from ..stats.metrics import point_metrics
+from ..models.registry import REGISTRY, create_model
+from ..inference.ood import fit_ood
+from ..data.preprocess import preprocess_batch, standardise, to_unit
+from ..evaluation.robustness import shifted_logits
+from ..calibration.shift import choose_operating_point
 
 __all__ = ["train", "train_with_flip_decision", "refit_ood", "recalibrate", "hardware_name", "result_config", "should_stop"]
 
@@ -293,7 +293,7 @@ def _manifest_items(bundle, data: str | Path) -> dict[str, list[Item]]:
 def refit_ood(model_dir: str | Path, data: str | Path, workers: int = 0, seed: int = 0) -> dict:
     """Re-fits a shipped model's OOD statistics from its own split manifest (train features,
     validation thresholds), without retraining: the weights and everything else stay."""
-    from .artifacts import load_bundle
+    from ..models.bundle import load_bundle
 
     bundle = load_bundle(model_dir)
     items = _manifest_items(bundle, data)
@@ -326,7 +326,7 @@ def recalibrate(model_dir: str | Path, data: str | Path, workers: int = 0) -> di
     training run's own logits (for the shipped models, an H200 run on pre-resized copies,
     1-2% apart from these), and refitting would move shipped results with no decision
     changed. Otherwise the operating point is refitted and the evaluations are stale."""
-    from .artifacts import load_bundle
+    from ..models.bundle import load_bundle
 
     bundle = load_bundle(model_dir)
     val = _manifest_items(bundle, data)["val"]

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from torch import nn
 
-    from .preprocess import InputSpec
+    from ..data.preprocess import InputSpec
 
 __all__ = ["WEIGHTS_DIR", "ModelBundle", "WeightsError", "sha256_file", "save_bundle", "load_bundle",
            "list_models", "resolve_model_dir", "DEFAULT_MODEL"]
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 DEFAULT_MODEL = "efficientnet_lite0"
 
 
@@ -40,7 +40,7 @@ class ModelBundle:
 
     @property
     def spec(self) -> InputSpec:
-        from .preprocess import InputSpec
+        from ..data.preprocess import InputSpec
         return InputSpec.from_dict(self.meta["input"])
 
     @property
@@ -91,8 +91,8 @@ def resolve_model_dir(name_or_dir: str | Path | None) -> Path:
 def load_bundle(name_or_dir: str | Path | None = None) -> ModelBundle:
     import torch
 
-    from .models import create_model
-    from .preprocess import InputSpec
+    from .registry import create_model
+    from ..data.preprocess import InputSpec
 
     d = resolve_model_dir(name_or_dir)
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .artifacts import WEIGHTS_DIR, list_models
+from ..models.bundle import WEIGHTS_DIR, list_models
 
 __all__ = ["results_markdown", "site_results_markdown", "SITE_TABLE_SIZES"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from .augment import PRESETS, AugmentConfig
-from .models import REGISTRY
+from ..data.augment import PRESETS, AugmentConfig
+from ..models.registry import REGISTRY
 
 __all__ = ["TrainConfig", "BEFORE_IT_EXISTED", "documented_settings"]
 

@@ -23,16 +23,16 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 import numpy as np
 import torch
 
-from .artifacts import ModelBundle, load_bundle
-from .calibration import calibrated
-from .data import CLASSES
-from .ingest import IngestError, Radiograph, load
-from .models.fusion import fuse_for_inference
+from ..models.bundle import ModelBundle, load_bundle
+from ..calibration import calibrated
+from ..data.dataset import CLASSES
+from ..io.ingest import IngestError, Radiograph, load
+from ..models.fusion import fuse_for_inference
 from .ood import IMAGE_CHECKS, ImageCheck, OODModel, image_check_reasons
-from .preprocess import preprocess_batch, resize_square
+from ..data.preprocess import preprocess_batch, resize_square
 
 if TYPE_CHECKING:
-    from .calibration.site import SiteProfile
+    from ..calibration.site import SiteProfile
 
 __all__ = ["Prediction", "Predictor", "ThresholdError", "OOD_WARNING"]
 

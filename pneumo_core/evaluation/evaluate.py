@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifacts import ModelBundle
-from .data import CLASSES, Item, patient_id, scan_split
-from .metrics import curves, metrics_with_ci, per_class_metrics
-from .predictor import Predictor
+from ..models.bundle import ModelBundle
+from ..data.dataset import CLASSES, Item, patient_id, scan_split
+from ..stats.metrics import curves, metrics_with_ci, per_class_metrics
+from ..inference.predictor import Predictor
 
 __all__ = ["split_items", "evaluate", "evaluation_report", "predictions_for", "logits_for"]
 

@@ -66,7 +66,7 @@ def class_counts(items: list[Item]) -> dict[str, int]:
 
 # The dataset's list of files that show the same image under different names, shipped with the
 # repo because the Kaggle copy lacks it; a list beside the dataset takes precedence.
-SHIPPED_DUPLICATES = Path(__file__).resolve().parent.parent / "data" / "chest_xray_duplicates.txt"
+SHIPPED_DUPLICATES = Path(__file__).resolve().parents[2] / "data" / "chest_xray_duplicates.txt"
 
 
 def duplicates_file(data_root: str | Path) -> Path:
@@ -139,7 +139,7 @@ def manifest_hash(manifest: dict) -> str:
 
 
 def _decode_resized(args: tuple[str, int]) -> np.ndarray:
-    from .ingest import load
+    from ..io.ingest import load
     from .preprocess import resize_square
     path, size = args
     return resize_square(load(path).pixels, size)

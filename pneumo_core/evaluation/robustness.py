@@ -14,14 +14,15 @@ from typing import TYPE_CHECKING, ContextManager
 import numpy as np
 import torch
 
-from .augment import adjust_gamma, gaussian_blur
-from .calibration import calibrated
-from .preprocess import InputSpec, standardise, to_unit
+from ..data.augment import adjust_gamma, gaussian_blur
+from ..calibration import calibrated
+from ..stats.metrics import balanced_log_loss
+from ..data.preprocess import InputSpec, standardise, to_unit
 
 if TYPE_CHECKING:  # only a type here: training imports this module without the inference stack
-    from .predictor import Predictor
+    from ..inference.predictor import Predictor
 
-__all__ = ["CORRUPTIONS", "SELECTION_RULE", "balanced_log_loss", "shifted_logits", "shifted_validation_loss"]
+__all__ = ["CORRUPTIONS", "SELECTION_RULE", "shifted_logits", "shifted_validation_loss"]
 
 # How `python -m pneumo_core select` chooses, in the words its record keeps.
 SELECTION_RULE = "lowest mean balanced log loss on validation, clean and under simulated acquisition shift"
@@ -46,13 +47,6 @@ CORRUPTIONS = {
     "blur_1.0": lambda x: gaussian_blur(x, torch.full((x.shape[0],), 1.0)),
     "noise_0.03": lambda x: _noise(x, 0.03),
 }
-
-
-def balanced_log_loss(labels: np.ndarray, probs: np.ndarray) -> float:
-    """Mean of the per-class log losses: prevalence-free, like the thresholds."""
-    p = np.clip(np.asarray(probs, float), 1e-7, 1 - 1e-7)
-    y = np.asarray(labels).astype(bool)
-    return float((-np.log(p[y]).mean() - np.log(1 - p[~y]).mean()) / 2)
 
 
 @torch.inference_mode()

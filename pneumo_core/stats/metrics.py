@@ -14,7 +14,7 @@ from sklearn.metrics import (average_precision_score, brier_score_loss,
                              precision_recall_curve, roc_auc_score, roc_curve)
 
 __all__ = ["confusion_counts", "point_metrics", "metrics_with_ci", "threshold_metrics_ci", "expected_calibration_error", "curves",
-           "per_class_metrics"]
+           "per_class_metrics", "balanced_log_loss"]
 
 
 def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, n_bins: int = 10) -> float:
@@ -27,6 +27,13 @@ def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, n_bins: in
         if m.any():
             ece += m.mean() * abs(labels[m].mean() - probs[m].mean())
     return float(ece)
+
+
+def balanced_log_loss(labels: np.ndarray, probs: np.ndarray) -> float:
+    """Mean of the per-class log losses: prevalence-free, like the thresholds."""
+    p = np.clip(np.asarray(probs, float), 1e-7, 1 - 1e-7)
+    y = np.asarray(labels).astype(bool)
+    return float((-np.log(p[y]).mean() - np.log(1 - p[~y]).mean()) / 2)
 
 
 def confusion_counts(labels: np.ndarray, probs: np.ndarray, threshold: float) -> tuple[int, int, int, int]:

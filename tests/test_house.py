@@ -1,0 +1,61 @@
+"""The package layout is a promise to a newcomer: lower layers never import higher ones, and
+no two packages import each other, so each can be read (and tested) without what sits above."""
+import ast
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+CORE = REPO / "pneumo_core"
+# Each package may import its own layer and those below it, never above.
+LAYERS = [{"io", "stats", "monitoring"}, {"data"}, {"models"}, {"calibration"}, {"inference"}, {"evaluation"},
+          {"training"}, {"cli", "app"}]
+LAYER = {pkg: i for i, layer in enumerate(LAYERS) for pkg in layer}
+
+
+def _runtime_imports(path: Path) -> list[str]:
+    """pneumo_core packages this file imports when run (imports for type checkers excluded)."""
+    rel = path.relative_to(CORE).with_suffix("")
+    package = list(rel.parts[:-1]) if rel.name != "__init__" else list(rel.parts[:-1])
+    tree = ast.parse(path.read_text())
+    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for n in ast.walk(node)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level and id(node) not in skip:
+            base = package[: len(package) - (node.level - 1)]
+            names = [node.module] if node.module else [a.name for a in node.names]
+            found += [(base + n.split("."))[0] if base or n else "" for n in names]
+    return [f for f in found if f and not f.startswith("__")]
+
+
+def _package(path: Path) -> str:
+    parts = path.relative_to(CORE).parts
+    return parts[0] if len(parts) > 1 else ""
+
+
+@pytest.mark.parametrize("path", sorted(p for p in CORE.rglob("*.py") if _package(p) in LAYER), ids=str)
+def test_no_module_imports_a_higher_layer(path):
+    own = LAYER[_package(path)]
+    upward = [pkg for pkg in _runtime_imports(path) if pkg in LAYER and LAYER[pkg] > own]
+    assert not upward, f"{path.relative_to(REPO)} imports {upward}, above its layer"
+
+
+def test_the_library_never_imports_the_app():
+    offenders = [p for p in CORE.rglob("*.py") if _package(p) != "app" and "app" in _runtime_imports(p)]
+    assert not offenders
+
+
+def test_every_top_level_module_belongs_to_a_package():
+    loose = sorted(p.name for p in CORE.glob("*.py") if p.name not in ("__init__.py", "__main__.py"))
+    assert not loose, f"modules outside any package: {loose}"
+
+
+@pytest.mark.parametrize("package", sorted(LAYER))
+def test_every_package_says_what_it_is_for_and_what_it_exports(package):
+    init = CORE / package / "__init__.py"
+    tree = ast.parse(init.read_text())
+    assert ast.get_docstring(tree), f"{package}/__init__.py has no docstring"
+    assert any(isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in n.targets)
+               for n in tree.body), f"{package}/__init__.py has no __all__"
