@@ -27,17 +27,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pneumo_core.training.config import TrainConfig, documented_settings  # noqa: E402
 from pneumo_core.models.registry import REGISTRY  # noqa: E402
 from pneumo_core.training.train import hardware_name, result_config, train  # noqa: E402
+from pneumo_core.models.metadata import read_metadata, write_metadata  # noqa: E402
 
 
 def summarise_run(out_dir: Path) -> dict:
     """What a finished run of the documented command measured, from its own bundle."""
-    meta = json.loads((out_dir / "model.json").read_text())
+    meta = read_metadata(out_dir / "model.json")
     history = json.loads((out_dir / "history.json").read_text())
-    training = meta["training"]
+    training = meta.training
     if training["hardware"].startswith("NVIDIA") or training["config"]["device"] == "cuda":
         raise SystemExit(f"{out_dir} was trained on {training['hardware']}, not on a CPU")
     ran = result_config(training["config"])  # a setting the run predates: how runs behaved then
-    documented = documented_settings(meta["architecture"])
+    documented = documented_settings(meta.architecture)
     differs = {k: ran[k] for k, v in documented.items() if ran.get(k) != v}
     if training["config"].get("limit_per_class"):
         differs["limit_per_class"] = training["config"]["limit_per_class"]
@@ -46,13 +47,13 @@ def summarise_run(out_dir: Path) -> dict:
     if sum(h["seconds"] for h in history) > training["wall_seconds"]:  # wall time covers the last process only
         raise SystemExit(f"{out_dir} was resumed after an interruption, so its wall time is not the whole run's")
     seconds = [h["seconds"] for h in history]
-    skipped = documented["epochs"] - meta["epochs_run"]  # epochs early stopping saved this run
+    skipped = documented["epochs"] - meta.epochs_run  # epochs early stopping saved this run
     return {"measured_minutes": round(training["wall_seconds"] / 60, 1), "hardware": training["hardware"],
-            "torch": training["torch"], "epochs_run": meta["epochs_run"], "best_epoch": meta["best_epoch"],
+            "torch": training["torch"], "epochs_run": meta.epochs_run, "best_epoch": meta.best_epoch,
             "epoch_seconds": seconds, "epoch_val_loss": [round(h["val_loss"], 4) for h in history],
             # another run may not stop early: the same run with every documented epoch, at its median epoch time
             "minutes_without_early_stop": round((training["wall_seconds"] + skipped * float(np.median(seconds))) / 60, 1),
-            "validation_balanced": {k: v["balanced"] for k, v in meta["validation"].items()}}
+            "validation_balanced": {k: v["balanced"] for k, v in meta.validation.items()}}
 
 
 def full_runs(args: argparse.Namespace) -> None:
@@ -61,7 +62,7 @@ def full_runs(args: argparse.Namespace) -> None:
     for arch in args.archs:
         if args.from_run:
             summary = summarise_run(args.from_run)
-            arch = json.loads((args.from_run / "model.json").read_text())["architecture"]
+            arch = read_metadata(args.from_run / "model.json").architecture
         else:
             with tempfile.TemporaryDirectory() as tmp:
                 train(TrainConfig(data=args.data, arch=arch, out=Path(tmp) / arch, run_dir=Path(tmp) / "run", device="cpu"))
@@ -82,13 +83,13 @@ def record_in_model_json(weights_root: Path, arch: str, summary: dict) -> None:
     """The shipped model's model.json says what the documented command costs on a CPU
     (the model itself may have been trained elsewhere; `training.hardware` says where)."""
     path = weights_root / arch / "model.json"
-    meta = json.loads(path.read_text())
-    meta["training"]["cpu_time"] = {
+    meta = read_metadata(path)
+    meta.training["cpu_time"] = {
         "measured_minutes_for_documented_command": summary["measured_minutes"], "cpu": summary["hardware"],
         "epochs_run": summary["epochs_run"], "torch": summary["torch"],
         **({"minutes_without_early_stop": summary["minutes_without_early_stop"]} if "minutes_without_early_stop" in summary else {}),
         "source": "benchmarks/bench_train_cpu.py --full or --from-run -> benchmarks/results/train_cpu_full.json"}
-    path.write_text(json.dumps(meta, indent=2) + "\n")
+    write_metadata(meta, path)
 
 
 def main() -> None:

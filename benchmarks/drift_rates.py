@@ -80,7 +80,7 @@ def evaluate(model: str, data: Path, n_batches: int, batch: int, seed: int) -> d
     held_f, held_l, _, held_failed = score_features(predictor, [(p, str(p)) for p in heldout])
     test_f, test_l, _, test_failed = score_features(predictor, [(p, str(p)) for p in test])
     t1 = time.perf_counter()
-    out = {"model": model, "model_sha256": predictor.bundle.meta["model_sha256"], "reference": reference.describe(),
+    out = {"model": model, "model_sha256": predictor.bundle.meta.model_sha256, "reference": reference.describe(),
            "false_alarm": batch_rates(reference, held_f, held_l, n_batches, batch, seed),
            "detection": batch_rates(reference, test_f, test_l, n_batches, batch, seed + 1),
            "unreadable": {"heldout": len(held_failed), "test": len(test_failed)},

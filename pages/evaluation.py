@@ -41,7 +41,7 @@ if view is not None:
     with hist_col:
         hist = resources.history(s.model)
         if hist:
-            st.plotly_chart(figures.learning_figure(hist, meta.get("best_epoch")), width="stretch")
+            st.plotly_chart(figures.learning_figure(hist, meta.best_epoch), width="stretch")
             st.caption("Validation: patient-grouped split carved from the training data. Dashed line: the "
                        "checkpoint kept.")
         else:

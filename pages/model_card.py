@@ -8,7 +8,7 @@ s = sidebar.settings()
 meta, ev = resources.model_meta(s.model), resources.eval_report(s.model)
 
 st.title(f"Model card: {s.model}")
-st.caption(meta.get("description", ""))
+st.caption(meta.description)
 
 st.header("Intended use")
 st.markdown(
@@ -35,12 +35,12 @@ st.markdown(
     "- **Nothing was chosen on the test split**: checkpoint, temperature, thresholds and the use of horizontal "
     "flips were all decided on validation. Some later selection rounds ran with earlier test results known; "
     "each was judged by a rule fixed beforehand on validation (see `docs/` and the README).")
-st.table(model_card.training_rows(meta), hide_index=True)
+st.table(model_card.training_rows(meta, resources.selection_record(s.model)), hide_index=True)
 
 st.header("How the operating points and probabilities were set")
 st.markdown("\n".join(f"- {formatting.escape_markdown(n)}" for n in model_card.threshold_notes(meta)))
 st.markdown(f"- Probabilities: temperature scaling, P = sigmoid(logit / T) with T = "
-            f"{float(meta.get('temperature', 1.0)):.3f} fitted on validation (minimum log-loss).")
+            f"{meta.temperature:.3f} fitted on validation (minimum log-loss).")
 if s.site is not None:
     st.subheader(f"Calibration in use: {s.calibration_label}")
     st.caption("A site profile recalibrates the temperature-scaled logit on a labelled sample of that site's films "

@@ -165,7 +165,7 @@ def test_switching_model_moves_the_threshold_to_that_models_preset():
     assert not at.exception
     s = at.session_state["settings"]
     assert s.model == other
-    assert s.threshold == pytest.approx(resources.model_meta(other)["thresholds"][s.operating_point])
+    assert s.threshold == pytest.approx(resources.model_meta(other).thresholds[s.operating_point])
 
 
 @pytest.mark.parametrize("page", PAGES)

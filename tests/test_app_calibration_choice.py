@@ -36,7 +36,7 @@ def _fit(model: str, name: str, every: int, out: Path) -> Path:
     x = logit(np.array([p["probability"] for p in preds]))
     y = np.array([p["label"] == "PNEUMONIA" for p in preds], int)
     profile = build_site_profile(x, y, [p["patient"] for p in preds], [p["file"].split("/", 1)[1] for p in preds],
-                                 name=name, model=model, model_sha256=meta["model_sha256"], n_boot=50)
+                                 name=name, model=model, model_sha256=meta.model_sha256, n_boot=50)
     return save_profile(profile, out / model / f"{name}.json")
 
 
@@ -96,7 +96,7 @@ def test_choosing_a_site_profile_changes_the_probability_label_and_threshold_on_
     assert not at.exception and at.metric
     source = at.session_state["settings"]
     assert {m.label for m in at.metric} == {"P(pneumonia), calibrated on validation data"}
-    assert source.threshold == pytest.approx(resources.model_meta(MODEL)["thresholds"][source.operating_point])
+    assert source.threshold == pytest.approx(resources.model_meta(MODEL).thresholds[source.operating_point])
     before = [m.value for m in at.metric]
 
     calls = []

@@ -118,8 +118,8 @@ def test_gallery_refuses_unknown_class_or_kind(ev):
 
 def test_stale_evaluation_file_is_flagged_when_thresholds_or_weights_change():
     ev = {"thresholds": {"balanced": 0.4}, "model_sha256": "a"}
-    assert eval_views.eval_consistency(ev, {"thresholds": {"balanced": 0.4}, "model_sha256": "a"}) == []
-    problems = eval_views.eval_consistency(ev, {"thresholds": {"balanced": 0.5, "screening": 0.3}, "model_sha256": "b"})
+    assert eval_views.eval_consistency(ev, "a", {"balanced": 0.4}) == []
+    problems = eval_views.eval_consistency(ev, "b", {"balanced": 0.5, "screening": 0.3})
     assert len(problems) == 2 and "other weights" in problems[0] and "screening (missing there)" in problems[1]
 
 

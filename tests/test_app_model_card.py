@@ -5,6 +5,8 @@ evaluation files at run time, never hard-coded, so retrained models keep these g
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from pneumo_core.app import formatting, model_card, resources
@@ -26,27 +28,27 @@ def test_model_card_numbers_come_from_the_files(model):
     assert [r["operating point"] for r in rows] == list(ev["thresholds"])
     assert rows[0]["ROC AUC"].startswith(f"{ev['metrics'][rows[0]['operating point']]['roc_auc']['value']:.3f}")
     fields = {r["field"]: r["value"] for r in model_card.training_rows(meta)}
-    assert f"{meta['temperature']:.3f}" in fields["temperature"]
-    cal = meta["calibration"]
+    assert f"{meta.temperature:.3f}" in fields["temperature"]
+    cal = meta.calibration
     assert ("pooled with simulated shifts" in fields["temperature"]) == (cal["fitted_on"] != ["clean"])
     for way in ("clean", "pooled"):
         for metric in ("balanced_log_loss", "balanced_accuracy"):  # the choice weighs both
             assert f"{way} fit {cal['mean_held_out'][way][metric]:.4f}" in fields["calibration choice"]
     assert "shipped" not in fields["calibration choice"], "the kept point was not held out: not comparable"
-    old = {r["field"]: r["value"] for r in model_card.training_rows({k: v for k, v in meta.items() if k != "calibration"})}
+    old = {r["field"]: r["value"] for r in model_card.training_rows(replace(meta, calibration=None))}
     assert "fitted on clean validation," in old["temperature"] and old["calibration choice"].startswith("not recorded")
-    assert str(meta["best_epoch"]) in fields["epochs"]
-    cfg = meta["training"]["config"]
+    assert str(meta.best_epoch) in fields["epochs"]
+    cfg = meta.training["config"]
     assert f"of {cfg['epochs']} scheduled" in fields["epochs"] and "never before" not in fields["epochs"], \
         "the shipped runs predate early_stop_from: they could stop at any epoch"
-    newer = {**meta, "training": {"config": {**cfg, "early_stop_from": 0.5}}}
+    newer = replace(meta, training={**meta.training, "config": {**cfg, "early_stop_from": 0.5}})
     assert f"never before epoch {-(-cfg['epochs'] // 2)}" in \
         {r["field"]: r["value"] for r in model_card.training_rows(newer)}["epochs"]
     assert fields["soft targets and backbone learning rate"] == "none (hard labels, one learning rate)"
-    tuned = {**meta, "training": {"config": {**meta["training"]["config"], "mixup": 0.2, "backbone_lr_scale": 0.1}}}
+    tuned = replace(meta, training={**meta.training, "config": {**cfg, "mixup": 0.2, "backbone_lr_scale": 0.1}})
     assert {r["field"]: r["value"] for r in model_card.training_rows(tuned)}["soft targets and backbone learning rate"] \
         == "mixup 0.2, backbone learning rate x0.1 of the head's"
-    frozen = {**meta, "training": {"config": {**meta["training"]["config"], "backbone_lr_scale": 0.0}}}
+    frozen = replace(meta, training={**meta.training, "config": {**cfg, "backbone_lr_scale": 0.0}})
     assert "x0.0" in {r["field"]: r["value"] for r in model_card.training_rows(frozen)}["soft targets and backbone learning rate"]
     assert f"{ev['prevalence']:.1%}" in model_card.prevalence_note(ev, meta)
 

@@ -35,7 +35,7 @@ def test_predictor_and_evaluation_score_what_the_model_sees(test_images, default
 
 def test_input_contract_comes_from_model_metadata(default_predictor):
     """Size, channels and normalisation are read from model.json, never hard-coded twice."""
-    meta_input = default_predictor.bundle.meta["input"]
+    meta_input = default_predictor.bundle.meta.input
     assert dataclasses.asdict(default_predictor.spec) == meta_input
     x = preprocess(np.full((300, 200), 0.5, np.float32), InputSpec(size=96, channels=3, mean=0.25, std=0.5))
     assert x.shape == (1, 3, 96, 96)

@@ -13,7 +13,7 @@ from conftest import REPO
 
 def test_default_model_reproduces_its_shipped_test_auc(default_predictor):
     shipped = json.loads((default_predictor.bundle.directory / "eval_test.json").read_text())
-    assert shipped["model_sha256"] == default_predictor.bundle.meta["model_sha256"], "eval_test.json is stale"
+    assert shipped["model_sha256"] == default_predictor.bundle.meta.model_sha256, "eval_test.json is stale"
     items = scan_split(REPO / "data", "test")
     assert len(items) == 624
     probs = predictions_for(default_predictor, items)

@@ -39,7 +39,7 @@ def test_one_epoch_writes_valid_artifacts(tiny_dataset, tmp_path):
     assert split["train"] and split["val"] and not set(split["train"]) & set(split["val"])
     assert np.isfinite(OODModel.load(out / "ood.npz").threshold)
     assert not (tmp_path / "run").exists(), "resume checkpoints are cleaned up after a finished run"
-    assert meta["training"]["wall_seconds"] > 0
+    assert meta.training["wall_seconds"] > 0 and on_disk["schema_version"] == meta.schema_version
     pred = Predictor(load_bundle(out)).predict_sources([(next((tiny_dataset / "train" / "NORMAL").iterdir()), "x")])
     assert 0 <= next(pred).probability <= 1
 
@@ -49,37 +49,37 @@ def test_recalibrate_reproduces_what_training_wrote(tiny_dataset, tmp_path):
     weights trained before that step existed get it) reaches the same choice, keeps a fit
     that already matches it, refits one that does not, and never touches the weights."""
     from pneumo_core.calibration.shift import CALIBRATION_RULE
-    from pneumo_core.training.train import recalibrate
+    from pneumo_core.training.maintenance import recalibrate
 
     out = tmp_path / "w"
     written = train(TrainConfig(data=tiny_dataset, arch="paper_cnn", out=out, run_dir=tmp_path / "run", epochs=1,
                                 batch_size=8, val_fraction=0.3, workers=1, device="cpu"))  # recalibrate runs on the CPU
-    assert written["calibration"]["rule"] == CALIBRATION_RULE and written["calibration"]["fitted_on"][0] == "clean"
+    assert written.calibration["rule"] == CALIBRATION_RULE and written.calibration["fitted_on"][0] == "clean"
     weights = sha256_file(out / "model.pt")
     old = json.loads((out / "model.json").read_text())
 
     def rewrite(**fields):
-        meta = {k: v for k, v in old.items() if k != "calibration"}
-        (out / "model.json").write_text(json.dumps({**meta, **fields}))
+        (out / "model.json").write_text(json.dumps({**old, "calibration": None, **fields}))
 
     # Fitted the other way than the rule now picks: the operating point is refitted.
-    other = ["clean"] if written["calibration"]["fitted_on"] != ["clean"] else ["clean", "blur_1.0"]
+    other = ["clean"] if written.calibration["fitted_on"] != ["clean"] else ["clean", "blur_1.0"]
     rewrite(temperature=1.0, thresholds={"balanced": 0.5, "screening": 0.5}, calibration={"fitted_on": other})
     redone = recalibrate(out, tiny_dataset)
-    assert redone["calibration"]["fitted_on"] == written["calibration"]["fitted_on"]
-    assert redone["temperature"] == pytest.approx(written["temperature"], rel=1e-4)
-    assert redone["thresholds"] == pytest.approx(written["thresholds"], abs=1e-4)
-    assert json.loads((out / "model.json").read_text())["thresholds"] == redone["thresholds"]
+    assert redone.calibration["fitted_on"] == written.calibration["fitted_on"]
+    assert redone.temperature == pytest.approx(written.temperature, rel=1e-4)
+    assert redone.thresholds == pytest.approx(written.thresholds, abs=1e-4)
+    assert json.loads((out / "model.json").read_text())["thresholds"] == redone.thresholds
     # Already fitted the way the rule picks (no record means clean): the fit stays, the record is added.
-    same = written["calibration"]["fitted_on"]
+    same = written.calibration["fitted_on"]
     rewrite(temperature=1.0, thresholds={"balanced": 0.5, "screening": 0.5},
             **({} if same == ["clean"] else {"calibration": {"fitted_on": same}}))
     before = json.loads((out / "model.json").read_text())
     kept = recalibrate(out, tiny_dataset)
-    assert kept["temperature"] == 1.0 and kept["thresholds"]["balanced"] == 0.5
-    assert kept["calibration"]["fitted_on"] == same and "stays" in kept["calibration"]["applied"]
-    assert {k: v for k, v in kept.items() if k != "calibration"} == {k: v for k, v in before.items() if k != "calibration"}
-    assert all("shipped" in fold for fold in kept["calibration"]["folds"].values()), "the kept point is scored too"
+    assert kept.temperature == 1.0 and kept.thresholds["balanced"] == 0.5
+    assert kept.calibration["fitted_on"] == same and "stays" in kept.calibration["applied"]
+    after = json.loads((out / "model.json").read_text())
+    assert {k: v for k, v in after.items() if k != "calibration"} == {k: v for k, v in before.items() if k != "calibration"}
+    assert all("shipped" in fold for fold in kept.calibration["folds"].values()), "the kept point is scored too"
     assert sha256_file(out / "model.pt") == weights and load_bundle(out).temperature == pytest.approx(
         json.loads((out / "model.json").read_text())["temperature"])
 
@@ -105,7 +105,7 @@ def test_interrupted_run_resumes_from_its_checkpoint(tiny_dataset, tmp_path, mon
     assert (tmp_path / "run" / "last.pt").is_file()
     meta = T.train(cfg)
     hist = json.loads((tmp_path / "w" / "history.json").read_text())
-    assert [h["epoch"] for h in hist] == [1, 2] and meta["epochs_run"] == 2
+    assert [h["epoch"] for h in hist] == [1, 2] and meta.epochs_run == 2
 
 
 def test_backbone_learns_slower_than_the_head_when_scaled():
@@ -148,7 +148,7 @@ def test_regularised_run_records_its_settings(tiny_dataset, tmp_path):
     cfg = TrainConfig(data=tiny_dataset, arch="paper_cnn", out=out, run_dir=tmp_path / "run", epochs=1, batch_size=8,
                       val_fraction=0.3, workers=1, label_smoothing=0.1, mixup=0.2, backbone_lr_scale=0.1)
     meta = train(cfg)
-    assert {k: meta["training"]["config"][k] for k in ("label_smoothing", "mixup", "backbone_lr_scale")} == \
+    assert {k: meta.training["config"][k] for k in ("label_smoothing", "mixup", "backbone_lr_scale")} == \
         {"label_smoothing": 0.1, "mixup": 0.2, "backbone_lr_scale": 0.1}
     assert np.isfinite(json.loads((out / "history.json").read_text())[0]["train_loss"])
 
@@ -159,7 +159,7 @@ def test_every_run_records_its_flip_setting(tiny_dataset, tmp_path):
 
     meta = train(TrainConfig(data=tiny_dataset, arch="paper_cnn", out=tmp_path / "w", run_dir=tmp_path / "run", epochs=1,
                              batch_size=8, val_fraction=0.3, workers=1))
-    assert meta["hflip_decision"]["hflip"] is False and "--hflip" in meta["hflip_decision"]["rule"]
+    assert meta.hflip_decision["hflip"] is False and "--hflip" in meta.hflip_decision["rule"]
     row = {r["field"]: r["value"] for r in training_rows(meta)}["horizontal flips"]
     assert row.startswith("not used: set by --hflip") and "best validation loss" not in row
     hist = json.loads((tmp_path / "w" / "history.json").read_text())
@@ -204,17 +204,17 @@ def test_training_stops_early_no_sooner_than_early_stop_from(tiny_dataset, tmp_p
     exactly at the first epoch early stopping is allowed (epoch 3 of 6 at 0.5)."""
     import pneumo_core.training.train as T
 
-    real = T._logits_and_features
+    real = T.logits_and_features
 
     def frozen(model, images, spec, device, batch=128):
         _, feats = real(model, images, spec, device, batch)
         return np.random.default_rng(0).normal(size=len(images)), feats
 
-    monkeypatch.setattr(T, "_logits_and_features", frozen)
+    monkeypatch.setattr(T, "logits_and_features", frozen)
     meta = T.train(TrainConfig(data=tiny_dataset, arch="paper_cnn", out=tmp_path / "w", run_dir=tmp_path / "run",
                                epochs=6, patience=1, early_stop_from=0.5, batch_size=8, val_fraction=0.3, workers=1,
                                device="cpu"))
-    assert meta["epochs_run"] == 3 and meta["best_epoch"] == 1
+    assert meta.epochs_run == 3 and meta.best_epoch == 1
 
 
 @pytest.mark.parametrize("bad", [dict(label_smoothing=1.0), dict(label_smoothing=-0.1), dict(mixup=-1.0),

@@ -68,7 +68,7 @@ class EvalView:
 
 def source_view(ev: dict) -> EvalView:
     return EvalView(ev, SOURCE_CALIBRATION, "probabilities calibrated on the model's validation data (temperature "
-                    "scaling); the test split was scored once, afterwards")
+                    "scaling); the test split was never used to choose the model, its temperature or its thresholds")
 
 
 def _split_keys(ev: dict) -> list[list[str]]:
@@ -225,13 +225,13 @@ def gallery(ev: dict, cls: str, kind: str, threshold: float, k: int = 6) -> tupl
               "called": label_at(float(probs[i]), threshold)} for i in order[:k]], int(sel.size))
 
 
-def eval_consistency(ev: dict, meta: dict) -> list[str]:
+def eval_consistency(ev: dict, model_sha256: str, thresholds: dict[str, float]) -> list[str]:
     """Reasons the evaluation file may not describe the model as it is now (weights or
     thresholds changed since it was written); empty when they agree."""
     problems = []
-    if ev.get("model_sha256") and meta.get("model_sha256") and ev["model_sha256"] != meta["model_sha256"]:
+    if ev["model_sha256"] != model_sha256:
         problems.append("the evaluation file was computed for other weights than the ones now shipped")
-    ev_t, meta_t = ev.get("thresholds", {}), meta.get("thresholds", {})
+    ev_t, meta_t = ev["thresholds"], thresholds
     changed = [k for k in meta_t if k not in ev_t or abs(float(ev_t[k]) - float(meta_t[k])) > 1e-9]
     if changed:
         problems.append("the evaluation file's thresholds differ from the model's for "

@@ -2,12 +2,17 @@
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 
 from ..data.dataset import CLASSES
 from .eval_views import eval_arrays, operating_point
+
+if TYPE_CHECKING:
+    from ..models.metadata import ModelMetadata
 
 __all__ = ["roc_figure", "pr_figure", "confusion_figure", "reliability_figure", "learning_figure",
     "probability_histogram", "comparison_roc_figure"]
@@ -24,7 +29,7 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, square: bool = False) ->
     return fig
 
 
-def roc_figure(ev: dict, threshold: float, meta: dict | None = None) -> go.Figure:
+def roc_figure(ev: dict, threshold: float, meta: ModelMetadata | None = None) -> go.Figure:
     """ROC with the current threshold (cross) and the presets (circles; from model.json
     when given, as the sidebar offers them, else from the evaluation file)."""
     roc = ev["curves"]["roc"]
@@ -34,7 +39,7 @@ def roc_figure(ev: dict, threshold: float, meta: dict | None = None) -> go.Figur
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#bbbbbb"), name="chance")
     fig.add_scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", name=f"ROC (AUC {auc['value']:.3f})",
                     customdata=roc["threshold"], hovertemplate="1-spec %{x:.3f}, sens %{y:.3f}, t=%{customdata:.3f}")
-    for name, t in ((meta or {}).get("thresholds") or ev["thresholds"]).items():
+    for name, t in (meta.thresholds if meta is not None else ev["thresholds"]).items():
         p = operating_point(ev, float(t))
         fig.add_scatter(x=[p["fpr"]], y=[p["tpr"]], mode="markers", name=f"{name} preset ({float(t):.3f})",
                         marker=dict(symbol="circle-open", size=11, line=dict(width=2)))

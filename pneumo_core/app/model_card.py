@@ -14,6 +14,7 @@ from .formatting import calibration_label, escape_markdown, format_ci, format_nu
 
 if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
+    from ..models.metadata import ModelMetadata
 
 __all__ = ["train_prevalence", "prevalence_note", "calibration_caption", "site_calibration_caption",
     "site_calibration_notes", "site_study_rows",
@@ -21,13 +22,13 @@ __all__ = ["train_prevalence", "prevalence_note", "calibration_caption", "site_c
     "validation_rows", "threshold_notes", "training_rows", "saliency_caveats"]
 
 
-def train_prevalence(meta: dict) -> float:
-    c = meta.get("train_counts") or {}
+def train_prevalence(meta: ModelMetadata) -> float:
+    c = meta.train_counts
     total = sum(c.values())
-    return c.get("PNEUMONIA", 0) / total if total else float("nan")
+    return c["PNEUMONIA"] / total if total else float("nan")
 
 
-def prevalence_note(ev: dict, meta: dict) -> str:
+def prevalence_note(ev: dict, meta: ModelMetadata) -> str:
     """Markdown (numbers only, from the files) stating the test set and its prevalence."""
     c = ev["counts"]
     note = (f"**{ev['n']} test images**: {c['NORMAL']} NORMAL, {c['PNEUMONIA']} PNEUMONIA, so the test prevalence "
@@ -38,16 +39,13 @@ def prevalence_note(ev: dict, meta: dict) -> str:
     return note + ". PPV and NPV depend on prevalence; in your population they will differ."
 
 
-def calibration_caption(ev: dict, meta: dict) -> str:
+def calibration_caption(ev: dict, meta: ModelMetadata) -> str:
     """How calibration on validation (where the temperature was fitted) carried over to test."""
     test_ece = next(iter(ev["metrics"].values()))["ece"]["value"]
-    val = (meta.get("validation") or {}).get("ece") or {}
-    val_ece = next(iter(val.values()), None) if isinstance(val, dict) else val
-    text = (f"The temperature ({float(meta.get('temperature', 1.0)):.3f}) was fitted on validation data "
-            f"(train-like: {train_prevalence(meta):.0%} pneumonia).")
-    if val_ece is not None:
-        text += f" ECE {float(val_ece):.3f} on validation, {test_ece:.3f} on this test split."
-    return text
+    val_ece = meta.validation["ece"][meta.default_threshold]
+    return (f"The temperature ({meta.temperature:.3f}) was fitted on validation data "
+            f"(train-like: {train_prevalence(meta):.0%} pneumonia). ECE {float(val_ece):.3f} on validation, "
+            f"{test_ece:.3f} on this test split.")
 
 
 def site_calibration_caption(view: EvalView, profile: SiteProfile) -> str:
@@ -67,7 +65,7 @@ def test_split_caption(view: EvalView, model: str, n_boot: int) -> str:
     """What the test numbers are and what was (not) chosen on the test split, per calibration."""
     if not view.is_site:
         return (f"Model {model}, P(pneumonia) {view.calibration}. The test split was not used to choose the model, "
-                f"its thresholds or its temperature. 95% CIs: percentile bootstrap over images, {n_boot} resamples.")
+                f"its thresholds or its temperature. 95% CIs: percentile bootstrap over whole patients, {n_boot} resamples.")
     return (f"Model {model}, P(pneumonia) {view.calibration}; the thresholds are the site profile's (set by a stated "
             f"cost, not tuned on any sample). 95% CIs: percentile bootstrap, {view.ev.get('bootstrap', '')}.")
 
@@ -98,7 +96,7 @@ def site_profile_rows(profile: SiteProfile) -> list[dict]:
     return [{"field": k, "value": str(v)} for k, v in rows]
 
 
-def comparison_rows(reports: dict[str, dict], metas: dict[str, dict]) -> list[dict]:
+def comparison_rows(reports: dict[str, dict], metas: dict[str, ModelMetadata]) -> list[dict]:
     """One row per model at its own validation-chosen thresholds, from the files."""
     rows = []
     for name, ev in reports.items():
@@ -126,20 +124,18 @@ def card_metric_rows(ev: dict) -> list[dict]:
     return rows
 
 
-def validation_rows(meta: dict) -> list[dict]:
+def validation_rows(meta: ModelMetadata) -> list[dict]:
     """model.json's validation metrics, one row per preset."""
-    val = meta.get("validation") or {}
-    presets = sorted({p for v in val.values() if isinstance(v, dict) for p in v})
-    return [{"operating point": p, **{METRIC_NAMES.get(k, k): format_number(v[p]) for k, v in val.items()
-                                      if isinstance(v, dict) and p in v}} for p in presets]
+    return [{"operating point": p, **{METRIC_NAMES.get(k, k): format_number(v[p]) for k, v in meta.validation.items()}}
+            for p in meta.thresholds]
 
 
-def threshold_notes(meta: dict) -> list[str]:
+def threshold_notes(meta: ModelMetadata) -> list[str]:
     """One line per preset: value and the rule that chose it; plus a note when the
     'screening' preset is not the more sensitive one (it is defined by a sensitivity floor
     on validation, not as 'lower than balanced')."""
-    th, rules = meta.get("thresholds", {}), meta.get("threshold_rule", {})
-    notes = [f"{k} = {float(v):.3f}: {rules.get(k, 'rule not recorded')}" for k, v in th.items()]
+    th, rules = meta.thresholds, meta.threshold_rule
+    notes = [f"{k} = {float(v):.3f}: {rules[k]}" for k, v in th.items()]
     if "screening" in th and "balanced" in th and float(th["screening"]) > float(th["balanced"]):
         notes.append("For this model the screening threshold is above the balanced one: validation sensitivity "
                      "stays at or above its floor up to that higher threshold, so it calls fewer images PNEUMONIA "
@@ -165,73 +161,66 @@ def _augment_text(aug: dict) -> str:
 
 
 def _regularisation_text(cfg: dict) -> str:
-    """Settings added after the first models: a config without them trained with them off."""
-    ls, mix = cfg.get("label_smoothing") or 0, cfg.get("mixup") or 0
-    scale = 1 if cfg.get("backbone_lr_scale") is None else cfg["backbone_lr_scale"]  # 0 = frozen backbone
+    ls, mix, scale = cfg["label_smoothing"], cfg["mixup"], cfg["backbone_lr_scale"]  # scale 0 = frozen backbone
     parts = ([f"label smoothing {ls}"] if ls else []) + ([f"mixup {mix}"] if mix else []) \
         + ([f"backbone learning rate x{scale} of the head's"] if scale != 1 else [])
     return ", ".join(parts) or "none (hard labels, one learning rate)"
 
 
-def _fitted_on(meta: dict) -> str:
-    cal = meta.get("calibration")
-    if not cal or cal.get("fitted_on") == ["clean"]:  # no record: from before the choice existed
+def _fitted_on(meta: ModelMetadata) -> str:
+    cal = meta.calibration
+    if cal is None or cal["fitted_on"] == ["clean"]:  # no record: trained before the choice existed, on clean
         return "fitted on clean validation"
     return "fitted on clean validation pooled with simulated shifts"
 
 
-def _calibration_choice_text(meta: dict) -> str:
+def _calibration_choice_text(meta: ModelMetadata) -> str:
     """Why the temperature and thresholds were fitted where they were, with the held-out losses."""
-    cal = meta.get("calibration")
-    if not cal:
+    cal = meta.calibration
+    if cal is None:
         return "not recorded (trained before the choice existed)"
-    held_out = {w: v for w, v in (cal.get("mean_held_out") or {}).items() if w in ("clean", "pooled")}
+    held_out = {w: v for w, v in cal["mean_held_out"].items() if w in ("clean", "pooled")}
     loss = ", ".join(f"{w} fit {v['balanced_log_loss']:.4f}" for w, v in held_out.items())
     acc = ", ".join(f"{w} fit {v['balanced_accuracy']:.4f}" for w, v in held_out.items())
-    return f"{cal.get('rule', '')}" + (f". Mean held-out balanced log loss: {loss}; balanced accuracy: {acc}" if loss else "")
+    return cal["rule"] + (f". Mean held-out balanced log loss: {loss}; balanced accuracy: {acc}" if loss else "")
 
 
 def _early_stop_text(cfg: dict) -> str:
-    """A config from before the setting existed had none: early stopping could fire at any epoch
-    (config.BEFORE_IT_EXISTED, not imported here: this module stays free of torch)."""
-    if "epochs" not in cfg or "patience" not in cfg:
-        return ""
-    first = math.ceil(cfg.get("early_stop_from", 0) * cfg["epochs"])
+    first = math.ceil(cfg["early_stop_from"] * cfg["epochs"])
     return (f"; of {cfg['epochs']} scheduled, early stopping after {cfg['patience']} epochs without improvement"
             + (f", never before epoch {first}" if first else ""))
 
 
-def training_rows(meta: dict) -> list[dict]:
-    """The training protocol as field/value rows, from model.json."""
-    cfg = (meta.get("training") or {}).get("config") or {}
-    tr = meta.get("training") or {}
-    counts = lambda c: ", ".join(f"{v} {k}" for k, v in (c or {}).items()) or "–"  # noqa: E731
-    aug = cfg.get("augment") or {}
-    hf = meta.get("hflip_decision") or {}
+def training_rows(meta: ModelMetadata, selection: dict | None = None) -> list[dict]:
+    """The training protocol as field/value rows, from model.json (and the model's
+    selection.json record, when it has one)."""
+    tr = meta.training
+    cfg = tr["config"]
+    counts = lambda c: ", ".join(f"{v} {k}" for k, v in c.items())  # noqa: E731
+    hf = meta.hflip_decision
+    flips = ("used" if hf["hflip"] else "not used") + f": {hf['rule']}"
+    if "best_val_loss" in hf:
+        flips += "; best validation loss " + ", ".join(f"{k} {v:.4f}" for k, v in hf["best_val_loss"].items())
+    if "note" in hf:
+        flips += f" ({hf['note']})"
     rows = [
-        ("architecture", meta.get("architecture")),
-        ("input", "{size}x{size} px, {channels} channel(s), squashed to a square (no crop)".format(**meta["input"])),
-        ("output", meta.get("output")),
-        ("initialisation", "ImageNet weights" if "ImageNet" in meta.get("description", "") else "from scratch"),
-        ("training images", counts(meta.get("train_counts"))),
-        ("validation images", counts(meta.get("validation_counts"))
-         + (f" ({cfg['val_fraction']:.0%} of train, patient-grouped)" if "val_fraction" in cfg else "")),
-        ("epochs", f"{meta.get('epochs_run', '–')} run, epoch {meta.get('best_epoch', '–')} kept (best validation loss)"
-                   + _early_stop_text(cfg)),
-        ("optimiser", f"lr {cfg.get('lr', '–')}, batch {cfg.get('batch_size', '–')}, "
-                      f"weight decay {cfg.get('weight_decay', '–')}, early-stopping patience {cfg.get('patience', '–')}"),
-        ("augmentation", _augment_text(aug)),
+        ("architecture", meta.architecture),
+        ("input", "{size}x{size} px, {channels} channel(s), squashed to a square (no crop)".format(**meta.input)),
+        ("output", meta.output),
+        ("initialisation", "ImageNet weights" if "ImageNet" in meta.description else "from scratch"),
+        ("training images", counts(meta.train_counts)),
+        ("validation images", counts(meta.validation_counts) + f" ({cfg['val_fraction']:.0%} of train, patient-grouped)"),
+        ("epochs", f"{meta.epochs_run} run, epoch {meta.best_epoch} kept (best validation loss)" + _early_stop_text(cfg)),
+        ("optimiser", f"lr {cfg['lr']}, batch {cfg['batch_size']}, weight decay {cfg['weight_decay']}, "
+                      f"early-stopping patience {cfg['patience']}"),
+        ("augmentation", _augment_text(cfg["augment"])),
         ("soft targets and backbone learning rate", _regularisation_text(cfg)),
-        ("horizontal flips", (("used" if hf.get("hflip") else "not used") + f": {hf.get('rule', '')}"
-                              + ("; best validation loss " + ", ".join(f"{k} {v:.4f}" for k, v in hf["best_val_loss"].items())
-                                 if hf.get("best_val_loss") else "")) if hf else "–"),
-        ("model selection", f"{(meta.get('selection') or {}).get('chosen', '–')}: "
-                            f"{(meta.get('selection') or {}).get('rule', '')}" if meta.get("selection") else "–"),
-        ("temperature", f"{float(meta.get('temperature', 1.0)):.3f}, {_fitted_on(meta)}, like the thresholds"),
+        ("horizontal flips", flips),
+        ("model selection", f"{selection['chosen']}: {selection['rule']} (selection.json)" if selection else "–"),
+        ("temperature", f"{meta.temperature:.3f}, {_fitted_on(meta)}, like the thresholds"),
         ("calibration choice", _calibration_choice_text(meta)),
-        ("out-of-distribution flag", f"{(meta.get('ood') or {}).get('method', '–')}; "
-                                     f"{(meta.get('ood') or {}).get('threshold_rule', '')}"),
-        ("hardware", f"{tr.get('hardware', '–')}, {tr.get('wall_seconds', '–')} s, torch {tr.get('torch', '–')}"),
+        ("out-of-distribution flag", f"{meta.ood['method']}; {meta.ood['threshold_rule']}"),
+        ("hardware", f"{tr['hardware']}, {tr['wall_seconds']} s, torch {tr['torch']}"),
     ]
     return [{"field": k, "value": str(v)} for k, v in rows]
 

@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
+from ..models.metadata import ModelMetadata, read_metadata
 from .paths import DEFAULT_MODEL, resolve_model_dir
 
 if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
     from .eval_views import EvalView
 
-__all__ = ["model_meta", "eval_report", "history", "warm_up", "import_predictor", "import_saliency", "import_site",
+__all__ = ["model_meta", "selection_record", "eval_report", "history", "warm_up", "import_predictor", "import_saliency", "import_site",
     "get_predictor", "weights_stamp", "saliency_methods", "method_label", "site_study", "shipped_site_files", "site_profile",
     "site_study_report", "profile_key", "evaluation_view"]
 
@@ -44,8 +45,20 @@ def _read_json(path: str, stamp: int):
     return json.loads(Path(path).read_text())
 
 
-def model_meta(name: str) -> dict:
-    return _read_json(*_stamp(resolve_model_dir(name) / "model.json"))
+@st.cache_data(show_spinner=False, max_entries=8)
+def _read_metadata(path: str, stamp: int) -> ModelMetadata:
+    return read_metadata(path)
+
+
+def model_meta(name: str) -> ModelMetadata:
+    """The model's model.json, through the schema's one reader (re-read when the file changes)."""
+    return _read_metadata(*_stamp(resolve_model_dir(name) / "model.json"))
+
+
+def selection_record(name: str) -> dict | None:
+    """The model's selection.json (the rounds `select --out` recorded), or None."""
+    p = resolve_model_dir(name) / "selection.json"
+    return _read_json(*_stamp(p)) if p.is_file() else None
 
 
 def eval_report(name: str) -> dict | None:

@@ -160,7 +160,7 @@ def batch_drift(model: str, results: list[CaseResult], site: SiteProfile | None)
 def calibration_detail(site: SiteProfile | None, model: str) -> str:
     """One sentence for the case report: what the probability and the thresholds come from."""
     if site is None:
-        t = float(model_meta(model).get("temperature", 1.0))
+        t = model_meta(model).temperature
         return (f"temperature scaling (T = {t:.3f}) fitted on the model's validation data, from its training "
                 "centre; the thresholds were chosen on the same validation data")
     c = site.counts
@@ -179,7 +179,7 @@ def case_report(result: CaseResult, s: Settings, label: str, hm: Heatmap, overla
                           calibration=s.calibration_label, calibration_detail=calibration_detail(s.site, s.model),
                           site=site_name(s.site.name) if s.site is not None else None,
                           image=result.display, overlay=overlay,
-                          model_description=model_meta(s.model).get("description", ""),
+                          model_description=model_meta(s.model).description,
                           method=method_label(hm.method), target_class=hm.target_class, heatmap_note=hm.note,
                           warnings=list(result.warnings), metadata=dict(result.metadata))
         return render_report(case, fmt)

@@ -72,7 +72,7 @@ def session_profiles() -> dict[str, SiteProfile]:
 
 
 def _model_sha(model: str) -> str:
-    return str(model_meta(model).get("model_sha256", ""))
+    return model_meta(model).model_sha256
 
 
 def _options(model: str) -> dict[str, str]:
@@ -109,16 +109,16 @@ def _resolve(model: str, key: str) -> tuple[SiteProfile | None, str | None]:
 
 
 def _presets(model: str, site: SiteProfile | None = None) -> dict[str, float]:
-    th = site.thresholds if site is not None else model_meta(model)["thresholds"]
+    th = site.thresholds if site is not None else model_meta(model).thresholds
     return {k: float(v) for k, v in th.items()}
 
 
 def _rules(model: str, site: SiteProfile | None) -> dict[str, str]:
-    return dict(site.threshold_rules) if site is not None else dict(model_meta(model).get("threshold_rule", {}))
+    return dict(site.threshold_rules) if site is not None else dict(model_meta(model).threshold_rule)
 
 
 def _default_op(model: str, site: SiteProfile | None) -> str:
-    return site.default_threshold if site is not None else model_meta(model).get("default_threshold", "balanced")
+    return site.default_threshold if site is not None else model_meta(model).default_threshold
 
 
 def _sync_slider() -> None:
@@ -200,7 +200,7 @@ def sidebar() -> Settings:
     session_profiles()
     if PENDING in ss:
         _select(ss.pop(PENDING))
-    ss.setdefault("op", model_meta(ss["model"]).get("default_threshold", "balanced"))
+    ss.setdefault("op", model_meta(ss["model"]).default_threshold)
     ss.setdefault("method", "gradcam")
     ss.setdefault("opacity", 0.5)
     with st.sidebar:
@@ -208,7 +208,7 @@ def sidebar() -> Settings:
         model = st.selectbox("Model", models, key="model", on_change=_sync_slider,
                              help="Both shipped models; each has its own validation-chosen thresholds.")
         meta = model_meta(model)
-        st.caption(meta.get("description", ""))
+        st.caption(meta.description)
 
         options = _options(model)
         if ss.get(CALIBRATION) not in options:  # a session profile of the other model's weights

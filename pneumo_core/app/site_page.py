@@ -225,7 +225,7 @@ def calibrate(model: str, normal, pneumonia, zipped=None, *, name: str = "", pre
             predictor = get_predictor(model)
             profile = site.build_site_profile(
                 sample.logits, sample.labels, sample.patients, sample.keys, name=site_name(name), model=model,
-                model_sha256=predictor.bundle.meta["model_sha256"], prevalence=prevalence, cost_ratio=cost_ratio,
+                model_sha256=predictor.bundle.meta.model_sha256, prevalence=prevalence, cost_ratio=cost_ratio,
                 n_boot=n_boot, features=sample.features, model_dir=predictor.bundle.directory)
             after, _ = site.out_of_fold_probabilities(sample.logits, sample.labels, sample.patients,
                                                       prevalence=prevalence)

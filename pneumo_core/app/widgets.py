@@ -4,6 +4,8 @@ the per-class page (NORMAL and PNEUMONIA differ only in words).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pathlib import Path
 
 import streamlit as st
@@ -15,14 +17,17 @@ from .resources import evaluation_view, model_meta
 from .scoring import gallery_case
 from .sidebar import Settings, settings
 
+if TYPE_CHECKING:
+    from ..models.metadata import ModelMetadata
+
 __all__ = ["stale_eval_warning", "evaluation_for", "calibration_caption", "show_gallery", "class_page"]
 
 
-def stale_eval_warning(ev: dict, meta: dict, model: str, view: EvalView | None = None) -> None:
+def stale_eval_warning(ev: dict, meta: ModelMetadata, model: str, view: EvalView | None = None) -> None:
     """Shows, on a page built from an evaluation file, why its numbers may be out of date.
     Under a site profile the file is checked against the profile's thresholds, not the model's."""
-    expected = {**meta, "thresholds": view.thresholds} if view is not None and view.is_site else meta
-    problems = eval_consistency(ev, expected)
+    thresholds = view.thresholds if view is not None and view.is_site else meta.thresholds
+    problems = eval_consistency(ev, meta.model_sha256, thresholds)
     if problems:
         command = (f"python -m pneumo_core site-study --model {model}" if view is not None and view.out_of_fold
                    else f"python -m pneumo_core evaluate --model {model}")

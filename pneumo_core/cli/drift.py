@@ -75,7 +75,7 @@ def _cmd_drift_reference(args: argparse.Namespace) -> int:
         ref = build_named_reference(args.projection, features[ref_idx], logits[ref_idx],
                                     OODModel.load(predictor.bundle.directory / "ood.npz"), features[null_idx],
                                     n_components=args.components, n_permutations=args.permutations,
-                                    model=predictor.name, model_sha256=predictor.bundle.meta["model_sha256"],
+                                    model=predictor.name, model_sha256=predictor.bundle.meta.model_sha256,
                                     source="validation data", meta=meta)
     except (DriftReferenceError, OSError) as exc:
         return _error(str(exc))

@@ -20,7 +20,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from ..data.augment import PRESETS
     from ..training.config import TrainConfig
-    from ..training.train import train, train_with_flip_decision
+    from ..training.maintenance import train_with_flip_decision
+    from ..training.train import train
 
     cfg = TrainConfig(data=args.data, arch=args.arch, out=args.out, run_dir=args.run_dir, epochs=args.epochs,
                       lr=args.lr, batch_size=args.batch_size, seed=args.seed, device=args.device,
@@ -144,15 +145,16 @@ def _cmd_models(args: argparse.Namespace) -> int:
     import json
 
     from ..models.bundle import DEFAULT_MODEL, WEIGHTS_DIR, list_models
+    from ..models.metadata import read_metadata
 
     if args.markdown:
         from ..evaluation.results import results_markdown, site_results_markdown
         print(results_markdown() if not args.site else site_results_markdown())
         return 0
     for name in list_models():
-        meta = json.loads((WEIGHTS_DIR / name / "model.json").read_text())
+        meta = read_metadata(WEIGHTS_DIR / name / "model.json")
         ev = WEIGHTS_DIR / name / "eval_test.json"
-        line = f"{name}{' (default)' if name == DEFAULT_MODEL else ''}: {meta['description']}"
+        line = f"{name}{' (default)' if name == DEFAULT_MODEL else ''}: {meta.description}"
         if ev.is_file():
             e = json.loads(ev.read_text())
             m = e["metrics"][e["default_threshold"]]
@@ -165,7 +167,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def _cmd_fit_ood(args: argparse.Namespace) -> int:
     import json
 
-    from ..training.train import refit_ood
+    from ..training.maintenance import refit_ood
 
     print(json.dumps(refit_ood(args.model, args.data), indent=2))
     return 0
@@ -175,10 +177,10 @@ def _cmd_recalibrate(args: argparse.Namespace) -> int:
     """Re-runs the calibration choice on a trained model's own validation split; rewrites model.json."""
     import json
 
-    from ..training.train import recalibrate
+    from ..training.maintenance import recalibrate
 
     meta = recalibrate(args.model, args.data, args.workers)
-    cal = meta["calibration"]
+    cal = meta.calibration
     if cal["applied"].startswith("refitted"):
         print(f"note: {args.model}'s operating point was {cal['applied']}", file=sys.stderr)
     for held, fold in cal["folds"].items():
@@ -186,7 +188,7 @@ def _cmd_recalibrate(args: argparse.Namespace) -> int:
                                                for way, s in fold.items()))
     print(json.dumps({"fitted_on": cal["fitted_on"], "mean_held_out": cal["mean_held_out"],
                       "mean_relative_loss_change": cal["mean_relative_loss_change"],
-                      "temperature": meta["temperature"], "thresholds": meta["thresholds"]}, indent=2))
+                      "temperature": meta.temperature, "thresholds": meta.thresholds}, indent=2))
     return 0
 
 

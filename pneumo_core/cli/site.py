@@ -52,7 +52,7 @@ def _cmd_calibrate_site(args: argparse.Namespace) -> int:
     try:
         profile = build_site_profile(sample.logits, sample.labels, sample.patients, sample.keys,
                                      name=args.name or args.out.stem, model=predictor.name,
-                                     model_sha256=predictor.bundle.meta["model_sha256"], prevalence=args.prevalence,
+                                     model_sha256=predictor.bundle.meta.model_sha256, prevalence=args.prevalence,
                                      cost_ratio=args.cost_ratio, n_boot=args.bootstrap,
                                      features=sample.features, model_dir=predictor.bundle.directory)
     except SiteProfileError as exc:
@@ -91,9 +91,9 @@ def _cmd_site_study(args: argparse.Namespace) -> int:
     study = run_site_study(logits, labels, patients, args.sizes, args.repeats, args.seed)
     oof = study.pop("out_of_fold")
     thresholds = site_thresholds()[0]
-    record = {"model": predictor.name, "model_sha256": predictor.bundle.meta["model_sha256"], "split": args.split,
+    record = {"model": predictor.name, "model_sha256": predictor.bundle.meta.model_sha256, "split": args.split,
               "n": len(items), **study,
-              "out_of_fold_evaluation": {**evaluation_report(predictor.name, predictor.bundle.meta["model_sha256"],
+              "out_of_fold_evaluation": {**evaluation_report(predictor.name, predictor.bundle.meta.model_sha256,
                                                              args.split, items, oof["probabilities"], thresholds,
                                                              "balanced", args.bootstrap),
                                          "calibration": f"site-calibrated out of fold ({oof['folds']} patient-grouped folds)",

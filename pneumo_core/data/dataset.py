@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["CLASSES", "Item", "scan_split", "class_counts", "patient_id", "patient_groups", "grouped_split",
-           "duplicates_file", "SHIPPED_DUPLICATES", "read_duplicate_groups", "manifest_hash", "IMAGE_SUFFIXES"]
+           "duplicates_file", "SHIPPED_DUPLICATES", "read_duplicate_groups", "manifest_hash", "manifest_items",
+           "IMAGE_SUFFIXES"]
 
 CLASSES = ("NORMAL", "PNEUMONIA")  # label index = position; 1 = pneumonia
 IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png", ".dcm", ".dicom"}
@@ -165,3 +166,11 @@ def load_resized(items: list[Item], size: int, workers: int = 0) -> np.ndarray:
         for i, arr in enumerate(tqdm(pool.imap(_decode_resized, jobs, chunksize=32), **progress)):
             out[i] = arr
     return out
+
+
+def manifest_items(manifest: str | Path, data_root: str | Path) -> dict[str, list[Item]]:
+    """A model's own train and validation items from its split manifest (`split.json`, keys
+    relative to the full dataset): the one reader of that file."""
+    keys = json.loads(Path(manifest).read_text())
+    root = Path(data_root)
+    return {side: [Item(root / k, CLASSES.index(Path(k).parent.name)) for k in keys[side]] for side in ("train", "val")}

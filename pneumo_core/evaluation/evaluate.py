@@ -5,13 +5,12 @@ Nothing computed here feeds back into a model's thresholds, temperature or selec
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ..models.bundle import ModelBundle
-from ..data.dataset import CLASSES, Item, patient_id, scan_split
+from ..data.dataset import CLASSES, Item, manifest_items, patient_id, scan_split
 from ..stats.metrics import curves, metrics_with_ci, per_class_metrics
 from ..inference.predictor import Predictor
 
@@ -24,12 +23,12 @@ def split_items(bundle: ModelBundle, data_root: str | Path, split: str) -> list[
     root = Path(data_root)
     manifest = bundle.directory / "split.json"
     if split == "val" and manifest.is_file():
-        keys = json.loads(manifest.read_text())["val"]
-        missing = [k for k in keys if not (root / k).is_file()]
+        items = manifest_items(manifest, root)["val"]
+        missing = [it.key for it in items if not it.path.is_file()]
         if missing:
             raise FileNotFoundError(f"{len(missing)} validation images missing under {root} (e.g. {missing[0]}); "
                                     "validation needs the full dataset")
-        return [Item(root / k, CLASSES.index(Path(k).parent.name)) for k in keys]
+        return items
     return scan_split(root, split)
 
 
@@ -58,8 +57,8 @@ def evaluate(predictor: Predictor, data_root: str | Path, split: str = "test", n
     """Scores a split with the predictor (and its site profile, if any) and reports on it."""
     items = split_items(predictor.bundle, data_root, split)
     default = (predictor.site.default_threshold if predictor.site is not None
-               else predictor.bundle.meta.get("default_threshold", "balanced"))
-    report = evaluation_report(predictor.name, predictor.bundle.meta["model_sha256"], split, items,
+               else predictor.bundle.meta.default_threshold)
+    report = evaluation_report(predictor.name, predictor.bundle.meta.model_sha256, split, items,
                                predictions_for(predictor, items), predictor.thresholds, default, n_boot)
     return report if predictor.site is None else {**report, "site": predictor.site.name}
 

@@ -82,7 +82,7 @@ class Predictor:
                  site: SiteProfile | None = None) -> None:
         self.bundle = bundle if isinstance(bundle, ModelBundle) else load_bundle(bundle)
         if site is not None:
-            site.check_model(self.bundle.name, self.bundle.meta["model_sha256"])
+            site.check_model(self.bundle.name, self.bundle.meta.model_sha256)
         self.site = site
         self.device = torch.device(device)
         self.model = fuse_for_inference(self.bundle.model).to(self.device)
@@ -114,7 +114,7 @@ class Predictor:
         """'balanced' (default), 'screening', or a number in [0, 1]."""
         if value is None:
             value = (self.site.default_threshold if self.site is not None
-                     else self.bundle.meta.get("default_threshold", "balanced"))
+                     else self.bundle.meta.default_threshold)
         if isinstance(value, str) and value in self.thresholds:
             return self.thresholds[value]
         try:

@@ -10,10 +10,11 @@ model list before torch has loaded); saving and loading do.
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from .metadata import MetadataError, ModelMetadata, read_metadata, write_metadata
 
 if TYPE_CHECKING:
     from torch import nn
@@ -35,25 +36,25 @@ class WeightsError(RuntimeError):
 class ModelBundle:
     name: str
     model: nn.Module
-    meta: dict
+    meta: ModelMetadata
     directory: Path
 
     @property
     def spec(self) -> InputSpec:
         from ..data.preprocess import InputSpec
-        return InputSpec.from_dict(self.meta["input"])
+        return InputSpec.from_dict(self.meta.input)
 
     @property
     def arch(self) -> str:
-        return self.meta["architecture"]
+        return self.meta.architecture
 
     @property
     def temperature(self) -> float:
-        return float(self.meta.get("temperature", 1.0))
+        return self.meta.temperature
 
     @property
     def thresholds(self) -> dict[str, float]:
-        return {k: float(v) for k, v in self.meta["thresholds"].items()}
+        return dict(self.meta.thresholds)
 
 
 def sha256_file(path: str | Path) -> str:
@@ -64,15 +65,14 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def save_bundle(directory: str | Path, model: nn.Module, meta: dict) -> Path:
+def save_bundle(directory: str | Path, model: nn.Module, meta: ModelMetadata) -> Path:
     """Writes model.pt, then model.json with the file's sha256 in it."""
     import torch
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     torch.save(state, d / "model.pt")
-    meta = dict(meta, model_sha256=sha256_file(d / "model.pt"))
-    (d / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_metadata(replace(meta, model_sha256=sha256_file(d / "model.pt")), d / "model.json")
     return d
 
 
@@ -96,27 +96,28 @@ def load_bundle(name_or_dir: str | Path | None = None) -> ModelBundle:
 
     d = resolve_model_dir(name_or_dir)
     try:
-        meta = json.loads((d / "model.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise WeightsError(f"{d / 'model.json'} is unreadable ({type(exc).__name__}); refusing to load the model") from None
+        meta = read_metadata(d / "model.json")
+    except MetadataError as exc:
+        reason = str(exc).replace(str(d / "model.json"), "model.json")
+        raise WeightsError(f"{d} does not describe a loadable model ({reason}); refusing to load it") from None
     weights = d / "model.pt"
     if not weights.is_file():
         raise WeightsError(f"{weights} is missing")
-    if not meta.get("model_sha256"):
+    if not meta.model_sha256:
         raise WeightsError(f"{d / 'model.json'} records no model_sha256, so {weights} cannot be verified; refusing to load it")
     actual = sha256_file(weights)
-    if actual != meta["model_sha256"]:
+    if actual != meta.model_sha256:
         raise WeightsError(f"{weights} does not match its model.json (sha256 {actual[:12]}... != "
-                           f"{meta['model_sha256'][:12]}...); refusing to load it")
+                           f"{meta.model_sha256[:12]}...); refusing to load it")
     try:
-        model = create_model(meta["architecture"], InputSpec.from_dict(meta["input"]))
+        model = create_model(meta.architecture, InputSpec.from_dict(meta.input))
         model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # unknown arch, bad input block, wrong tensors
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise WeightsError(f"{d} does not describe a loadable model ({type(exc).__name__}: {reason}); "
                            "refusing to load it") from None
     model.eval()
-    return ModelBundle(name=meta.get("name", d.name), model=model, meta=meta, directory=d)
+    return ModelBundle(name=meta.name, model=model, meta=meta, directory=d)
 
 
 def list_models(root: Path = WEIGHTS_DIR) -> list[str]:

@@ -13,7 +13,7 @@ import random
 import shutil
 import sys
 import time
-from dataclasses import replace
+
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..models.bundle import save_bundle, sha256_file
+from ..models.metadata import ModelMetadata
 from ..data.augment import augment
 from ..calibration import THRESHOLD_RULES, OperatingPoint, calibrated
 from .config import BEFORE_IT_EXISTED, TrainConfig, documented_settings
@@ -36,7 +37,8 @@ from ..data.preprocess import preprocess_batch, standardise, to_unit
 from ..evaluation.robustness import shifted_logits
 from ..calibration.shift import choose_operating_point
 
-__all__ = ["train", "train_with_flip_decision", "refit_ood", "recalibrate", "hardware_name", "result_config", "should_stop"]
+__all__ = ["train", "hardware_name", "result_config", "should_stop", "operating_fields", "ood_fields", "ood_subset",
+           "logits_and_features", "patient_of"]
 
 
 def hardware_name(device: torch.device) -> str:
@@ -62,7 +64,7 @@ def _log(msg: str) -> None:
 
 
 @torch.no_grad()
-def _logits_and_features(model: torch.nn.Module, images_u8: np.ndarray, spec, device, batch: int = 128):
+def logits_and_features(model: torch.nn.Module, images_u8: np.ndarray, spec, device, batch: int = 128):
     model.eval()
     logits, feats = [], []
     for i in range(0, len(images_u8), batch):
@@ -105,7 +107,7 @@ def _split(cfg: TrainConfig) -> tuple[list, list, dict]:
     return train_items, val_items, manifest
 
 
-def train(cfg: TrainConfig) -> dict:
+def train(cfg: TrainConfig) -> ModelMetadata:
     """Trains one model and writes its bundle to `cfg.out`; returns its metadata."""
     t_start = time.time()
     device = _pick_device(cfg.device)
@@ -166,7 +168,7 @@ def train(cfg: TrainConfig) -> dict:
             run_loss += loss.item() * len(idx)
             run_correct += ((logit > 0) == (target > 0.5)).sum().item()
             seen_logits.append(logit.detach()); seen_labels.append(target.detach() > 0.5)  # kept on device: no sync per step
-        val_logits, _ = _logits_and_features(model, x_val, spec, device)
+        val_logits, _ = logits_and_features(model, x_val, spec, device)
         val_loss = F.binary_cross_entropy_with_logits(torch.tensor(val_logits), torch.tensor(y_val, dtype=torch.float64),
                                                       pos_weight=pos_weight.cpu().double()).item()
         row = {"epoch": epoch + 1, "train_loss": run_loss / len(order), "train_accuracy": run_correct / len(order),
@@ -193,28 +195,28 @@ def train(cfg: TrainConfig) -> dict:
             break
 
     model.load_state_dict(best["state"])
-    val_logits, val_feats = _logits_and_features(model, x_val, spec, device)
+    val_logits, val_feats = logits_and_features(model, x_val, spec, device)
     point, calibration = choose_operating_point(shifted_logits(model, x_val, spec, device), y_val,
-                                                _patient_of(val_items, cfg.data))
-    _, train_feats = _logits_and_features(model, x_train[_ood_subset(len(x_train), cfg.seed)], spec, device)
+                                                patient_of(val_items, cfg.data))
+    _, train_feats = logits_and_features(model, x_train[ood_subset(len(x_train), cfg.seed)], spec, device)
     ood = fit_ood(train_feats, val_feats)
     wall = time.time() - t_start
 
-    meta = {
-        "name": cfg.out.name, "architecture": cfg.arch, "description": arch.description,
-        "input": spec.to_dict(), "classes": list(CLASSES), "output": "single logit; sigmoid(logit / temperature) = P(PNEUMONIA)",
-        **_operating_meta(point, calibration, y_val, val_logits), "default_threshold": "balanced",
-        "best_epoch": best["epoch"] + 1, "epochs_run": len(history),
-        "validation_counts": class_counts(val_items), "train_counts": class_counts(train_items),
-        "split_manifest_sha256": manifest_hash(manifest),
-        "training": {"config": cfg.to_dict(), "wall_seconds": round(wall, 1), "hardware": hardware_name(device),
-                     "torch": torch.__version__, "pneumo_core": __version__},
-        "ood": _ood_meta(ood),
+    meta = ModelMetadata(
+        name=cfg.out.name, architecture=cfg.arch, description=arch.description,
+        input=spec.to_dict(), classes=list(CLASSES), output="single logit; sigmoid(logit / temperature) = P(PNEUMONIA)",
+        **operating_fields(point, calibration, y_val, val_logits), default_threshold="balanced",
+        best_epoch=best["epoch"] + 1, epochs_run=len(history),
+        validation_counts=class_counts(val_items), train_counts=class_counts(train_items),
+        split_manifest_sha256=manifest_hash(manifest),
+        training={"config": cfg.to_dict(), "wall_seconds": round(wall, 1), "hardware": hardware_name(device),
+                  "torch": torch.__version__, "pneumo_core": __version__},
+        ood=ood_fields(ood),
         # train_with_flip_decision replaces this with its experiment's result
-        "hflip_decision": {"hflip": cfg.augment.hflip,
-                           "rule": "set by --hflip (off by default: in the --hflip auto experiment, flips raised "
-                                   "the validation loss of both architectures)"},
-    }
+        hflip_decision={"hflip": cfg.augment.hflip,
+                        "rule": "set by --hflip (off by default: in the --hflip auto experiment, flips raised "
+                                "the validation loss of both architectures)"},
+    )
     save_bundle(cfg.out, model.cpu(), meta)
     (cfg.out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
     (cfg.out / "split.json").write_text(json.dumps(manifest, indent=1) + "\n")
@@ -234,8 +236,8 @@ def should_stop(epochs_done: int, bad_epochs: int, cfg: TrainConfig) -> bool:
     return bad_epochs >= cfg.patience and epochs_done >= math.ceil(cfg.early_stop_from * cfg.epochs)
 
 
-def _operating_meta(point: OperatingPoint, calibration: dict, y_val: np.ndarray, val_logits: np.ndarray) -> dict:
-    """model.json's operating point, with metrics on clean validation whatever it was fitted on."""
+def operating_fields(point: OperatingPoint, calibration: dict, y_val: np.ndarray, val_logits: np.ndarray) -> dict:
+    """model.json's operating point fields, with metrics on clean validation whatever it was fitted on."""
     val_probs = calibrated(val_logits, point.temperature)
     return {"temperature": point.temperature, "thresholds": point.thresholds, "threshold_rule": THRESHOLD_RULES,
             "calibration": calibration,
@@ -273,98 +275,17 @@ def _soft_targets(x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, gen: torch
     return x, y
 
 
-def _ood_subset(n: int, seed: int, size: int = 3000) -> np.ndarray:
+def ood_subset(n: int, seed: int, size: int = 3000) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).permutation(n)[:size])
 
 
-def _ood_meta(ood) -> dict:
+def ood_fields(ood) -> dict:
     return {"method": "Mahalanobis distance of penultimate features in a 64-dim PCA subspace, and the residual outside it",
             "threshold_rule": "flag when either term exceeds its 99.5th percentile on validation",
             "term_thresholds": list(ood.term_thresholds), "score_threshold": ood.threshold}
 
 
-def _manifest_items(bundle, data: str | Path) -> dict[str, list[Item]]:
-    """A shipped model's own train and validation items, from its split manifest."""
-    manifest = json.loads((bundle.directory / "split.json").read_text())
-    root = Path(data)
-    return {side: [Item(root / k, CLASSES.index(Path(k).parent.name)) for k in manifest[side]] for side in ("train", "val")}
-
-
-def refit_ood(model_dir: str | Path, data: str | Path, workers: int = 0, seed: int = 0) -> dict:
-    """Re-fits a shipped model's OOD statistics from its own split manifest (train features,
-    validation thresholds), without retraining: the weights and everything else stay."""
-    from ..models.bundle import load_bundle
-
-    bundle = load_bundle(model_dir)
-    items = _manifest_items(bundle, data)
-    subset = [items["train"][i] for i in _ood_subset(len(items["train"]), seed)]  # the images training used
-    x_train = load_resized(subset, bundle.spec.size, workers)
-    x_val = load_resized(items["val"], bundle.spec.size, workers)
-    device = torch.device("cpu")
-    _, train_feats = _logits_and_features(bundle.model, x_train, bundle.spec, device)
-    _, val_feats = _logits_and_features(bundle.model, x_val, bundle.spec, device)
-    ood = fit_ood(train_feats, val_feats)
-    ood.save(bundle.directory / "ood.npz")
-    meta = json.loads((bundle.directory / "model.json").read_text())
-    meta["ood"] = _ood_meta(ood)
-    (bundle.directory / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
-    return meta["ood"]
-
-
-def _patient_of(items: list[Item], data: str | Path) -> np.ndarray:
+def patient_of(items: list[Item], data: str | Path) -> np.ndarray:
     """Each item's patient group (duplicated films joined), for holding whole patients out."""
     group = patient_groups(items, read_duplicate_groups(duplicates_file(data)))
     return np.array([group[it.key] for it in items])
-
-
-def recalibrate(model_dir: str | Path, data: str | Path, workers: int = 0) -> dict:
-    """Re-runs training's last step, the calibration choice, on a model's own validation
-    split: for weights trained before that step existed. The weights stay. When the choice
-    matches how the model's operating point was already fitted (no record means clean
-    validation, the only way before), that fit stays and only the record is added, with
-    the kept point scored beside the two fits ('shipped'): its numbers came from the
-    training run's own logits (for the shipped models, an H200 run on pre-resized copies,
-    1-2% apart from these), and refitting would move shipped results with no decision
-    changed. Otherwise the operating point is refitted and the evaluations are stale."""
-    from ..models.bundle import load_bundle
-
-    bundle = load_bundle(model_dir)
-    val = _manifest_items(bundle, data)["val"]
-    x_val, y_val = load_resized(val, bundle.spec.size, workers), np.array([it.label for it in val])
-    cond_logits = shifted_logits(bundle.model, x_val, bundle.spec)
-    meta = json.loads((bundle.directory / "model.json").read_text())
-    kept = OperatingPoint(float(meta["temperature"]), {k: float(v) for k, v in meta["thresholds"].items()})
-    point, calibration = choose_operating_point(cond_logits, y_val, _patient_of(val, data), {"shipped": kept})
-    if calibration["fitted_on"] == (meta.get("calibration") or {}).get("fitted_on", ["clean"]):
-        meta["calibration"] = {**calibration, "applied": "choice unchanged: the operating point fitted in training "
-                                                         "stays ('shipped' in the scores)"}
-    else:
-        meta.update(_operating_meta(point, calibration, y_val, cond_logits["clean"]))
-        meta["calibration"]["applied"] = "refitted: re-run evaluate, the shipped evaluations used the old operating point"
-    (bundle.directory / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
-    return meta
-
-
-def train_with_flip_decision(cfg: TrainConfig) -> dict:
-    """Trains with and without horizontal flips and keeps flips only if they clearly lower
-    the validation loss: flipping puts the heart on the wrong side, so it must earn its place."""
-    results = {}
-    for flag in (False, True):
-        sub = replace(cfg, out=cfg.out.parent / f"{cfg.out.name}.hflip-{'on' if flag else 'off'}",
-                      run_dir=cfg.run_dir.parent / f"{cfg.run_dir.name}.hflip-{'on' if flag else 'off'}",
-                      augment=replace(cfg.augment, hflip=flag))
-        meta = train(sub)
-        results[flag] = (min(h["val_loss"] for h in json.loads((sub.out / "history.json").read_text())), sub.out, meta)
-    keep = results[True][0] < 0.99 * results[False][0]
-    decision = {"hflip": keep, "best_val_loss": {"hflip_off": results[False][0], "hflip_on": results[True][0]},
-                "rule": "flips only if they lower the best validation loss by more than 1%"}
-    if cfg.out.exists():
-        shutil.rmtree(cfg.out)
-    shutil.move(str(results[keep][1]), cfg.out)
-    shutil.rmtree(results[not keep][1], ignore_errors=True)
-    meta = json.loads((cfg.out / "model.json").read_text())
-    meta["name"] = cfg.out.name
-    meta["hflip_decision"] = decision
-    (cfg.out / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
-    _log(f"[{cfg.arch}] hflip decision: {decision}")
-    return meta
