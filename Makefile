@@ -1,11 +1,15 @@
 # Quick start on a fresh Linux machine with Python 3.11:
 #   make run    create .venv, install, start the app
 #   make test   create .venv, install with test extras, run the tests
+#   make artifacts  re-measure what the README quotes (slow: tens of minutes on 2 cores; no training)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+MODELS := efficientnet_lite0 paper_cnn
+# the full dataset: the drift benchmark reads held-out validation films from it
+DATA ?= ../shared/data/chest_xray
 
-.PHONY: run test venv test-deps browser clean
+.PHONY: run test venv test-deps browser artifacts clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +28,18 @@ browser:
 
 test: $(VENV)/.installed-test browser
 	$(PY) -m pytest -q
+
+# The shipped evaluations (weights/*/eval_test.json), the site studies (weights/*/site_study_test.json),
+# the drift benchmark (benchmarks/results/drift_rates.json) and the README's screenshots
+# (docs/screenshots/*.png); then the two results tables to paste into README.md.
+artifacts: $(VENV)/.installed-test browser
+	for m in $(MODELS); do $(PY) -m pneumo_core evaluate --model $$m || exit 1; done
+	for m in $(MODELS); do $(PY) -m pneumo_core site-study --model $$m || exit 1; done
+	$(PY) benchmarks/drift_rates.py --data $(DATA)
+	$(PY) scripts/screenshots.py
+	@echo "README.md tables (tests/test_readme.py checks they match):"
+	$(PY) -m pneumo_core models --markdown
+	$(PY) -m pneumo_core models --markdown --site
 
 clean:
 	rm -rf $(VENV) runs

@@ -1,45 +1,223 @@
-"""The README's results table must be the one the shipped evaluations produce."""
-import re
+"""The README and docs/model-development.md quote numbers; each must be the one its artifact holds.
 
-from pneumo_core.results import results_markdown
+Every check reads the figure from the file that produced it (`weights/*/model.json`,
+`weights/*/selection.json`, `weights/*/eval_*.json`, `weights/*/site_study_test.json`,
+`benchmarks/results/*.json`) and looks for it in the prose, so a re-run that moves a number
+fails here until the prose follows. Rules are taken from the library, never re-implemented.
+"""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from pneumo_core.models.bundle import list_models
 
 from conftest import REPO
 
+README = REPO / "README.md"
+HISTORY = REPO / "docs" / "model-development.md"
+MODELS = list_models()
+DEFAULT = "efficientnet_lite0"
+
+
+def _flat(path: Path) -> str:
+    """The text with line breaks and runs of spaces made single spaces: wrapping does not matter."""
+    return " ".join(path.read_text().split())
+
+
+def _json(*parts: str) -> dict:
+    return json.loads(REPO.joinpath(*parts).read_text())
+
+
+# --- README.md: a page for users -------------------------------------------------------------
+
+def test_readme_starts_with_the_two_commands():
+    text = README.read_text()
+    head = text.split("```")[1]
+    assert "make run" in head and "make test" in head
+    assert text.index("```") < text.index("\n## "), "the commands must come before the first section"
+
+
+def test_readme_is_at_most_200_lines():
+    n = len(README.read_text().splitlines())
+    assert n <= 200, f"README.md has {n} lines: history and engineering detail belong in docs/model-development.md"
+
+
+_PATH = re.compile(r"(?<![\w/.:-])((?:docs|weights|benchmarks|pneumo_core|scripts|examples|data|pages|tests)/[^\s`)\],;]*)")
+
+
+def _mentioned_paths(text: str) -> set[str]:
+    """Repo-relative paths in inline code spans and link targets (fenced blocks are commands)."""
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    spans = re.findall(r"`([^`\n]+)`", text) + re.findall(r"\]\(([^)\s]+)\)", text)
+    return {m.split("#")[0].rstrip(".:") for span in spans for m in _PATH.findall(span)}
+
+
+def test_readme_mentions_only_paths_that_exist():
+    paths = _mentioned_paths(README.read_text())
+    assert {"docs/model-development.md", "docs/screenshots/diagnose.png", "weights/<model>/"} <= paths, \
+        "the path pattern no longer finds the README's links"
+    missing = []
+    for p in sorted(paths):
+        for concrete in ([p.replace("<model>", m) for m in MODELS] if "<model>" in p else [p]):
+            if not (any(REPO.glob(concrete)) if "*" in concrete else (REPO / concrete).exists()):
+                missing.append(concrete)
+    assert not missing, f"README mentions paths that do not exist: {missing}"
+
+
+def test_readme_screenshots_are_pngs_under_400_kb():
+    shots = re.findall(r"!\[[^\]]*\]\((docs/screenshots/[^)]+)\)", README.read_text())
+    assert {"docs/screenshots/diagnose.png", "docs/screenshots/evaluation.png"} <= set(shots)
+    for shot in shots:
+        data = (REPO / shot).read_bytes()
+        assert data.startswith(b"\x89PNG"), shot
+        assert len(data) <= 400 * 1024, f"{shot} is {len(data) // 1024} KB: re-run scripts/screenshots.py"
+
 
 def test_readme_results_table_matches_shipped_eval_files():
-    text = (REPO / "README.md").read_text()
+    from pneumo_core.evaluation.results import results_markdown
+    text = README.read_text()
     table = re.search(r"<!-- results-table -->\n(.*?)\n<!-- /results-table -->", text, re.S)
     assert table, "README lost its results-table markers"
     assert table.group(1).strip() == results_markdown().strip(), \
         "README table is stale: paste `python -m pneumo_core models --markdown`"
 
 
-def test_readme_starts_with_the_two_commands():
-    head = (REPO / "README.md").read_text().split("```")[1]
-    assert "make run" in head and "make test" in head
+def test_readme_site_table_matches_shipped_site_studies():
+    from pneumo_core.evaluation.results import site_results_markdown
+    text = README.read_text()
+    table = re.search(r"<!-- site-results-table -->\n(.*?)\n<!-- /site-results-table -->", text, re.S)
+    assert table, "README lost its site-results-table markers"
+    assert table.group(1).strip() == site_results_markdown().strip(), \
+        "README site table is stale: paste `python -m pneumo_core models --markdown --site`"
 
 
-def test_readme_model_selection_figures_come_from_selection_json():
-    """Every candidate's mean shifted-validation loss quoted in the README is the recorded one."""
-    import json
+def test_readme_site_protocol_is_the_one_the_studies_ran():
+    """The protocol paragraph's draws, minimum per class and folds are the recorded study's and the library's."""
+    from pneumo_core.calibration.site import MIN_PER_CLASS
+    text = _flat(README)
+    for name in MODELS:
+        study = _json("weights", name, "site_study_test.json")
+        assert f"{study['repeats']} draws of whole patients" in text, name
+        assert f"at least {MIN_PER_CLASS} films of each class" in study["protocol"], name
+        assert f"at least {MIN_PER_CLASS} films of each class" in text
+        folds = re.search(r"(\d+) patient-grouped folds", study["protocol"]).group(1)
+        assert f"({folds} patient-grouped folds)" in text, name
 
-    text = (REPO / "README.md").read_text()
-    selection = json.loads((REPO / "weights" / "efficientnet_lite0" / "selection.json").read_text())
+
+def test_readme_drift_figures_come_from_drift_rates_json():
+    text = _flat(README)
+    runs = _json("benchmarks", "results", "drift_rates.json")["models"]
+    for kind in ("false_alarm", "detection"):
+        quoted = ", ".join(f"{100 * m[kind]['rate']:.1f}% (`{m['model']}`)" for m in runs)
+        assert quoted in text, f"README's drift {kind} figures differ from drift_rates.json: {quoted}"
+
+
+def test_readme_headline_figures_come_from_eval_and_ood_files():
+    """The test split's size, the default model's ROC-AUC and specificity, and the OOD rates the
+    README quotes in prose are the shipped files' ones."""
+    text = _flat(README)
+    ev = _json("weights", DEFAULT, "eval_test.json")
+    c = ev["counts"]
+    assert f"{ev['n']} images ({c['NORMAL']} NORMAL, {c['PNEUMONIA']} PNEUMONIA; {ev['prevalence']:.1%} pneumonia)" in text
+    patients = re.search(r"\((\d+) in this split\)", ev["bootstrap"]).group(1)
+    assert f"1000 resamples of whole patients ({patients} in the test split)" in text
+    m = ev["metrics"][ev["default_threshold"]]
+    assert f"ROC-AUC {m['roc_auc']['value']:.3f}" in text
+    assert text.count(f"specificity {m['specificity']['value']:.2f}") >= 2  # results and limits
+    train = _json("weights", DEFAULT, "model.json")["train_counts"]
+    assert f"Train is {train['PNEUMONIA'] / sum(train.values()):.0%} pneumonia, test {ev['prevalence']:.1%}" in text
+    ood = next(r for r in _json("benchmarks", "results", "ood_rates.json")["models"] if r["model"] == DEFAULT)
+    t, n = ood["test_radiographs"], ood["non_radiographs"]
+    assert f"flags {t['flagged']} of the {t['n']} test radiographs and {n['flagged']} of {n['n']} non-radiographs" in text
+
+
+# --- docs/model-development.md: the history, with its numbers ----------------------------------
+
+def test_history_cites_no_commit_hashes():
+    """The story is told without commit hashes: they rot when history is rewritten."""
+    hashes = [h for h in re.findall(r"\b[0-9a-f]{7,40}\b", HISTORY.read_text())
+              if re.search(r"[a-f]", h) and re.search(r"\d", h)]
+    assert not hashes, hashes
+
+
+def test_history_split_counts_come_from_model_json():
+    text = _flat(HISTORY)
+    for name in MODELS:
+        meta = _json("weights", name, "model.json")
+        v, t = meta["validation_counts"], meta["train_counts"]
+        assert (f"Validation: {v['NORMAL']} NORMAL + {v['PNEUMONIA']} PNEUMONIA; "
+                f"training: {t['NORMAL']} + {t['PNEUMONIA']}") in text, name
+
+
+def test_history_gpu_training_times_come_from_model_json():
+    text = _flat(HISTORY)
+    records = [_json("weights", name, "model.json")["training"] for name in MODELS]
+    assert all(r["hardware"] == "NVIDIA H200" for r in records)
+    assert "trained on an NVIDIA H200" in text
+    assert "(recorded in `model.json`: " + " and ".join(f"{r['wall_seconds']:.0f} s" for r in records) + ")" in text
+
+
+def test_history_flip_figures_come_from_model_json():
+    text = _flat(HISTORY)
+    for name in MODELS:
+        d = _json("weights", name, "model.json")["hflip_decision"]
+        loss = d["best_val_loss"]
+        assert f"{loss['hflip_off']:.4f} → {loss['hflip_on']:.4f}" in text, name
+        assert d["hflip"] is False, "the history says flips are off"
+    assert "so they are off" in text
+
+
+def test_history_model_selection_figures_come_from_selection_json():
+    """Every candidate's mean shifted-validation loss quoted is the recorded one, the record
+    follows the library's selection rule, and the chosen candidate is the lowest."""
+    from pneumo_core.evaluation.robustness import SELECTION_RULE
+    text = _flat(HISTORY)
+    selection = _json("weights", DEFAULT, "selection.json")
+    assert selection["rule"] == SELECTION_RULE
     for rnd in selection["rounds"]:
         assert rnd["chosen"] in rnd["candidates"]
         for name, losses in rnd["candidates"].items():
-            assert f"{losses['mean']:.4f}" in text, f"README misses {name}'s mean loss {losses['mean']:.4f}"
+            assert f"{losses['mean']:.4f}" in text, f"history misses {name}'s mean loss {losses['mean']:.4f}"
+            assert f"{losses['clean']:.4f}" in text, f"history misses {name}'s clean loss {losses['clean']:.4f}"
             assert losses["mean"] >= rnd["candidates"][rnd["chosen"]]["mean"], "the rule keeps the lowest mean"
 
 
-def test_readme_cpu_training_time_is_the_measured_one():
-    """The 120-minute budget is shown by a measured run, recorded in model.json and the benchmark file alike."""
-    import json
+def test_history_calibration_choice_is_the_librarys_rule_on_the_recorded_scores(monkeypatch):
+    """The held-out figures quoted are the recorded ones, and the recorded choice (clean or
+    pooled) is what `choose_operating_point` decides when handed the recorded held-out scores."""
+    import numpy as np
 
-    text = " ".join((REPO / "README.md").read_text().split())  # line breaks do not matter
-    measured = json.loads((REPO / "benchmarks" / "results" / "train_cpu_full.json").read_text())
+    from pneumo_core.calibration import shift
+
+    text = _flat(HISTORY)
+    assert f"by more than {shift.MARGIN:.0%} on average over the shifts" in text
+    assert "`CALIBRATION_RULE` in `shift.py`" in text
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 20)
+    for name in MODELS:
+        cal = _json("weights", name, "model.json")["calibration"]
+        assert cal["rule"] == shift.CALIBRATION_RULE, name
+        loss = {w: v["balanced_log_loss"] for w, v in cal["mean_held_out"].items()}
+        acc = {w: v["balanced_accuracy"] for w, v in cal["mean_held_out"].items()}
+        assert f"{cal['mean_relative_loss_change']:+.1%}" in text, name
+        assert f"{loss['clean']:.4f} → {loss['pooled']:.4f}" in text, name
+        if cal["mean_relative_loss_change"] < 0:  # the loss alone favoured pooling: the history says what stopped it
+            assert f"{acc['clean']:.4f} → {acc['pooled']:.4f}" in text, name
+        record = {k: cal[k] for k in ("folds", "image_folds", "mean_held_out", "mean_relative_loss_change")}
+        monkeypatch.setattr(shift, "leave_one_shift_out", lambda *a, **k: record)
+        conds = {k: rng.normal(labels * 3.0, 1.0) for k in ["clean", *cal["folds"]]}
+        _, decided = shift.choose_operating_point(conds, labels)
+        assert (decided["fitted_on"] == ["clean"]) == (cal["fitted_on"] == ["clean"]), name
+
+
+def test_history_cpu_training_time_is_the_measured_one():
+    """The 120-minute budget is shown by a measured run, recorded in model.json and the benchmark file alike."""
+    text = _flat(HISTORY)
+    measured = _json("benchmarks", "results", "train_cpu_full.json")
     for arch, run in measured.items():
-        meta = json.loads((REPO / "weights" / arch / "model.json").read_text())
+        meta = _json("weights", arch, "model.json")
         assert meta["training"]["cpu_time"]["measured_minutes_for_documented_command"] == run["measured_minutes"]
         assert f"{run['measured_minutes']} minutes" in text and run["measured_minutes"] <= 120
         if run["epochs_run"] < meta["training"]["config"]["epochs"]:  # stopped early: the full-length estimate too
@@ -49,61 +227,72 @@ def test_readme_cpu_training_time_is_the_measured_one():
             assert f"best epoch {run['best_epoch']}, validation loss {best:.3f}" in text
             assert best == min(run["epoch_val_loss"]), "the kept epoch is the one with the lowest validation loss"
         assert "NVIDIA" not in run["hardware"] and len(run["epoch_seconds"]) == run["epochs_run"]
-        val = run["validation_balanced"]  # the run's validation figures the README quotes, and the shipped model's
+        val = run["validation_balanced"]  # the run's validation figures quoted, and the shipped model's
         shipped = {k: v["balanced"] for k, v in meta["validation"].items()}
         for figures in (val, shipped):
             assert f"{figures['roc_auc']:.4f}" in text
             assert f"{figures['recall']:.3f}" in text and f"{figures['specificity']:.3f}" in text
 
 
-def test_readme_calibration_choice_figures_come_from_model_json():
-    """The held-out figures the README quotes for the calibration choice are the recorded ones,
-    and the recorded choice is the one the rule implies."""
-    import json
-
-    from pneumo_core.artifacts import list_models
-    from pneumo_core.calibration.shift import MARGIN
-
-    text = " ".join((REPO / "README.md").read_text().split())  # line breaks do not matter
-    for name in list_models():
-        cal = json.loads((REPO / "weights" / name / "model.json").read_text())["calibration"]
-        loss = {w: v["balanced_log_loss"] for w, v in cal["mean_held_out"].items()}
-        acc = {w: v["balanced_accuracy"] for w, v in cal["mean_held_out"].items()}
-        assert f"{cal['mean_relative_loss_change']:+.1%}" in text and f"{loss['clean']:.4f} → {loss['pooled']:.4f}" in text, name
-        pooled = cal["mean_relative_loss_change"] < -MARGIN and acc["pooled"] >= acc["clean"]
-        assert (cal["fitted_on"] != ["clean"]) == pooled, name
-        if cal["mean_relative_loss_change"] < -MARGIN and not pooled:  # the README says what stopped it
-            assert f"{acc['clean']:.4f} → {acc['pooled']:.4f}" in text, name
+def test_history_test_split_figures_come_from_eval_files():
+    """Why the operating point over-calls: the test and validation figures quoted are the evaluations'."""
+    text = _flat(HISTORY)
+    ev = _json("weights", DEFAULT, "eval_test.json")
+    m = ev["metrics"][ev["default_threshold"]]
+    auc = m["roc_auc"]
+    assert f"ROC-AUC {auc['value']:.3f}, 95% CI {auc['ci_low']:.3f}–{auc['ci_high']:.3f}" in text
+    assert (f"specificity {m['specificity']['value']:.2f}, accuracy {m['accuracy']['value']:.3f}, "
+            f"ECE {m['ece']['value']:.3f}") in text
+    assert f"sensitivity {m['recall']['value']:.3f}" in text
+    val = _json("weights", DEFAULT, "eval_val.json")["metrics"]["balanced"]
+    assert f"validation ROC-AUC {val['roc_auc']['value']:.4f}" in text
 
 
-def test_readme_speed_table_comes_from_inference_json():
-    """The Benchmarks table and speed-up are the last `python benchmarks/bench_inference.py` run's."""
-    import json
-
-    text = " ".join((REPO / "README.md").read_text().split())
-    bench = json.loads((REPO / "benchmarks" / "results" / "inference.json").read_text())
+def test_history_speed_table_comes_from_inference_json():
+    """The speed table and speed-up are the last `python benchmarks/bench_inference.py` run's."""
+    text = _flat(HISTORY)
+    bench = _json("benchmarks", "results", "inference.json")
     for name, p in bench["pipelines"].items():
         row = (f"| {p['predict']['median_ms']:.1f} ms | {p['predict_gradcam']['median_ms']:.1f} ms | "
                f"{p['batch']['images_per_s']:.0f} images/s | {p['memory_mb']['peak_rss'] / 1000:.2f} GB |")
-        assert row in text, f"README's speed row for {name} is stale: re-run the benchmark and paste its figures"
-    ratio = bench["ratios_reference_over_ours"]["efficientnet_lite0"]
+        assert row in text, f"the speed row for {name} is stale: re-run the benchmark and paste its figures"
+    ratio = bench["ratios_reference_over_ours"][DEFAULT]
     assert (f"predict + Grad-CAM is {ratio['predict_gradcam_latency']:.0f}× faster than the reference "
             f"({ratio['predict_gradcam_latency_both_with_gradient_cut']:.0f}× when") in text
 
 
-def test_readme_site_table_matches_shipped_site_studies():
-    from pneumo_core.results import site_results_markdown
-    text = (REPO / "README.md").read_text()
-    table = re.search(r"<!-- site-results-table -->\n(.*?)\n<!-- /site-results-table -->", text, re.S)
-    assert table, "README lost its site-results-table markers"
-    assert table.group(1).strip() == site_results_markdown().strip(), \
-        "README site table is stale: paste `python -m pneumo_core models --markdown --site`"
+def test_history_saliency_table_comes_from_inference_json():
+    text = _flat(HISTORY).replace("−", "-")  # the table writes minus signs typographically
+    checks = _json("benchmarks", "results", "inference.json")["saliency_checks"]
+    for name, c in checks.items():
+        d, r = c["deletion"], c["randomisation"]
+        row = re.search(rf"\| `{name}` \| ([^|]+) \| ([^|]+) / ([^|]+) \| ([^|]+) / ([^|]+) \| ([^|]+) \|", text)
+        assert row, f"the saliency table lost its row for {name}"
+        quoted = [float(x) for x in row.groups()]
+        recorded = [r["mean_spearman"], d["mean_prob_drop_top"], d["mean_logit_drop_top"], d["mean_prob_drop_random"],
+                    d["mean_logit_drop_random"], d["mean_logit_drop_bottom"]]
+        for q, v in zip(quoted, recorded):
+            assert q == pytest.approx(v, abs=0.006 if abs(v) < 1 else 0.06), f"{name}: quoted {q}, recorded {v}"
+        assert "(ρ ≪ 0.5)" in text and r["mean_spearman"] < 0.5
+    top = checks[DEFAULT]["deletion"]
+    wins = round(top["share_top_beats_random"] * top["n"])
+    assert f"the top region wins on {wins} of {top['n']} images" in text
 
 
-def test_readme_drift_figures_come_from_drift_rates_json():
-    import json
-    text = " ".join((REPO / "README.md").read_text().split())
-    runs = json.loads((REPO / "benchmarks" / "results" / "drift_rates.json").read_text())["models"]
-    for kind in ("false_alarm", "detection"):
-        quoted = ", ".join(f"{100 * m[kind]['rate']:.1f}% (`{m['model']}`)" for m in runs)
-        assert quoted in text, f"README's drift {kind} figures differ from drift_rates.json: {quoted}"
+def test_history_ood_figures_come_from_ood_rates_json():
+    text = _flat(HISTORY)
+    for r in _json("benchmarks", "results", "ood_rates.json")["models"]:
+        t, n = r["test_radiographs"], r["non_radiographs"]
+        assert f"{t['flagged']} of {'the ' if r['model'] == DEFAULT else ''}{t['n']}" in text, r["model"]
+        assert f"{n['flagged']} of {n['n']} " in text and f"({100 * n['rate']:.1f}%" in text, r["model"]
+        assert f"({100 * t['rate']:.2f}%)" in text, r["model"]
+
+
+# --- docs/ -------------------------------------------------------------------------------------
+
+def test_docs_index_links_every_page():
+    index = (REPO / "docs" / "README.md").read_text()
+    pages = sorted(p.name for p in (REPO / "docs").glob("*.md") if p.name != "README.md")
+    assert pages, "docs/ has no pages"
+    missing = [p for p in pages if f"]({p})" not in index]
+    assert not missing, f"docs/README.md does not link {missing}"

@@ -1,0 +1,192 @@
+"""Regenerates the README's screenshots from the running app.
+
+    .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--width 1400]
+
+Starts `streamlit run streamlit_app.py` headless on a free localhost port, drives Debian's
+Chromium through Playwright (`apt-get install chromium`; Playwright's own browser download
+is not used), and writes:
+
+* `diagnose.png`: the Diagnose page after uploading one NORMAL and one PNEUMONIA film from
+  `examples/`, cropped below the second case;
+* `evaluation.png`: the Evaluation page of the default model, cropped below the ROC and PR
+  curves.
+
+Each is downscaled and, if still over `--max-kb`, reduced to a 256-colour palette. The
+server is stopped on the way out, whatever happens. The waits follow tests/test_browser.py.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from pneumo_core.app import paths  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+SLOW = 300_000  # ms: the first heatmap on a shared 2-core machine can take minutes
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(log: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+             "--client.toolbarMode", "minimal"],
+            cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    deadline = time.time() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
+            return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                stop_server(proc)
+                raise RuntimeError(f"streamlit did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.25)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def _wait_idle(page, timeout_s: float = SLOW / 1000) -> None:
+    """Until the script run has finished and stayed finished for a moment."""
+    deadline = time.time() + timeout_s
+    state = '[data-testid="stApp"]'
+    while time.time() < deadline:
+        if page.get_attribute(state, "data-test-script-state") == "notRunning":
+            page.wait_for_timeout(800)
+            if page.get_attribute(state, "data-test-script-state") == "notRunning":
+                return
+        page.wait_for_timeout(250)
+    raise RuntimeError("the app was still running after the timeout")
+
+
+def _no_exception(page) -> None:
+    errors = page.locator('[data-testid="stException"]')
+    if errors.count():
+        raise RuntimeError(f"the page shows an exception: {errors.first.inner_text()}")
+
+
+def _wait_loaded_images(page, n: int) -> None:
+    js = ("[...document.querySelectorAll('[data-testid=stImage] img')]"
+          ".filter(i => i.complete && i.naturalWidth > 0).length")
+    page.wait_for_function(f"({js}) >= {n}", timeout=SLOW)
+
+
+def _bottom(page, selector: str, index: int) -> float:
+    """The bottom edge, in page pixels, of the index-th element matching selector (negative: from the end)."""
+    return page.evaluate("([s, i]) => { const all = document.querySelectorAll(s);"
+                         " const r = all[i < 0 ? all.length + i : i].getBoundingClientRect();"
+                         " return r.bottom + window.scrollY; }", [selector, index])
+
+
+def _shot_to(page, bottom: float) -> bytes:
+    """The page from the top down to `bottom`. Streamlit scrolls inside its own container, so a
+    full-page screenshot is only the viewport: the viewport is made tall enough instead."""
+    return page.screenshot(clip={"x": 0, "y": 0, "width": page.viewport_size["width"],
+                                 "height": min(bottom, page.viewport_size["height"])})
+
+
+def save_png(png: bytes, path: Path, width: int, max_kb: int) -> int:
+    """Downscales to `width` px, then falls back to a 256-colour palette if still over max_kb."""
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    if img.width > width:
+        img = img.resize((width, round(img.height * width / img.width)), Image.Resampling.LANCZOS)
+    img.save(path, optimize=True)
+    if path.stat().st_size > max_kb * 1024:
+        img.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(path, optimize=True)
+    return path.stat().st_size
+
+
+def diagnose(page, url: str) -> bytes:
+    examples = paths.example_files()
+    normal = next(p for p in examples if (paths.DATA_DIR / "test/NORMAL" / p.name).is_file())
+    pneumonia = next(p for p in examples if (paths.DATA_DIR / "test/PNEUMONIA" / p.name).is_file())
+    page.goto(url)
+    page.wait_for_selector(".st-key-uploads input[type=file]", state="attached", timeout=SLOW)
+    page.set_input_files(".st-key-uploads input[type=file]", [str(normal), str(pneumonia)])
+    page.wait_for_function("document.querySelectorAll('[data-testid=stMetricValue]').length >= 2", timeout=SLOW)
+    _wait_idle(page)
+    _wait_loaded_images(page, 4)  # radiograph + heatmap per case
+    _no_exception(page)
+    page.wait_for_timeout(1500)  # the dataframe canvas and progress bars settle
+    # down to the second case's report button: both cases, whole
+    return _shot_to(page, _bottom(page, '[data-testid="stButton"], [data-testid="stDownloadButton"]', -1) + 24)
+
+
+def evaluation(page) -> bytes:
+    page.locator('[data-testid="stSidebarNav"] a[href$="/evaluation"]').click()
+    page.wait_for_url("**/evaluation")
+    page.locator("h1", has_text="Evaluation").first.wait_for(timeout=SLOW)
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 4", timeout=SLOW)
+    _wait_idle(page)
+    _no_exception(page)
+    page.wait_for_timeout(2000)  # plotly finishes drawing
+    # down to the ROC and PR curves (the confusion matrix is the first plot) and their caption
+    return _shot_to(page, _bottom(page, ".js-plotly-plot", 2) + 64)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
+    ap.add_argument("--viewport", type=int, default=1400, help="browser width in px")
+    ap.add_argument("--width", type=int, default=1200, help="width of the saved PNGs in px")
+    ap.add_argument("--max-kb", type=int, default=400)
+    args = ap.parse_args(argv)
+    if not Path(CHROMIUM).is_file():
+        print(f"{CHROMIUM} is missing: apt-get update && apt-get install -y chromium", file=sys.stderr)
+        return 2
+    from playwright.sync_api import sync_playwright
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    log = Path(tempfile.mkdtemp(prefix="screenshots-")) / "streamlit.log"
+    proc, url = start_server(log)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": args.viewport, "height": 3200})
+                shots = {"diagnose": diagnose(page, url), "evaluation": evaluation(page)}
+            finally:
+                browser.close()
+    except Exception:
+        print(f"server log: {log}", file=sys.stderr)
+        raise
+    finally:
+        stop_server(proc)
+    for name, png in shots.items():
+        path = args.out / f"{name}.png"
+        size = save_png(png, path, args.width, args.max_kb)
+        print(f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path}: {size // 1024} KB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
