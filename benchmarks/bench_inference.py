@@ -154,8 +154,8 @@ def _measure(name: str, threads: int, warmup: int, runs: int, batch_limit: int |
 def _sanity(_label: str, threads: int, n: int) -> dict:
     import torch
     torch.set_num_threads(threads)
-    from pneumo_core.inference.predictor import Predictor
     from pneumo_core.evaluation.saliency_checks import sanity_checks
+    from pneumo_core.inference.predictor import Predictor
     files = sorted((TEST / "PNEUMONIA").glob("*.jpeg"))
     return {name: sanity_checks(Predictor(name), files, n=n, seed=0) for name in OURS}
 

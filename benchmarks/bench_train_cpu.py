@@ -24,10 +24,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pneumo_core.training.config import TrainConfig, documented_settings  # noqa: E402
-from pneumo_core.models.registry import REGISTRY  # noqa: E402
-from pneumo_core.training.train import hardware_name, result_config, train  # noqa: E402
 from pneumo_core.models.metadata import read_metadata, write_metadata  # noqa: E402
+from pneumo_core.models.registry import REGISTRY  # noqa: E402
+from pneumo_core.training.config import TrainConfig, documented_settings  # noqa: E402
+from pneumo_core.training.train import hardware_name, result_config, train  # noqa: E402
 
 
 def summarise_run(out_dir: Path) -> dict:

@@ -31,8 +31,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from pneumo_core.cli.drift import score_features  # noqa: E402
 from pneumo_core.evaluation.evaluate import split_items  # noqa: E402
-from pneumo_core.monitoring.drift import drift_test, load_reference  # noqa: E402
 from pneumo_core.inference.predictor import Predictor  # noqa: E402
+from pneumo_core.monitoring.drift import drift_test, load_reference  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "drift_rates.json"
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "chest_xray"

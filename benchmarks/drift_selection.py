@@ -46,12 +46,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pneumo_core.data.dataset import CLASSES, Item, duplicates_file, load_resized, patient_groups, read_duplicate_groups  # noqa: E402
-from pneumo_core.monitoring.drift import JSON as REFERENCE_JSON, PROJECTIONS as CANDIDATES, build_named_reference, drift_test, split_by_patient  # noqa: E402
-from pneumo_core.inference.ood import OODModel  # noqa: E402
-from pneumo_core.inference.predictor import Predictor  # noqa: E402
+from pneumo_core.data.dataset import (CLASSES, Item, duplicates_file, load_resized, patient_groups,  # noqa: E402
+                                      read_duplicate_groups)
 from pneumo_core.data.preprocess import standardise, to_unit  # noqa: E402
 from pneumo_core.evaluation.robustness import CORRUPTIONS  # noqa: E402
+from pneumo_core.inference.ood import OODModel  # noqa: E402
+from pneumo_core.inference.predictor import Predictor  # noqa: E402
+from pneumo_core.monitoring.drift import JSON as REFERENCE_JSON  # noqa: E402
+from pneumo_core.monitoring.drift import PROJECTIONS as CANDIDATES
+from pneumo_core.monitoring.drift import build_named_reference, drift_test, split_by_patient
 
 RESULTS = ROOT / "benchmarks" / "results" / "drift_selection.json"
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "chest_xray"

@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from pneumo_core.io.ingest import IngestError, Radiograph, load  # noqa: E402
+from pneumo_core.data.preprocess import resize_square  # noqa: E402
 from pneumo_core.inference.ood import image_check_reasons  # noqa: E402
 from pneumo_core.inference.predictor import OOD_WARNING, Predictor  # noqa: E402
-from pneumo_core.data.preprocess import resize_square  # noqa: E402
+from pneumo_core.io.ingest import IngestError, Radiograph, load  # noqa: E402
 
 TEST_DIR = ROOT / "data" / "test"
 RESULTS = ROOT / "benchmarks" / "results" / "ood_rates.json"

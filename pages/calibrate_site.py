@@ -3,7 +3,7 @@
 95% intervals, and the profile to use in this session or to download. Nothing is stored."""
 import streamlit as st
 
-from pneumo_core.app import formatting, site_figures, site_page, sidebar
+from pneumo_core.app import formatting, sidebar, site_figures, site_page
 
 s = sidebar.settings()
 

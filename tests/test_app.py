@@ -128,6 +128,7 @@ def test_extensionless_dicom_is_accepted_and_its_header_shown():
 
 def test_an_out_of_distribution_input_is_flagged_above_its_result():
     import io
+
     from PIL import Image
     noise = (np.random.default_rng(0).random((300, 300)) * 255).astype(np.uint8)
     buf = io.BytesIO()

@@ -2,9 +2,9 @@
 import json
 
 import pytest
+from conftest import REPO
 
 from benchmarks.bench_train_cpu import summarise_run
-from conftest import REPO
 
 
 @pytest.fixture()

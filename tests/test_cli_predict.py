@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
 
 KEYS = ["file", "probability", "label", "threshold", "model", "warnings", "error"]

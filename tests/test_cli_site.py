@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
 
 MODEL = "paper_cnn"  # the cheaper model: these tests check the contract, not the model

@@ -3,11 +3,11 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from pneumo_core.data.dataset import (SHIPPED_DUPLICATES, Item, duplicates_file, grouped_split, patient_id,
-                              read_duplicate_groups)
+                                      read_duplicate_groups)
 
-from conftest import REPO
 
 @pytest.mark.parametrize("name, expected", [
     ("person12_bacteria_45.jpeg", "person12"),

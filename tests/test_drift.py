@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from conftest import REPO
+
 from pneumo_core.cli import main
 from pneumo_core.data.dataset import Item, duplicates_file, patient_groups, read_duplicate_groups
 from pneumo_core.monitoring.drift import (MIN_BATCH, SITE_SAMPLE_MIN, DriftReference, DriftReferenceError,

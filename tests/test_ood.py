@@ -17,11 +17,11 @@ from PIL import Image
 
 from benchmarks.ood_rates import (as_radiographs, official_test_radiographs, png_bytes, skimage_samples,
                                   synthetic_samples)
-from pneumo_core.models.bundle import WEIGHTS_DIR
-from pneumo_core.io.ingest import BLANK_WARNING, COLOUR_WARNING, Radiograph, load
-from pneumo_core.inference.ood import (OODModel, POSTERISED_WARNING, colour_check, grey_level_concentration, image_check_reasons,
-                             posterised_check)
+from pneumo_core.inference.ood import (POSTERISED_WARNING, OODModel, colour_check, grey_level_concentration,
+                                       image_check_reasons, posterised_check)
 from pneumo_core.inference.predictor import OOD_WARNING, Prediction, Predictor
+from pneumo_core.io.ingest import BLANK_WARNING, COLOUR_WARNING, Radiograph, load
+from pneumo_core.models.bundle import WEIGHTS_DIR
 
 TEST_STEP = 20  # every 20th official test image: 32 radiographs from both classes
 SYNTHETIC_STEP = 4  # every 4th synthetic picture: one or more of each kind

@@ -7,9 +7,9 @@ import torch
 
 from pneumo_core.calibration import calibrated
 from pneumo_core.data.dataset import Item, load_resized
+from pneumo_core.data.preprocess import InputSpec, preprocess, preprocess_batch, resize_square
 from pneumo_core.evaluation.evaluate import predictions_for
 from pneumo_core.io.ingest import load
-from pneumo_core.data.preprocess import InputSpec, preprocess, preprocess_batch, resize_square
 
 
 def test_train_eval_and_predict_paths_build_identical_tensors(test_images, default_predictor):

@@ -10,10 +10,9 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from pneumo_core.models.bundle import list_models
-
-from conftest import REPO
 
 README = REPO / "README.md"
 HISTORY = REPO / "docs" / "model-development.md"

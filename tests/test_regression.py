@@ -3,12 +3,11 @@ import json
 
 import numpy as np
 import pytest
+from conftest import REPO
 from sklearn.metrics import roc_auc_score
 
 from pneumo_core.data.dataset import scan_split
 from pneumo_core.evaluation.evaluate import predictions_for
-
-from conftest import REPO
 
 
 def test_default_model_reproduces_its_shipped_test_auc(default_predictor):

@@ -19,11 +19,11 @@ from PIL import Image
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import BinaryClassifierOutputTarget
 
-from pneumo_core.io.ingest import Radiograph, load
-from pneumo_core.models.registry import target_layer
+from pneumo_core.evaluation.saliency_checks import sanity_checks
 from pneumo_core.inference.predictor import Predictor
 from pneumo_core.inference.saliency import METHODS, CamWriter, explain
-from pneumo_core.evaluation.saliency_checks import sanity_checks
+from pneumo_core.io.ingest import Radiograph, load
+from pneumo_core.models.registry import target_layer
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = ["efficientnet_lite0", "paper_cnn"]

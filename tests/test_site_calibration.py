@@ -4,8 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from pneumo_core.calibration.recalibration import (SLOPE_MIN_PER_CLASS, fit_recalibration, logit, prior_shift,
-                                                   sigmoid)
+from pneumo_core.calibration.recalibration import SLOPE_MIN_PER_CLASS, fit_recalibration, logit, prior_shift, sigmoid
 from pneumo_core.calibration.site import (MIN_PER_CLASS, SiteProfileError, build_site_profile, load_profile,
                                           save_profile, site_thresholds)
 

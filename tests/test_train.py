@@ -5,10 +5,10 @@ import shutil
 import numpy as np
 import pytest
 
-from pneumo_core.models.bundle import load_bundle, sha256_file
-from pneumo_core.training.config import TrainConfig
 from pneumo_core.inference.ood import OODModel
 from pneumo_core.inference.predictor import Predictor
+from pneumo_core.models.bundle import load_bundle, sha256_file
+from pneumo_core.training.config import TrainConfig
 from pneumo_core.training.train import train
 
 

@@ -16,6 +16,7 @@ from PIL import Image
 
 from ..data.dataset import CLASSES
 from ..io.spreadsheet import csv_cell
+from ..stats.decision import call_label
 from .formatting import SOURCE_CALIBRATION, calibration_label
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def content_digest(data: bytes) -> str:
 
 def label_at(probability: float, threshold: float) -> str:
     """Same rule as `Predictor.label`, without loading a model."""
-    return CLASSES[int(probability >= threshold)]
+    return call_label(probability, threshold)
 
 
 @dataclass

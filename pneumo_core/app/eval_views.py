@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..data.dataset import CLASSES
+from ..stats.decision import calls_pneumonia
 from ..stats.metrics import confusion_counts, threshold_metrics_ci
 from .cases import label_at
 from .formatting import SOURCE_CALIBRATION, calibration_label, format_ci, format_number
@@ -216,7 +217,7 @@ def gallery(ev: dict, cls: str, kind: str, threshold: float, k: int = 6) -> tupl
         raise ValueError(f"cls must be one of {CLASSES} and kind 'correct' or 'error'")
     labels, probs, files = eval_arrays(ev)
     mine = labels == CLASSES.index(cls)
-    called_mine = (probs >= threshold) if cls == "PNEUMONIA" else (probs < threshold)
+    called_mine = calls_pneumonia(probs, threshold) == (cls == "PNEUMONIA")
     sel = np.flatnonzero(mine & (called_mine if kind == "correct" else ~called_mine))
     # confidence in the call that was made: p for a PNEUMONIA call, 1 - p for a NORMAL call
     called_pneumonia = (cls == "PNEUMONIA") == (kind == "correct")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from ..stats.decision import calls_pneumonia
+
 __all__ = ["reliability_before_after", "site_roc_figure", "study_figure", "operating_point"]
 
 _COLOURS = {"before": "#7f7f7f", "after": "#1f5f8b", "balanced": "#1f77b4", "screening": "#d95f02",
@@ -55,7 +57,7 @@ def reliability_before_after(labels: np.ndarray, before: np.ndarray, after: np.n
 
 def operating_point(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, float]:
     """False-positive rate and sensitivity when PNEUMONIA is called at P >= threshold."""
-    y, call = np.asarray(labels, int), np.asarray(probs, float) >= threshold
+    y, call = np.asarray(labels, int), calls_pneumonia(probs, threshold)
     return {"fpr": float(call[y == 0].mean()), "tpr": float(call[y == 1].mean())}
 
 

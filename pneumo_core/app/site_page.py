@@ -20,9 +20,9 @@ import numpy as np
 import streamlit as st
 
 from ..data.dataset import CLASSES
+from . import resources
 from .cases import content_digest
 from .formatting import format_ci, format_number, safe_filename, site_name
-from . import resources
 from .resources import get_predictor, import_predictor, weights_stamp
 
 if TYPE_CHECKING:

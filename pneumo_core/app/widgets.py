@@ -4,9 +4,8 @@ the per-class page (NORMAL and PNEUMONIA differ only in words).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 

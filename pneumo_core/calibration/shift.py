@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from .source import OperatingPoint, calibrated, fit_operating_point
 from ..stats.metrics import balanced_log_loss
+from .source import OperatingPoint, calibrated, fit_operating_point
 
 __all__ = ["CALIBRATION_RULE", "MARGIN", "IMAGE_FOLDS", "choose_operating_point", "leave_one_shift_out"]
 

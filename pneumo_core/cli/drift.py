@@ -40,12 +40,12 @@ def score_features(predictor, sources: list[tuple], batch_size: int = 32, quiet:
 
 
 def _cmd_drift_reference(args: argparse.Namespace) -> int:
-    from ..models.bundle import WeightsError
     from ..data.dataset import duplicates_file, patient_groups, read_duplicate_groups
     from ..evaluation.evaluate import split_items
-    from ..monitoring.drift import DriftReferenceError, build_named_reference, drift_test, split_by_patient
     from ..inference.ood import OODModel
     from ..inference.predictor import Predictor
+    from ..models.bundle import WeightsError
+    from ..monitoring.drift import DriftReferenceError, build_named_reference, drift_test, split_by_patient
 
     try:
         predictor = Predictor(args.model)
@@ -88,11 +88,11 @@ def _cmd_drift_reference(args: argparse.Namespace) -> int:
 
 
 def _cmd_drift(args: argparse.Namespace) -> int:
-    from ..models.bundle import WeightsError, resolve_model_dir
     from ..calibration.site import SiteProfileError
-    from ..monitoring.drift import MIN_BATCH, DriftReferenceError, drift_test, reference_for, verdict_text
     from ..inference.predictor import Predictor
     from ..io.scan import scan_paths
+    from ..models.bundle import WeightsError, resolve_model_dir
+    from ..monitoring.drift import MIN_BATCH, DriftReferenceError, drift_test, reference_for, verdict_text
     from .site import site_profile_for
 
     if not args.paths:

@@ -39,10 +39,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from ..models.bundle import WeightsError
     from ..calibration.site import SiteProfileError
     from ..evaluation.evaluate import evaluate
     from ..inference.predictor import Predictor
+    from ..models.bundle import WeightsError
     from .site import site_profile_for
 
     try:
@@ -78,10 +78,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from ..models.bundle import WeightsError
     from ..calibration.site import SiteProfileError
     from ..inference.predictor import Predictor, ThresholdError
     from ..io.spreadsheet import csv_cell
+    from ..models.bundle import WeightsError
     from .site import site_profile_for
 
     if not args.paths:
@@ -200,8 +200,8 @@ def _cmd_select(args: argparse.Namespace) -> int:
 
     from ..data.dataset import load_resized
     from ..evaluation.evaluate import split_items
-    from ..inference.predictor import Predictor
     from ..evaluation.robustness import SELECTION_RULE, shifted_validation_loss
+    from ..inference.predictor import Predictor
 
     results = {}
     for cand in args.candidates:

@@ -14,8 +14,8 @@ def site_profile_for(model: str | None, name_or_path: str | None):
     """The `--site` option: None, a profile shipped with the model, or a profile JSON path."""
     if not name_or_path:
         return None
-    from ..models.bundle import resolve_model_dir
     from ..calibration.site import resolve_profile
+    from ..models.bundle import resolve_model_dir
     return resolve_profile(name_or_path, resolve_model_dir(model))
 
 
@@ -32,10 +32,10 @@ def _sizes(text: str) -> list[int]:
 def _cmd_calibrate_site(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..models.bundle import WeightsError
     from ..calibration.sample import read_labelled, score_labelled
     from ..calibration.site import SiteProfileError, build_site_profile, save_profile
     from ..inference.predictor import Predictor
+    from ..models.bundle import WeightsError
 
     try:
         files, notes = read_labelled(args.labelled)
@@ -70,12 +70,12 @@ def _cmd_calibrate_site(args: argparse.Namespace) -> int:
 
 
 def _cmd_site_study(args: argparse.Namespace) -> int:
-    from ..models.bundle import WeightsError
     from ..calibration.site import site_thresholds
     from ..calibration.site_study import run_site_study
     from ..data.dataset import duplicates_file, patient_groups, read_duplicate_groups
     from ..evaluation.evaluate import evaluation_report, logits_for, split_items
     from ..inference.predictor import Predictor
+    from ..models.bundle import WeightsError
 
     try:
         predictor = Predictor(args.model)

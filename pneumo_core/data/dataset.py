@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..stats.decision import CLASSES
+
 __all__ = ["CLASSES", "Item", "scan_split", "class_counts", "patient_id", "patient_groups", "grouped_split",
            "duplicates_file", "SHIPPED_DUPLICATES", "read_duplicate_groups", "manifest_hash", "manifest_items",
            "IMAGE_SUFFIXES"]
 
-CLASSES = ("NORMAL", "PNEUMONIA")  # label index = position; 1 = pneumonia
 IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png", ".dcm", ".dicom"}
 
 _PATIENT_PATTERNS = [

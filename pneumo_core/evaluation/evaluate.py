@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..models.bundle import ModelBundle
 from ..data.dataset import CLASSES, Item, manifest_items, patient_id, scan_split
-from ..stats.metrics import curves, metrics_with_ci, per_class_metrics
 from ..inference.predictor import Predictor
+from ..models.bundle import ModelBundle
+from ..stats.metrics import curves, metrics_with_ci, per_class_metrics
 
 __all__ = ["split_items", "evaluate", "evaluation_report", "predictions_for", "logits_for"]
 

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, ContextManager
 import numpy as np
 import torch
 
-from ..data.augment import adjust_gamma, gaussian_blur
 from ..calibration import calibrated
-from ..stats.metrics import balanced_log_loss
+from ..data.augment import adjust_gamma, gaussian_blur
 from ..data.preprocess import InputSpec, standardise, to_unit
+from ..stats.metrics import balanced_log_loss
 
 if TYPE_CHECKING:  # only a type here: training imports this module without the inference stack
     from ..inference.predictor import Predictor

@@ -12,9 +12,9 @@ import numpy as np
 import torch
 
 from ..calibration import calibrated
-from ..io.ingest import load
 from ..data.preprocess import preprocess
 from ..inference.saliency import explain
+from ..io.ingest import load
 
 __all__ = ["deletion_check", "randomisation_check", "sanity_checks"]
 
@@ -63,9 +63,9 @@ def randomisation_check(predictor: Any, images: Sequence[np.ndarray], method: st
     positive evidence) has no ranking and counts as correlation 0."""
     from scipy.stats import spearmanr
 
+    from ..inference.predictor import Predictor
     from ..models.bundle import ModelBundle
     from ..models.registry import create_model
-    from ..inference.predictor import Predictor
 
     with torch.random.fork_rng():  # leave the caller's RNG stream alone
         torch.manual_seed(seed)

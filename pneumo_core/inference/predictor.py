@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 import numpy as np
 import torch
 
-from ..models.bundle import ModelBundle, load_bundle
 from ..calibration import calibrated
 from ..data.dataset import CLASSES
-from ..io.ingest import IngestError, Radiograph, load
-from ..models.fusion import fuse_for_inference
-from .ood import IMAGE_CHECKS, ImageCheck, OODModel, image_check_reasons
 from ..data.preprocess import preprocess_batch, resize_square
+from ..io.ingest import IngestError, Radiograph, load
+from ..models.bundle import ModelBundle, load_bundle
+from ..models.fusion import fuse_for_inference
+from ..stats.decision import call_label
+from .ood import IMAGE_CHECKS, ImageCheck, OODModel, image_check_reasons
 
 if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
@@ -126,7 +127,7 @@ class Predictor:
         return t
 
     def label(self, probability: float, threshold: float) -> str:
-        return CLASSES[int(probability >= threshold)]
+        return call_label(probability, threshold)
 
     @torch.inference_mode()
     def _score(self, images_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:

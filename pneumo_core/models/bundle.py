@@ -91,8 +91,8 @@ def resolve_model_dir(name_or_dir: str | Path | None) -> Path:
 def load_bundle(name_or_dir: str | Path | None = None) -> ModelBundle:
     import torch
 
-    from .registry import create_model
     from ..data.preprocess import InputSpec
+    from .registry import create_model
 
     d = resolve_model_dir(name_or_dir)
     try:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from sklearn.metrics import (average_precision_score, brier_score_loss,
-                             precision_recall_curve, roc_auc_score, roc_curve)
+from sklearn.metrics import average_precision_score, brier_score_loss, precision_recall_curve, roc_auc_score, roc_curve
+
+from .decision import calls_pneumonia
 
 __all__ = ["confusion_counts", "point_metrics", "metrics_with_ci", "threshold_metrics_ci", "expected_calibration_error", "curves",
            "per_class_metrics", "balanced_log_loss"]
@@ -39,7 +40,7 @@ def balanced_log_loss(labels: np.ndarray, probs: np.ndarray) -> float:
 def confusion_counts(labels: np.ndarray, probs: np.ndarray, threshold: float) -> tuple[int, int, int, int]:
     """(TN, FP, FN, TP), calling PNEUMONIA when probability >= threshold."""
     y = np.asarray(labels).astype(bool)
-    pred = np.asarray(probs, dtype=float) >= threshold
+    pred = calls_pneumonia(probs, threshold)
     return tuple(int(v) for v in _counts(y, pred))
 
 
@@ -154,7 +155,7 @@ def threshold_metrics_ci(labels: np.ndarray, probs: np.ndarray, threshold: float
         0.5
     """
     y = np.asarray(labels).astype(bool)
-    pred = np.asarray(probs, dtype=float) >= threshold
+    pred = calls_pneumonia(probs, threshold)
 
     point = _rates(*_counts(y, pred))
     members = _group_members(len(y), groups)

@@ -13,7 +13,6 @@ import random
 import shutil
 import sys
 import time
-
 from pathlib import Path
 
 import numpy as np
@@ -23,19 +22,19 @@ from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
 from .. import __version__
-from ..models.bundle import save_bundle, sha256_file
-from ..models.metadata import ModelMetadata
-from ..data.augment import augment
 from ..calibration import THRESHOLD_RULES, OperatingPoint, calibrated
-from .config import BEFORE_IT_EXISTED, TrainConfig, documented_settings
+from ..calibration.shift import choose_operating_point
+from ..data.augment import augment
 from ..data.dataset import (CLASSES, Item, class_counts, duplicates_file, grouped_split, load_resized, manifest_hash,
-                   patient_groups, read_duplicate_groups, scan_split)
-from ..stats.metrics import point_metrics
-from ..models.registry import REGISTRY, create_model
-from ..inference.ood import fit_ood
+                            patient_groups, read_duplicate_groups, scan_split)
 from ..data.preprocess import preprocess_batch, standardise, to_unit
 from ..evaluation.robustness import shifted_logits
-from ..calibration.shift import choose_operating_point
+from ..inference.ood import fit_ood
+from ..models.bundle import save_bundle, sha256_file
+from ..models.metadata import ModelMetadata
+from ..models.registry import REGISTRY, create_model
+from ..stats.metrics import point_metrics
+from .config import BEFORE_IT_EXISTED, TrainConfig, documented_settings
 
 __all__ = ["train", "hardware_name", "result_config", "should_stop", "operating_fields", "ood_fields", "ood_subset",
            "logits_and_features", "patient_of"]
