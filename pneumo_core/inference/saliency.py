@@ -28,9 +28,9 @@ from pytorch_grad_cam.utils.model_targets import BinaryClassifierOutputTarget
 
 from ..calibration import calibrated
 from ..data.dataset import CLASSES
+from ..data.preprocess import preprocess
 from ..io.ingest import Radiograph, load
 from ..models.registry import target_layer
-from ..data.preprocess import preprocess
 
 __all__ = ["CamMethod", "METHODS", "Explanation", "explain", "CamWriter"]
 
