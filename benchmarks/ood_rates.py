@@ -10,7 +10,7 @@ fields, gradients, checkerboards, gratings, rendered text, shapes). Every image 
 through the product's own path: PNG bytes -> `ingest.load` -> `Predictor.predict_radiographs`.
 Prints JSON and writes benchmarks/results/ood_rates.json.
 
-The generators are importable (`non_radiographs()`), so tests/test_ood.py scores the
+The generators are importable (`non_radiographs()`), so tests/inference/test_ood.py scores the
 same pictures.
 """
 from __future__ import annotations

@@ -22,7 +22,7 @@ from PIL import Image
 from pneumo_core.inference.predictor import Prediction, Predictor
 from pneumo_core.models.bundle import WEIGHTS_DIR, WeightsError, load_bundle
 
-TEST_DIR = Path(__file__).resolve().parent.parent / "data" / "test"
+TEST_DIR = Path(__file__).resolve().parents[2] / "data" / "test"
 RECORD_KEYS = {"file", "probability", "label", "threshold", "model", "warnings", "error"}
 
 

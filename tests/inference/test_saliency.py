@@ -25,7 +25,7 @@ from pneumo_core.inference.saliency import METHODS, CamWriter, explain
 from pneumo_core.io.ingest import Radiograph, load
 from pneumo_core.models.registry import target_layer
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 MODELS = ["efficientnet_lite0", "paper_cnn"]
 
 

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from pneumo_core.app import site_page
 from pneumo_core.app.site_page import UploadRefused, gather, read_zip
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ENTRYPOINT = str(REPO / "streamlit_app.py")
 PAGE = "pages/calibrate_site.py"
 TIMEOUT = 240  # the first run imports torch and loads the model on a shared 2-core machine

@@ -54,7 +54,7 @@ def _flagged(p: Prediction) -> bool:
 
 
 def _radiograph_bytes() -> bytes:
-    return sorted((Path(__file__).resolve().parent.parent / "data" / "test" / "NORMAL").glob("*.jpeg"))[0].read_bytes()
+    return sorted((Path(__file__).resolve().parents[2] / "data" / "test" / "NORMAL").glob("*.jpeg"))[0].read_bytes()
 
 
 # --- rates -------------------------------------------------------------------------------

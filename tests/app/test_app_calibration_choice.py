@@ -21,7 +21,7 @@ from pneumo_core.app import cases, eval_views, formatting, paths, resources, sid
 from pneumo_core.calibration.recalibration import logit
 from pneumo_core.calibration.site import build_site_profile, load_profile, save_profile
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ENTRYPOINT = str(REPO / "streamlit_app.py")
 TIMEOUT = 180  # the first run imports torch and loads a model on a shared 2-core machine
 MODEL = paths.DEFAULT_MODEL
@@ -49,7 +49,7 @@ def profiles(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(autouse=True)
 def _app_env(monkeypatch, profiles):
-    """Navigation as on a running server (see tests/test_app.py), and "test-site" shipped
+    """Navigation as on a running server (see tests/app/test_app.py), and "test-site" shipped
     beside whatever each model really ships."""
     original = PagesManager.__init__
 

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from pneumo_core.app import eval_views, paths, resources
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ENTRYPOINT = str(REPO / "streamlit_app.py")
 TIMEOUT = 180  # the first run imports torch and loads a model on a shared 2-core machine
 PAGES = ["pages/diagnose.py", "pages/evaluation.py", "pages/normal.py", "pages/pneumonia.py", "pages/model_card.py"]
