@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from ..data.dataset import CLASSES
+from ..io.overlay import render_overlay
 from ..io.spreadsheet import csv_cell
 from ..stats.decision import call_label
 from .formatting import SOURCE_CALIBRATION, calibration_label
@@ -131,14 +131,5 @@ def to_display(pixels: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarr
 
 
 def blend(gray_u8: np.ndarray, heatmap: np.ndarray, opacity: float) -> np.ndarray:
-    """Relative heatmap over the radiograph, RGB uint8 at the radiograph's size. Each
-    pixel's colour weight is opacity x heat, so unhighlighted lung stays a plain
-    radiograph instead of disappearing under a blue wash."""
-    from matplotlib import colormaps
-    h, w = gray_u8.shape[:2]
-    heat = np.asarray(Image.fromarray(np.asarray(heatmap, np.float32), mode="F").resize((w, h), Image.BILINEAR))
-    heat = np.clip(heat, 0.0, 1.0)
-    colour = colormaps["jet"](heat)[..., :3]
-    base = np.repeat((gray_u8.astype(np.float32) / 255.0)[..., None], 3, axis=2)
-    alpha = float(np.clip(opacity, 0.0, 1.0)) * heat[..., None]
-    return np.clip(np.rint((base * (1 - alpha) + colour * alpha) * 255), 0, 255).astype(np.uint8)
+    """The product's one overlay (`io.overlay.render_overlay`) over the displayed radiograph."""
+    return render_overlay(gray_u8, heatmap, opacity)

@@ -18,18 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import cv2
 import numpy as np
 import torch
 from PIL import Image
 from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM
-from pytorch_grad_cam.utils.image import show_cam_on_image
 from pytorch_grad_cam.utils.model_targets import BinaryClassifierOutputTarget
 
 from ..calibration import calibrated
 from ..data.dataset import CLASSES
 from ..data.preprocess import preprocess
 from ..io.ingest import Radiograph, load
+from ..io.overlay import render_overlay
 from ..models.registry import target_layer
 
 __all__ = ["CamMethod", "METHODS", "Explanation", "explain", "CamWriter"]
@@ -170,7 +169,7 @@ def explain(predictor: Any, radiograph_or_pixels: Radiograph | np.ndarray, metho
     probability = float(calibrated(logit.double().cpu().numpy(), predictor.bundle.temperature)[0])
     target_class = CLASSES[chooser.category]
     heatmap = np.clip(heatmap, 0.0, 1.0).astype(np.float32)
-    return Explanation(heatmap=heatmap, overlay=_overlay(pixels, heatmap, opacity), target_class=target_class,
+    return Explanation(heatmap=heatmap, overlay=render_overlay(pixels, heatmap, opacity), target_class=target_class,
                        method=method, class_specific=spec.class_specific, cam_max=cam_max,
                        probability=probability, threshold=thr, note=_note(spec, target_class, cam_max))
 
@@ -182,14 +181,6 @@ def _note(spec: CamMethod, target_class: str, cam_max: float) -> str:
     if cam_max <= 0.0:
         return f"{_RELATIVE} No region raised the {target_class} score: the map is empty."
     return f"{_RELATIVE} Highlights regions that raised the {target_class} score."
-
-
-def _overlay(pixels: np.ndarray, heatmap: np.ndarray, opacity: float) -> np.ndarray:
-    """Heatmap resized back to the original image (preprocessing squashes without a crop)."""
-    h, w = pixels.shape
-    mask = np.clip(cv2.resize(heatmap, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
-    rgb = np.repeat(np.clip(pixels, 0.0, 1.0)[..., None], 3, axis=2)
-    return show_cam_on_image(rgb, mask, use_rgb=True, image_weight=1.0 - opacity)
 
 
 class CamWriter:
