@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..models import bundle
 from ..models.bundle import DEFAULT_MODEL, WEIGHTS_DIR, list_models
 
 __all__ = ["REPO_DIR", "WEIGHTS_DIR", "DEFAULT_MODEL", "DATA_DIR", "EXAMPLES_DIR", "list_models",
@@ -16,9 +17,7 @@ EXAMPLES_DIR = REPO_DIR / "examples"
 
 def resolve_model_dir(name: str) -> Path:
     """A shipped model's folder; anything else (a path, a typo) is refused."""
-    if name not in list_models():
-        raise ValueError(f"unknown model {name!r}; shipped: {', '.join(list_models()) or 'none'}")
-    return WEIGHTS_DIR / name
+    return bundle.resolve_model_dir(name, allow_paths=False)
 
 
 def example_files() -> list[Path]:

@@ -76,15 +76,16 @@ def save_bundle(directory: str | Path, model: nn.Module, meta: ModelMetadata) ->
     return d
 
 
-def resolve_model_dir(name_or_dir: str | Path | None) -> Path:
-    """A shipped model's name (`efficientnet_lite0`) or a directory path."""
+def resolve_model_dir(name_or_dir: str | Path | None, allow_paths: bool = True) -> Path:
+    """A shipped model's name (`efficientnet_lite0`), or, where `allow_paths` (the command
+    line), a directory path. The app passes `allow_paths=False`: a name typed into a web page
+    must never reach an arbitrary folder on the server."""
     if name_or_dir is None:
         name_or_dir = DEFAULT_MODEL
-    p = Path(name_or_dir)
-    if (p / "model.json").is_file():
-        return p
-    if (WEIGHTS_DIR / str(name_or_dir) / "model.json").is_file():
+    if str(name_or_dir) in list_models():
         return WEIGHTS_DIR / str(name_or_dir)
+    if allow_paths and (Path(name_or_dir) / "model.json").is_file():
+        return Path(name_or_dir)
     raise WeightsError(f"unknown model {str(name_or_dir)!r}; shipped: {', '.join(list_models()) or 'none'}")
 
 

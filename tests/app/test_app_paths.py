@@ -18,8 +18,11 @@ def test_app_resolves_only_shipped_model_names_to_the_artifacts_folders():
     assert paths.WEIGHTS_DIR == artifacts.WEIGHTS_DIR and paths.DEFAULT_MODEL == artifacts.DEFAULT_MODEL
     assert paths.list_models() == artifacts.list_models()
     assert all(paths.resolve_model_dir(m) == artifacts.resolve_model_dir(m) for m in MODELS)
-    with pytest.raises(ValueError):
-        paths.resolve_model_dir("../weights/paper_cnn")
+    shipped_as_a_path = str(artifacts.WEIGHTS_DIR / "paper_cnn")
+    assert artifacts.resolve_model_dir(shipped_as_a_path) == artifacts.WEIGHTS_DIR / "paper_cnn"  # the CLI takes paths
+    for not_a_name in ("../weights/paper_cnn", shipped_as_a_path):  # the app never does
+        with pytest.raises(artifacts.WeightsError):
+            paths.resolve_model_dir(not_a_name)
 
 
 def test_test_image_bytes_never_reads_outside_data():
