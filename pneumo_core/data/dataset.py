@@ -14,13 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.scan import SCANNED_SUFFIXES
 from ..stats.decision import CLASSES
 
 __all__ = ["CLASSES", "Item", "scan_split", "class_counts", "patient_id", "patient_groups", "grouped_split",
-           "duplicates_file", "SHIPPED_DUPLICATES", "read_duplicate_groups", "manifest_hash", "manifest_items",
-           "IMAGE_SUFFIXES"]
+           "duplicates_file", "SHIPPED_DUPLICATES", "read_duplicate_groups", "manifest_hash", "manifest_items"]
 
-IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png", ".dcm", ".dicom"}
 
 _PATIENT_PATTERNS = [
     re.compile(r"^(person\d+)_(?:bacteria|virus)_\d+", re.I),  # PNEUMONIA
@@ -56,7 +55,7 @@ def scan_split(root: str | Path, split: str) -> list[Item]:
     if not base.is_dir():
         raise FileNotFoundError(f"no {split!r} split under {root} (expected {base}/NORMAL and {base}/PNEUMONIA)")
     items = [Item(p, label) for label, cls in enumerate(CLASSES)
-             for p in sorted((base / cls).glob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
+             for p in sorted((base / cls).glob("*")) if p.suffix.lower() in SCANNED_SUFFIXES]
     if not items:
         raise FileNotFoundError(f"no images in {base}")
     return items

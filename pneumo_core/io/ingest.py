@@ -19,6 +19,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from .scan import DICOM_SUFFIXES
+
 __all__ = ["IngestError", "Radiograph", "colour_saturation", "load", "COLOUR_WARNING", "BLANK_WARNING"]
 
 # --- limits and thresholds ---------------------------------------------------------
@@ -34,7 +36,6 @@ _PIL_FORMATS = ("PNG", "JPEG", "TIFF", "BMP", "WEBP")  # no EPS/PDF-style plugin
 _DICOM_METADATA = ("Modality", "ViewPosition", "BodyPartExamined",
                    "PhotometricInterpretation", "Rows", "Columns")  # nothing identifying
 _RADIOGRAPH_MODALITIES = {"CR", "DX", "DR", "RG", "OT"}
-_DICOM_SUFFIXES = (".dcm", ".dicom", ".dic")
 _NOT_IMAGES = (  # (offset, magic, message): only used to word the error
     (0, b"%PDF", "not an image: looks like a PDF document"),
     (0, b"PK\x03\x04", "not an image: looks like a ZIP archive or Office document"),
@@ -80,7 +81,7 @@ def load(source: bytes | str | Path, name: str | None = None) -> Radiograph:
             if pixels is None:  # PIL does not know it: DICOM without preamble, or junk
                 _raise_if_known_non_image(data)
                 if not (data[:2] in (b"\x02\x00", b"\x08\x00")
-                        or (name or "").lower().endswith(_DICOM_SUFFIXES)):
+                        or (name or "").lower().endswith(DICOM_SUFFIXES)):
                     raise IngestError("not an image: unrecognised file type")
                 fmt, pixels, metadata = "DICOM", *_decode_dicom(data, warnings, force=True)
     except IngestError:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["SCANNED_SUFFIXES", "scan_paths"]
+__all__ = ["DICOM_SUFFIXES", "PICTURE_SUFFIXES", "SCANNED_SUFFIXES", "scan_paths"]
 
-SCANNED_SUFFIXES = {".png", ".jpg", ".jpeg", ".dcm", ".dic", ".dicom", ".tif", ".tiff", ".bmp", ".webp"}
+DICOM_SUFFIXES = (".dcm", ".dicom", ".dic")
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")  # what ingest decodes with Pillow
+SCANNED_SUFFIXES = frozenset(DICOM_SUFFIXES + PICTURE_SUFFIXES)
 
 
 def scan_paths(paths: list[Path]) -> tuple[list[Path], list[str]]:
