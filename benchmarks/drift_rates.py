@@ -65,7 +65,7 @@ def batch_rates(reference, features: np.ndarray, logits: np.ndarray, n_batches: 
 
 
 def evaluate(model: str, data: Path, n_batches: int, batch: int, seed: int) -> dict:
-    predictor = Predictor(model)
+    predictor = Predictor(model, gate=False)
     reference = load_reference(predictor.bundle.directory)
     if reference is None:
         raise SystemExit(f"{model} ships no drift reference; run `python -m pneumo_core drift-reference --model {model} "

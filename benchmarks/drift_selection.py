@@ -111,7 +111,7 @@ def _choose(record: dict, candidates: list[str]) -> tuple[list[str], str]:
 
 
 def select(model: str, data: Path, round_: int, previous: dict | None) -> dict:
-    predictor = Predictor(model)
+    predictor = Predictor(model, gate=False)
     d = predictor.bundle.directory
     info = json.loads((d / REFERENCE_JSON).read_text())
     ood = OODModel.load(d / "ood.npz")

@@ -237,7 +237,7 @@ def _rate(mask: np.ndarray) -> dict:
 
 def evaluate(model: str, test: tuple[list[Radiograph], list[str]],
              other: tuple[list[Radiograph], list[str], list[str]]) -> dict:
-    predictor = Predictor(model)
+    predictor = Predictor(model, gate=False)  # the OOD flag itself; benchmarks/input_gate.py measures the gate
     t0 = time.perf_counter()
     test_preds = score_in_batches(predictor, *test)
     other_preds = score_in_batches(predictor, other[0], other[1])

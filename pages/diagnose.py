@@ -49,6 +49,16 @@ else:
     for i, (r, (name, data)) in enumerate(zip(results, inputs)):
         with st.container(border=True):
             st.text(r.name)
+            if r.not_assessed:  # read, but the input gate withholds the call
+                img_col, msg_col = st.columns([1, 2])
+                img_col.image(r.display, caption="Radiograph as decoded", width="stretch")
+                msg_col.warning("**Not assessed.** " + formatting.escape_markdown(r.not_assessed), icon="⚠️")
+                for w in r.warnings:
+                    if w != r.not_assessed:
+                        msg_col.warning(formatting.escape_markdown(w), icon="⚠️")
+                with st.expander("Details"):
+                    st.dataframe(cases.case_details(r), hide_index=True, width="stretch")
+                continue
             if not r.ok:
                 st.error("Not scored: " + formatting.escape_markdown(r.error), icon=":material/error:")
                 continue

@@ -60,6 +60,13 @@ class CaseResult:
     def ok(self) -> bool:
         return self.error is None and self.probability is not None
 
+    @property
+    def not_assessed(self) -> str | None:
+        """The input gate's reason ("not assessed: ...") when the file was read but gets no call."""
+        if self.error is not None or self.probability is not None or self.display is None:
+            return None
+        return next((w for w in self.warnings if w.startswith("not assessed")), "not assessed")
+
 
 def with_site(result: CaseResult, site: SiteProfile | None) -> CaseResult:
     """The result with its probability under a site profile (from the cached logit), or as
@@ -78,7 +85,7 @@ def result_rows(results: list[CaseResult], threshold: float, operating_point_nam
         rows.append({
             "file": r.name,
             "P(pneumonia)": r.probability,
-            "label": label_at(r.probability, threshold) if r.ok else "not scored",
+            "label": label_at(r.probability, threshold) if r.ok else ("not assessed" if r.not_assessed else "not scored"),
             "threshold": round(threshold, 4),
             "operating point": operating_point_name,
             "model": r.model,
@@ -93,8 +100,11 @@ def batch_summary(results: list[CaseResult], threshold: float) -> str:
     n_pos = sum(label_at(r.probability, threshold) == "PNEUMONIA" for r in ok)
     parts = [f"{len(results)} image{'s' if len(results) != 1 else ''}", f"{n_pos} called PNEUMONIA",
              f"{len(ok) - n_pos} called NORMAL"]
-    if len(ok) < len(results):
-        parts.append(f"{len(results) - len(ok)} not scored")
+    withheld = sum(r.not_assessed is not None for r in results)
+    if withheld:
+        parts.append(f"{withheld} not assessed")
+    if len(ok) + withheld < len(results):
+        parts.append(f"{len(results) - len(ok) - withheld} not scored")
     if any(r.warnings for r in ok):
         parts.append(f"{sum(bool(r.warnings) for r in ok)} with warnings")
     return ", ".join(parts)

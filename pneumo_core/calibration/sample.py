@@ -107,12 +107,12 @@ def score_labelled(predictor: Predictor, files: list[LabelledFile], batch_size: 
     called after each film (the app's progress bar)."""
     kept, logits, feats, skipped = [], [], [], []
     for i, pred in enumerate(predictor.predict_sources(((f.source, f.key) for f in files), 0.5, batch_size=batch_size)):
-        if pred.error is None:
+        if pred.probability is not None:
             kept.append(files[i])
             logits.append(pred.logit)
             feats.append(pred.features)
-        else:
-            skipped.append((files[i].key, pred.error))
+        else:  # unreadable, or not a film the model can assess
+            skipped.append((files[i].key, pred.unscored_reason))
         if progress is not None:
             progress(i + 1, len(files))
     return ScoredSample(kept, np.asarray(logits, np.float64),

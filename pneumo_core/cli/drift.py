@@ -28,8 +28,8 @@ def score_features(predictor, sources: list[tuple], batch_size: int = 32, quiet:
     preds = predictor.predict_sources(sources, None, batch_size=batch_size)
     for i, pred in enumerate(tqdm(preds, total=len(sources), desc="score", unit="img", file=sys.stderr,
                                   disable=quiet)):
-        if pred.error is not None or pred.features is None:
-            failed.append((pred.file, pred.error or "no features"))
+        if pred.probability is None:  # unreadable, or not a film the model can assess
+            failed.append((pred.file, pred.unscored_reason))
             continue
         features.append(np.asarray(pred.features, np.float32))
         logits.append(float(pred.logit))
@@ -48,7 +48,7 @@ def _cmd_drift_reference(args: argparse.Namespace) -> int:
     from ..monitoring.drift import DriftReferenceError, build_named_reference, drift_test, split_by_patient
 
     try:
-        predictor = Predictor(args.model)
+        predictor = Predictor(args.model, gate=False)  # the reference holds every validation film
         items = split_items(predictor.bundle, args.data, "val")
     except (WeightsError, FileNotFoundError) as exc:
         return _error(str(exc))

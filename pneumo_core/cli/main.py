@@ -46,7 +46,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .site import site_profile_for
 
     try:
-        predictor = Predictor(args.model, site=site_profile_for(args.model, args.site))
+        # every film scored as given: the evaluation measures the model; the input gate has its own benchmark
+        predictor = Predictor(args.model, site=site_profile_for(args.model, args.site), gate=False)
     except (WeightsError, SiteProfileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -117,7 +118,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         rec = pred.to_record()
         if cam_writer:
             rec["cam"] = None
-            if pred.error is None:
+            if pred.probability is not None:  # no heatmap for what was not read or not assessed
                 try:
                     rec["cam"] = cam_writer.write(pred)
                 except Exception as exc:  # noqa: BLE001 - a heatmap failure must not stop the batch
@@ -205,7 +206,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
 
     results = {}
     for cand in args.candidates:
-        pred = Predictor(cand)
+        pred = Predictor(cand, gate=False)
         items = split_items(pred.bundle, args.data, "val")
         images = load_resized(items, pred.spec.size)
         results[str(cand)] = shifted_validation_loss(pred, images, np.array([it.label for it in items]))

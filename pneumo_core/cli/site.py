@@ -78,7 +78,7 @@ def _cmd_site_study(args: argparse.Namespace) -> int:
     from ..models.bundle import WeightsError
 
     try:
-        predictor = Predictor(args.model)
+        predictor = Predictor(args.model, gate=False)  # the study measures calibration on every film
         items = split_items(predictor.bundle, args.data, args.split)
     except (WeightsError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

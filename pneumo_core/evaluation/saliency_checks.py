@@ -71,7 +71,7 @@ def randomisation_check(predictor: Any, images: Sequence[np.ndarray], method: st
         torch.manual_seed(seed)
         fresh = create_model(predictor.bundle.arch, predictor.spec)
     b = predictor.bundle
-    randomised = Predictor(ModelBundle(f"{b.name}-randomised", fresh, b.meta, b.directory), device=str(predictor.device))
+    randomised = Predictor(ModelBundle(f"{b.name}-randomised", fresh, b.meta, b.directory), device=str(predictor.device), gate=False)
     rhos, constant = [], 0
     for pixels in images:
         trained = explain(predictor, pixels, method)

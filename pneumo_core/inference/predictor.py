@@ -1,10 +1,19 @@
 """Scoring radiographs with a shipped model: calibrated probability, label at a named or
 numeric threshold, and warnings (input quality, out of distribution).
 
-Out of distribution means either: the model's penultimate features are unlike its training
-features (`OODModel.flags`: either term of the score above its validation 99.5th
-percentile), or a cheap image check (`ood.IMAGE_CHECKS`: colour, posterised) fires. A flagged image still gets its probability and label, plus
-`OOD_WARNING` and any reason not already among its warnings.
+Every film passes the input gate first (`gate.decide`, one rule for the CLI, the app, the CSV
+and the PDF):
+- *not assessed*: a plain-picture check fired (`ood.IMAGE_CHECKS`: colour, posterised), the
+  features are far outside the training radiographs' (`gate.far_out_of_distribution`), or the
+  orientation head could not tell which way up the film is (`orientation.assess_batch`). The
+  film was read, so `error` stays null, but `probability` and `label` are null and a warning
+  starting "not assessed:" says why;
+- a film turned by 90, 180 or 270 degrees, or saved as a negative, is corrected before it is
+  scored, with a warning that says what was done;
+- *unusual*: the features are unlike the training features (`OODModel.flags`: either term
+  above its validation 99.5th percentile); scored, with `OOD_WARNING`.
+`Predictor(gate=False)` scores every film as given (evaluation measures the model itself;
+the gate is measured in `benchmarks/input_gate.py`).
 
 With a site profile (`calibration.site`), the probability and the named thresholds are the
 site's: the profile recalibrates the same logit, so the ranking does not change.
@@ -24,13 +33,14 @@ import numpy as np
 import torch
 
 from ..calibration import calibrated
-from ..data.dataset import CLASSES
 from ..data.preprocess import preprocess_batch, resize_square
 from ..io.ingest import IngestError, Radiograph, load
 from ..models.bundle import ModelBundle, load_bundle
 from ..models.fusion import fuse_for_inference
 from ..stats.decision import call_label
+from .gate import NOT_ASSESSED_PREFIX, GateDecision, Tier, decide, far_ood_limits, far_out_of_distribution
 from .ood import IMAGE_CHECKS, ImageCheck, OODModel, image_check_reasons
+from .orientation import OrientationHead, assess_batch
 
 if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
@@ -62,6 +72,13 @@ class Prediction:
     logit: float | None = None        # the source-calibrated logit (raw logit / temperature)
     features: np.ndarray | None = field(default=None, repr=False)  # penultimate features, for drift checks
 
+    @property
+    def unscored_reason(self) -> str | None:
+        """Why there is no probability: the read error, or the input gate's "not assessed: ..."."""
+        if self.probability is not None:
+            return None
+        return self.error or next((w for w in self.warnings if w.startswith(NOT_ASSESSED_PREFIX)), "not scored")
+
     def to_record(self) -> dict:
         """The CLI's JSON line contract: these seven keys, and `site` when a site profile is in use."""
         d = {k: getattr(self, k) for k in ("file", "probability", "label", "threshold", "model", "warnings", "error")}
@@ -80,7 +97,7 @@ class _Prepared:
 
 class Predictor:
     def __init__(self, bundle: ModelBundle | str | Path | None = None, device: str = "cpu",
-                 site: SiteProfile | None = None) -> None:
+                 site: SiteProfile | None = None, gate: bool = True) -> None:
         self.bundle = bundle if isinstance(bundle, ModelBundle) else load_bundle(bundle)
         if site is not None:
             site.check_model(self.bundle.name, self.bundle.meta.model_sha256)
@@ -92,6 +109,11 @@ class Predictor:
         ood_path = self.bundle.directory / "ood.npz"
         self.ood = OODModel.load(ood_path) if ood_path.is_file() else None
         self.ood_checks: tuple[ImageCheck, ...] = IMAGE_CHECKS
+        # the input gate (`gate`): withhold the call on what cannot be read, correct a turned or
+        # inverted film; evaluation turns it off to measure the model on every film as given
+        self.gate = gate
+        self.orientation = OrientationHead.load(self.bundle.directory) if gate else None
+        self.far_limits = far_ood_limits(self.bundle.directory) if gate else None
         self.lock = threading.RLock()
 
     @property
@@ -130,23 +152,33 @@ class Predictor:
         return call_label(probability, threshold)
 
     @torch.inference_mode()
-    def _score(self, images_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
-        """Already-resized uint8 images (B,S,S) -> (probabilities, source-calibrated logits,
-        features, OOD scores, OOD flags); probabilities are the site's when a profile is set."""
+    def features(self, images_u8: np.ndarray) -> np.ndarray:
+        """Penultimate features (B, D) of already-resized uint8 images (B, S, S)."""
         x = preprocess_batch(images_u8, self.spec).to(self.device).contiguous(memory_format=torch.channels_last)
-        feats, logits = [], []
+        out = []
         for i in range(0, len(x), FORWARD_BATCH):
             with self.lock:
-                f = self.model.features(x[i:i + FORWARD_BATCH])
-                feats.append(f)
-                logits.append(self.model.classify(f).squeeze(1))
-        feats, logits = torch.cat(feats), torch.cat(logits)
+                out.append(self.model.features(x[i:i + FORWARD_BATCH]).float().cpu().numpy())
+        return np.concatenate(out)
+
+    @torch.inference_mode()
+    def _from_features(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+        """Features (B, D) -> (probabilities, source-calibrated logits, OOD scores, OOD flags);
+        probabilities are the site's when a profile is set."""
+        with self.lock:
+            logits = self.model.classify(torch.from_numpy(np.ascontiguousarray(f)).to(self.device)).squeeze(1)
         x = logits.double().cpu().numpy() / self.bundle.temperature
         probs = calibrated(x, 1.0) if self.site is None else self.site.probability(x)
-        f = feats.float().cpu().numpy()
         if self.ood is None:
-            return probs, x, f, None, np.zeros(len(probs), dtype=bool)
-        return probs, x, f, self.ood.score(f), self.ood.flags(f)
+            return probs, x, None, np.zeros(len(probs), dtype=bool)
+        return probs, x, self.ood.score(f), self.ood.flags(f)
+
+    def _score(self, images_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+        """Already-resized uint8 images (B,S,S) -> (probabilities, source-calibrated logits,
+        features, OOD scores, OOD flags)."""
+        f = self.features(images_u8)
+        probs, x, score, flags = self._from_features(f)
+        return probs, x, f, score, flags
 
     def predict_radiographs(self, images: list[Radiograph], names: list[str], threshold: str | float | None = None) -> list[Prediction]:
         return self._predict_prepared([self._prepare(r) for r in images], names, self.threshold(threshold))
@@ -159,16 +191,31 @@ class Predictor:
     def _predict_prepared(self, prepared: list[_Prepared], names: list[str], t: float) -> list[Prediction]:
         if not prepared:
             return []
-        probs, x, feats, ood, flags = self._score(np.stack([p.resized for p in prepared]))
+        images = np.stack([p.resized for p in prepared])
+        feats = self.features(images)
+        assessments = (assess_batch(self.orientation, images, self.features, feats) if self.orientation is not None
+                       else [None] * len(prepared))
+        for i, a in enumerate(assessments):  # a corrected film is scored upright
+            if a is not None and a.status == "corrected":
+                feats[i] = a.corrected_features
+        probs, x, ood, flags = self._from_features(feats)
+        far = far_out_of_distribution(self.ood, feats, self.far_limits)
         site = self._site_name
         out = []
         for i, (prep, name) in enumerate(zip(prepared, names)):
-            # flagged by features or by a plain-picture check: the warning, plus reasons not already said
-            ood_warnings = ([OOD_WARNING] + [w for w in prep.check_reasons if w not in prep.warnings]
-                            if flags[i] or prep.check_reasons else [])
             score = float(ood[i]) if ood is not None else None
+            if not self.gate:  # evaluation: every film scored as given; plain-picture checks only warn
+                decision = GateDecision(Tier.UNUSUAL if flags[i] or prep.check_reasons else Tier.OK)
+            else:
+                decision = decide(prep.check_reasons, bool(far[i]), assessments[i], bool(flags[i]))
+            warnings = prep.warnings + list(decision.warnings)
+            if decision.withheld:  # read, but not a film we can call: no probability, no label
+                out.append(Prediction(name, None, None, t, self.name, warnings, None, score, site))
+                continue
+            if decision.tier is Tier.UNUSUAL:  # the warning, plus check reasons not already said
+                warnings += [OOD_WARNING] + [w for w in prep.check_reasons if w not in warnings]
             p = float(probs[i])
-            out.append(Prediction(name, p, self.label(p, t), t, self.name, prep.warnings + ood_warnings, None, score,
+            out.append(Prediction(name, p, self.label(p, t), t, self.name, warnings, None, score,
                                   site, float(x[i]), feats[i]))
         return out
 

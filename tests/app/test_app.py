@@ -120,23 +120,26 @@ def test_extensionless_dicom_is_accepted_and_its_header_shown():
     data = Path(pydicom.data.get_testdata_file("CT_small.dcm")).read_bytes()
     at = _app()
     at.file_uploader[0].set_value([("IMG0001", data, "application/octet-stream")]).run()
-    assert not at.exception and len(at.metric) == 1
+    assert not at.exception and not at.error  # read, not refused
     assert any("not a radiograph" in w.value for w in at.warning)  # a CT slice gets a modality warning
+    assert any(w.value.startswith("**Not assessed.**") for w in at.warning)  # and no call
     details = at.dataframe[1].value
     assert "DICOM Modality" in list(details["field"])
 
 
-def test_an_out_of_distribution_input_is_flagged_above_its_result():
+def test_a_picture_that_is_not_a_radiograph_is_shown_as_not_assessed_without_a_call():
     import io
 
     from PIL import Image
-    noise = (np.random.default_rng(0).random((300, 300)) * 255).astype(np.uint8)
+    photo = (np.random.default_rng(0).random((300, 300, 3)) * 255).astype(np.uint8)  # colour: plainly no film
     buf = io.BytesIO()
-    Image.fromarray(noise).save(buf, format="PNG")
+    Image.fromarray(photo).save(buf, format="PNG")
     at = _app()
-    at.file_uploader[0].set_value([("noise.png", buf.getvalue(), "image/png")]).run()
-    assert not at.exception and len(at.metric) == 1  # still scored, with the caution on top
-    assert at.warning and at.warning[0].value.startswith("**Out of distribution.**")
+    at.file_uploader[0].set_value([("photo.png", buf.getvalue(), "image/png")]).run()
+    assert not at.exception and len(at.metric) == 0  # no probability, no badge
+    assert any(w.value.startswith("**Not assessed.**") for w in at.warning)
+    assert "1 not assessed" in " ".join(c.value for c in at.caption)
+    assert list(at.dataframe[0].value["label"]) == ["not assessed"]
 
 
 def test_bundled_examples_button_scores_the_examples():
