@@ -295,3 +295,13 @@ def test_docs_index_links_every_page():
     assert pages, "docs/ has no pages"
     missing = [p for p in pages if f"]({p})" not in index]
     assert not missing, f"docs/README.md does not link {missing}"
+
+
+def test_readme_input_gate_figures_come_from_input_gate_json():
+    gate = next(r for r in _json("benchmarks", "results", "input_gate.json")["models"] if r["model"] == DEFAULT)
+    w, nr, tr = gate["test_upright"]["withheld"], gate["non_radiographs"]["withheld"], gate["transformed_issue_pooled"]
+    text = _flat(README)
+    assert f"{w['count']} of {w['n']} test films withheld" in text
+    assert (f"of {tr['detected']['n']:,} turned or inverted test films {100 * tr['detected']['rate']:.1f}% caught, "
+            f"{100 * tr['corrected']['rate']:.1f}% corrected") in text
+    assert f"{nr['count']} of {nr['n']} non-radiographs withheld" in text

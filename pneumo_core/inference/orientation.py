@@ -22,15 +22,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .predictor import Predictor
-
 __all__ = ["Transform", "TRANSFORMS", "UPRIGHT", "apply", "undo", "compose_undo", "OrientationHead",
-           "OrientationError", "Assessment", "assess_batch", "assess_orientation", "model_features",
+           "OrientationError", "Assessment", "assess_batch", "assess_orientation",
            "WITHHELD_REASON", "HEAD_FILE", "RECORD_FILE"]
 
 HEAD_FILE = "orientation.npz"
@@ -179,7 +176,7 @@ def assess_batch(head: OrientationHead, images_u8: np.ndarray, features_fn: Feat
     Args:
         head: the model's orientation head.
         images_u8: (B, S, S) uint8 films at the model's input size, as the predictor feeds them.
-        features_fn: the model's penultimate features of a uint8 batch (e.g. `model_features`).
+        features_fn: the model's penultimate features of a uint8 batch (e.g. `Predictor.features`).
         features: the films' features when the caller already has them (saves a forward pass).
 
     Returns:
@@ -211,20 +208,3 @@ def assess_orientation(head: OrientationHead, image_u8: np.ndarray, features_fn:
     """`assess_batch` for one (S, S) film (and optionally its (D,) features)."""
     return assess_batch(head, np.asarray(image_u8)[None], features_fn,
                         None if features is None else np.asarray(features)[None])[0]
-
-
-def model_features(predictor: "Predictor", images_u8: np.ndarray, batch: int = 4) -> np.ndarray:
-    """Penultimate features of resized uint8 films (B, S, S), as the predictor computes them
-    (same preprocessing, memory format, batch size and lock)."""
-    import torch
-
-    from ..data.preprocess import preprocess_batch
-
-    x = preprocess_batch(np.asarray(images_u8), predictor.spec).to(predictor.device)
-    x = x.contiguous(memory_format=torch.channels_last)
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(x), batch):
-            with predictor.lock:
-                out.append(predictor.model.features(x[i:i + batch]).float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)

@@ -8,11 +8,11 @@ the far-OOD limits read by `inference.gate`).
 
 What is fitted on what (the test split is never read):
 
-- Training: `n_train` films drawn (seeded, both classes) from the model's TRAINING split,
+- Training: `n_train` (1000) films drawn (seeded, both classes) from the model's TRAINING split,
   each under all 8 transforms; features standardised with their training mean and std;
   a multinomial logistic regression (scikit-learn, lbfgs).
-- Validation, the model's own (`split.json` "val"): the L2 strength C from `C_GRID` (best
-  accuracy over `n_val` films x 8 transforms; ties to the stronger penalty); then the
+- Validation, the model's own (`split.json` "val", all 642 films by default): the L2 strength
+  C from `C_GRID` (best accuracy over `n_val` films x 8 transforms; ties to the stronger penalty); then the
   confidence level from `CONFIDENCE_GRID` by a rule fixed before it ran: the lowest level
   at which no validation film ends up "corrected" into anything but upright (the
   decision of `assess_batch`, simulated exactly: undoing a guess leaves another of the 8
@@ -33,13 +33,12 @@ from pathlib import Path
 import numpy as np
 
 from ..data.dataset import CLASSES, Item, load_resized
-from ..inference.orientation import (TRANSFORMS, OrientationHead, apply, assess_batch, compose_undo,
-                                     model_features)
 from ..inference.gate import FAR_OOD_MARGIN, FAR_OOD_RULE
+from ..inference.orientation import TRANSFORMS, OrientationHead, apply, assess_batch, compose_undo
 
 __all__ = ["fit_orientation", "C_GRID", "CONFIDENCE_GRID", "main"]
 
-C_GRID = (0.001, 0.01, 0.1, 1.0)
+C_GRID = (0.01, 0.1, 1.0, 10.0)
 CONFIDENCE_GRID = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 CONFIDENCE_RULE = ("lowest level in {grid} at which no validation film (n_val films x 8 transforms) is "
                    "corrected into anything but upright")
@@ -61,7 +60,7 @@ def _sample(keys: list[str], n: int, seed: int) -> list[str]:
 
 def _all_transforms(predictor, images_u8: np.ndarray) -> np.ndarray:
     """(N, S, S) -> features (N, 8, D) of every transform of every film."""
-    return np.stack([model_features(predictor, apply(images_u8, t.index)) for t in TRANSFORMS], axis=1)
+    return np.stack([predictor.features(apply(images_u8, t.index)) for t in TRANSFORMS], axis=1)
 
 
 def simulate(head: OrientationHead, feats8: np.ndarray) -> dict:
@@ -89,9 +88,12 @@ def simulate(head: OrientationHead, feats8: np.ndarray) -> dict:
     return counts
 
 
-def fit_orientation(model: str | Path, data_root: str | Path, n_train: int = 400, n_val: int = 240,
-                    seed: int = 0, write: bool = True) -> dict:
-    """Fit and (with `write`) save the head beside `model`'s weights; returns the record."""
+def fit_orientation(model: str | Path, data_root: str | Path, n_train: int = 1000, n_val: int = 642,
+                    seed: int = 0, write: bool = True, cache: str | Path | None = None) -> dict:
+    """Fit and (with `write`) save the head beside `model`'s weights; returns the record.
+
+    `cache`: an .npz to keep the extracted features in (and reuse them from, when it exists
+    and was made with the same model, films and seed)."""
     from sklearn.linear_model import LogisticRegression
 
     from ..inference.ood import OODModel
@@ -99,7 +101,7 @@ def fit_orientation(model: str | Path, data_root: str | Path, n_train: int = 400
 
     t0 = time.perf_counter()
     data_root = Path(data_root)
-    predictor = Predictor(model)
+    predictor = Predictor(model, gate=False)  # the head being fitted must not judge its own training films
     d = predictor.bundle.directory
     split = json.loads((d / "split.json").read_text())
     size = predictor.spec.size
@@ -110,10 +112,16 @@ def fit_orientation(model: str | Path, data_root: str | Path, n_train: int = 400
     train_u8 = load_resized(_items(data_root, train_keys), size)
     val_u8 = load_resized(_items(data_root, val_keys), size)
     val8_pos = [val_keys.index(k) for k in val8_keys]
-    f_train = _all_transforms(predictor, train_u8)                       # (n, 8, D)
-    f_val_up = model_features(predictor, val_u8)                         # every validation film, upright
-    rest = np.stack([model_features(predictor, apply(val_u8[val8_pos], t.index)) for t in TRANSFORMS[1:]], axis=1)
-    f_val8 = np.concatenate([f_val_up[val8_pos][:, None], rest], axis=1)  # (n_val, 8, D)
+    if cache is not None and Path(cache).is_file():  # features of these same films, from an earlier run
+        with np.load(cache) as z:
+            f_train, f_val_up, f_val8 = z["train"], z["val_up"], z["val8"]
+    else:
+        f_train = _all_transforms(predictor, train_u8)                       # (n, 8, D)
+        f_val_up = predictor.features(val_u8)                         # every validation film, upright
+        rest = np.stack([predictor.features(apply(val_u8[val8_pos], t.index)) for t in TRANSFORMS[1:]], axis=1)
+        f_val8 = np.concatenate([f_val_up[val8_pos][:, None], rest], axis=1)  # (n_val, 8, D)
+        if cache is not None:
+            np.savez(cache, train=f_train, val_up=f_val_up, val8=f_val8)
     t_features = time.perf_counter() - t0
 
     D = f_train.shape[-1]
@@ -127,7 +135,7 @@ def fit_orientation(model: str | Path, data_root: str | Path, n_train: int = 400
         fits[c], by_c[c] = clf, float((clf.predict(zv) == yv).mean())
     best_c = max(C_GRID, key=lambda c: (by_c[c], -c))
     clf = fits[best_c]
-    sha = predictor.bundle.meta["model_sha256"]
+    sha = predictor.bundle.meta.model_sha256
     make = lambda conf: OrientationHead(mean, scale, clf.coef_.astype(np.float64),  # noqa: E731
                                         clf.intercept_.astype(np.float64), conf, sha)
     pred = clf.predict(zv)
@@ -143,7 +151,7 @@ def fit_orientation(model: str | Path, data_root: str | Path, n_train: int = 400
     head = make(confidence)
 
     # every upright validation film through the real decision (confirmation included)
-    up = assess_batch(head, val_u8, lambda u8: model_features(predictor, u8), features=f_val_up)
+    up = assess_batch(head, val_u8, lambda u8: predictor.features(u8), features=f_val_up)
     up_status = {s: sum(a.status == s for a in up) for s in ("upright", "corrected", "withheld")}
 
     ood = OODModel.load(d / "ood.npz")
@@ -163,6 +171,7 @@ def fit_orientation(model: str | Path, data_root: str | Path, n_train: int = 400
         "C_rule": "highest validation accuracy over films x 8 transforms; ties to the smaller C",
         "validation_accuracy": round(by_c[best_c], 4),
         "validation_accuracy_per_transform": {k: round(v, 4) for k, v in per_transform.items()},
+        "confidence": confidence,
         "confidence_rule": CONFIDENCE_RULE.format(grid=list(CONFIDENCE_GRID)),
         "confidence_grid_wrong_corrections": {str(c): wrong(v) for c, v in by_conf.items()},
         "validation_outcomes": by_conf[confidence],
@@ -186,14 +195,15 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description="Fit a model's orientation/polarity head and far-OOD limits.")
     ap.add_argument("--model", default="efficientnet_lite0")
     ap.add_argument("--data", required=True, type=Path, help="dataset root (train/NORMAL, train/PNEUMONIA, ...)")
-    ap.add_argument("--n-train", type=int, default=400)
-    ap.add_argument("--n-val", type=int, default=240)
+    ap.add_argument("--n-train", type=int, default=1000)
+    ap.add_argument("--n-val", type=int, default=642)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache", type=Path, default=None, help="keep/reuse the extracted features in this .npz")
     args = ap.parse_args(argv)
     import torch
     torch.set_num_threads(args.threads)
-    record = fit_orientation(args.model, args.data, args.n_train, args.n_val, args.seed)
+    record = fit_orientation(args.model, args.data, args.n_train, args.n_val, args.seed, cache=args.cache)
     print(json.dumps(record, indent=2))
     return record
 

@@ -18,7 +18,7 @@ from pneumo_core.inference.gate import (FAR_OOD_REASON, NOT_ASSESSED_PREFIX, Tie
                                         far_out_of_distribution)
 from pneumo_core.inference.orientation import (TRANSFORMS, WITHHELD_REASON, Assessment, OrientationError,
                                                OrientationHead, apply, assess_batch, assess_orientation,
-                                               compose_undo, model_features, undo)
+                                               compose_undo, undo)
 from pneumo_core.io.ingest import load
 from pneumo_core.models.bundle import WEIGHTS_DIR
 
@@ -150,21 +150,31 @@ def gated(request, films):
     size = predictor.spec.size
     upright = np.stack([resize_square(f.pixels, size) for f in films])
     batch = np.stack([resize_square(apply(f.pixels, t.index), size) for t in TRANSFORMS for f in films])
-    fn = lambda u8: model_features(predictor, u8)  # noqa: E731
+    fn = lambda u8: predictor.features(u8)  # noqa: E731
     assessed = assess_batch(head, batch, fn)
     by_t = {t.index: assessed[t.index * len(films):(t.index + 1) * len(films)] for t in TRANSFORMS}
     return request.param, upright, by_t, predictor
 
 
 @pytest.mark.parametrize("index", range(1, 8), ids=[t.name for t in TRANSFORMS[1:]])
-def test_turned_or_inverted_film_is_not_corrected_to_upright(gated, index: int) -> None:
-    model, upright, by_t, _ = gated
+def test_turned_or_inverted_film_is_scored_as_given(gated, index: int) -> None:
+    model, _, by_t, _ = gated
     for k, a in enumerate(by_t[index]):
-        assert a.status == "corrected", f"{model}: film {k} {TRANSFORMS[index].name}: {a.status} (read as {a.transform_name})"
+        assert a.status in ("corrected", "withheld"), f"{model}: film {k} {TRANSFORMS[index].name} read as upright"
+
+
+@pytest.mark.parametrize("index", range(1, 8), ids=[t.name for t in TRANSFORMS[1:]])
+def test_correction_does_not_restore_the_upright_film(gated, index: int) -> None:
+    model, upright, by_t, _ = gated
+    tol = 0 if model == "efficientnet_lite0" else 1  # resizing 224 -> 128 rounds the turned film differently
+    for k, a in enumerate(by_t[index]):
+        if a.status != "corrected":
+            continue
         assert a.transform == index
         assert a.warning == TRANSFORMS[index].warning
-        tol = 0 if model == "efficientnet_lite0" else 1  # resizing 224 -> 128 rounds the turned film differently
         assert np.abs(a.corrected_pixels.astype(int) - upright[k].astype(int)).max() <= tol
+    if model == "efficientnet_lite0":  # the default model corrects these films (benchmark: >= 99.2% of each transform)
+        assert all(a.status == "corrected" for a in by_t[index]), [a.status for a in by_t[index]]
 
 
 def test_upright_film_does_not_stay_upright(gated) -> None:
@@ -177,13 +187,17 @@ def test_upright_film_does_not_stay_upright(gated) -> None:
 def test_far_ood_limit_misses_a_photo_or_flags_test_films(gated) -> None:
     model, upright, _, predictor = gated
     limits = far_ood_limits(predictor.bundle.directory)
-    photos, names, _, _ = as_radiographs([s for s in skimage_samples() if s[0] in PHOTOS])
+    photos, names, _, _ = as_radiographs([s for s in skimage_samples() if s[0] in FAR_PHOTOS[model]])
     assert names, "skimage samples unavailable"
     u8 = np.stack([resize_square(r.pixels, predictor.spec.size) for r in photos])
-    far_photos = far_out_of_distribution(predictor.ood, model_features(predictor, u8), limits)
+    far_photos = far_out_of_distribution(predictor.ood, predictor.features(u8), limits)
     assert far_photos.all(), f"{model}: not far: {[n for n, f in zip(names, far_photos) if not f]}"
-    far_films = far_out_of_distribution(predictor.ood, model_features(predictor, upright), limits)
+    far_films = far_out_of_distribution(predictor.ood, predictor.features(upright), limits)
     assert not far_films.any()
 
 
-PHOTOS = ("skimage/camera", "skimage/astronaut/gray")
+# Grey photographs that pass the image checks, so only the far limit can withhold them on
+# its own (benchmarks/input_gate.py: the limit alone withholds 8 (lite0) and 46 (paper_cnn)
+# of the 102 non-radiographs; most others are withheld by the image checks or orientation).
+FAR_PHOTOS = {"efficientnet_lite0": ("skimage/coins", "skimage/stereo_motorcycle/gray"),
+              "paper_cnn": ("skimage/brick", "skimage/page")}
