@@ -37,8 +37,8 @@ def _scored(predictor: Predictor, items: list[Item], batch_size: int) -> list:
     out = []
     for p in tqdm(predictor.predict_sources(((it.path, it.key) for it in items), threshold=0.5, batch_size=batch_size),
                   total=len(items), desc="score", leave=False):
-        if p.error:
-            raise RuntimeError(f"{p.file}: {p.error}")
+        if p.probability is None:  # unreadable, or withheld by the input gate: no metric may skip a film silently
+            raise RuntimeError(f"{p.file}: {p.unscored_reason}")
         out.append(p)
     return out
 

@@ -228,10 +228,9 @@ def train(cfg: TrainConfig) -> ModelMetadata:
 
 def should_stop(epochs_done: int, bad_epochs: int, cfg: TrainConfig) -> bool:
     """Early stopping, but never in the first `early_stop_from` of the schedule: while the
-    learning rate is high, validation loss jumps from epoch to epoch (the paper CNN's went
-    0.092 -> 0.196 -> 0.099 over epochs 5-7 of one CPU run), and a lucky early minimum would
-    end the run before later epochs had the chance to beat it. The restored epoch is still
-    the best on validation, whichever it is."""
+    learning rate is high, validation loss jumps from epoch to epoch, and a lucky early minimum
+    would end the run before later epochs had the chance to beat it (docs/model-development.md
+    tells the run that showed it). The restored epoch is still the best on validation."""
     return bad_epochs >= cfg.patience and epochs_done >= math.ceil(cfg.early_stop_from * cfg.epochs)
 
 
