@@ -14,13 +14,13 @@ from .eval_views import eval_arrays, operating_point
 if TYPE_CHECKING:
     from ..models.metadata import ModelMetadata
 
-__all__ = ["roc_figure", "pr_figure", "confusion_figure", "reliability_figure", "learning_figure",
+__all__ = ["apply_layout", "roc_figure", "pr_figure", "confusion_figure", "reliability_figure", "learning_figure",
     "probability_histogram", "comparison_roc_figure"]
 
 _COLOURS = {"NORMAL": "#1f77b4", "PNEUMONIA": "#d95f02", "threshold": "#444444"}
 
 
-def _layout(fig: go.Figure, title: str, x: str, y: str, square: bool = False) -> go.Figure:
+def apply_layout(fig: go.Figure, title: str, x: str, y: str, square: bool = False) -> go.Figure:
     fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white", height=420,
                       margin=dict(l=60, r=20, t=60, b=50), legend=dict(orientation="h", y=-0.2))
     if square:
@@ -45,7 +45,7 @@ def roc_figure(ev: dict, threshold: float, meta: ModelMetadata | None = None) ->
                         marker=dict(symbol="circle-open", size=11, line=dict(width=2)))
     fig.add_scatter(x=[op["fpr"]], y=[op["tpr"]], mode="markers", name=f"current threshold ({threshold:.3f})",
                     marker=dict(symbol="x", size=13, color="black"))
-    return _layout(fig, "ROC curve (test split)", "1 − specificity (false-positive rate)", "Sensitivity", square=True)
+    return apply_layout(fig, "ROC curve (test split)", "1 − specificity (false-positive rate)", "Sensitivity", square=True)
 
 
 def pr_figure(ev: dict, threshold: float) -> go.Figure:
@@ -59,7 +59,7 @@ def pr_figure(ev: dict, threshold: float) -> go.Figure:
                     customdata=pr["threshold"], hovertemplate="sens %{x:.3f}, PPV %{y:.3f}, t=%{customdata:.3f}")
     fig.add_scatter(x=[op["recall"]], y=[op["precision"]], mode="markers", name=f"current threshold ({threshold:.3f})",
                     marker=dict(symbol="x", size=13, color="black"))
-    return _layout(fig, "Precision–recall curve (test split)", "Sensitivity (recall)", "PPV (precision)", square=True)
+    return apply_layout(fig, "Precision–recall curve (test split)", "Sensitivity (recall)", "PPV (precision)", square=True)
 
 
 def confusion_figure(cm: np.ndarray, threshold: float) -> go.Figure:
@@ -84,7 +84,7 @@ def reliability_figure(ev: dict) -> go.Figure:
                     marker=dict(size=6 + 24 * sizes / max(sizes.max(), 1)), customdata=cal["count"],
                     hovertemplate="mean predicted %{x:.2f}, observed %{y:.2f}, n=%{customdata}")
     title = f"Reliability (test split): ECE {m['ece']['value']:.3f}, Brier {m['brier']['value']:.3f}"
-    return _layout(fig, title, "Mean predicted P(pneumonia)", "Observed fraction with pneumonia", square=True)
+    return apply_layout(fig, title, "Mean predicted P(pneumonia)", "Observed fraction with pneumonia", square=True)
 
 
 def learning_figure(hist: list[dict], best_epoch: int | None = None) -> go.Figure:
@@ -121,7 +121,7 @@ def probability_histogram(ev: dict, cls: str, threshold: float,
     fig.update_xaxes(range=[0, 1])
     # log scale: the few errors stay visible next to hundreds of confident calls
     fig.update_yaxes(type="log", tickvals=[1, 2, 5, 10, 20, 50, 100, 200, 500], range=[-0.1, np.log10(max(p.size, 2)) + 0.1])
-    return _layout(fig, f"P(pneumonia), {p.size} truly {cls} test images (correct: {side} the line)",
+    return apply_layout(fig, f"P(pneumonia), {p.size} truly {cls} test images (correct: {side} the line)",
                    f"P(pneumonia), {calibration}", "images (log scale)")
 
 
@@ -134,7 +134,7 @@ def comparison_roc_figure(reports: dict[str, dict], current: str, zoom: bool = F
         fig.add_scatter(x=ev["curves"]["roc"]["fpr"], y=ev["curves"]["roc"]["tpr"], mode="lines",
                         name=f"{name} (AUC {auc:.3f})", line=dict(width=3 if name == current else 1.5))
     if zoom:
-        _layout(fig, "Top-left corner, zoomed", "1 − specificity", "Sensitivity")
+        apply_layout(fig, "Top-left corner, zoomed", "1 − specificity", "Sensitivity")
         fig.update_xaxes(range=[0, 0.5])
         return fig.update_yaxes(range=[0.8, 1.005])
-    return _layout(fig, "ROC, both models (test split)", "1 − specificity", "Sensitivity", square=True)
+    return apply_layout(fig, "ROC, both models (test split)", "1 − specificity", "Sensitivity", square=True)

@@ -11,6 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..stats.decision import calls_pneumonia
+from .figures import apply_layout  # one look for every figure in the app
 
 __all__ = ["reliability_before_after", "site_roc_figure", "study_figure", "operating_point"]
 
@@ -18,15 +19,6 @@ _COLOURS = {"before": "#7f7f7f", "after": "#1f5f8b", "balanced": "#1f77b4", "scr
             "accuracy": "#1f5f8b", "recall": "#d95f02", "specificity": "#2ca02c", "ece": "#7b3294"}
 _STUDY_METRICS = {"accuracy": "accuracy", "recall": "sensitivity", "specificity": "specificity"}
 _PROFILE_KEY = {"accuracy": "accuracy", "recall": "sensitivity", "specificity": "specificity", "ece": "ece"}
-
-
-def _layout(fig: go.Figure, title: str, x: str, y: str, square: bool = False) -> go.Figure:
-    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white", height=420,
-                      margin=dict(l=60, r=20, t=60, b=50), legend=dict(orientation="h", y=-0.2))
-    if square:
-        fig.update_xaxes(range=[-0.01, 1.01], constrain="domain")
-        fig.update_yaxes(range=[-0.01, 1.01], scaleanchor="x", scaleratio=1)
-    return fig
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:
@@ -51,7 +43,7 @@ def reliability_before_after(labels: np.ndarray, before: np.ndarray, after: np.n
                         line=dict(color=_COLOURS[key], dash="dash" if key == "before" else "solid"),
                         marker=dict(size=6 + 18 * sizes / max(sizes.max(), 1)), customdata=cal["count"],
                         hovertemplate="mean predicted %{x:.2f}, observed %{y:.2f}, n=%{customdata}")
-    return _layout(fig, f"Reliability on your sample ({y.size} films, {n_bins} bins)", "Mean predicted P(pneumonia)",
+    return apply_layout(fig, f"Reliability on your sample ({y.size} films, {n_bins} bins)", "Mean predicted P(pneumonia)",
                    "Observed fraction with pneumonia", square=True)
 
 
@@ -77,7 +69,7 @@ def site_roc_figure(labels: np.ndarray, probs: np.ndarray, thresholds: dict[str,
                         marker=dict(symbol="circle-open" if name == "balanced" else "diamond-open", size=13,
                                     line=dict(width=3), color=_COLOURS.get(name, "#444444")),
                         hovertemplate=f"{name}: 1-spec %{{x:.3f}}, sens %{{y:.3f}}<extra></extra>")
-    return _layout(fig, "ROC on your sample (out-of-fold probabilities)", "1 − specificity (false-positive rate)",
+    return apply_layout(fig, "ROC on your sample (out-of-fold probabilities)", "1 − specificity (false-positive rate)",
                    "Sensitivity", square=True)
 
 
