@@ -29,3 +29,18 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+APP_ENTRYPOINT = str(REPO / "streamlit_app.py")
+APP_TIMEOUT = 180  # the first run imports torch and loads a model on a shared 2-core machine
+
+
+def run_app(page: str | None = None, **state):
+    """The app as AppTest runs it: session state set, then the page (default: Diagnose) run once."""
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(APP_ENTRYPOINT, default_timeout=APP_TIMEOUT)
+    for k, v in state.items():
+        at.session_state[k] = v
+    if page:
+        at.switch_page(page)
+    return at.run()

@@ -16,9 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from pneumo_core.app import eval_views, paths, resources
 
-REPO = Path(__file__).resolve().parents[2]
-ENTRYPOINT = str(REPO / "streamlit_app.py")
-TIMEOUT = 180  # the first run imports torch and loads a model on a shared 2-core machine
+from conftest import APP_ENTRYPOINT as ENTRYPOINT, APP_TIMEOUT as TIMEOUT, run_app
 PAGES = ["pages/diagnose.py", "pages/evaluation.py", "pages/normal.py", "pages/pneumonia.py", "pages/model_card.py"]
 
 
@@ -40,13 +38,7 @@ def _navigation_like_a_server(monkeypatch):
     monkeypatch.setattr(PagesManager, "__init__", init)
 
 
-def _app(page: str | None = None, **state) -> AppTest:
-    at = AppTest.from_file(ENTRYPOINT, default_timeout=TIMEOUT)
-    for k, v in state.items():
-        at.session_state[k] = v
-    if page:
-        at.switch_page(page)
-    return at.run()
+_app = run_app
 
 
 def _examples() -> list[tuple[str, bytes, str]]:

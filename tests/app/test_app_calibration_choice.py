@@ -21,9 +21,7 @@ from pneumo_core.app import cases, eval_views, formatting, paths, resources, sid
 from pneumo_core.calibration.recalibration import logit
 from pneumo_core.calibration.site import build_site_profile, load_profile, save_profile
 
-REPO = Path(__file__).resolve().parents[2]
-ENTRYPOINT = str(REPO / "streamlit_app.py")
-TIMEOUT = 180  # the first run imports torch and loads a model on a shared 2-core machine
+from conftest import APP_TIMEOUT as TIMEOUT, run_app
 MODEL = paths.DEFAULT_MODEL
 OTHER = next(m for m in paths.list_models() if m != MODEL)
 
@@ -63,13 +61,7 @@ def _app_env(monkeypatch, profiles):
         **real(m), "test-site": profiles["test-site"] if m == MODEL else profiles["other-weights"]})
 
 
-def _app(page: str | None = None, **state) -> AppTest:
-    at = AppTest.from_file(ENTRYPOINT, default_timeout=TIMEOUT)
-    for k, v in state.items():
-        at.session_state[k] = v
-    if page:
-        at.switch_page(page)
-    return at.run()
+_app = run_app
 
 
 def _plain(md: str) -> str:
