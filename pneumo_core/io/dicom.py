@@ -1,0 +1,104 @@
+"""DICOM through pydicom: stored values -> modality LUT -> the file's own VOI window ->
+bone white, float32 in [0, 1]. Only grey (MONOCHROME1/2) images are read; errors never quote
+element values, which may identify the patient."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pydicom
+from pydicom.pixels import apply_modality_lut, apply_voi_lut
+from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from .limits import IngestError, check_pixel_count, min_max
+
+__all__ = ["decode_dicom"]
+
+_DICOM_METADATA = ("Modality", "ViewPosition", "BodyPartExamined",
+                   "PhotometricInterpretation", "Rows", "Columns")  # nothing identifying
+_RADIOGRAPH_MODALITIES = {"CR", "DX", "DR", "RG", "OT"}
+
+
+def decode_dicom(data: bytes, warnings: list[str], force: bool) -> tuple[np.ndarray, dict[str, str]]:
+    """Stored values -> modality LUT -> VOI (the file's own window) -> bone white, [0, 1]."""
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), force=force)
+    except Exception:  # noqa: BLE001 - parser messages may quote element values
+        raise IngestError("not a readable DICOM file (damaged or truncated header)") from None
+    if force:
+        if "SOPClassUID" not in ds and "PixelData" not in ds:
+            raise IngestError("not an image: unrecognised file type")
+        if "TransferSyntaxUID" not in ds.file_meta:  # bare dataset: use how it was encoded
+            implicit, little = ds.original_encoding
+            ds.file_meta.TransferSyntaxUID = (ImplicitVRLittleEndian if implicit
+                                              else ExplicitVRBigEndian if little is False
+                                              else ExplicitVRLittleEndian)
+    if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
+        raise IngestError("DICOM file has no pixel data (a report, a listing, or a truncated file)")
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    if samples != 1 or photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        if photometric in ("RGB", "PALETTE COLOR") or photometric.startswith("YBR_"):
+            raise IngestError(f"colour DICOM ({photometric}) is not supported; radiographs are grayscale")
+        if samples != 1:
+            raise IngestError(f"colour DICOM ({samples} samples per pixel) is not supported; "
+                              "radiographs are grayscale")
+        raise IngestError("unsupported DICOM photometric interpretation; expected MONOCHROME1 or MONOCHROME2")
+    if "Rows" not in ds or "Columns" not in ds:
+        raise IngestError("DICOM image has no Rows/Columns")
+    check_pixel_count(int(ds.Columns), int(ds.Rows))
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if frames > 1:
+        warnings.append(f"DICOM has {frames} frames; only the first is used")
+    modality = str(ds.get("Modality", "")).upper()
+    if modality and modality not in _RADIOGRAPH_MODALITIES:
+        warnings.append(f"DICOM modality is {modality[:8]}, not a radiograph (CR/DX)")
+    try:
+        arr = pydicom.pixels.pixel_array(ds, index=0)  # decodes the first frame only
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001
+        raise IngestError(_pixel_error(ds.file_meta.get("TransferSyntaxUID"))) from None
+    arr = apply_modality_lut(arr, ds)
+    voi_range = _voi_output_range(ds)
+    arr = apply_voi_lut(arr, ds)
+    pixels = min_max(arr) if voi_range is None else _to_unit(arr, *voi_range)
+    if photometric == "MONOCHROME1":  # after VOI, so the window is read as the file meant it
+        pixels = 1.0 - pixels
+    metadata = {k: str(ds.get(k)) for k in _DICOM_METADATA if ds.get(k) not in (None, "")}
+    return np.ascontiguousarray(pixels, dtype=np.float32), metadata
+
+
+def _pixel_error(ts: UID | None) -> str:
+    try:
+        compressed = ts is not None and ts.is_compressed
+    except ValueError:  # a private/unknown transfer syntax
+        return f"cannot decode DICOM pixel data in unknown transfer syntax ({ts})"
+    if compressed:
+        return f"cannot decode DICOM compressed as {ts.name} ({ts})"
+    return "cannot read DICOM pixel data (damaged or incomplete file)"
+
+
+def _voi_output_range(ds: pydicom.Dataset) -> tuple[float, float] | None:
+    """Output range of the VOI transform pydicom will apply (None: the file has none).
+
+    Scaling by this range rather than the image's min-max keeps the contrast the
+    window intends: a window wider than the data is not stretched.
+    """
+    seq = ds.get("VOILUTSequence")
+    if seq and seq[0].get("LUTDescriptor") is not None and seq[0].get("LUTData") is not None:
+        entries, first = seq[0].LUTDescriptor[0] or 65536, seq[0].LUTDescriptor[1]
+        probe = np.arange(first, first + entries)  # every LUT input -> every output
+    elif ds.get("WindowCenter") is not None and ds.get("WindowWidth") is not None:
+        probe = np.array([-1e30, 1e30])  # far below / above the window
+    else:
+        return None
+    with np.errstate(over="ignore"):
+        out = apply_voi_lut(probe, ds)
+    return float(out.min()), float(out.max())
+
+
+def _to_unit(arr: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    if not hi > lo:
+        return min_max(arr)
+    return np.clip((np.asarray(arr, dtype=np.float32) - lo) / (hi - lo), 0.0, 1.0)
