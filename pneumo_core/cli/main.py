@@ -85,11 +85,17 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from ..models.bundle import WeightsError
     from .site import site_profile_for
 
-    if not args.paths:
+    job = None
+    if args.dicomweb or args.study or args.accession or args.store_report:  # a study from a PACS
+        from .pacs import open_job
+        job = open_job(args)
+        if isinstance(job, int):
+            return job
+    elif not args.paths:
         print("error: no PATH given", file=sys.stderr)
         return 2
-    files = _scan(args.paths)
-    if not files:
+    files = _scan(args.paths) if job is None else []
+    if job is None and not files:
         print("error: nothing to score in the given paths", file=sys.stderr)
         return 2
     try:
@@ -107,15 +113,20 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     keys = (["file", "probability", "label", "threshold", "model", "warnings", "error"]
-            + (["site"] if predictor.site is not None else []) + (["cam"] if cam_writer else []))
+            + (["site"] if predictor.site is not None else []) + (["cam"] if cam_writer else [])
+            + (job.keys if job else []))
     writer = csv.DictWriter(sys.stdout, fieldnames=keys, lineterminator="\n") if args.format == "csv" else None
     if writer:
         writer.writeheader()
     errors = 0
     sources = ((f, str(f)) for f in files)
-    for pred in tqdm(predictor.predict_sources(sources, threshold, batch_size=args.batch_size), total=len(files),
+    predictions = (job.predictions(predictor, threshold, args.batch_size) if job
+                   else predictor.predict_sources(sources, threshold, batch_size=args.batch_size))
+    for pred in tqdm(predictions, total=job.total if job else len(files),
                      desc="predict", unit="img", file=sys.stderr, disable=args.quiet):
         rec = pred.to_record()
+        if job:
+            rec.update(job.extra(pred))
         if cam_writer:
             rec["cam"] = None
             if pred.probability is not None:  # no heatmap for what was not read or not assessed
@@ -129,7 +140,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(json.dumps(rec) + "\n")
         sys.stdout.flush()
-    return 1 if errors else 0
+    return 1 if errors or (job and job.failures) else 0
 
 
 def _cmd_counts(args: argparse.Namespace) -> int:
@@ -275,6 +286,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--cam", type=Path, metavar="OUTDIR", help="also write a Grad-CAM overlay PNG per image here")
     r.add_argument("--cam-method", default="gradcam")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--dicomweb", metavar="URL", help="score a study from this DICOMweb server instead of PATHs "
+                   "(credentials from PNEUMO_DICOMWEB_USER/_PASSWORD or PNEUMO_DICOMWEB_TOKEN)")
+    r.add_argument("--study", metavar="UID", help="with --dicomweb: the StudyInstanceUID")
+    r.add_argument("--accession", metavar="ACC", help="with --dicomweb: the study's accession number")
+    r.add_argument("--store-report", action="store_true",
+                   help="with --dicomweb: store each scored film's report in its study (Encapsulated PDF)")
     r.set_defaults(func=_cmd_predict)
 
     c = sub.add_parser("select", help="rank candidate models by validation loss under simulated acquisition shift")

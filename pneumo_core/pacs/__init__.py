@@ -1,0 +1,13 @@
+"""A PACS over DICOMweb: search studies (QIDO-RS), retrieve their frontal chest films (WADO-RS)
+through the same `io.ingest` path as uploads, score them with `Predictor`, and store a case
+report back in the study as a DICOM Encapsulated PDF (STOW-RS).
+
+* `config`: the servers the deployer allows, and their credentials (secrets or environment);
+* `client`: the connection (TLS verified, timeouts, bounded retries on 5xx, credentials from the
+  environment or the app's secrets, never in a URL or a message), search, retrieve, store;
+* `study`: which instances of a study are frontal chest films, from their DICOM headers;
+* `score`: a study's instances scored in bounded batches, one `Prediction` per instance;
+* `report_dicom`: the Encapsulated PDF dataset (new series in the same study).
+"""
+
+__all__ = ["client", "config", "study", "score", "report_dicom"]
