@@ -9,7 +9,7 @@ MODELS := efficientnet_lite0 paper_cnn
 # the full dataset: the drift benchmark reads held-out validation films from it
 DATA ?= ../shared/data/chest_xray
 
-.PHONY: run test venv test-deps browser artifacts clean
+.PHONY: run test venv test-deps browser orthanc artifacts clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,12 @@ run: $(VENV)/.installed
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-test: $(VENV)/.installed-test browser
+# a real PACS for tests/pacs: Orthanc with its DICOMweb plugin (Debian packages; the service is not started)
+orthanc:
+	@{ command -v Orthanc || test -x /usr/sbin/Orthanc; } >/dev/null 2>&1 && test -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so \
+		|| (apt-get update -qq && apt-get install -y -qq orthanc orthanc-dicomweb >/dev/null)
+
+test: $(VENV)/.installed-test browser orthanc
 	$(PY) -m pytest -q
 
 # The shipped evaluations (weights/*/eval_test.json), the site studies (weights/*/site_study_test.json),
