@@ -19,7 +19,7 @@ import numpy as np
 
 from ..io.ingest import BLANK_WARNING, COLOUR_WARN_LEVEL, COLOUR_WARNING, Radiograph
 
-__all__ = ["OODModel", "fit_ood", "ImageCheck", "IMAGE_CHECKS", "colour_check", "posterised_check",
+__all__ = ["OODModel", "fit_ood", "ood_record", "ImageCheck", "IMAGE_CHECKS", "colour_check", "posterised_check",
            "grey_level_concentration", "image_check_reasons"]
 
 # A radiograph is continuous-tone: even windowed to 8 bits its histogram spreads over most
@@ -75,6 +75,15 @@ class OODModel:
             terms = tuple(float(v) for v in z["term_thresholds"]) if "term_thresholds" in z else None
             return cls(z["mean"].astype(np.float64), z["components"].astype(np.float64),
                        z["inv_var"].astype(np.float64), float(z["residual_scale"]), float(z["threshold"]), terms)
+
+
+def ood_record(ood: OODModel) -> dict:
+    """model.json's words for how the flag is computed. The statistics and both thresholds
+    live in ood.npz only, so the record cannot disagree with what the predictor loads."""
+    return {"method": f"Mahalanobis distance of penultimate features in a {len(ood.inv_var)}-dim PCA subspace, "
+                      "and the residual outside it",
+            "threshold_rule": "flag when either term exceeds its 99.5th percentile on validation",
+            "statistics": "ood.npz"}
 
 
 def fit_ood(train_features: np.ndarray, val_features: np.ndarray, n_components: int = 64,

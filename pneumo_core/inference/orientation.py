@@ -26,6 +26,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..models.metadata import read_metadata
+
 __all__ = ["Transform", "TRANSFORMS", "UPRIGHT", "apply", "undo", "compose_undo", "OrientationHead",
            "OrientationError", "Assessment", "assess_batch", "assess_orientation",
            "WITHHELD_REASON", "HEAD_FILE", "RECORD_FILE"]
@@ -147,7 +149,7 @@ class OrientationHead:
             head = cls(z["mean"].astype(np.float64), z["scale"].astype(np.float64), z["coef"].astype(np.float64),
                        z["intercept"].astype(np.float64), float(z["confidence"]), str(z["model_sha256"]))
         model_json = d / "model.json"
-        expected = json.loads(model_json.read_text()).get("model_sha256") if model_json.is_file() else None
+        expected = read_metadata(model_json).model_sha256 if model_json.is_file() else None
         if expected != head.model_sha256:
             raise OrientationError(f"{d / HEAD_FILE} was fitted on other weights (sha256 {head.model_sha256[:12]}... "
                                    f"!= {str(expected)[:12]}...); refit it with python -m pneumo_core.training.orientation")

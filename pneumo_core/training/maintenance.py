@@ -16,11 +16,11 @@ from ..calibration import OperatingPoint
 from ..calibration.shift import choose_operating_point
 from ..data.dataset import load_resized, manifest_items
 from ..evaluation.robustness import shifted_logits
-from ..inference.ood import fit_ood
+from ..inference.ood import fit_ood, ood_record
 from ..models.bundle import load_bundle
 from ..models.metadata import ModelMetadata, read_metadata, write_metadata
 from .config import TrainConfig
-from .train import _log, logits_and_features, ood_fields, ood_subset, operating_fields, patient_of, train
+from .train import _log, logits_and_features, ood_subset, operating_fields, patient_of, train
 
 __all__ = ["refit_ood", "recalibrate", "train_with_flip_decision", "FLIP_MARGIN"]
 
@@ -38,8 +38,8 @@ def refit_ood(model_dir: str | Path, data: str | Path, workers: int = 0, seed: i
     _, val_feats = logits_and_features(bundle.model, load_resized(items["val"], bundle.spec.size, workers), bundle.spec, device)
     ood = fit_ood(train_feats, val_feats)
     ood.save(bundle.directory / "ood.npz")
-    write_metadata(replace(bundle.meta, ood=ood_fields(ood)), bundle.directory / "model.json")
-    return ood_fields(ood)
+    write_metadata(replace(bundle.meta, ood=ood_record(ood)), bundle.directory / "model.json")
+    return ood_record(ood)
 
 
 def recalibrate(model_dir: str | Path, data: str | Path, workers: int = 0) -> ModelMetadata:

@@ -29,14 +29,14 @@ from ..data.dataset import (CLASSES, Item, class_counts, duplicates_file, groupe
                             patient_groups, read_duplicate_groups, scan_split)
 from ..data.preprocess import preprocess_batch, standardise, to_unit
 from ..evaluation.robustness import shifted_logits
-from ..inference.ood import fit_ood
+from ..inference.ood import fit_ood, ood_record
 from ..models.bundle import save_bundle, sha256_file
 from ..models.metadata import ModelMetadata
 from ..models.registry import REGISTRY, create_model
 from ..stats.metrics import point_metrics
 from .config import BEFORE_IT_EXISTED, TrainConfig, documented_settings
 
-__all__ = ["train", "hardware_name", "result_config", "should_stop", "operating_fields", "ood_fields", "ood_subset",
+__all__ = ["train", "hardware_name", "result_config", "should_stop", "operating_fields", "ood_subset",
            "logits_and_features", "patient_of"]
 
 
@@ -210,7 +210,7 @@ def train(cfg: TrainConfig) -> ModelMetadata:
         split_manifest_sha256=manifest_hash(manifest),
         training={"config": cfg.to_dict(), "wall_seconds": round(wall, 1), "hardware": hardware_name(device),
                   "torch": torch.__version__, "pneumo_core": __version__},
-        ood=ood_fields(ood),
+        ood=ood_record(ood),
         # train_with_flip_decision replaces this with its experiment's result
         hflip_decision={"hflip": cfg.augment.hflip,
                         "rule": "set by --hflip (off by default: in the --hflip auto experiment, flips raised "
@@ -275,12 +275,6 @@ def _soft_targets(x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, gen: torch
 
 def ood_subset(n: int, seed: int, size: int = 3000) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).permutation(n)[:size])
-
-
-def ood_fields(ood) -> dict:
-    return {"method": "Mahalanobis distance of penultimate features in a 64-dim PCA subspace, and the residual outside it",
-            "threshold_rule": "flag when either term exceeds its 99.5th percentile on validation",
-            "term_thresholds": list(ood.term_thresholds), "score_threshold": ood.threshold}
 
 
 def patient_of(items: list[Item], data: str | Path) -> np.ndarray:

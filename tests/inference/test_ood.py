@@ -13,16 +13,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO
 from PIL import Image
 
 from benchmarks.ood_rates import (as_radiographs, official_test_radiographs, png_bytes, skimage_samples,
                                   synthetic_samples)
 from pneumo_core.inference.ood import (POSTERISED_WARNING, OODModel, colour_check, grey_level_concentration,
-                                       image_check_reasons, posterised_check)
+                                       image_check_reasons, ood_record, posterised_check)
 from pneumo_core.inference.predictor import OOD_WARNING, Prediction, Predictor
 from pneumo_core.io.ingest import BLANK_WARNING, COLOUR_WARNING, Radiograph, load
 from pneumo_core.models.bundle import WEIGHTS_DIR
 
+DATA = REPO.parent / "shared" / "data" / "chest_xray"  # the full dataset: validation films come from train/
 TEST_STEP = 20  # every 20th official test image: 32 radiographs from both classes
 SYNTHETIC_STEP = 4  # every 4th synthetic picture: one or more of each kind
 
@@ -89,13 +91,31 @@ def test_warnings_stay_one_line_and_ood_is_said_once(non_radiograph_predictions,
         assert set(p.to_record()) == {"file", "probability", "label", "threshold", "model", "warnings", "error"}
 
 
-def test_flag_thresholds_are_still_the_validation_percentiles_not_retuned():
-    """Guards against choosing the flag thresholds on the test split."""
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "paper_cnn"])
+def test_flag_thresholds_are_the_99_5th_percentiles_of_the_models_own_validation_films(name):
+    """Re-derives both thresholds from the shipped model's validation films (its split.json):
+    a threshold chosen any other way, e.g. on the test split, fails here."""
+    import torch
+
+    from pneumo_core.data.dataset import load_resized, manifest_items
+    from pneumo_core.models.bundle import load_bundle
+    from pneumo_core.training.train import logits_and_features
+
+    bundle = load_bundle(name)
+    val = manifest_items(bundle.directory / "split.json", DATA)["val"]
+    with torch.inference_mode():
+        _, feats = logits_and_features(bundle.model, load_resized(val, bundle.spec.size, 1), bundle.spec,
+                                       torch.device("cpu"), batch=32)
+    ood = OODModel.load(bundle.directory / "ood.npz")
+    inside, residual = ood.terms(feats)
+    assert ood.term_thresholds == pytest.approx((np.quantile(inside, 0.995), np.quantile(residual, 0.995)), rel=1e-5)
+    assert (inside > ood.term_thresholds[0]).sum() == (residual > ood.term_thresholds[1]).sum() == 4  # of 642
+
+
+def test_model_json_describes_the_flag_and_leaves_its_numbers_to_ood_npz():
     for name in ["efficientnet_lite0", "paper_cnn"]:
         meta = json.loads((WEIGHTS_DIR / name / "model.json").read_text())
-        assert meta["ood"]["threshold_rule"] == "flag when either term exceeds its 99.5th percentile on validation"
-        ood = OODModel.load(WEIGHTS_DIR / name / "ood.npz")
-        assert ood.term_thresholds == pytest.approx(tuple(meta["ood"]["term_thresholds"]), rel=1e-9)
+        assert meta["ood"] == ood_record(OODModel.load(WEIGHTS_DIR / name / "ood.npz"))
 
 
 # --- the cheap checks catch what the feature score lets through --------------------------
