@@ -1,22 +1,115 @@
-"""Sanity checks for saliency maps, from the literature: model randomisation (Adebayo et al.
-2018: a map that survives re-initialised weights shows image structure, not what the model
-learnt) and deletion (Petsiuk et al. 2018: blanking the most relevant pixels should hurt the
-score more than blanking others). The tests and the benchmark call the same functions, so
-they report the same figures."""
+"""Sanity and faithfulness checks for saliency maps, from the literature: model
+randomisation (Adebayo et al. 2018: a map that survives re-initialised weights shows image
+structure, not what the model learnt), deletion against random blanking, and deletion and
+insertion curves (Petsiuk et al. 2018, RISE). The tests and the benchmarks call the same
+functions, so they report the same figures.
+
+Faithfulness (`film_baseline` + `score_map`, used by `benchmarks/saliency_faithfulness.py`):
+the class explained is the class the product shows; a film's class score is the logit
+signed towards that class. Blanking (`inference.occlusion.blank`, the image mean) is the
+product's own rule, so the app's blanking check and these figures perturb alike.
+- top vs random grid: blank the map's top `fraction`; blank `draws` random sets of whole
+  cells of a `grid` x `grid` partition covering the same share; the map wins when the top
+  blanking lowers the class score more than the random ones do on average. Whole cells keep
+  the random baseline as blocky as an upsampled CAM (scattered pixels are a harsher
+  perturbation than any compact region).
+- deletion: P(class) as the top 0, 10, ..., 100% of the map is blanked (area under the curve:
+  lower is better); insertion: P(class) as those pixels are restored into a blurred copy
+  (Gaussian, sigma 5 px at 224, RISE's setting; higher is better). The blurred start removes
+  texture and small opacities but keeps the film's look, so it is not out of distribution the
+  way a flat grey field is.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import torch
+from PIL import Image, ImageFilter
 
 from ..calibration import calibrated
-from ..data.preprocess import preprocess
+from ..data.preprocess import preprocess, preprocess_batch
+from ..inference.occlusion import blank, cell_masks, class_logits, top_mask
 from ..inference.saliency import explain
 from ..io.ingest import load
 
-__all__ = ["deletion_check", "randomisation_check", "sanity_checks"]
+__all__ = ["deletion_check", "randomisation_check", "sanity_checks", "random_grid_masks", "FilmBaseline",
+           "film_baseline", "score_map"]
+
+GRID = 14
+FRACTION = 0.2
+DRAWS = 5
+STEPS = 10
+BLUR_SIGMA_AT_224 = 5.0
+
+
+def random_grid_masks(size: int, fraction: float, rng: np.random.Generator, draws: int = DRAWS,
+                      grid: int = GRID) -> np.ndarray:
+    """(draws, size, size) bool: each a random set of whole cells of a grid x grid partition,
+    round(fraction x grid^2) cells (39 of 196 at 20%)."""
+    cells = cell_masks(size, grid)
+    k = int(round(fraction * grid * grid))
+    return np.stack([cells[rng.choice(len(cells), k, replace=False)].any(axis=0) for _ in range(draws)])
+
+
+@dataclass
+class FilmBaseline:
+    """What every map of one film is compared with: computed once per film."""
+    model_input: np.ndarray    # uint8 SxS
+    x: torch.Tensor            # (1, C, S, S) standardised
+    blurred: torch.Tensor      # (1, C, S, S) the insertion curve's start
+    target_class: str          # the class the product shows (explained by every map)
+    sign: float                # +1 for PNEUMONIA, -1 for NORMAL: class score = sign x logit
+    logit: float               # raw logit of the film as given
+    random_logits: np.ndarray  # (draws,) raw logits with random grid cells blanked
+    end_logits: tuple[float, float]  # (all blanked: deletion's end, blurred: insertion's start)
+
+
+def film_baseline(predictor: Any, model_input: np.ndarray, rng: np.random.Generator, threshold: str | float | None = None,
+                  fraction: float = FRACTION, draws: int = DRAWS, grid: int = GRID) -> FilmBaseline:
+    """One film's unperturbed, randomly blanked and end-point scores (draws + 3 forward passes)."""
+    model_input = np.asarray(model_input, dtype=np.uint8)
+    size = model_input.shape[-1]
+    x = preprocess_batch(model_input[None], predictor.spec)
+    sigma = BLUR_SIGMA_AT_224 * size / 224
+    blurred = preprocess_batch(np.array(Image.fromarray(model_input).filter(ImageFilter.GaussianBlur(sigma)))[None],
+                               predictor.spec)
+    everything = np.ones((size, size), dtype=bool)
+    z = class_logits(predictor, torch.cat([x, blank(x, random_grid_masks(size, fraction, rng, draws, grid)),
+                                           blank(x, everything), blurred]))
+    label = predictor.label(float(predictor.probabilities(z[:1])[0]), predictor.threshold(threshold))
+    return FilmBaseline(model_input, x, blurred, label, 1.0 if label == "PNEUMONIA" else -1.0, float(z[0]),
+                        z[1:1 + draws], (float(z[-2]), float(z[-1])))
+
+
+def score_map(predictor: Any, base: FilmBaseline, heatmap: np.ndarray, fraction: float = FRACTION,
+              steps: int = STEPS) -> dict:
+    """Faithfulness of one map of `base`'s film, for its shown class (2 x (steps - 1) forward
+    passes; `fraction` must be a multiple of 1/steps, whose deletion step it reuses).
+
+    Returns: class-score drops (top blanked, mean of the random grid draws), whether top wins,
+    the deletion and insertion curves of P(class) at fractions 0, 1/steps, ..., 1, their areas.
+    """
+    k_top = round(fraction * steps)
+    if not np.isclose(k_top, fraction * steps):
+        raise ValueError(f"fraction {fraction} is not a multiple of 1/{steps}")
+    masks = np.stack([top_mask(heatmap, k / steps) for k in range(1, steps)])
+    inserted = base.blurred.expand(len(masks), -1, -1, -1).clone()
+    m = torch.from_numpy(masks)[:, None].expand_as(inserted)
+    inserted[m] = base.x.expand_as(inserted)[m]
+    z = class_logits(predictor, torch.cat([blank(base.x, masks), inserted]))
+    deletion_z = np.concatenate([[base.logit], z[:steps - 1], [base.end_logits[0]]])
+    insertion_z = np.concatenate([[base.end_logits[1]], z[steps - 1:], [base.logit]])
+    t = predictor.bundle.temperature
+    deletion, insertion = calibrated(base.sign * deletion_z, t), calibrated(base.sign * insertion_z, t)
+    top_drop = base.sign * (base.logit - deletion_z[k_top])
+    random_drop = float(np.mean(base.sign * (base.logit - base.random_logits)))
+    dx = 1.0 / steps
+    return {"top_drop": float(top_drop), "random_drop": random_drop, "top_beats_random": bool(top_drop > random_drop),
+            "deletion": [float(v) for v in deletion], "insertion": [float(v) for v in insertion],
+            "deletion_auc": float(np.trapezoid(deletion, dx=dx)), "insertion_auc": float(np.trapezoid(insertion, dx=dx))}
 
 
 def _logits(predictor: Any, x: torch.Tensor) -> np.ndarray:

@@ -71,6 +71,9 @@ class Prediction:
     site: str | None = None           # the site profile's name, when one calibrated `probability`
     logit: float | None = None        # the source-calibrated logit (raw logit / temperature)
     features: np.ndarray | None = field(default=None, repr=False)  # penultimate features, for drift checks
+    # the uint8 SxS image the model saw (upright when the gate corrected it), so a heatmap
+    # explains exactly what was scored without decoding the file again; not in `to_record`
+    model_input: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def unscored_reason(self) -> str | None:
@@ -161,14 +164,20 @@ class Predictor:
                 out.append(self.model.features(x[i:i + FORWARD_BATCH]).float().cpu().numpy())
         return np.concatenate(out)
 
+    def probabilities(self, raw_logits: np.ndarray) -> np.ndarray:
+        """Raw model logits -> the probabilities this predictor reports: the source
+        calibration (temperature), then the site profile's recalibration when one is set."""
+        x = np.asarray(raw_logits, dtype=np.float64) / self.bundle.temperature
+        return calibrated(x, 1.0) if self.site is None else self.site.probability(x)
+
     @torch.inference_mode()
     def _from_features(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
         """Features (B, D) -> (probabilities, source-calibrated logits, OOD scores, OOD flags);
         probabilities are the site's when a profile is set."""
         with self.lock:
             logits = self.model.classify(torch.from_numpy(np.ascontiguousarray(f)).to(self.device)).squeeze(1)
-        x = logits.double().cpu().numpy() / self.bundle.temperature
-        probs = calibrated(x, 1.0) if self.site is None else self.site.probability(x)
+        raw = logits.double().cpu().numpy()
+        x, probs = raw / self.bundle.temperature, self.probabilities(raw)
         if self.ood is None:
             return probs, x, None, np.zeros(len(probs), dtype=bool)
         return probs, x, self.ood.score(f), self.ood.flags(f)
@@ -203,6 +212,8 @@ class Predictor:
         site = self._site_name
         out = []
         for i, (prep, name) in enumerate(zip(prepared, names)):
+            a = assessments[i]
+            scored = a.corrected_pixels if a is not None and a.status == "corrected" else prep.resized
             score = float(ood[i]) if ood is not None else None
             if not self.gate:  # evaluation: every film scored as given; plain-picture checks only warn
                 decision = GateDecision(Tier.UNUSUAL if flags[i] or prep.check_reasons else Tier.OK)
@@ -210,13 +221,13 @@ class Predictor:
                 decision = decide(prep.check_reasons, bool(far[i]), assessments[i], bool(flags[i]))
             warnings = prep.warnings + list(decision.warnings)
             if decision.withheld:  # read, but not a film we can call: no probability, no label
-                out.append(Prediction(name, None, None, t, self.name, warnings, None, score, site))
+                out.append(Prediction(name, None, None, t, self.name, warnings, None, score, site, model_input=scored))
                 continue
             if decision.tier is Tier.UNUSUAL:  # the warning, plus check reasons not already said
                 warnings += [OOD_WARNING] + [w for w in prep.check_reasons if w not in warnings]
             p = float(probs[i])
             out.append(Prediction(name, p, self.label(p, t), t, self.name, warnings, None, score,
-                                  site, float(x[i]), feats[i]))
+                                  site, float(x[i]), feats[i], scored))
         return out
 
     def predict_bytes(self, data: bytes, name: str, threshold: str | float | None = None) -> Prediction:

@@ -1,17 +1,17 @@
-"""Class-faithful saliency maps (pytorch-grad-cam) for a shared, cached `Predictor`.
+"""Class-faithful saliency maps for a shared, cached `Predictor`, and a one-pass check of each.
 
 `explain` answers "which regions drove the call the product shows?": with no explicit
-target it explains the class shown at the threshold (the model has one logit, so
-pytorch-grad-cam's `targets=None` would always explain PNEUMONIA). Maps are relative:
-min-max normalised per image, so colours are not comparable across images; `cam_max`
-keeps the raw maximum for that.
+target it explains the class shown at the threshold. Maps are relative: scaled per image
+to their own maximum, so colours are not comparable across images; `cam_max` keeps the raw
+maximum. `blanking_check` says, in one extra forward pass, whether the highlighted region
+matters for this film: P(pneumonia) before and after blanking the map's top 20%.
 
-Safe on a model other threads use: the whole CAM call holds `predictor.lock`, hooks are
-removed afterwards, parameters stay frozen (no `.grad`), and the model stays in eval mode.
+The default method and layer were chosen by `benchmarks/saliency_faithfulness.py` on
+validation films (docs/saliency.md): `DEFAULT_METHOD`, `default_method(arch)`, and the
+layer in `models.registry` (`target_layer`).
 """
 from __future__ import annotations
 
-import functools
 import io
 import re
 from dataclasses import dataclass
@@ -19,25 +19,26 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-import torch
 from PIL import Image
 from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM
-from pytorch_grad_cam.utils.model_targets import BinaryClassifierOutputTarget
 
-from ..calibration import calibrated
 from ..data.dataset import CLASSES
-from ..data.preprocess import preprocess
-from ..io.ingest import Radiograph, load
+from ..data.preprocess import preprocess_batch, resize_square
+from ..io.ingest import Radiograph
 from ..io.overlay import render_overlay
 from ..models.registry import target_layer
+from .cam import cam_map
+from .occlusion import blank, class_logits, occlusion_map, top_mask
 
-__all__ = ["CamMethod", "METHODS", "Explanation", "explain", "CamWriter"]
+__all__ = ["CamMethod", "METHODS", "DEFAULT_METHOD", "default_method", "Explanation", "explain",
+           "BlankingCheck", "blanking_check", "CamWriter"]
 
 
 class CamMethod(NamedTuple):
-    cam: type
+    cam: type | None  # a pytorch-grad-cam class; None for occlusion
     class_specific: bool
     label: str
+    grid: int = 0  # occlusion: cells per side (one forward pass per cell)
 
 
 METHODS: dict[str, CamMethod] = {
@@ -46,7 +47,17 @@ METHODS: dict[str, CamMethod] = {
     "hirescam": CamMethod(HiResCAM, True, "HiResCAM"),
     "layercam": CamMethod(LayerCAM, True, "LayerCAM"),
     "eigencam": CamMethod(EigenCAM, False, "EigenCAM (not class-specific)"),
+    "occlusion": CamMethod(None, True, "Occlusion (14x14 cells, slow)", grid=14),
 }
+
+DEFAULT_METHOD = "gradcam"
+_DEFAULT_BY_ARCH: dict[str, str] = {}
+
+
+def default_method(arch: str) -> str:
+    """The method the product shows first for a model architecture (chosen on validation)."""
+    return _DEFAULT_BY_ARCH.get(arch, DEFAULT_METHOD)
+
 
 _RELATIVE = ("Relative map: scaled to this image's own maximum, so colours cannot be compared "
              "across images or models.")
@@ -54,84 +65,59 @@ _RELATIVE = ("Relative map: scaled to this image's own maximum, so colours canno
 
 @dataclass
 class Explanation:
-    heatmap: np.ndarray  # float32 SxS (model input size), [0, 1], min-max normalised per image
-    overlay: np.ndarray  # uint8 HxWx3 RGB at the original image size
+    heatmap: np.ndarray  # float32 SxS (model input size), [0, 1], scaled to its own maximum
+    overlay: np.ndarray  # uint8 HxWx3 RGB: at the original size for pixels, SxS for a model input
     target_class: str  # the class explained: "PNEUMONIA" or "NORMAL"
     method: str
     class_specific: bool
-    cam_max: float  # raw CAM maximum before normalisation (units of activation x gradient)
-    probability: float  # calibrated P(pneumonia) from the CAM's own forward pass
+    cam_max: float  # raw maximum before scaling (CAM: activation x gradient; occlusion: logit drop)
+    probability: float  # P(pneumonia) from the map's own forward pass, calibrated like Prediction.probability
     threshold: float
+    model_input: np.ndarray  # uint8 SxS: the image the model saw and the map explains
+    logit: float  # the raw logit of that forward pass
     relative: bool = True
     note: str = _RELATIVE
 
 
-class _KeepsRawCam:
-    """Mixin that records each layer's CAM before pytorch-grad-cam rescales it.
-
-    `BaseCAM.compute_cam_per_layer` hands `get_cam_image`'s output straight to
-    `scale_cam_image` (min-max) and never returns it. `get_cam_image` is the one method
-    every CAM class implements or inherits, so wrapping it captures the raw map for any
-    method without copying library code (overriding `compute_cam_per_layer` would).
-    """
-
-    raw_cams: list[np.ndarray]
-
-    def get_cam_image(self, *args: Any, **kwargs: Any) -> np.ndarray:
-        cam = super().get_cam_image(*args, **kwargs)  # type: ignore[misc]
-        self.raw_cams.append(np.maximum(cam, 0))  # the library applies this ReLU next
-        return cam
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
-        # BaseCAM.__exit__ prints and swallows IndexError; a failed map must raise instead.
-        self.activations_and_grads.release()  # type: ignore[attr-defined]
-        return False
+def _model_input(predictor: Any, image: Radiograph | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(model input uint8 SxS, picture to draw the overlay on)."""
+    size = predictor.spec.size
+    if isinstance(image, Radiograph):
+        image = image.pixels
+    a = np.asarray(image)
+    if a.ndim != 2:
+        raise ValueError(f"expected a grayscale HxW image, got shape {a.shape}")
+    if a.dtype == np.uint8:
+        if a.shape != (size, size):
+            raise ValueError(f"a uint8 image is taken as the prepared model input and must be {size}x{size}, "
+                             f"not {a.shape[0]}x{a.shape[1]}; pass float pixels in [0, 1] to resize them")
+        return a, a
+    pixels = a.astype(np.float32)
+    return resize_square(pixels, size), pixels
 
 
-@functools.cache
-def _raw_cam_class(cls: type) -> type:
-    return type(f"Raw{cls.__name__}", (_KeepsRawCam, cls), {})
-
-
-class _ShownClass:
-    """CAM target that explains the class the product shows for this very forward pass
-    (PNEUMONIA when calibrated p >= threshold), so one forward pass both decides and explains."""
-
-    def __init__(self, predictor: Any, threshold: float, fixed: int | None) -> None:
-        self.predictor, self.threshold, self.category = predictor, threshold, fixed
-
-    def decide(self, logit: torch.Tensor) -> int:
-        p = float(calibrated(logit.detach().double().cpu().reshape(-1).numpy(), self.predictor.bundle.temperature)[0])
-        if self.category is None:
-            self.category = CLASSES.index(self.predictor.label(p, self.threshold))
-        return self.category
-
-    def __call__(self, logit: torch.Tensor) -> torch.Tensor:
-        return BinaryClassifierOutputTarget(self.decide(logit))(logit)
-
-
-def _cut_below(module: torch.nn.Module, inputs: Any, output: torch.Tensor) -> torch.Tensor:
-    # Gradients are needed only from the logit down to the target layer. Detaching its
-    # output (a fresh leaf that requires grad) stops backward there instead of running
-    # it through the whole backbone to an input that requires grad (pytorch-grad-cam's
-    # recipe for frozen parameters): the same map, 2-4x cheaper on a CPU, and with the
-    # parameters frozen no gradient can reach them.
-    return output.detach().requires_grad_(True)
-
-
-def explain(predictor: Any, radiograph_or_pixels: Radiograph | np.ndarray, method: str = "gradcam",
+def explain(predictor: Any, image: Radiograph | np.ndarray, method: str = DEFAULT_METHOD,
             target: str | None = None, threshold: str | float | None = "balanced",
-            opacity: float = 0.5) -> Explanation:
-    """Saliency map for one radiograph, explaining `target` or, by default, the class the
-    product shows at `threshold`.
+            opacity: float = 0.5, layer: str | None = None) -> Explanation:
+    """Saliency map for one film, explaining `target` or, by default, the class the product
+    shows at `threshold`.
+
+    Reused from the prediction when the caller passes `Prediction.model_input`: the decoded,
+    resized and (when the input gate corrected it) upright image, so nothing is decoded
+    again and a turned film is explained as it was scored. Not reused: the prediction's
+    forward pass, which ran under inference mode without the activations and gradients a
+    CAM needs. The map's own forward pass decides the class shown and gives `probability`,
+    so the two agree to float rounding. Raw pixels are explained as given (no input gate).
 
     Args:
         predictor: a `Predictor` (its model may be shared with other threads).
-        radiograph_or_pixels: a `Radiograph` or float HxW pixels in [0, 1].
+        image: `Prediction.model_input` (uint8 SxS), or a `Radiograph` / float HxW pixels in [0, 1].
         method: a key of `METHODS`.
         target: "PNEUMONIA" / "NORMAL" to override the class shown.
         threshold: named or numeric threshold deciding the class shown.
-        opacity: heatmap weight in the overlay (0 = image only).
+        opacity: heatmap weight in the overlay (0 = image only), drawn on the original pixels
+            when given, else on the model input.
+        layer: dotted module path for CAM methods; default the architecture's (`models.registry`).
     """
     if method not in METHODS:
         raise ValueError(f"unknown saliency method {method!r}; known: {', '.join(METHODS)}")
@@ -139,39 +125,26 @@ def explain(predictor: Any, radiograph_or_pixels: Radiograph | np.ndarray, metho
         raise ValueError(f"target must be one of {', '.join(CLASSES)} or None, not {target!r}")
     if not 0.0 <= opacity <= 1.0:
         raise ValueError(f"opacity must be within [0, 1], not {opacity}")
-    pixels = radiograph_or_pixels.pixels if isinstance(radiograph_or_pixels, Radiograph) else radiograph_or_pixels
-    pixels = np.asarray(pixels, dtype=np.float32)
-    if pixels.ndim != 2:
-        raise ValueError(f"expected a grayscale HxW image, got shape {pixels.shape}")
+    model_input, picture = _model_input(predictor, image)
     thr = predictor.threshold(threshold)
-    model = predictor.model
-    if any(p.requires_grad for p in model.parameters()):
-        raise ValueError("model parameters must be frozen (Predictor does this); a CAM would leave .grad on them")
     spec = METHODS[method]
-    chooser = _ShownClass(predictor, thr, None if target is None else CLASSES.index(target))
-    x = preprocess(pixels, predictor.spec).to(predictor.device)
-    layer = target_layer(model, predictor.bundle.arch)
-    # The lock covers hook registration too: another thread's forward pass must never
-    # reach these hooks. Building the CAM calls model.eval(), the only state a shared
-    # Predictor's model may be in, and nothing here switches it to train mode.
-    with predictor.lock, torch.inference_mode(False), torch.enable_grad():
-        cut = layer.register_forward_hook(_cut_below)  # registered first: the CAM's hooks see its output
-        try:
-            with _raw_cam_class(spec.cam)(model=model, target_layers=[layer]) as cam:
-                cam.raw_cams = []
-                heatmap = cam(input_tensor=x, targets=[chooser])[0]
-                logit = cam.outputs.detach()[0]
-                cam_max = float(max(c.max() for c in cam.raw_cams))
-                cam.outputs = None  # drop the graph now rather than with the object
-        finally:
-            cut.remove()
-    chooser.decide(logit)  # EigenCAM never calls its target: decide from the same logit
-    probability = float(calibrated(logit.double().cpu().numpy(), predictor.bundle.temperature)[0])
-    target_class = CLASSES[chooser.category]
-    heatmap = np.clip(heatmap, 0.0, 1.0).astype(np.float32)
-    return Explanation(heatmap=heatmap, overlay=render_overlay(pixels, heatmap, opacity), target_class=target_class,
+
+    def decide(raw_logit: float) -> int:
+        if target is not None:
+            return CLASSES.index(target)
+        return CLASSES.index(predictor.label(float(predictor.probabilities([raw_logit])[0]), thr))
+
+    x = preprocess_batch(model_input[None], predictor.spec)
+    if spec.cam is None:
+        heatmap, cam_max, logit = occlusion_map(predictor, x, spec.grid, decide)
+    else:
+        module = predictor.model.get_submodule(layer) if layer else target_layer(predictor.model, predictor.bundle.arch)
+        heatmap, cam_max, logit = cam_map(predictor, x, spec.cam, module, decide)
+    target_class = CLASSES[decide(logit)]
+    return Explanation(heatmap=heatmap, overlay=render_overlay(picture, heatmap, opacity), target_class=target_class,
                        method=method, class_specific=spec.class_specific, cam_max=cam_max,
-                       probability=probability, threshold=thr, note=_note(spec, target_class, cam_max))
+                       probability=float(predictor.probabilities([logit])[0]), threshold=thr,
+                       model_input=model_input, logit=logit, note=_note(spec, target_class, cam_max))
 
 
 def _note(spec: CamMethod, target_class: str, cam_max: float) -> str:
@@ -183,10 +156,39 @@ def _note(spec: CamMethod, target_class: str, cam_max: float) -> str:
     return f"{_RELATIVE} Highlights regions that raised the {target_class} score."
 
 
-class CamWriter:
-    """Writes one overlay PNG per prediction for `python -m pneumo_core predict --cam OUTDIR`."""
+@dataclass(frozen=True)
+class BlankingCheck:
+    p_before: float  # P(pneumonia) of the film as explained
+    p_after: float  # P(pneumonia) with the map's top `fraction` blanked to the image mean
+    fraction: float
 
-    def __init__(self, predictor: Any, outdir: str | Path, method: str = "gradcam", opacity: float = 0.5) -> None:
+    @property
+    def text(self) -> str:
+        return f"blanking the highlighted region changes P(pneumonia) from {self.p_before:.2f} to {self.p_after:.2f}"
+
+
+def blanking_check(predictor: Any, explanation: Explanation, fraction: float = 0.2) -> BlankingCheck:
+    """Does the map matter for this film? Blanks the map's top `fraction` of the model input
+    with the image mean (`occlusion.blank`, the rule the faithfulness benchmark measured) and
+    scores it: one forward pass. Probabilities are calibrated like `Prediction.probability`
+    (the site profile's when the predictor has one); `p_before` comes from the map's own
+    forward pass."""
+    x = preprocess_batch(explanation.model_input[None], predictor.spec)
+    after = class_logits(predictor, blank(x, top_mask(explanation.heatmap, fraction)))
+    p = predictor.probabilities([explanation.logit, after[0]])
+    return BlankingCheck(float(p[0]), float(p[1]), fraction)
+
+
+class CamWriter:
+    """Writes, per prediction, the overlay PNG and the raw map for `predict --cam OUTDIR`.
+
+    `<stem>.<method>.png`: the overlay drawn on the model input (the image that was scored,
+    upright when the gate corrected it, at the model's input size), so the picture and the
+    map share one grid and the file is never read again. `<stem>.<method>.npy` beside it:
+    the map itself, float32 in [0, 1], SxS, for checks of one's own.
+    """
+
+    def __init__(self, predictor: Any, outdir: str | Path, method: str = DEFAULT_METHOD, opacity: float = 0.5) -> None:
         if method not in METHODS:  # fail before any image is scored
             raise ValueError(f"unknown saliency method {method!r}; known: {', '.join(METHODS)}")
         self.predictor, self.method, self.opacity = predictor, method, opacity
@@ -194,25 +196,37 @@ class CamWriter:
         self.outdir.mkdir(parents=True, exist_ok=True)
 
     def write(self, prediction: Any) -> str:
-        """Explains the label the prediction reported (at its threshold); returns the PNG path.
+        """Explains the label the prediction reported (at its threshold) from
+        `prediction.model_input`; returns the PNG path (the .npy has the same base name).
 
-        Names come from the input's stem; an existing file with other content is never
-        overwritten (a numbered name is used instead), an identical one is reused.
+        Names come from the input's stem; a pair is never written over files with other
+        content (a numbered name is used instead); an identical pair is reused.
         """
-        rad = load(prediction.file)
-        exp = explain(self.predictor, rad, self.method, target=prediction.label, threshold=prediction.threshold,
-                      opacity=self.opacity)
-        buf = io.BytesIO()
-        Image.fromarray(exp.overlay).save(buf, format="PNG")
-        data = buf.getvalue()
+        if prediction.model_input is None:
+            raise ValueError(f"{prediction.file}: the prediction carries no model input (not read?)")
+        exp = explain(self.predictor, prediction.model_input, self.method, target=prediction.label,
+                      threshold=prediction.threshold, opacity=self.opacity)
+        png, npy = io.BytesIO(), io.BytesIO()
+        Image.fromarray(exp.overlay).save(png, format="PNG")
+        np.save(npy, exp.heatmap.astype(np.float32))
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(prediction.file).stem).strip("._-")[:80] or "image"
         for i in range(10_000):
-            path = self.outdir / f"{stem}.{self.method}{f'-{i}' if i else ''}.png"
-            try:
-                with open(path, "xb") as f:  # exclusive create: never replaces a file
-                    f.write(data)
-                return str(path)
-            except FileExistsError:
-                if path.read_bytes() == data:
-                    return str(path)
-        raise FileExistsError(f"too many overlays named {stem}.{self.method}*.png in {self.outdir}")
+            base = self.outdir / f"{stem}.{self.method}{f'-{i}' if i else ''}"
+            if _claim({base.with_name(base.name + ".png"): png.getvalue(), base.with_name(base.name + ".npy"): npy.getvalue()}):
+                return str(base.with_name(base.name + ".png"))
+        raise FileExistsError(f"too many heatmaps named {stem}.{self.method}* in {self.outdir}")
+
+
+def _claim(files: dict[Path, bytes]) -> bool:
+    """Writes each file with exclusive create (never replacing one); True when every path
+    now holds its bytes, False when any holds other content (the caller takes a new name)."""
+    if any(p.exists() and p.read_bytes() != data for p, data in files.items()):
+        return False
+    for path, data in files.items():
+        try:
+            with open(path, "xb") as f:
+                f.write(data)
+        except FileExistsError:
+            if path.read_bytes() != data:
+                return False
+    return True
