@@ -1,9 +1,10 @@
-"""Evaluation: test-split metrics with 95% CIs at the current threshold, under the sidebar's
-calibration, curves with the operating point, live confusion matrix, calibration, learning
-curves, both models."""
+"""Evaluation: what the current threshold means for patients first (sensitivity and
+specificity in words and with 95% CIs, the confusion matrix), then the curves and the
+calibration on the official test split under the sidebar's calibration, then both models
+side by side. Training curves are on the model card."""
 import streamlit as st
 
-from pneumo_core.app import eval_views, figures, model_card, paths, resources, sidebar, widgets
+from pneumo_core.app import eval_views, figures, model_card, operating_point, paths, resources, sidebar, widgets
 
 s = sidebar.settings()
 meta = resources.model_meta(s.model)
@@ -14,10 +15,10 @@ if view is not None:
     ev = view.ev
     widgets.stale_eval_warning(ev, meta, s.model, view)
     widgets.calibration_caption(view)
-    st.markdown(model_card.prevalence_note(ev, meta))
-    st.caption(model_card.test_split_caption(view, s.model, eval_views.N_BOOT))
 
-    st.subheader(f"At threshold {s.threshold:.3f} ({s.operating_point})")
+    st.subheader(f"At threshold {s.threshold:.3f} ({s.operating_point_label})")
+    with st.container(border=True):
+        st.markdown(operating_point.describe(operating_point.current(s), s.threshold))
     labels, probs, _ = eval_views.eval_arrays(ev)
     cm = eval_views.confusion(labels, probs, s.threshold)
     table_col, cm_col = st.columns([1.2, 1])
@@ -25,6 +26,8 @@ if view is not None:
     with cm_col:
         st.plotly_chart(figures.confusion_figure(cm, s.threshold), width="stretch")
         st.caption(eval_views.confusion_caption(cm))
+    st.markdown(model_card.prevalence_note(ev, meta))
+    st.caption(model_card.test_split_caption(view, s.model, eval_views.N_BOOT))
 
     st.subheader("Curves")
     roc_col, pr_col = st.columns(2)
@@ -33,19 +36,12 @@ if view is not None:
     st.caption(f"Circles: the {'site profile' if view.is_site else 'model'}'s presets. Cross: the threshold in the "
                "sidebar.")
 
-    cal_col, hist_col = st.columns(2)
-    with cal_col:
-        st.plotly_chart(figures.reliability_figure(ev), width="stretch")
+    cal_col, text_col = st.columns(2)
+    cal_col.plotly_chart(figures.reliability_figure(ev), width="stretch")
+    with text_col:
+        st.markdown(model_card.calibration_in_words(ev))
         st.caption(model_card.site_calibration_caption(view, s.site) if view.is_site
                    else model_card.calibration_caption(ev, meta))
-    with hist_col:
-        hist = resources.history(s.model)
-        if hist:
-            st.plotly_chart(figures.learning_figure(hist, meta.best_epoch), width="stretch")
-            st.caption("Validation: patient-grouped split carved from the training data. Dashed line: the "
-                       "checkpoint kept.")
-        else:
-            st.info("No training history for this model.")
 
 st.subheader("Both models, calibrated on validation data")
 reports = {m: r for m in paths.list_models() if (r := resources.eval_report(m)) is not None}
@@ -57,3 +53,4 @@ st.caption("Each model at its own validation-chosen thresholds, values with 95% 
 full_col, zoom_col = st.columns(2)
 full_col.plotly_chart(figures.comparison_roc_figure(reports, s.model), width="stretch")
 zoom_col.plotly_chart(figures.comparison_roc_figure(reports, s.model, zoom=True), width="stretch")
+st.caption("Training curves (loss, accuracy and AUC by epoch) are on the model card.")

@@ -1,8 +1,9 @@
-"""Model card: intended use, data, training protocol, numbers with CIs, how the thresholds
-and temperature were chosen, known limits and saliency caveats. Numbers come from the files."""
+"""Model card: intended use, data, training protocol and curves, numbers with CIs, how the
+thresholds and temperature were chosen and what they mean for patients, known limits and
+saliency caveats. Numbers come from the files."""
 import streamlit as st
 
-from pneumo_core.app import formatting, model_card, resources, sidebar, widgets
+from pneumo_core.app import figures, formatting, model_card, operating_point, resources, sidebar, widgets
 
 s = sidebar.settings()
 meta, ev = resources.model_meta(s.model), resources.eval_report(s.model)
@@ -36,9 +37,20 @@ st.markdown(
     "flips were all decided on validation. Some later selection rounds ran with earlier test results known; "
     "each was judged by a rule fixed beforehand on validation (see `docs/` and the README).")
 st.table(model_card.training_rows(meta, resources.selection_record(s.model)), hide_index=True)
+with st.expander("Calibration choice: the rule and the held-out figures"):
+    st.markdown(formatting.escape_markdown(model_card.calibration_choice_details(meta)))
+hist = resources.history(s.model)
+if hist:
+    st.subheader("Training curves")
+    st.plotly_chart(figures.learning_figure(hist, meta.best_epoch), width="stretch")
+    st.caption("Train figures (dotted) come from augmented batches; validation (solid) is the patient-grouped split "
+               "carved from the training data. Dashed line: the checkpoint kept.")
 
 st.header("How the operating points and probabilities were set")
 st.markdown("\n".join(f"- {formatting.escape_markdown(n)}" for n in model_card.threshold_notes(meta)))
+st.markdown("What each operating point means for patients, on the official test split:\n" + "\n".join(
+    f"- {operating_point.describe(operating_point.at(s.model, t), t)}"
+    for t in sorted({round(float(v), formatting.PRESET_DIGITS) for v in meta.thresholds.values()})))
 st.markdown(f"- Probabilities: temperature scaling, P = sigmoid(logit / T) with T = "
             f"{meta.temperature:.3f} fitted on validation (minimum log-loss).")
 if s.site is not None:
@@ -63,7 +75,7 @@ st.header("Numbers")
 if ev is not None:
     widgets.stale_eval_warning(ev, meta, s.model)
     st.subheader("Test split, with 95% bootstrap CIs, calibrated on validation data")
-    st.dataframe(model_card.card_metric_rows(ev), hide_index=True, width="stretch")
+    st.table(model_card.card_metric_rows(ev, meta.default_threshold), hide_index=True)
     st.caption(model_card.calibration_caption(ev, meta))
 st.subheader("Validation (where every choice was made)")
 st.dataframe(model_card.validation_rows(meta), hide_index=True, width="stretch")

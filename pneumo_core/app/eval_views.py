@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..data.dataset import CLASSES
+from ..evaluation.operating_point import STUDY_PROFILE, fitted_on_split  # one rule for "fitted on this split"
 from ..stats.decision import calls_pneumonia
 from ..stats.metrics import confusion_counts, threshold_metrics_ci
 from .cases import label_at
@@ -30,7 +31,7 @@ __all__ = ["EvalView", "OUT_OF_FOLD_NOTE", "STUDY_PROFILE", "RECALIBRATED_N_BOOT
     "operating_point", "gallery", "eval_consistency"]
 
 N_BOOT = 1000
-THRESHOLD_METRICS = ("accuracy", "recall", "specificity", "precision", "npv", "f1")
+THRESHOLD_METRICS = ("recall", "specificity", "precision", "npv", "accuracy", "f1")  # what a clinician asks first
 FREE_METRICS = ("roc_auc", "average_precision", "brier", "ece")
 METRIC_NAMES = {
     "accuracy": "Accuracy",
@@ -44,7 +45,6 @@ METRIC_NAMES = {
     "brier": "Brier score (lower is better)",
     "ece": "ECE, 10 bins (lower is better)",
 }
-STUDY_PROFILE = "kermany-test"  # the shipped profile fitted on the whole official test split
 OUT_OF_FOLD_NOTE = "out-of-fold: no film scored by a fit that saw it or its patient"
 RECALIBRATED_N_BOOT = 200  # the page computes these on the fly: 200 resamples keep it to a second or two
 
@@ -70,23 +70,6 @@ class EvalView:
 def source_view(ev: dict) -> EvalView:
     return EvalView(ev, SOURCE_CALIBRATION, "probabilities calibrated on the model's validation data (temperature "
                     "scaling); the test split was never used to choose the model, its temperature or its thresholds")
-
-
-def _split_keys(ev: dict) -> list[list[str]]:
-    """The test films' keys as a profile may have hashed them: relative to data/ (test/NORMAL/x)
-    or to the split folder it was fitted on (NORMAL/x)."""
-    keys = [p["file"] for p in ev["predictions"]]
-    return [keys, [k.split("/", 1)[1] if "/" in k else k for k in keys]]
-
-
-def fitted_on_split(profile: SiteProfile, ev: dict, shipped: bool = False) -> bool:
-    """Whether the profile's sample is exactly this evaluation's films (its file-list hash
-    matches), or it is the shipped test-split profile: then only an out-of-fold evaluation
-    is honest."""
-    from ..calibration.site import files_digest
-    if profile.files_sha256 in {files_digest(keys) for keys in _split_keys(ev)}:
-        return True
-    return shipped and profile.name == STUDY_PROFILE
 
 
 def recalibrated_eval(ev: dict, profile: SiteProfile, n_boot: int = RECALIBRATED_N_BOOT) -> dict:
@@ -172,7 +155,8 @@ def threshold_metrics(ev: dict, threshold: float, n_boot: int = N_BOOT) -> dict[
 
 
 def metrics_table(ev: dict, threshold: float, n_boot: int = N_BOOT) -> list[dict]:
-    """Display rows: metric, value, 95% CI, whether the slider moves it."""
+    """Display rows: metric, value, 95% CI, whether the slider moves it; sensitivity and
+    specificity first, the threshold-free summaries last."""
     m = threshold_metrics(ev, threshold, n_boot)
     return [{"metric": METRIC_NAMES[k], "value": format_number(m[k]["value"]), "95% CI": format_ci(m[k]),
              "moves with threshold": "yes" if k in THRESHOLD_METRICS else "no"}

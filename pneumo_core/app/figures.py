@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 
 from ..data.dataset import CLASSES
 from .eval_views import eval_arrays, operating_point
+from .formatting import preset_groups, preset_label
 
 if TYPE_CHECKING:
     from ..models.metadata import ModelMetadata
@@ -31,7 +32,8 @@ def apply_layout(fig: go.Figure, title: str, x: str, y: str, square: bool = Fals
 
 def roc_figure(ev: dict, threshold: float, meta: ModelMetadata | None = None) -> go.Figure:
     """ROC with the current threshold (cross) and the presets (circles; from model.json
-    when given, as the sidebar offers them, else from the evaluation file)."""
+    when given, as the sidebar offers them, else from the evaluation file; presets that
+    coincide are one circle naming both)."""
     roc = ev["curves"]["roc"]
     auc = next(iter(ev["metrics"].values()))["roc_auc"]
     op = operating_point(ev, threshold)
@@ -39,9 +41,11 @@ def roc_figure(ev: dict, threshold: float, meta: ModelMetadata | None = None) ->
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#bbbbbb"), name="chance")
     fig.add_scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", name=f"ROC (AUC {auc['value']:.3f})",
                     customdata=roc["threshold"], hovertemplate="1-spec %{x:.3f}, sens %{y:.3f}, t=%{customdata:.3f}")
-    for name, t in (meta.thresholds if meta is not None else ev["thresholds"]).items():
-        p = operating_point(ev, float(t))
-        fig.add_scatter(x=[p["fpr"]], y=[p["tpr"]], mode="markers", name=f"{name} preset ({float(t):.3f})",
+    values = {k: float(v) for k, v in (meta.thresholds if meta is not None else ev["thresholds"]).items()}
+    groups = preset_groups(values, meta.default_threshold if meta is not None else None)
+    for name in groups:
+        p = operating_point(ev, values[name])
+        fig.add_scatter(x=[p["fpr"]], y=[p["tpr"]], mode="markers", name=f"preset {preset_label(name, values, groups)}",
                         marker=dict(symbol="circle-open", size=11, line=dict(width=2)))
     fig.add_scatter(x=[op["fpr"]], y=[op["tpr"]], mode="markers", name=f"current threshold ({threshold:.3f})",
                     marker=dict(symbol="x", size=13, color="black"))
@@ -88,9 +92,11 @@ def reliability_figure(ev: dict) -> go.Figure:
 
 
 def learning_figure(hist: list[dict], best_epoch: int | None = None) -> go.Figure:
+    """Training curves (for engineers: the model card shows them). Train figures come from
+    augmented batches, dotted; validation solid."""
     from plotly.subplots import make_subplots
     ep = [h["epoch"] for h in hist]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy and AUC (train on augmented batches)"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy and AUC"))  # short: a long title is cut off
     fig.add_scatter(x=ep, y=[h["train_loss"] for h in hist], name="train loss", row=1, col=1)
     fig.add_scatter(x=ep, y=[h["val_loss"] for h in hist], name="validation loss", row=1, col=1)
     for key, name in (("train_accuracy", "train accuracy"), ("val_accuracy", "validation accuracy"),

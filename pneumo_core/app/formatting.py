@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["DISCLAIMER", "SOURCE_CALIBRATION", "site_name", "calibration_label", "probability_label", "disclaimer",
-    "escape_markdown", "safe_filename", "format_probability", "format_number", "format_ci"]
+    "escape_markdown", "safe_filename", "format_probability", "format_number", "format_ci", "PRESET_DIGITS",
+    "preset_groups", "preset_label"]
 
 DISCLAIMER = ("Research demo, not a diagnosis and not a medical device. Probabilities are calibrated on "
               "validation data from one paediatric centre; they may not transfer to your patients.")
 SOURCE_CALIBRATION = "calibrated on validation data"
+PRESET_DIGITS = 3  # thresholds print (and the slider moves) to three decimals
 
 
 _NAME_UNSAFE = re.compile(r"[^\w .'-]|_")
@@ -82,3 +84,22 @@ def format_ci(v: dict[str, float], digits: int = 3) -> str:
     if lo is None or hi is None or not (np.isfinite(lo) and np.isfinite(hi)):
         return "–"
     return f"{lo:.{digits}f} – {hi:.{digits}f}"
+
+
+def preset_groups(values: dict[str, float], default: str | None = None) -> dict[str, list[str]]:
+    """{shown name: the preset names it stands for}: presets equal to `PRESET_DIGITS` decimals
+    are one choice (two buttons with one number are not a choice), shown under the default
+    preset's name when it is among them, else the first's."""
+    by_value: dict[float, list[str]] = {}
+    for name, t in values.items():
+        by_value.setdefault(round(float(t), PRESET_DIGITS), []).append(name)
+    return {(default if default in names else names[0]): names for names in by_value.values()}
+
+
+def preset_label(name: str, values: dict[str, float], groups: dict[str, list[str]] | None = None) -> str:
+    """"balanced (0.174)", or "balanced = screening (0.174)" when the two coincide."""
+    groups = preset_groups(values) if groups is None else groups
+    if name not in values:
+        return "custom (slider)"
+    names = [name, *(n for n in groups.get(name, []) if n != name)]
+    return f"{' = '.join(names)} ({values[name]:.{PRESET_DIGITS}f})"

@@ -4,13 +4,14 @@
 """
 from __future__ import annotations
 
-import math
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .eval_views import METRIC_NAMES, EvalView
-from .formatting import calibration_label, escape_markdown, format_ci, format_number
+from .training_card import calibration_choice_details, calibration_choice_in_words, training_rows
+from .formatting import calibration_label, escape_markdown, format_ci, format_number, preset_groups, preset_label
 
 if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
 
 __all__ = ["train_prevalence", "prevalence_note", "calibration_caption", "site_calibration_caption",
     "site_calibration_notes", "site_study_rows",
-    "test_split_caption", "site_profile_rows", "comparison_rows", "card_metric_rows",
+    "test_split_caption", "site_profile_rows", "comparison_rows", "card_metric_rows", "CARD_METRICS",
+    "calibration_in_words", "calibration_choice_in_words", "calibration_choice_details",
     "validation_rows", "threshold_notes", "training_rows", "saliency_caveats"]
 
 
@@ -46,6 +48,14 @@ def calibration_caption(ev: dict, meta: ModelMetadata) -> str:
     return (f"The temperature ({meta.temperature:.3f}) was fitted on validation data "
             f"(train-like: {train_prevalence(meta):.0%} pneumonia). ECE {float(val_ece):.3f} on validation, "
             f"{test_ece:.3f} on this test split.")
+
+
+def calibration_in_words(ev: dict) -> str:
+    """What the reliability diagram says, in plain words, from the file's ECE."""
+    ece = next(iter(ev["metrics"].values()))["ece"]["value"]
+    return (f"**Are the probabilities honest?** On these films a stated probability of pneumonia is off from how "
+            f"often pneumonia was present by about **{100 * ece:.0f} percentage points** on average. Points below "
+            "the diagonal: the model over-states pneumonia; above it: under-states.")
 
 
 def site_calibration_caption(view: EvalView, profile: SiteProfile) -> str:
@@ -97,14 +107,17 @@ def site_profile_rows(profile: SiteProfile) -> list[dict]:
 
 
 def comparison_rows(reports: dict[str, dict], metas: dict[str, ModelMetadata]) -> list[dict]:
-    """One row per model at its own validation-chosen thresholds, from the files."""
+    """One row per model and distinct preset (coinciding presets are one row naming both),
+    at its own validation-chosen thresholds, from the files."""
     rows = []
     for name, ev in reports.items():
-        for preset, t in ev["thresholds"].items():
+        values = {k: float(v) for k, v in ev["thresholds"].items()}
+        meta = metas.get(name)
+        for preset, names in preset_groups(values, meta.default_threshold if meta is not None else None).items():
             m = ev["metrics"][preset]
             ci = lambda k: f"{m[k]['value']:.3f} ({m[k]['ci_low']:.3f}–{m[k]['ci_high']:.3f})"  # noqa: E731
             rows.append({
-                "model": name, "operating point": preset, "threshold": f"{float(t):.3f}",
+                "model": name, "operating point": " = ".join(names), "threshold": f"{values[preset]:.3f}",
                 "ROC AUC": ci("roc_auc"), "sensitivity": ci("recall"), "specificity": ci("specificity"),
                 "PPV": ci("precision"), "NPV": ci("npv"), "Brier": f"{m['brier']['value']:.3f}",
                 "ECE": f"{m['ece']['value']:.3f}",
@@ -112,16 +125,18 @@ def comparison_rows(reports: dict[str, dict], metas: dict[str, ModelMetadata]) -
     return rows
 
 
-def card_metric_rows(ev: dict) -> list[dict]:
-    """Test metrics with 95% CIs at each validation-chosen preset, from eval_test.json."""
-    rows = []
-    for preset, t in ev["thresholds"].items():
-        m = ev["metrics"][preset]
-        row = {"operating point": preset, "threshold": format_number(float(t))}
-        for k in ("recall", "specificity", "precision", "npv", "accuracy", "roc_auc"):
-            row[METRIC_NAMES[k]] = f"{format_number(m[k]['value'])} ({format_ci(m[k])})"
-        rows.append(row)
-    return rows
+CARD_METRICS = ("recall", "specificity", "precision", "npv", "accuracy", "roc_auc")
+
+
+def card_metric_rows(ev: dict, default: str | None = None) -> list[dict]:
+    """Test metrics with 95% CIs from eval_test.json, one row per metric and one column per
+    distinct validation-chosen preset: narrow enough to read without scrolling."""
+    values = {k: float(v) for k, v in ev["thresholds"].items()}
+    groups = preset_groups(values, default or ev.get("default_threshold"))
+    return [{"metric": METRIC_NAMES[k],
+             **{preset_label(p, values, groups): f"{format_number(ev['metrics'][p][k]['value'])} "
+                                                 f"({format_ci(ev['metrics'][p][k])})" for p in groups}}
+            for k in CARD_METRICS]
 
 
 def validation_rows(meta: ModelMetadata) -> list[dict]:
@@ -131,11 +146,14 @@ def validation_rows(meta: ModelMetadata) -> list[dict]:
 
 
 def threshold_notes(meta: ModelMetadata) -> list[str]:
-    """One line per preset: value and the rule that chose it; plus a note when the
-    'screening' preset is not the more sensitive one (it is defined by a sensitivity floor
-    on validation, not as 'lower than balanced')."""
+    """One line per preset: value and the rule that chose it; a note when presets coincide,
+    and one when the 'screening' preset is not the more sensitive one (it is defined by a
+    sensitivity floor on validation, not as 'lower than balanced')."""
     th, rules = meta.thresholds, meta.threshold_rule
     notes = [f"{k} = {float(v):.3f}: {rules[k]}" for k, v in th.items()]
+    same = [names for names in preset_groups({k: float(v) for k, v in th.items()}).values() if len(names) > 1]
+    notes += [f"{' and '.join(names)} are the same threshold for this model, so the app offers them as one choice."
+              for names in same]
     if "screening" in th and "balanced" in th and float(th["screening"]) > float(th["balanced"]):
         notes.append("For this model the screening threshold is above the balanced one: validation sensitivity "
                      "stays at or above its floor up to that higher threshold, so it calls fewer images PNEUMONIA "
@@ -143,86 +161,7 @@ def threshold_notes(meta: ModelMetadata) -> list[str]:
     return notes
 
 
-_AUGMENT_WORDS = {"rotate_deg": "rotation ±{:g}°", "zoom": "zoom ±{:.0%}", "shift": "shift ±{:.0%}",
-                  "brightness": "brightness ±{:.0%}", "contrast": "contrast ±{:.0%}", "gamma": "gamma ±{:g}",
-                  "blur_sigma": "blur up to σ {:g} px", "noise": "noise up to {:g}"}
-
-
-def _augment_text(aug: dict) -> str:
-    parts = []
-    for k, v in aug.items():
-        if k == "hflip":
-            parts.append("horizontal flips" if v else "no horizontal flips")
-        elif k in _AUGMENT_WORDS and isinstance(v, (int, float)):
-            parts.append(_AUGMENT_WORDS[k].format(v))
-        else:
-            parts.append(f"{k} {v}")
-    return ", ".join(parts) or "–"
-
-
-def _regularisation_text(cfg: dict) -> str:
-    ls, mix, scale = cfg["label_smoothing"], cfg["mixup"], cfg["backbone_lr_scale"]  # scale 0 = frozen backbone
-    parts = ([f"label smoothing {ls}"] if ls else []) + ([f"mixup {mix}"] if mix else []) \
-        + ([f"backbone learning rate x{scale} of the head's"] if scale != 1 else [])
-    return ", ".join(parts) or "none (hard labels, one learning rate)"
-
-
-def _fitted_on(meta: ModelMetadata) -> str:
-    cal = meta.calibration
-    if cal is None or cal["fitted_on"] == ["clean"]:  # no record: trained before the choice existed, on clean
-        return "fitted on clean validation"
-    return "fitted on clean validation pooled with simulated shifts"
-
-
-def _calibration_choice_text(meta: ModelMetadata) -> str:
-    """Why the temperature and thresholds were fitted where they were, with the held-out losses."""
-    cal = meta.calibration
-    if cal is None:
-        return "not recorded (trained before the choice existed)"
-    held_out = {w: v for w, v in cal["mean_held_out"].items() if w in ("clean", "pooled")}
-    loss = ", ".join(f"{w} fit {v['balanced_log_loss']:.4f}" for w, v in held_out.items())
-    acc = ", ".join(f"{w} fit {v['balanced_accuracy']:.4f}" for w, v in held_out.items())
-    return cal["rule"] + (f". Mean held-out balanced log loss: {loss}; balanced accuracy: {acc}" if loss else "")
-
-
-def _early_stop_text(cfg: dict) -> str:
-    first = math.ceil(cfg["early_stop_from"] * cfg["epochs"])
-    return (f"; of {cfg['epochs']} scheduled, early stopping after {cfg['patience']} epochs without improvement"
-            + (f", never before epoch {first}" if first else ""))
-
-
-def training_rows(meta: ModelMetadata, selection: dict | None = None) -> list[dict]:
-    """The training protocol as field/value rows, from model.json (and the model's
-    selection.json record, when it has one)."""
-    tr = meta.training
-    cfg = tr["config"]
-    counts = lambda c: ", ".join(f"{v} {k}" for k, v in c.items())  # noqa: E731
-    hf = meta.hflip_decision
-    flips = ("used" if hf["hflip"] else "not used") + f": {hf['rule']}"
-    if "best_val_loss" in hf:
-        flips += "; best validation loss " + ", ".join(f"{k} {v:.4f}" for k, v in hf["best_val_loss"].items())
-    if "note" in hf:
-        flips += f" ({hf['note']})"
-    rows = [
-        ("architecture", meta.architecture),
-        ("input", "{size}x{size} px, {channels} channel(s), squashed to a square (no crop)".format(**meta.input)),
-        ("output", meta.output),
-        ("initialisation", "ImageNet weights" if "ImageNet" in meta.description else "from scratch"),
-        ("training images", counts(meta.train_counts)),
-        ("validation images", counts(meta.validation_counts) + f" ({cfg['val_fraction']:.0%} of train, patient-grouped)"),
-        ("epochs", f"{meta.epochs_run} run, epoch {meta.best_epoch} kept (best validation loss)" + _early_stop_text(cfg)),
-        ("optimiser", f"lr {cfg['lr']}, batch {cfg['batch_size']}, weight decay {cfg['weight_decay']}, "
-                      f"early-stopping patience {cfg['patience']}"),
-        ("augmentation", _augment_text(cfg["augment"])),
-        ("soft targets and backbone learning rate", _regularisation_text(cfg)),
-        ("horizontal flips", flips),
-        ("model selection", f"{selection['chosen']}: {selection['rule']} (selection.json)" if selection else "–"),
-        ("temperature", f"{meta.temperature:.3f}, {_fitted_on(meta)}, like the thresholds"),
-        ("calibration choice", _calibration_choice_text(meta)),
-        ("out-of-distribution flag", f"{meta.ood['method']}; {meta.ood['threshold_rule']}"),
-        ("hardware", f"{tr['hardware']}, {tr['wall_seconds']} s, torch {tr['torch']}"),
-    ]
-    return [{"field": k, "value": str(v)} for k, v in rows]
+_CLASS_NOTE = re.compile(r"\s*\((not )?class-specific\)\s*$")
 
 
 def saliency_caveats(methods: dict | None = None) -> str:
@@ -240,6 +179,7 @@ def saliency_caveats(methods: dict | None = None) -> str:
     ]
     for key, spec in methods.items():
         label, specific = (spec[2] if len(spec) > 2 else key), bool(spec[1])
+        label = _CLASS_NOTE.sub("", label) or key  # the sentence says it: "EigenCAM", not "EigenCAM (not class-specific)"
         lines.append(f"- **{escape_markdown(label)}**: " + (
             "class-specific (explains the called class)." if specific else
             "**not class-specific**: it shows the dominant activation pattern, the same map whatever the call."))

@@ -15,10 +15,11 @@ if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
     from .sidebar import Settings
 
-__all__ = ["current", "at", "NO_ESTIMATE"]
+__all__ = ["current", "at", "describe", "NO_ESTIMATE"]
 
-NO_ESTIMATE = ("No estimate of sensitivity and specificity exists at this threshold for this calibration: the site "
-               "profile was cross-fitted at its balanced threshold only.")
+NO_ESTIMATE = ("No estimate of sensitivity and specificity exists at this threshold for this calibration: a site "
+               "profile carries one only at the threshold it was cross-fitted at (its balanced one), and grading it "
+               "on other films would not describe the site.")
 
 
 def _files_stamp(model: str) -> int:
@@ -47,3 +48,11 @@ def at(model: str, threshold: float, site: SiteProfile | None = None, shipped: b
 def current(settings: Settings) -> OperatingPoint | None:
     """The operating point of the sidebar's model, threshold and calibration."""
     return at(settings.model, settings.threshold, settings.site, settings.shipped_site)
+
+
+def describe(op: OperatingPoint | None, threshold: float) -> str:
+    """Markdown: the operating point in words, then its numbers with 95% intervals and their
+    source; or `NO_ESTIMATE`. The text holds no user-supplied name."""
+    if op is None:
+        return f"**At threshold {threshold:.3f}**: {NO_ESTIMATE}"
+    return f"**At threshold {threshold:.3f}** the model {op.in_words()}.  \n{op.in_numbers()[:1].upper()}{op.in_numbers()[1:]}."

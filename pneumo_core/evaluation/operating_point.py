@@ -147,7 +147,7 @@ def _site_estimate(site: SiteProfile, threshold: float) -> OperatingPoint | None
     return OperatingPoint(float(threshold), float(sens["value"]), (float(sens["ci_low"]), float(sens["ci_high"])),
                           float(spec["value"]), (float(spec["ci_low"]), float(spec["ci_high"])),
                           int(c.get("PNEUMONIA", 0)), int(c.get("NORMAL", 0)),
-                          f"cross-fitted on the site profile's own labelled films ({site.name})")
+                          "cross-fitted on the site profile's own labelled films")
 
 
 def operating_point(model_dir: Path, threshold: float, site: SiteProfile | None = None,

@@ -17,7 +17,7 @@ import pytest
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from pneumo_core.app import cases, eval_views, formatting, paths, resources, sidebar
+from pneumo_core.app import calibration_choice, cases, eval_views, formatting, operating_point, paths, resources, sidebar
 from pneumo_core.calibration.recalibration import logit
 from pneumo_core.calibration.site import build_site_profile, load_profile, save_profile
 
@@ -57,7 +57,7 @@ def _app_env(monkeypatch, profiles):
 
     monkeypatch.setattr(PagesManager, "__init__", init)
     real = resources.shipped_site_files
-    monkeypatch.setattr(sidebar, "shipped_site_files", lambda m: {
+    monkeypatch.setattr(calibration_choice, "shipped_site_files", lambda m: {
         **real(m), "test-site": profiles["test-site"] if m == MODEL else profiles["other-weights"]})
 
 
@@ -89,7 +89,6 @@ def test_choosing_a_site_profile_changes_the_probability_label_and_threshold_on_
     source = at.session_state["settings"]
     assert {m.label for m in at.metric} == {"P(pneumonia), calibrated on validation data"}
     assert source.threshold == pytest.approx(resources.model_meta(MODEL).thresholds[source.operating_point])
-    before = [m.value for m in at.metric]
 
     calls = []
     real = Predictor.predict_radiographs
@@ -102,7 +101,10 @@ def test_choosing_a_site_profile_changes_the_probability_label_and_threshold_on_
     assert s.threshold == pytest.approx(site.thresholds[s.operating_point]) != pytest.approx(source.threshold)
     assert at.session_state["threshold_slider"] == pytest.approx(round(site.thresholds[s.operating_point], 3))
     results = [cases.with_site(r, site) for r in _scored_examples()]
-    assert [m.value for m in at.metric] == [formatting.format_probability(r.probability) for r in results] != before
+    shown = [m.value for m in at.metric]  # the case(s) on screen, re-derived under the site's calibration
+    assert shown and set(shown) <= {formatting.format_probability(r.probability) for r in results}
+    assert [formatting.format_probability(r.probability) for r in results] != [
+        formatting.format_probability(r.probability) for r in _scored_examples()]
     assert "calibrated for test-site" in at.caption[0].value
     assert set(at.dataframe[0].value["calibration"]) == {"calibrated for test-site"}
 
@@ -213,3 +215,55 @@ def test_drift_verdict_waits_for_twenty_scored_films_and_is_cached_per_calibrati
     site = load_profile(profiles["test-site"])
     under_site = scoring.batch_drift(MODEL, [cases.with_site(r, site) for r in results], site)
     assert calls == [1] and under_site.p_value == 0.5  # a new calibration is a new test
+
+
+def _words(at: AppTest) -> list[str]:
+    return [_plain(m.value) for m in at.sidebar.markdown if m.value.startswith("**At threshold")]
+
+
+def test_sidebar_says_what_the_threshold_means_for_patients_and_follows_the_slider():
+    at = _app()
+    assert not at.exception
+    s = at.session_state["settings"]
+    expected = operating_point.at(MODEL, s.threshold)
+    (text,) = _words(at)
+    assert expected.in_words() in text and expected.in_numbers() in text.lower()
+    at.sidebar.slider(key="threshold_slider").set_value(0.9).run()
+    (moved,) = _words(at)
+    assert at.session_state["settings"].threshold == pytest.approx(0.9)
+    assert operating_point.at(MODEL, 0.9).in_numbers() in moved.lower() and moved != text
+
+
+def test_presets_that_coincide_are_one_option_in_the_sidebar():
+    at = _app()
+    values = {k: round(float(v), 3) for k, v in resources.model_meta(MODEL).thresholds.items()}
+    options = at.sidebar.radio(key="op").options
+    assert len(options) == len(set(values.values())) + 1  # + custom
+    for names in formatting.preset_groups(values).values():
+        assert sum(all(n in o for n in names) for o in options) == 1
+
+
+def test_a_site_profile_gives_words_at_its_cross_fitted_threshold_and_says_so_where_it_has_none(profiles):
+    site = load_profile(profiles["test-site"])  # half the test films: not the study's out-of-fold split
+    at = _app(calibration="shipped:test-site")
+    assert not at.exception
+    s = at.session_state["settings"]
+    assert s.threshold == pytest.approx(site.estimates["threshold"])
+    (text,) = _words(at)
+    assert operating_point.at(MODEL, s.threshold, site).in_words() in text and "cross-fitted" in text
+    other = next(o for o in at.sidebar.radio(key="op").options if not o.startswith(s.operating_point)
+                 and o != "custom (slider)")
+    at.sidebar.radio(key="op").set_value(other.split(" ")[0]).run()
+    (text,) = _words(at)
+    assert not at.exception and operating_point.NO_ESTIMATE in text
+
+
+def test_the_evaluation_page_leads_with_the_operating_point_in_words():
+    at = _app("pages/evaluation.py")
+    assert not at.exception
+    s = at.session_state["settings"]
+    words = operating_point.at(MODEL, s.threshold).in_words()
+    page = [_plain(m.value) for m in at.main.markdown]
+    assert words in page[0], "the first thing the page says is what the threshold means for patients"
+    assert at.main.subheader[0].value.startswith(f"At threshold {s.threshold:.3f}")
+    assert "Training curves" not in [h.value for h in at.main.subheader]

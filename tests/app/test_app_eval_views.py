@@ -130,3 +130,18 @@ def test_learning_curves_set_train_against_validation_and_tolerate_old_histories
     assert {"train accuracy", "validation accuracy", "train AUC", "validation AUC"} <= names
     old = [{k: v for k, v in h.items() if k != "train_auc"} for h in hist]  # shipped before train AUC was logged
     assert "train AUC" not in {t.name for t in figures.learning_figure(old).data}
+
+
+def test_coinciding_presets_are_one_circle_on_the_roc_naming_both():
+    ev = resources.eval_report(MODELS[0])
+    same = {"balanced": 0.3, "screening": 0.3}
+    circles = [tr.name for tr in figures.roc_figure({**ev, "thresholds": same}, 0.5).data if tr.name.startswith("preset")]
+    assert circles == ["preset balanced = screening (0.300)"]
+    apart = {"balanced": 0.3, "screening": 0.1}
+    circles = [tr.name for tr in figures.roc_figure({**ev, "thresholds": apart}, 0.5).data if tr.name.startswith("preset")]
+    assert circles == ["preset balanced (0.300)", "preset screening (0.100)"]
+
+
+def test_metrics_table_leads_with_sensitivity_and_specificity():
+    rows = eval_views.metrics_table(resources.eval_report(MODELS[0]), 0.5)
+    assert [r["metric"] for r in rows[:2]] == ["Sensitivity (recall)", "Specificity"]

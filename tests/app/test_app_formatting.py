@@ -33,3 +33,22 @@ def test_download_names_never_carry_paths_or_odd_characters(name, expected):
                                     (None, "–"), (float("nan"), "–")])
 def test_probabilities_never_print_as_a_certain_zero_or_one(p, text):
     assert formatting.format_probability(p) == text
+
+
+@pytest.mark.parametrize("values,default,groups", [
+    ({"balanced": 0.174, "screening": 0.174}, "balanced", {"balanced": ["balanced", "screening"]}),
+    ({"screening": 0.17400004, "balanced": 0.174}, "balanced", {"balanced": ["screening", "balanced"]}),
+    ({"balanced": 0.5, "screening": 0.2}, "balanced", {"balanced": ["balanced"], "screening": ["screening"]}),
+    ({"balanced": 0.1745, "screening": 0.1735}, None, {"balanced": ["balanced"], "screening": ["screening"]}),
+])
+def test_presets_equal_to_the_shown_precision_are_one_choice_named_after_the_default(values, default, groups):
+    assert formatting.preset_groups(values, default) == groups
+
+
+def test_a_coinciding_preset_is_labelled_once_with_both_names():
+    same = {"balanced": 0.174, "screening": 0.174}
+    groups = formatting.preset_groups(same, "balanced")
+    assert [formatting.preset_label(o, same, groups) for o in groups] == ["balanced = screening (0.174)"]
+    apart = {"balanced": 0.3, "screening": 0.1}
+    assert [formatting.preset_label(o, apart) for o in apart] == ["balanced (0.300)", "screening (0.100)"]
+    assert formatting.preset_label("custom", same) == "custom (slider)"
