@@ -20,7 +20,7 @@ import requests
 from PIL import Image
 from pydicom.dataset import FileMetaDataset
 from pydicom.encaps import encapsulate
-from pydicom.uid import JPEGBaseline8Bit, ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit, generate_uid
 
 ORTHANC = next((p for p in ("/usr/sbin/Orthanc", "/usr/bin/Orthanc") if Path(p).is_file()), "Orthanc")
 PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
@@ -154,18 +154,3 @@ def dicom_from_image(image: Path, study: Study, series_uid: str, number: int, ph
     ds.save_as(buf, enforce_file_format=True)
     return buf.getvalue()
 
-
-def not_an_image_dicom(study: Study) -> bytes:
-    """A secondary-capture object without pixel data: what a broken modality might send."""
-    ds = pydicom.Dataset()
-    ds.SOPClassUID, ds.SOPInstanceUID = SecondaryCaptureImageStorage, generate_uid()
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = study.uid, generate_uid()
-    ds.PatientName, ds.PatientID, ds.Modality = study.patient_name, study.patient_id, study.modality
-    ds.AccessionNumber, ds.StudyDate = study.accession, study.date
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = ds.SOPClassUID, ds.SOPInstanceUID
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta = meta
-    buf = io.BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
-    return buf.getvalue()

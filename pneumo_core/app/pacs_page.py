@@ -1,0 +1,151 @@
+"""The PACS page's work, kept out of the page file: the configured servers, a search, a study
+scored one instance at a time through the Diagnose page's cached scorer, and a case report
+stored back in the study.
+
+Servers come only from configuration (`pacs.config`: Streamlit secrets `[dicomweb]`, else
+`PNEUMO_DICOMWEB_URL`): the page picks among them and never takes a URL from its user, so
+the app cannot be turned into a proxy into the hospital network. The page shows what a
+search returns without patient attributes (accession, date, modalities, counts) and, per
+case, what Diagnose shows.
+
+Session-state keys: `pacs_studies` (the last search's `StudySummary` list, with its server),
+`pacs_scored` (`ScoredStudy`: results of the study scored last), `pacs_stored` ({case digest:
+(ok, message)} of the reports stored or refused).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import TYPE_CHECKING, Any, Mapping
+
+import streamlit as st
+
+from ..pacs.client import RADIOGRAPH_MODALITIES, PacsClient, PacsError, StudySummary
+from ..pacs.config import ServerConfig, servers_from
+from ..pacs.study import plan_study
+from .cases import CaseResult, blend, label_at
+from .report_form import ReportFields, field_key
+from .scoring import case_report, heatmap_for, score_file
+
+if TYPE_CHECKING:
+    from ..evaluation.operating_point import OperatingPoint
+    from .sidebar import Settings
+
+__all__ = ["STUDIES", "SCORED", "STORED", "ScoredStudy", "configured_servers", "search", "study_rows", "study_label",
+           "score_study", "store_report"]
+
+STUDIES, SCORED, STORED = "pacs_studies", "pacs_scored", "pacs_stored"
+
+
+def _plain(value: Any) -> Any:
+    """Streamlit's secrets (AttrDict, nested) as plain dicts."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def _secrets_section() -> dict | None:
+    try:
+        section = st.secrets.get("dicomweb")
+    except Exception:  # noqa: BLE001 - no secrets file: Streamlit raises its own FileNotFoundError kinds
+        return None
+    return _plain(section) if section else None
+
+
+def configured_servers() -> list[ServerConfig]:
+    """The servers this installation allows (secrets first, else the environment)."""
+    return servers_from(_secrets_section())
+
+
+def _client(server: ServerConfig) -> PacsClient:
+    return PacsClient(server.url, server.auth)
+
+
+def search(server: ServerConfig, accession: str = "", dates: tuple[date, ...] = (),
+           modalities: tuple[str, ...] = RADIOGRAPH_MODALITIES) -> list[StudySummary]:
+    """Studies on `server` by accession number and/or a study date range (one date: that day)."""
+    date_from = dates[0].strftime("%Y%m%d") if dates else None
+    date_to = dates[-1].strftime("%Y%m%d") if dates else None
+    with _client(server) as client:
+        return client.search_studies(accession=accession.strip() or None, date_from=date_from, date_to=date_to,
+                                     modalities=modalities)
+
+
+def _date(text: str) -> str:
+    return f"{text[:4]}-{text[4:6]}-{text[6:8]}" if len(text) == 8 and text.isdigit() else text
+
+
+def study_rows(studies: list[StudySummary]) -> list[dict]:
+    """The study table: no patient attributes."""
+    return [{"accession": s.accession, "study date": _date(s.date), "modalities": ", ".join(s.modalities),
+             "series": s.n_series, "instances": s.n_instances} for s in studies]
+
+
+def study_label(s: StudySummary) -> str:
+    n = f"{s.n_instances} instance{'s' if s.n_instances != 1 else ''}" if s.n_instances is not None else "?"
+    return f"{s.accession or '(no accession)'} · {_date(s.date)} · {', '.join(s.modalities)} · {n}"
+
+
+@dataclass
+class ScoredStudy:
+    """A study's image instances scored (source calibration; the page applies the sidebar's),
+    the model they were scored with, and what was skipped."""
+    server: str
+    study_uid: str
+    model: str
+    results: list[CaseResult]
+    skipped: list[str] = field(default_factory=list)  # "an Encapsulated PDF", ...
+
+
+def score_study(server: ServerConfig, study_uid: str, model: str) -> ScoredStudy:
+    """Each image instance fetched, scored and dropped in turn (one file in memory at a time);
+    one the header says is not a frontal chest film is shown *not assessed* with that reason.
+    Raises `PacsError` when the study cannot be listed; an instance that cannot be fetched
+    comes back with `error` set."""
+    with _client(server) as client:
+        plan = plan_study(client.instances(study_uid))
+        reasons = {r.sop_uid: why for r, why in plan.other}
+        results = []
+        for ref in plan.ordered:
+            try:
+                data = client.retrieve(ref)
+            except PacsError as exc:
+                results.append(CaseResult(name=ref.name, digest=ref.sop_uid, model=model,
+                                          error=f"cannot retrieve instance: {exc}"))
+                continue
+            r = score_file(model, data, ref.name)
+            del data
+            if ref.sop_uid in reasons and r.error is None:  # read, but not a film this model reads
+                r = replace(r, probability=None, logit=None, features=None,
+                            warnings=[reasons[ref.sop_uid]] + [w for w in r.warnings if w != reasons[ref.sop_uid]])
+            results.append(r)
+    return ScoredStudy(server.name, study_uid, model, results, [what for _, what in plan.skipped])
+
+
+def _typed_fields(digest: str) -> ReportFields:
+    """What the reader typed into the case view's report fields (read, not drawn again)."""
+    typed = {name: str(st.session_state.get(field_key(digest, name), "")).strip()
+             for name in ("accession_number", "impression", "reader")}
+    return ReportFields(**typed)
+
+
+def _report_pdf(r: CaseResult, s: Settings, op: OperatingPoint | None) -> bytes:
+    """The Diagnose page's case report of `r`, with the reader's typed fields."""
+    label = label_at(r.probability, s.threshold)
+    hm = heatmap_for(s.model, r, s.method, label)
+    return case_report(r, s, label, hm, blend(r.display, hm.heatmap, s.opacity), _typed_fields(r.digest), op)()
+
+
+def store_report(server: ServerConfig, study_uid: str, r: CaseResult, s: Settings,
+                 op: OperatingPoint | None) -> str:
+    """Stores the case's report in its study (new series, Encapsulated PDF); the message to
+    show. Raises `PacsError` (or ValueError for a case without a call) with a message to show."""
+    from ..pacs.report_dicom import encapsulated_pdf
+
+    if not r.ok:
+        raise ValueError("only a scored film has a report")
+    pdf = _report_pdf(r, s, op)
+    with _client(server) as client:
+        ds = encapsulated_pdf(pdf, client.study_header(study_uid))
+        client.store(ds)
+    return f"Report stored in the study on {server.name} (new series, instance {ds.SOPInstanceUID})."

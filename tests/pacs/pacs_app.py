@@ -1,0 +1,12 @@
+"""Test-only entrypoint: the app's sidebar and the PACS page, the way streamlit_app.py will
+run it once the page is in the navigation."""
+from pathlib import Path
+
+import streamlit as st
+
+from pneumo_core.app import sidebar
+
+PAGE = Path(__file__).resolve().parents[2] / "pages" / "pacs.py"
+navigation = st.navigation([st.Page(PAGE, title="PACS", url_path="pacs", default=True)])
+sidebar.sidebar()
+navigation.run()
