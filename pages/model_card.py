@@ -3,7 +3,7 @@ thresholds and temperature were chosen and what they mean for patients, known li
 saliency caveats. Numbers come from the files."""
 import streamlit as st
 
-from pneumo_core.app import figures, formatting, model_card, operating_point, resources, sidebar, widgets
+from pneumo_core.app import figures, formatting, model_card, operating_controls, resources, sidebar, widgets
 
 s = sidebar.settings()
 meta, ev = resources.model_meta(s.model), resources.eval_report(s.model)
@@ -48,11 +48,10 @@ if hist:
 
 st.header("How the operating points and probabilities were set")
 st.markdown("\n".join(f"- {formatting.escape_markdown(n)}" for n in model_card.threshold_notes(meta)))
-st.markdown("What each operating point means for patients, on the official test split:\n" + "\n".join(
-    f"- {operating_point.describe(operating_point.at(s.model, t), t)}"
-    for t in sorted({round(float(v), formatting.PRESET_DIGITS) for v in meta.thresholds.values()})))
 st.markdown(f"- Probabilities: temperature scaling, P = sigmoid(logit / T) with T = "
             f"{meta.temperature:.3f} fitted on validation (minimum log-loss).")
+st.markdown("What each operating point means for patients:\n"
+            + "\n".join(f"- {m}" for m in operating_controls.preset_meanings(s.model)))
 if s.site is not None:
     st.subheader(f"Calibration in use: {s.calibration_label}")
     st.caption("A site profile recalibrates the temperature-scaled logit on a labelled sample of that site's films "

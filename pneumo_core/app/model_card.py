@@ -108,7 +108,8 @@ def site_profile_rows(profile: SiteProfile) -> list[dict]:
 
 def comparison_rows(reports: dict[str, dict], metas: dict[str, ModelMetadata]) -> list[dict]:
     """One row per model and distinct preset (coinciding presets are one row naming both),
-    at its own validation-chosen thresholds, from the files."""
+    at its own validation-chosen thresholds, from the files. PPV and NPV are left to each
+    model's own table: they depend on prevalence, and without them the rows fit the page."""
     rows = []
     for name, ev in reports.items():
         values = {k: float(v) for k, v in ev["thresholds"].items()}
@@ -118,8 +119,7 @@ def comparison_rows(reports: dict[str, dict], metas: dict[str, ModelMetadata]) -
             ci = lambda k: f"{m[k]['value']:.3f} ({m[k]['ci_low']:.3f}–{m[k]['ci_high']:.3f})"  # noqa: E731
             rows.append({
                 "model": name, "operating point": " = ".join(names), "threshold": f"{values[preset]:.3f}",
-                "ROC AUC": ci("roc_auc"), "sensitivity": ci("recall"), "specificity": ci("specificity"),
-                "PPV": ci("precision"), "NPV": ci("npv"), "Brier": f"{m['brier']['value']:.3f}",
+                "sensitivity": ci("recall"), "specificity": ci("specificity"), "ROC AUC": ci("roc_auc"),
                 "ECE": f"{m['ece']['value']:.3f}",
             })
     return rows
@@ -140,9 +140,11 @@ def card_metric_rows(ev: dict, default: str | None = None) -> list[dict]:
 
 
 def validation_rows(meta: ModelMetadata) -> list[dict]:
-    """model.json's validation metrics, one row per preset."""
-    return [{"operating point": p, **{METRIC_NAMES.get(k, k): format_number(v[p]) for k, v in meta.validation.items()}}
-            for p in meta.thresholds]
+    """model.json's validation metrics, one row per distinct preset (coinciding ones share it)."""
+    values = {k: float(v) for k, v in meta.thresholds.items()}
+    groups = preset_groups(values, meta.default_threshold)
+    return [{"operating point": " = ".join(groups[p]),
+             **{METRIC_NAMES.get(k, k): format_number(v[p]) for k, v in meta.validation.items()}} for p in groups]
 
 
 def threshold_notes(meta: ModelMetadata) -> list[str]:

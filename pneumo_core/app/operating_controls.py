@@ -20,7 +20,7 @@ from .resources import model_meta
 if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
 
-__all__ = ["OP", "SLIDER", "CUSTOM", "presets", "rules", "default_preset", "operating_controls"]
+__all__ = ["OP", "SLIDER", "CUSTOM", "presets", "rules", "default_preset", "preset_meanings", "operating_controls"]
 
 OP, SLIDER, CONTEXT, CUSTOM = "op", "threshold_slider", "operating_context", "custom"
 
@@ -36,6 +36,13 @@ def rules(model: str, site: SiteProfile | None = None) -> dict[str, str]:
 
 def default_preset(model: str, site: SiteProfile | None = None) -> str:
     return site.default_threshold if site is not None else model_meta(model).default_threshold
+
+
+def preset_meanings(model: str, site: SiteProfile | None = None, shipped: bool = False) -> list[str]:
+    """Markdown, one per distinct preset: what it means for patients (`operating_point.describe`)."""
+    values = presets(model, site)
+    return [f"{' = '.join(names)}: " + describe(operating_point_at(model, values[p], site, shipped), values[p])
+            for p, names in preset_groups(values, default_preset(model, site)).items()]
 
 
 def _option_of(name: str | None, groups: dict[str, list[str]]) -> str | None:
@@ -92,8 +99,8 @@ def operating_controls(model: str, site: SiteProfile | None, calibration: str, s
     slider = st.slider("Threshold: call PNEUMONIA when P(pneumonia) ≥", 0.0, 1.0, step=0.001, format="%.3f",
                        key=SLIDER, on_change=_to_custom)
     threshold = values[op] if op in values else float(slider)
+    st.markdown(describe(operating_point_at(model, threshold, site, shipped), threshold))
     caption = _rule_caption(op, groups, rule_of, threshold)
     if caption:
         st.caption(caption)
-    st.markdown(describe(operating_point_at(model, threshold, site, shipped), threshold))
     return op, float(threshold)

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from ..stats.decision import calls_pneumonia
 from .figures import apply_layout  # one look for every figure in the app
 
-__all__ = ["reliability_before_after", "site_roc_figure", "study_figure", "operating_point"]
+__all__ = ["reliability_before_after", "site_roc_figure", "study_figure", "operating_point", "TICK_GAP"]
 
 _COLOURS = {"before": "#7f7f7f", "after": "#1f5f8b", "balanced": "#1f77b4", "screening": "#d95f02",
             "accuracy": "#1f5f8b", "recall": "#d95f02", "specificity": "#2ca02c", "ece": "#7b3294"}
@@ -83,6 +83,17 @@ def _band(fig: go.Figure, xs: list[int], rows: list[dict], name: str, colour: st
                                   "%{customdata[1]:.3f})<extra></extra>", row=1, col=col)
 
 
+TICK_GAP = 1.35  # on the log axis, labels of sizes closer than this ratio print on top of each other
+
+
+def _ticks(sizes: list[int], n: int | None) -> list[int]:
+    """The study's sizes and the sample's own size as x ticks, leaving out a study size too
+    close to the sample's to print beside it (its band and markers stay)."""
+    if not n:
+        return sorted(sizes)
+    return sorted({n, *(x for x in sizes if max(x, n) / min(x, n) >= TICK_GAP)})
+
+
 def study_figure(study: dict, estimates: dict | None = None, n: int | None = None) -> go.Figure:
     """The site study (`site_study_test.json`): each estimate against the sample size, its
     mean and the range holding 95% of the draws; with `estimates` (a profile's) and `n`, the
@@ -106,7 +117,7 @@ def study_figure(study: dict, estimates: dict | None = None, n: int | None = Non
     if n is not None:
         for col in (1, 2):
             fig.add_vline(x=n, line_dash="dash", line_color="#888888", row=1, col=col)
-    fig.update_xaxes(type="log", title_text="films in the site sample", tickvals=sorted({*xs, *([n] if n else [])}))
+    fig.update_xaxes(type="log", title_text="films in the site sample", tickvals=_ticks(xs, n))
     fig.update_layout(template="plotly_white", height=420, margin=dict(l=60, r=20, t=60, b=50),
                       legend=dict(orientation="h", y=-0.3),
                       title=f"What the protocol gives by sample size ({study.get('split', 'test')} split, "

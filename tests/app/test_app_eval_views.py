@@ -145,3 +145,14 @@ def test_coinciding_presets_are_one_circle_on_the_roc_naming_both():
 def test_metrics_table_leads_with_sensitivity_and_specificity():
     rows = eval_views.metrics_table(resources.eval_report(MODELS[0]), 0.5)
     assert [r["metric"] for r in rows[:2]] == ["Sensitivity (recall)", "Specificity"]
+
+
+def test_site_study_x_ticks_never_print_a_study_size_on_top_of_the_samples_own():
+    from pneumo_core.app import site_figures
+    study = resources.site_study(MODELS[0])
+    sizes = sorted(int(n) for n in study["sizes"])
+    ticks = list(site_figures.study_figure(study, None, sizes[0] + 3).layout.xaxis.tickvals)
+    assert sizes[0] + 3 in ticks and sizes[0] not in ticks and sizes[-1] in ticks
+    ratios = [b / a for a, b in zip(ticks, ticks[1:])]
+    assert min(ratios) >= site_figures.TICK_GAP
+    assert list(site_figures.study_figure(study).layout.xaxis.tickvals or sizes) == sizes
