@@ -1,5 +1,5 @@
 """One scored input and what the Diagnose page makes of it, without Streamlit: the
-threshold-free `CaseResult`, its call at a threshold, table rows, CSV, display copy and
+threshold-free `CaseResult`, its call at a threshold, table rows, CSV, display copies and
 heatmap overlay. A result keeps the model's logit, so a site profile's probability is
 derived from the cached score (`with_site`) and switching calibration never re-scores.
 """
@@ -22,10 +22,12 @@ from .formatting import SOURCE_CALIBRATION, calibration_label
 if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
 
-__all__ = ["DISPLAY_MAX_SIDE", "BORDERLINE", "CaseResult", "with_site", "content_digest", "label_at", "result_rows",
-    "batch_summary", "case_details", "rows_to_csv", "to_display", "blend"]
+__all__ = ["DISPLAY_MAX_SIDE", "FILM_MAX_SIDE", "CORRECTED_PREFIX", "BORDERLINE", "CaseResult", "with_site", "content_digest", "label_at", "result_rows",
+    "batch_summary", "case_details", "rows_to_csv", "to_display", "upright", "blend"]
 
 DISPLAY_MAX_SIDE = 768  # px sent to the browser per image; big DICOMs are downsampled for display only
+FILM_MAX_SIDE = 2048  # px of the viewer's copy: full resolution for most films, bounded for huge DICOMs
+CORRECTED_PREFIX = "corrected before scoring"  # the input gate's warning when it turned or inverted the film
 BORDERLINE = 0.05  # |p - threshold| below this is called out as borderline
 
 
@@ -50,6 +52,8 @@ class CaseResult:
     source_format: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     display: np.ndarray | None = None  # uint8 HxW, at most DISPLAY_MAX_SIDE a side
+    film: np.ndarray | None = field(default=None, repr=False)  # uint8 HxW for the viewer, at most FILM_MAX_SIDE
+    model_input: np.ndarray | None = field(default=None, repr=False)  # uint8 SxS the model saw: what the heatmap explains
     size: tuple[int, int] | None = None  # original (width, height) in pixels
     model: str = ""
     logit: float | None = None  # source-calibrated logit: what a site profile recalibrates
@@ -138,6 +142,23 @@ def to_display(pixels: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarr
     if max(img.size) > max_side:
         img.thumbnail((max_side, max_side), Image.LANCZOS)
     return np.asarray(img)
+
+
+def upright(film: np.ndarray, model_input: np.ndarray) -> np.ndarray:
+    """The film turned and inverted as the input gate corrected it before scoring, so the
+    heatmap (computed on the model input) lies on the right anatomy. Of the eight quarter
+    turns with or without inversion, the one whose small copy matches the model input."""
+    s = model_input.shape[0]
+    small = np.asarray(Image.fromarray(film).resize((s, s), Image.BILINEAR), np.float32)
+    target = np.asarray(model_input, np.float32)
+
+    def transformed(a: np.ndarray, k: int, inverted: bool) -> np.ndarray:
+        out = np.rot90(a, k)
+        return (255 - out) if inverted else out
+
+    k, inverted = min(((k, inv) for k in range(4) for inv in (False, True)),
+                      key=lambda t: float(np.mean((transformed(small, *t) - target) ** 2)))
+    return np.ascontiguousarray(transformed(np.asarray(film), k, inverted)).astype(np.uint8)
 
 
 def blend(gray_u8: np.ndarray, heatmap: np.ndarray, opacity: float) -> np.ndarray:

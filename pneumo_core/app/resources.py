@@ -15,6 +15,7 @@ profile (`evaluation_view`).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import threading
 from pathlib import Path
@@ -24,7 +25,7 @@ import numpy as np
 import streamlit as st
 
 from ..models.metadata import ModelMetadata, read_metadata
-from .paths import DEFAULT_MODEL, resolve_model_dir
+from .paths import DEFAULT_MODEL, example_files, resolve_model_dir
 
 if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
@@ -73,16 +74,20 @@ def history(name: str) -> list[dict] | None:
 
 class _WarmUp:
     """Imports torch, loads the default model and runs one dummy forward pass (the first
-    one pays for oneDNN's set-up), then imports the CAM stack: seconds on a small CPU,
-    done on a background thread started by the first page load so the page and its
-    uploader render at once. Code that needs those modules waits on the matching event
-    and only then imports them itself: no heavy module is imported by two threads at once."""
+    one pays for oneDNN's set-up), then imports the CAM stack and runs one map with its
+    blanking check (the first backward pass pays for its own set-up), then imports what the
+    pages draw with (plotly, matplotlib for the report). Seconds on a small CPU: done on a
+    background thread, started before the server takes requests by `pneumo_core.app.serve`
+    or, under a plain `streamlit run`, by the first page load, so the page and its uploader
+    render at once. Code that needs those modules waits on the matching event and only then
+    imports them itself: no heavy module is imported by two threads at once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.predictor_ready = threading.Event()
         self.saliency_ready = threading.Event()
+        self.done = threading.Event()
 
     def start(self) -> None:
         with self._lock:
@@ -92,18 +97,35 @@ class _WarmUp:
 
     def _run(self) -> None:
         try:
-            from ..inference import predictor  # noqa: F401  (torch)
+            self._warm()
         finally:
             self.predictor_ready.set()
+            self.saliency_ready.set()
+            self.done.set()
+
+    def _warm(self) -> None:
+        try:
+            importlib.import_module("pneumo_core.inference.predictor")  # torch
+        finally:
+            self.predictor_ready.set()
+        prediction = None
         try:
             p = get_predictor(DEFAULT_MODEL)
-            p.predict_radiographs([_blank_radiograph()], ["warm-up"])
+            prediction = p.predict_radiographs([_warm_up_radiograph()], ["warm-up"])[0]
         except Exception:  # noqa: BLE001 - the page that needs the model reports the failure
             pass
         try:
-            from ..inference import saliency  # noqa: F401  (pytorch-grad-cam, OpenCV)
+            from ..inference import saliency  # (pytorch-grad-cam, OpenCV)
         finally:
             self.saliency_ready.set()
+        try:
+            if prediction is not None and prediction.model_input is not None:
+                exp = saliency.explain(p, prediction.model_input, target="PNEUMONIA")
+                saliency.blanking_check(p, exp)
+        except Exception:  # noqa: BLE001 - as above
+            pass
+        for module in ("matplotlib.figure", "plotly.express", "pneumo_core.app.case_view", "pneumo_core.app.widgets"):
+            importlib.import_module(module)  # the PDF report, the viewer and figures, the pages' helpers (scikit-learn)
 
     def wait(self, event: threading.Event) -> None:
         """Waits, but lets Streamlit stop or restart the script meanwhile (an upload
@@ -119,17 +141,25 @@ class _WarmUp:
                 check()
 
 
-def _blank_radiograph():
-    from ..io.ingest import Radiograph
+def _warm_up_radiograph():
+    """A bundled example decoded like an upload (the decoders' first use is paid here too),
+    or a flat grey film when the examples are missing."""
+    from ..io.ingest import Radiograph, load
+    examples = [p for p in example_files() if p.suffix.lower() in (".jpeg", ".jpg", ".png")]
+    if examples:
+        return load(examples[0].read_bytes(), name=examples[0].name)
     return Radiograph(pixels=np.full((256, 256), 0.5, np.float32), source_format="warm-up")
 
 
 _WARM = _WarmUp()
 
 
-def warm_up() -> None:
-    """Called by the entrypoint on every run; starts the imports once per process."""
+def warm_up(wait: bool = False) -> None:
+    """Called by the entrypoint on every run; starts the imports once per process. With
+    `wait`, returns when they are done (the launcher, `pneumo_core.app.serve`)."""
     _WARM.start()
+    if wait:
+        _WARM.done.wait()
 
 
 def import_predictor():

@@ -16,21 +16,23 @@ import numpy as np
 import streamlit as st
 
 from ..io.ingest import IngestError, load
-from .cases import CaseResult, blend, content_digest, to_display, with_site
+from .cases import CORRECTED_PREFIX, FILM_MAX_SIDE, CaseResult, content_digest, to_display, upright, with_site
 from .formatting import site_name
 from .paths import resolve_model_dir, test_image_bytes
+from .report_form import ReportFields
 from .resources import (get_predictor, import_predictor, import_saliency, method_label, model_meta, profile_key,
                         weights_stamp)
 
 if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
+    from ..evaluation.operating_point import OperatingPoint
     from .sidebar import Settings
 
-__all__ = ["score_file", "Heatmap", "heatmap_for", "gallery_case", "split_warnings", "DriftVerdict", "batch_drift",
+__all__ = ["score_file", "test_case", "Heatmap", "heatmap_for", "split_warnings", "DriftVerdict", "batch_drift",
     "case_report", "calibration_detail"]
 
 
-@st.cache_data(show_spinner=False, max_entries=128)  # each entry holds a display copy of the image
+@st.cache_data(show_spinner=False, max_entries=128)  # each entry holds the viewer's copy of the film
 def _score(model: str, weights: int, digest: str, name: str, _data: bytes) -> CaseResult:
     result = CaseResult(name=name, digest=digest, model=model)
     try:
@@ -42,8 +44,12 @@ def _score(model: str, weights: int, digest: str, name: str, _data: bytes) -> Ca
     result.probability, result.warnings, result.ood_score = pred.probability, list(pred.warnings), pred.ood_score
     result.logit = None if pred.logit is None else float(pred.logit)
     result.features = None if pred.features is None else np.asarray(pred.features, np.float32)
+    result.model_input = None if pred.model_input is None else np.asarray(pred.model_input, np.uint8)
     result.source_format, result.metadata = rad.source_format, dict(rad.metadata)
-    result.display = to_display(rad.pixels)
+    film = to_display(rad.pixels, FILM_MAX_SIDE)
+    if result.model_input is not None and any(w.startswith(CORRECTED_PREFIX) for w in result.warnings):
+        film = upright(film, result.model_input)  # shown as scored, so the heatmap lies on the right anatomy
+    result.film, result.display = film, to_display(film / np.float32(255))
     result.size = (int(rad.pixels.shape[1]), int(rad.pixels.shape[0]))
     return result
 
@@ -55,6 +61,11 @@ def score_file(model: str, data: bytes, name: str, site: SiteProfile | None = No
     return with_site(_score(model, weights_stamp(model), content_digest(data), name, data), site)
 
 
+def test_case(model: str, key: str, site: SiteProfile | None = None) -> CaseResult:
+    """A test image (key from eval_test.json) scored like an upload, cached the same way."""
+    return score_file(model, test_image_bytes(key), Path(key).name, site)
+
+
 @dataclass
 class Heatmap:
     heatmap: np.ndarray  # float32 SxS in [0, 1], relative
@@ -62,34 +73,38 @@ class Heatmap:
     method: str
     class_specific: bool
     note: str
+    check: str = ""  # "blanking the highlighted region changes P(pneumonia) from X to Y"
+    p_before: float | None = None
+    p_after: float | None = None
+
+    @property
+    def caption(self) -> str:
+        """What the map shows, in one line: the class it explains, or that it explains none."""
+        label = method_label(self.method)
+        if not self.class_specific:
+            return f"{label}: the strongest pattern in the model's features, whichever class is called"
+        return f"{label}: explains {self.target_class} (red: strongest, untinted: none)"
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _heatmap(model: str, weights: int, digest: str, method: str, target: str, name: str, _data: bytes) -> Heatmap:
+def _heatmap(model: str, weights: int, digest: str, method: str, target: str, _model_input: np.ndarray) -> Heatmap:
     saliency = import_saliency()
-    rad = load(_data, name=name)
-    exp = saliency.explain(get_predictor(model), rad, method=method, target=target)
+    predictor = get_predictor(model)
+    exp = saliency.explain(predictor, _model_input, method=method, target=target)
+    check = saliency.blanking_check(predictor, exp)  # one more forward pass, cached with the map
     return Heatmap(np.asarray(exp.heatmap, np.float32), str(exp.target_class), str(exp.method),
-                   bool(exp.class_specific), str(exp.note))
+                   bool(exp.class_specific), str(exp.note), str(check.text), float(check.p_before),
+                   float(check.p_after))
 
 
-def heatmap_for(model: str, data: bytes, name: str, method: str, target: str) -> Heatmap:
-    """Cached on (model, content hash, method, class explained); opacity is applied by
-    `blend`, so the opacity slider never re-runs the CAM."""
-    return _heatmap(model, weights_stamp(model), content_digest(data), method, target, name, data)
-
-
-@st.cache_data(show_spinner=False, max_entries=512)
-def _display(digest: str, name: str, _data: bytes) -> np.ndarray:
-    return to_display(load(_data, name=name).pixels)
-
-
-def gallery_case(model: str, key: str, method: str, target: str, opacity: float) -> np.ndarray:
-    """A test image (key from eval_test.json) with its heatmap blended in, both cached."""
-    data = test_image_bytes(key)
-    name = Path(key).name
-    return blend(_display(content_digest(data), name, data), heatmap_for(model, data, name, method, target).heatmap,
-                 opacity)
+def heatmap_for(model: str, result: CaseResult, method: str, target: str) -> Heatmap:
+    """The map of what the model saw when it scored `result` (its cached model input: the
+    file is never decoded again), with the blanking check. Cached on (model, content hash,
+    method, class explained); opacity is applied by `blend`, so the opacity slider never
+    re-runs the CAM. Raises ValueError for a result without a model input (not read)."""
+    if result.model_input is None:
+        raise ValueError(f"{result.name} has no model input to explain: it was not read")
+    return _heatmap(model, weights_stamp(model), result.digest, method, target, result.model_input)
 
 
 def split_warnings(result: CaseResult) -> tuple[str | None, list[str]]:
@@ -169,18 +184,34 @@ def calibration_detail(site: SiteProfile | None, model: str) -> str:
 
 
 def case_report(result: CaseResult, s: Settings, label: str, hm: Heatmap, overlay: np.ndarray,
+                fields: ReportFields | None = None, op: OperatingPoint | None = None,
                 fmt: str = "pdf") -> Callable[[], bytes]:
     """A callable rendering the case report, for `st.download_button(data=...)`: the PDF
-    is drawn only when clicked, and matplotlib is imported only then."""
+    is drawn only when clicked. `fields` are what the reader typed (`report_form`); `op`
+    the operating point's expected sensitivity and specificity (`operating_point.current`),
+    None when no honest estimate exists at this threshold."""
+    fields = fields or ReportFields()
+
     def render() -> bytes:
         from ..io.case_report import ReportCase, render_report
+        expected = {}
+        if op is not None:
+            expected = dict(sensitivity=float(op.sensitivity), sensitivity_ci=tuple(op.sensitivity_ci),
+                            specificity=float(op.specificity), specificity_ci=tuple(op.specificity_ci),
+                            operating_point_words=op.in_words(), operating_point_source=op.source)
+        else:
+            from .operating_point import NO_ESTIMATE
+            expected = dict(operating_point_source=NO_ESTIMATE)
         case = ReportCase(file_name=result.name, probability=float(result.probability), label=label,
                           threshold=s.threshold, operating_point=s.operating_point, model=s.model,
                           calibration=s.calibration_label, calibration_detail=calibration_detail(s.site, s.model),
                           site=site_name(s.site.name) if s.site is not None else None,
                           image=result.display, overlay=overlay,
                           model_description=model_meta(s.model).description,
-                          method=method_label(hm.method), target_class=hm.target_class, heatmap_note=hm.note,
-                          warnings=list(result.warnings), metadata=dict(result.metadata))
+                          method=method_label(hm.method), target_class=hm.target_class if hm.class_specific else "",
+                          heatmap_note=hm.note, heatmap_check=hm.check,
+                          warnings=list(result.warnings), metadata=dict(result.metadata),
+                          accession_number=fields.accession_number, impression=fields.impression,
+                          reader=fields.reader, **expected)
         return render_report(case, fmt)
     return render

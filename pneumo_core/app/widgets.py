@@ -1,6 +1,7 @@
 """Composite UI the pages share: the stale-evaluation warning, the caption saying which
 calibration the test numbers are under, the gallery of test cases with their heatmaps, and
-the per-class page (NORMAL and PNEUMONIA differ only in words).
+the per-class page (NORMAL and PNEUMONIA differ only in words). A thumbnail opens its case in
+the viewer (`case_view.show_gallery_case`).
 """
 from __future__ import annotations
 
@@ -12,14 +13,16 @@ import streamlit as st
 from .eval_views import EvalView, eval_consistency, gallery, per_class_table
 from .figures import probability_histogram
 from .formatting import escape_markdown, format_probability
-from .resources import evaluation_view, model_meta
-from .scoring import gallery_case
+from .case_view import show_gallery_case
+from .cases import blend
+from .resources import evaluation_view, model_meta, saliency_methods
+from .scoring import heatmap_for, test_case
 from .sidebar import Settings, settings
 
 if TYPE_CHECKING:
     from ..models.metadata import ModelMetadata
 
-__all__ = ["stale_eval_warning", "evaluation_for", "calibration_caption", "show_gallery", "class_page"]
+__all__ = ["stale_eval_warning", "evaluation_for", "calibration_caption", "show_gallery", "gallery_footer", "class_page"]
 
 
 def stale_eval_warning(ev: dict, meta: ModelMetadata, model: str, view: EvalView | None = None) -> None:
@@ -32,7 +35,7 @@ def stale_eval_warning(ev: dict, meta: ModelMetadata, model: str, view: EvalView
                    else f"python -m pneumo_core evaluate --model {model}")
         st.warning("Test results may be out of date: " + "; ".join(problems) + ". Metrics at the current "
                    "threshold are recomputed from the stored per-image predictions; regenerate the file with "
-                   f"`{command}`.", icon=":material/history:")
+                   f"`{command}`.", icon="🕘")
 
 
 def evaluation_for(s: Settings) -> EvalView | None:
@@ -46,23 +49,42 @@ def evaluation_for(s: Settings) -> EvalView | None:
 
 def calibration_caption(view: EvalView) -> None:
     """Says which calibration the page's test numbers are under, and how they were obtained."""
-    st.info(f"**Probabilities {view.calibration}**: {view.how}.", icon=":material/tune:")
+    st.info(f"**Probabilities {view.calibration}**: {view.how}.", icon="🎚️")
 
 
-def show_gallery(cases: list[dict], total: int, s: Settings, empty: str, columns: int = 6) -> None:
+def show_gallery(cases: list[dict], total: int, s: Settings, empty: str, key: str, columns: int = 6) -> None:
     """A row of test cases with their heatmaps (explaining the class the model called),
-    file name and probability under each."""
+    file name and probability under each; "Open" shows the case in the viewer."""
     if not cases:
         st.info(empty)
         return
     cols = st.columns(columns)
     for i, case in enumerate(cases):
         with cols[i % columns]:
-            st.image(gallery_case(s.model, case["file"], s.method, case["called"], s.opacity), width="stretch")
+            result = test_case(s.model, case["file"], s.site)
+            if result.model_input is not None:
+                hm = heatmap_for(s.model, result, s.method, case["called"])
+                st.image(blend(result.display, hm.heatmap, s.opacity), width="stretch")
+            else:  # not read: the file is shown as it is
+                st.image(result.display, width="stretch")
             st.caption(f"{escape_markdown(Path(case['file']).name)}  \nP(pneumonia) "
                        f"{format_probability(case['probability'])}, called {case['called']}")
+            if st.button("Open", key=f"open_{key}_{i}", help="The film at full size, with zoom and window/level.",
+                         type="tertiary"):
+                show_gallery_case(result, s)
     if total > len(cases):
         st.caption(f"Showing the {len(cases)} most confident of {total}.")
+
+
+def gallery_footer(method: str, cls: str) -> str:
+    """What the gallery's heatmaps show, true for the method in use: a class-specific map
+    explains the class called; EigenCAM explains no class."""
+    spec = saliency_methods().get(method)
+    where = _CLASS_PAGE_TEXT[cls]["footer"]
+    if spec is not None and not spec.class_specific:
+        return (f"Heatmaps ({spec.label}) show the strongest pattern in the model's features, the same whichever "
+                "class is called, scaled to their own maximum: where the model looked, not why it called the class.")
+    return "Heatmaps explain the class the model called, scaled to their own maximum: they show where the model " + where
 
 
 _CLASS_PAGE_TEXT = {
@@ -107,6 +129,5 @@ def class_page(cls: str) -> None:
     for kind in ("correct", "error"):
         cases, total = gallery(ev, cls, kind, s.threshold, n)
         st.subheader(text[kind].format(total=total))
-        show_gallery(cases, total, s, text[f"{kind}_empty"])
-    st.caption("Heatmaps explain the class the model called, scaled to their own maximum: they show where the model "
-               + text["footer"])
+        show_gallery(cases, total, s, text[f"{kind}_empty"], key=kind)
+    st.caption(gallery_footer(s.method, cls))

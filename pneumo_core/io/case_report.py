@@ -2,8 +2,14 @@
 
 Built on `matplotlib.figure.Figure` without pyplot, so reports can be rendered from
 several app threads at once. Every string that came from the user (file name,
-warnings that quote DICOM values) is drawn with `parse_math=False`: a `$` in a file
-name must print as a dollar sign, not start mathtext (or fail to parse).
+warnings that quote DICOM values, the reader's typed fields) is drawn with
+`parse_math=False`: a `$` in a file name must print as a dollar sign, not start mathtext
+(or fail to parse).
+
+The reader's fields (accession number, impression, name for sign-off) are what the user
+typed before downloading, never DICOM tags: the app does not read identifying tags, and a
+report must not carry an accession number the reader did not check. Empty fields print as
+blank lines to fill in by hand.
 """
 from __future__ import annotations
 
@@ -16,12 +22,15 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-__all__ = ["ReportCase", "render_report", "REPORT_DISCLAIMER", "report_disclaimer"]
+__all__ = ["ReportCase", "render_report", "report_lines", "reader_lines", "REPORT_DISCLAIMER", "report_disclaimer",
+    "FIELD_LIMITS"]
 
 _DISCLAIMER_HEAD = ("RESEARCH DEMO - NOT A DIAGNOSIS. Not a medical device; not for clinical decisions. "
                     "Trained on paediatric chest radiographs (ages 1-5) from a single centre; ")
 REPORT_DISCLAIMER = _DISCLAIMER_HEAD + "the probability is calibrated on validation data from that centre only."
 _A4 = (8.27, 11.69)
+FIELD_LIMITS = {"accession_number": 64, "impression": 360, "reader": 100}  # characters; the page has room for these
+_BLANK = "_" * 40
 _PNEUMONIA, _NORMAL = "#d95f02", "#1f77b4"
 
 
@@ -44,6 +53,18 @@ class ReportCase:
     calibration: str = "calibrated on validation data"  # what the probability is calibrated on, in plain words
     calibration_detail: str = ""  # one sentence: the sample it was fitted on, where the thresholds come from
     site: str | None = None  # the site profile's name, when one calibrated the probability
+    heatmap_check: str = ""  # "blanking the highlighted region changes P(pneumonia) from X to Y"
+    # the operating point's expected sensitivity and specificity (95% intervals), in words, and their source
+    sensitivity: float | None = None
+    sensitivity_ci: tuple[float, float] | None = None
+    specificity: float | None = None
+    specificity_ci: tuple[float, float] | None = None
+    operating_point_words: str = ""
+    operating_point_source: str = ""
+    # typed by the reader before download (never from DICOM tags); "" prints a blank to fill in
+    accession_number: str = ""
+    impression: str = ""
+    reader: str = ""
 
 
 def report_disclaimer(site: str | None) -> str:
@@ -52,6 +73,48 @@ def report_disclaimer(site: str | None) -> str:
         return REPORT_DISCLAIMER
     return (_DISCLAIMER_HEAD + f"the probability is recalibrated for {site} on a small labelled sample from that "
             "site; the model itself was not retrained.")
+
+
+def _clean(value: str, field_name: str) -> str:
+    """A typed field on one line, cut to its limit (`FIELD_LIMITS`)."""
+    return " ".join(str(value).split())[:FIELD_LIMITS[field_name]]
+
+
+def _estimate(value: float, ci: tuple[float, float] | None) -> str:
+    return f"{value:.2f}" + (f" (95% CI {ci[0]:.2f}-{ci[1]:.2f})" if ci is not None else "")
+
+
+def report_lines(case: ReportCase) -> list[tuple[str, str]]:
+    """The report's facts as (label, value) rows, in the order printed."""
+    lines = [
+        ("File", case.file_name),
+        ("P(pneumonia)", f"{case.probability:.4f}, {case.calibration}"),
+        ("Calibration", case.calibration_detail or case.calibration),
+        ("Call at this threshold", case.label),
+        ("Operating point", f"{case.operating_point} (threshold {case.threshold:.3f})"),
+    ]
+    if case.sensitivity is not None and case.specificity is not None:
+        expected = (f"sensitivity {_estimate(case.sensitivity, case.sensitivity_ci)}, specificity "
+                    f"{_estimate(case.specificity, case.specificity_ci)}")
+        if case.operating_point_words:
+            expected += f": {case.operating_point_words}"
+        if case.operating_point_source:
+            expected += f" ({case.operating_point_source})"
+        lines.append(("Expected at this point", expected))
+    else:
+        lines.append(("Expected at this point", case.operating_point_source
+                      or "no estimate of sensitivity and specificity at this threshold"))
+    lines.append(("Model", f"{case.model}" + (f" - {case.model_description}" if case.model_description else "")))
+    if case.metadata:
+        lines.append(("DICOM (non-identifying)", ", ".join(f"{k}={v}" for k, v in case.metadata.items())))
+    return lines
+
+
+def reader_lines(case: ReportCase) -> list[tuple[str, str]]:
+    """The reader's block: accession number, impression, sign-off; blanks where nothing was typed."""
+    return [("Accession number", _clean(case.accession_number, "accession_number") or _BLANK),
+            ("Reader's impression", _clean(case.impression, "impression") or _BLANK),
+            ("Reviewed and signed by", _clean(case.reader, "reader") or _BLANK)]
 
 
 def _text(fig: Figure, x: float, y: float, s: str, **kw) -> None:
@@ -78,18 +141,19 @@ def render_report(case: ReportCase, fmt: str = "pdf") -> bytes:
     # images
     has_overlay = case.overlay is not None
     width = 0.43 if has_overlay else 0.9
-    ax = fig.add_axes((0.05, 0.53, width, 0.33))
+    ax = fig.add_axes((0.05, 0.675, width, 0.18))
     ax.imshow(case.image, cmap="gray" if case.image.ndim == 2 else None, vmin=0, vmax=255)
-    ax.set_title("Radiograph (as decoded)", fontsize=10)
+    ax.set_title("Radiograph (as decoded)", fontsize=9)
     ax.set_axis_off()
     if has_overlay:
-        ax2 = fig.add_axes((0.52, 0.53, 0.43, 0.33))
+        ax2 = fig.add_axes((0.52, 0.675, 0.43, 0.18))
         ax2.imshow(case.overlay)
-        ax2.set_title(f"{case.method} heatmap, explains {case.target_class}", fontsize=10, parse_math=False)
+        title = f"{case.method} heatmap" + (f", explains {case.target_class}" if case.target_class else "")
+        ax2.set_title(title, fontsize=9, parse_math=False)
         ax2.set_axis_off()
 
     # probability bar with the threshold
-    bar = fig.add_axes((0.05, 0.455, 0.9, 0.035))
+    bar = fig.add_axes((0.05, 0.62, 0.9, 0.025))
     colour = _PNEUMONIA if case.label == "PNEUMONIA" else _NORMAL
     bar.barh([0], [case.probability], color=colour, height=1.0)
     bar.axvline(case.threshold, color="black", linestyle="--", linewidth=1.5)
@@ -97,43 +161,49 @@ def render_report(case: ReportCase, fmt: str = "pdf") -> bytes:
     bar.set_ylim(-0.5, 0.5)
     bar.set_yticks([])
     bar.set_xticks(np.linspace(0, 1, 11))
-    bar.tick_params(labelsize=8)
-    bar.set_xlabel(f"P(pneumonia), {case.calibration}", fontsize=8, labelpad=2, parse_math=False)
-    bar.text(case.threshold, 1.08, f"threshold {case.threshold:.3f}", ha="center", va="bottom", fontsize=8,
+    bar.tick_params(labelsize=7.5)
+    bar.set_xlabel(f"P(pneumonia), {case.calibration}", fontsize=7.5, labelpad=2, parse_math=False)
+    bar.text(case.threshold, 1.08, f"threshold {case.threshold:.3f}", ha="center", va="bottom", fontsize=7.5,
              transform=bar.get_xaxis_transform(), parse_math=False)
 
-    y = 0.405
-    lines = [
-        ("File", case.file_name),
-        ("P(pneumonia)", f"{case.probability:.4f}, {case.calibration}"),
-        ("Calibration", case.calibration_detail or case.calibration),
-        ("Call at this threshold", case.label),
-        ("Operating point", f"{case.operating_point} (threshold {case.threshold:.3f})"),
-        ("Model", f"{case.model}" + (f" - {case.model_description}" if case.model_description else "")),
-    ]
-    if case.metadata:
-        lines.append(("DICOM (non-identifying)", ", ".join(f"{k}={v}" for k, v in case.metadata.items())))
-    for key, value in lines:
-        wrapped = _wrap(value, 70)
-        _text(fig, 0.05, y, key + ":", fontsize=10, fontweight="bold")
-        _text(fig, 0.34, y, "\n".join(wrapped), fontsize=10,
-              color=colour if key == "Call at this threshold" else "black",
-              fontweight="bold" if key == "Call at this threshold" else "normal")
-        y -= 0.022 * len(wrapped) + 0.006
+    y = 0.578
+    for key, value in report_lines(case):
+        wrapped = _wrap(value, 80)
+        call = key == "Call at this threshold"
+        _text(fig, 0.05, y, key + ":", fontsize=9, fontweight="bold")
+        _text(fig, 0.3, y, "\n".join(wrapped), fontsize=9, color=colour if call else "black",
+              fontweight="bold" if call else "normal")
+        y -= 0.0155 * len(wrapped) + 0.004
 
-    y -= 0.01
-    _text(fig, 0.05, y, "Warnings:", fontsize=10, fontweight="bold")
-    y -= 0.022
+    y -= 0.004
+    _text(fig, 0.05, y, "Warnings:", fontsize=9, fontweight="bold")
+    y -= 0.017
     for w in case.warnings or ["none"]:
-        wrapped = _wrap(w)
-        _text(fig, 0.07, y, "- " + "\n  ".join(wrapped), fontsize=9, color="#8a2e00" if case.warnings else "black")
-        y -= 0.019 * len(wrapped) + 0.004
-    if case.heatmap_note:
-        y -= 0.01
-        _text(fig, 0.05, y, "About the heatmap:", fontsize=10, fontweight="bold")
-        y -= 0.022
-        wrapped = _wrap(case.heatmap_note)
-        _text(fig, 0.07, y, "\n".join(wrapped), fontsize=9)
+        wrapped = _wrap(w, 100)
+        _text(fig, 0.07, y, "- " + "\n  ".join(wrapped), fontsize=8.5, color="#8a2e00" if case.warnings else "black")
+        y -= 0.0145 * len(wrapped) + 0.003
+    if case.heatmap_note or case.heatmap_check:
+        y -= 0.004
+        _text(fig, 0.05, y, "About the heatmap:", fontsize=9, fontweight="bold")
+        y -= 0.017
+        check = case.heatmap_check[:1].upper() + case.heatmap_check[1:] + "." if case.heatmap_check else ""
+        wrapped = _wrap(" ".join(p for p in (case.heatmap_note, check) if p), 100)
+        _text(fig, 0.07, y, "\n".join(wrapped), fontsize=8.5)
+        y -= 0.0145 * len(wrapped)
+
+    # the reader's block, boxed, right after the facts
+    y -= 0.012
+    top = y + 0.008
+    _text(fig, 0.05, y, "Reader (typed in the app before download; not read from the file)", fontsize=8.5,
+          color="#444444")
+    y -= 0.019
+    for key, value in reader_lines(case):
+        wrapped = _wrap(value, 85)
+        _text(fig, 0.05, y, key + ":", fontsize=9, fontweight="bold")
+        _text(fig, 0.3, y, "\n".join(wrapped), fontsize=9)
+        y -= 0.0155 * len(wrapped) + 0.008
+    fig.add_artist(Rectangle((0.04, y + 0.004), 0.92, top - y - 0.004, transform=fig.transFigure, fill=False,
+                             edgecolor="#999999", linewidth=0.8))
 
     _text(fig, 0.05, 0.075, "\n".join(_wrap(report_disclaimer(case.site), 100)), fontsize=8.5, color="#8a2e00")
     _text(fig, 0.05, 0.03, "Generated " + datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -1,7 +1,8 @@
 """The Streamlit app, driven headless by `streamlit.testing.v1.AppTest`.
 
 Each test name says the failure it guards against. The model loads once per process
-(st.cache_resource), so only the first test pays for it.
+(st.cache_resource), so only the first test pays for it. The Diagnose page shows one case
+at a time: `case_next` / `case_prev` and a row of the results table step through a batch.
 """
 from __future__ import annotations
 
@@ -70,21 +71,73 @@ def test_a_deep_link_as_a_fresh_servers_first_request_still_gets_the_full_app(mo
     assert at.sidebar.slider(key="threshold_slider") and at.sidebar.selectbox(key="method")
 
 
-def test_two_uploads_give_two_scored_cases_with_probability_and_images():
+def test_two_uploads_give_a_table_of_both_and_the_first_case_in_the_viewer():
     at = _app()
     at.file_uploader[0].set_value(_examples()).run()
     assert not at.exception
-    assert len(at.metric) == 2
-    for m in at.metric:
-        assert m.label == "P(pneumonia), calibrated on validation data" and m.value.endswith("%")
-    assert len(at.image) >= 4  # the radiograph and its heatmap, twice
-    assert [t.value for t in at.text] == [name for name, _, _ in _examples()]
-    assert any("explains" in (img.proto.imgs[0].caption if img.proto.imgs else "") for img in at.image)
+    assert len(at.metric) == 1  # one case at a time
+    assert at.metric[0].label == "P(pneumonia), calibrated on validation data" and at.metric[0].value.endswith("%")
+    assert [t.value for t in at.text] == [_examples()[0][0]]
+    assert len(at.get("plotly_chart")) == 1  # the film with its heatmap, zoomable
+    assert any("explains" in c.value for c in at.caption)
+    assert any(c.value.startswith("Check: blanking the highlighted region changes P") for c in at.caption)
     table = at.dataframe[0].value
     assert list(table["file"]) == [name for name, _, _ in _examples()] and table["P(pneumonia)"].notna().all()
+    assert at.selectbox(key="case").options == [f"{i + 1} of 2: {name}" for i, (name, _, _) in enumerate(_examples())]
     assert not at.error
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels.count("Case report (PDF)") == 2 and "Download the table (CSV)" in labels
+    assert labels.count("Case report (PDF)") == 1 and "Download the table (CSV)" in labels
+
+
+def test_next_and_previous_step_through_the_batch_and_stop_at_its_ends():
+    at = _app()
+    at.file_uploader[0].set_value(_examples()).run()
+    names = [name for name, _, _ in _examples()]
+    assert at.button(key="case_prev").disabled and not at.button(key="case_next").disabled
+    at.button(key="case_next").click().run()
+    assert not at.exception and [t.value for t in at.text] == [names[1]] and at.session_state["case"] == 1
+    assert at.button(key="case_next").disabled
+    at.button(key="case_prev").click().run()
+    assert [t.value for t in at.text] == [names[0]]
+
+
+def test_picking_a_row_of_the_results_table_opens_that_case():
+    at = _app()
+    at.button[0].click().run()  # the four bundled examples
+    table_key = at.dataframe[0].key
+    at.session_state[table_key] = {"selection": {"rows": [2], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception and at.session_state["case"] == 2
+    assert [t.value for t in at.text] == [paths.example_files()[2].name]
+    at.run()  # the table is drawn afresh: its old pick does not pull the reader back
+    assert at.dataframe[0].key != table_key
+    at.button(key="case_next").click().run()
+    assert at.session_state["case"] == 3
+
+
+def test_window_level_changes_the_display_but_not_the_score(monkeypatch):
+    from pneumo_core.inference.predictor import Predictor
+    at = _app()
+    at.file_uploader[0].set_value(_examples()[:1]).run()
+    before = (at.metric[0].value, at.get("plotly_chart")[0].proto.spec)
+    calls = []
+    real = Predictor.predict_radiographs
+    monkeypatch.setattr(Predictor, "predict_radiographs", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    at.slider(key="viewer_width").set_value(64).run()
+    assert not at.exception and not calls
+    assert at.metric[0].value == before[0] and at.get("plotly_chart")[0].proto.spec != before[1]
+
+
+def test_report_fields_are_kept_per_case_and_never_filled_from_the_files_tags():
+    at = _app()
+    at.file_uploader[0].set_value(_examples()).run()
+    assert [t.value for t in at.text_input] == ["", ""] and at.text_area[0].value == ""
+    at.text_input[0].input("ACC-1").run()
+    at.text_area[0].input("No consolidation.").run()
+    at.button(key="case_next").click().run()
+    assert [t.value for t in at.text_input] == ["", ""]  # the second case has its own fields
+    at.button(key="case_prev").click().run()
+    assert at.text_input[0].value == "ACC-1" and at.text_area[0].value == "No consolidation."
 
 
 def test_a_corrupt_file_shows_its_one_line_error_and_the_others_are_still_scored():
@@ -92,9 +145,10 @@ def test_a_corrupt_file_shows_its_one_line_error_and_the_others_are_still_scored
     files = _examples()[:1] + [("broken.jpeg", b"\xff\xd8\xff\xe0 truncated jpeg", "image/jpeg")]
     at.file_uploader[0].set_value(files).run()
     assert not at.exception
-    assert len(at.metric) == 1
-    assert len(at.error) == 1 and at.error[0].value.startswith("Not scored:")
+    assert len(at.metric) == 1 and not at.error  # the first case, scored
     table = at.dataframe[0].value
+    at.button(key="case_next").click().run()
+    assert len(at.error) == 1 and at.error[0].value.startswith("Not scored:")
     assert list(table["label"])[1] == "not scored" and "ERROR" in list(table["warnings / error"])[1]
 
 
@@ -114,7 +168,7 @@ def test_extensionless_dicom_is_accepted_and_its_header_shown():
     at.file_uploader[0].set_value([("IMG0001", data, "application/octet-stream")]).run()
     assert not at.exception and not at.error  # read, not refused
     assert any("not a radiograph" in w.value for w in at.warning)  # a CT slice gets a modality warning
-    assert any(w.value.startswith("**Not assessed.**") for w in at.warning)  # and no call
+    assert any(w.value.startswith("**Not assessed:**") for w in at.warning)  # and no call
     details = at.dataframe[1].value
     assert "DICOM Modality" in list(details["field"])
 
@@ -129,7 +183,7 @@ def test_a_picture_that_is_not_a_radiograph_is_shown_as_not_assessed_without_a_c
     at = _app()
     at.file_uploader[0].set_value([("photo.png", buf.getvalue(), "image/png")]).run()
     assert not at.exception and len(at.metric) == 0  # no probability, no badge
-    assert any(w.value.startswith("**Not assessed.**") for w in at.warning)
+    assert any(w.value.startswith("**Not assessed:**") for w in at.warning)
     assert "1 not assessed" in " ".join(c.value for c in at.caption)
     assert list(at.dataframe[0].value["label"]) == ["not assessed"]
 
@@ -137,7 +191,7 @@ def test_a_picture_that_is_not_a_radiograph_is_shown_as_not_assessed_without_a_c
 def test_bundled_examples_button_scores_the_examples():
     at = _app()
     at.button[0].click().run()
-    assert not at.exception and len(at.metric) == len(paths.example_files())
+    assert not at.exception and len(at.dataframe[0].value) == len(paths.example_files()) and len(at.metric) == 1
 
 
 def test_threshold_slider_changes_the_confusion_matrix_live():
@@ -173,5 +227,6 @@ def test_every_page_renders_without_an_exception(page):
         assert not at.error
     if page in ("pages/normal.py", "pages/pneumonia.py"):
         assert len(at.image) >= 1 and len(at.get("plotly_chart")) == 1
+        assert any(b.label == "Open" for b in at.button)
     if page == "pages/evaluation.py":
         assert len(at.get("plotly_chart")) >= 6

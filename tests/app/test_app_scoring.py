@@ -41,18 +41,75 @@ def test_heatmap_is_cached_per_class_and_opacity_never_recomputes_it(monkeypatch
     real = saliency.explain
     monkeypatch.setattr(saliency, "explain", lambda *a, **k: calls.append(k.get("target")) or real(*a, **k))
     scoring._heatmap.clear()
-    a = scoring.heatmap_for(paths.DEFAULT_MODEL, example_bytes, "x.jpeg", "gradcam", "PNEUMONIA")
-    b = scoring.heatmap_for(paths.DEFAULT_MODEL, example_bytes, "x.jpeg", "gradcam", "PNEUMONIA")
+    r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg")
+    a = scoring.heatmap_for(paths.DEFAULT_MODEL, r, "gradcam", "PNEUMONIA")
+    b = scoring.heatmap_for(paths.DEFAULT_MODEL, r, "gradcam", "PNEUMONIA")
     assert calls == ["PNEUMONIA"] and a.target_class == "PNEUMONIA" and np.array_equal(a.heatmap, b.heatmap)
     assert 0.0 <= a.heatmap.min() and a.heatmap.max() <= 1.0 and a.note
-    display = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg").display
-    assert not np.array_equal(cases.blend(display, a.heatmap, 0.2), cases.blend(display, a.heatmap, 0.8))
+    assert not np.array_equal(cases.blend(r.display, a.heatmap, 0.2), cases.blend(r.display, a.heatmap, 0.8))
     assert calls == ["PNEUMONIA"]
+
+
+def test_the_heatmap_explains_the_scored_model_input_without_decoding_the_file_again(monkeypatch, example_bytes):
+    import pneumo_core.inference.saliency as saliency
+    from pneumo_core.io import ingest
+    scoring._score.clear()
+    scoring._heatmap.clear()
+    decoded, explained = [], []
+    real_load, real_explain = ingest.load, saliency.explain
+    monkeypatch.setattr(scoring, "load", lambda *a, **k: decoded.append(1) or real_load(*a, **k))
+    monkeypatch.setattr(saliency, "explain", lambda p, image, **k: explained.append(image) or real_explain(p, image, **k))
+    r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg")
+    scoring.heatmap_for(paths.DEFAULT_MODEL, r, "gradcam", "NORMAL")
+    assert decoded == [1] and len(explained) == 1 and explained[0] is r.model_input
+    assert r.model_input.dtype == np.uint8 and r.film.dtype == np.uint8 and r.film.shape == r.display.shape
+
+
+def test_each_heatmap_carries_its_blanking_check_in_words(example_bytes):
+    r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg")
+    hm = scoring.heatmap_for(paths.DEFAULT_MODEL, r, "gradcam", "PNEUMONIA")
+    assert hm.check == (f"blanking the highlighted region changes P(pneumonia) from {hm.p_before:.2f} to "
+                        f"{hm.p_after:.2f}")
+    assert hm.p_before == pytest.approx(r.probability, abs=1e-4)  # the map's own pass agrees with the score
+
+
+def test_eigencam_caption_does_not_claim_to_explain_a_class(example_bytes):
+    r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg")
+    caption = scoring.heatmap_for(paths.DEFAULT_MODEL, r, "eigencam", "NORMAL").caption
+    assert "explains" not in caption and caption.count("not class-specific") == 1
+    assert "explains NORMAL" in scoring.heatmap_for(paths.DEFAULT_MODEL, r, "gradcam", "NORMAL").caption
+
+
+def _captured_report(monkeypatch, render_args: tuple) -> object:
+    from pneumo_core.io import case_report
+    seen = []
+    monkeypatch.setattr(case_report, "render_report", lambda case, fmt="pdf": seen.append(case) or b"%PDF")
+    assert scoring.case_report(*render_args)() == b"%PDF"
+    return seen[0]
+
+
+def test_case_report_carries_the_typed_fields_and_the_operating_points_sensitivity_and_specificity(
+        monkeypatch, example_bytes):
+    from pneumo_core.app import operating_point
+    from pneumo_core.app.report_form import ReportFields
+    r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg")
+    hm = scoring.heatmap_for(paths.DEFAULT_MODEL, r, "gradcam", "PNEUMONIA")
+    s = sidebar.Settings(paths.DEFAULT_MODEL, "balanced", resources.model_meta(paths.DEFAULT_MODEL).thresholds["balanced"],
+                         "gradcam", 0.5)
+    op = operating_point.current(s)
+    assert op is not None
+    fields = ReportFields("ACC-42", "Patchy right lower zone opacity.", "Dr Test")
+    case = _captured_report(monkeypatch, (r, s, "PNEUMONIA", hm, cases.blend(r.display, hm.heatmap, 0.5), fields, op))
+    assert (case.accession_number, case.impression, case.reader) == ("ACC-42", "Patchy right lower zone opacity.",
+                                                                     "Dr Test")
+    assert (case.sensitivity, case.specificity) == (op.sensitivity, op.specificity)
+    assert case.sensitivity_ci == tuple(op.sensitivity_ci) and case.operating_point_words == op.in_words()
+    assert "temperature scaling" in case.calibration_detail and case.heatmap_check == hm.check
 
 
 def test_case_report_callable_renders_the_scored_case_on_demand(example_bytes):
     r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg")
-    hm = scoring.heatmap_for(paths.DEFAULT_MODEL, example_bytes, "x.jpeg", "gradcam", "PNEUMONIA")
+    hm = scoring.heatmap_for(paths.DEFAULT_MODEL, r, "gradcam", "PNEUMONIA")
     s = sidebar.Settings(paths.DEFAULT_MODEL, "custom", 0.5, "gradcam", 0.5)
     render = scoring.case_report(r, s, "PNEUMONIA", hm, cases.blend(r.display, hm.heatmap, 0.5))
     assert callable(render) and render().startswith(b"%PDF")

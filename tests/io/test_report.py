@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from pneumo_core.app import formatting
-from pneumo_core.io.case_report import REPORT_DISCLAIMER, ReportCase, render_report
+from pneumo_core.io.case_report import (FIELD_LIMITS, REPORT_DISCLAIMER, ReportCase, reader_lines, render_report,
+                                       report_lines)
 
 
 def _case(**kw) -> ReportCase:
@@ -45,3 +46,34 @@ def test_report_refuses_unknown_formats():
 
 def test_report_disclaimer_says_research_demo_not_diagnosis():
     assert "NOT A DIAGNOSIS" in REPORT_DISCLAIMER and "research" in formatting.DISCLAIMER.lower()
+
+
+def test_report_states_the_operating_points_sensitivity_and_specificity_with_their_intervals():
+    case = _case(sensitivity=0.93, sensitivity_ci=(0.9, 0.95), specificity=0.62, specificity_ci=(0.57, 0.68),
+                 operating_point_words="finds about 9 in 10 children with pneumonia",
+                 operating_point_source="official test split")
+    expected = dict(report_lines(case))["Expected at this point"]
+    assert expected.startswith("sensitivity 0.93 (95% CI 0.90-0.95), specificity 0.62 (95% CI 0.57-0.68)")
+    assert "finds about 9 in 10" in expected and "official test split" in expected
+    assert "Calibration" in dict(report_lines(case))
+
+
+def test_report_says_so_when_no_estimate_exists_at_the_threshold():
+    expected = dict(report_lines(_case(operating_point_source="no honest estimate here")))["Expected at this point"]
+    assert expected == "no honest estimate here" and "sensitivity" not in expected
+
+
+def test_reader_fields_print_what_was_typed_and_blanks_otherwise_never_a_dicom_tag():
+    typed = dict(reader_lines(_case(accession_number=" ACC-7\n", impression="Clear lungs.", reader="Dr Who",
+                                    metadata={"AccessionNumber": "FROM-TAG"})))
+    assert typed == {"Accession number": "ACC-7", "Reader's impression": "Clear lungs.",
+                     "Reviewed and signed by": "Dr Who"}
+    blank = dict(reader_lines(_case(metadata={"AccessionNumber": "FROM-TAG"})))
+    assert set(blank.values()) == {"_" * 40}
+
+
+def test_an_impression_longer_than_the_page_holds_is_cut_to_its_limit():
+    lines = dict(reader_lines(_case(impression="x" * 5000)))
+    assert len(lines["Reader's impression"]) == FIELD_LIMITS["impression"]
+    assert render_report(_case(impression="word " * 1000, accession_number="$x$"), "png").startswith(b"\x89PNG")
+
