@@ -1,5 +1,7 @@
-"""Training a model from the dataset: its settings (`config`) and the run itself (`train`:
-patient-grouped split, epoch loop with early stopping, then the validation-fitted operating
-point and out-of-distribution statistics written beside the weights)."""
+"""Training a model from the dataset: its settings (`config`), the loop's moving parts
+(`loop`: resumable run state, one epoch, early stopping) and the run itself (`train`:
+patient-grouped split, then the validation-fitted operating point and out-of-distribution
+statistics written beside the weights); `maintenance` rewrites part of a finished model's
+files, `orientation` fits the input gate's orientation head."""
 
-__all__ = ["config", "train"]
+__all__ = ["config", "loop", "train", "maintenance", "orientation"]

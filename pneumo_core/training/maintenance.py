@@ -20,7 +20,7 @@ from ..inference.ood import fit_ood, ood_record
 from ..models.bundle import load_bundle
 from ..models.metadata import ModelMetadata, read_metadata, write_metadata
 from .config import TrainConfig
-from .train import _log, logits_and_features, ood_subset, operating_fields, patient_of, train
+from .train import log, logits_and_features, ood_subset, operating_fields, patient_of, train
 
 __all__ = ["refit_ood", "recalibrate", "train_with_flip_decision", "FLIP_MARGIN"]
 
@@ -86,5 +86,5 @@ def train_with_flip_decision(cfg: TrainConfig) -> ModelMetadata:
     shutil.rmtree(results[not keep][1], ignore_errors=True)
     meta = replace(read_metadata(cfg.out / "model.json"), name=cfg.out.name, hflip_decision=decision)
     write_metadata(meta, cfg.out / "model.json")
-    _log(f"[{cfg.arch}] hflip decision: {decision}")
+    log(f"[{cfg.arch}] hflip decision: {decision}")
     return meta

@@ -110,7 +110,7 @@ def test_interrupted_run_resumes_from_its_checkpoint(tiny_dataset, tmp_path, mon
 
 def test_backbone_learns_slower_than_the_head_when_scaled():
     from pneumo_core.models.registry import REGISTRY, create_model
-    from pneumo_core.training.train import _param_groups
+    from pneumo_core.training.loop import param_groups as _param_groups
 
     model = create_model("paper_cnn")
     head, body = _param_groups(model, REGISTRY["paper_cnn"].head, 1e-3, 0.1)
@@ -127,7 +127,7 @@ def test_backbone_learns_slower_than_the_head_when_scaled():
 def test_soft_targets_mix_and_smooth_but_leave_defaults_alone(tmp_path):
     import torch
 
-    from pneumo_core.training.train import _soft_targets
+    from pneumo_core.training.loop import soft_targets as _soft_targets
 
     x, y = torch.rand(6, 1, 8, 8), torch.tensor([0.0, 1, 1, 0, 1, 0])
     plain = TrainConfig(data=tmp_path, arch="paper_cnn")
