@@ -1,5 +1,5 @@
-"""The "Calibrate for your site" page's logic: labelled uploads (one uploader per class, or a
-zip with NORMAL/ and PNEUMONIA/ folders) -> the model's logits (scored once per sample, with
+"""The "Calibrate for your site" page's logic: labelled uploads (`site_uploads`: one uploader
+per class, or a zip with NORMAL/ and PNEUMONIA/ folders) -> the model's logits (scored once per sample, with
 a progress bar) -> a site profile (`pneumo_core.calibration.site`) and what the page shows
 of it. Everything stays in memory: nothing is written to disk, and the scores live in this
 session's state only, never in a cache other sessions can reach.
@@ -10,127 +10,27 @@ thread has (`resources.import_predictor`): the page paints before torch is loade
 from __future__ import annotations
 
 import hashlib
-import io
-import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Iterable, MutableMapping, NamedTuple
+from typing import TYPE_CHECKING, MutableMapping
 
 import numpy as np
 import streamlit as st
 
-from ..data.dataset import CLASSES
 from . import resources
 from .cases import content_digest
 from .formatting import format_ci, format_number, safe_filename, site_name
 from .resources import get_predictor, import_predictor, weights_stamp
+from .site_uploads import LabelledUpload, UploadRefused, gather
 
 if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
 
-__all__ = ["LabelledUpload", "UploadRefused", "SiteResult", "MAX_ZIP_MEMBERS", "MAX_ZIP_BYTES", "read_zip", "gather",
-           "check_counts", "calibrate", "estimates_rows", "summary_lines", "skipped_rows", "site_study",
+__all__ = ["SiteResult", "check_counts", "calibrate", "estimates_rows", "summary_lines", "skipped_rows", "site_study",
            "profile_json", "profile_filename", "use_in_session", "in_use"]
 
-MAX_ZIP_MEMBERS = 3000           # entries of any kind; a site sample needs a few hundred films at most
-MAX_ZIP_BYTES = 256 * 2**20      # uncompressed bytes of the films read from one zip
 _SCORED, _PROFILE, _IN_USE = "site_scored", "site_profile_built", "site_profile_in_use"
 _ESTIMATES = {"accuracy": "Accuracy", "sensitivity": "Sensitivity (recall)", "specificity": "Specificity",
               "ece": "Expected calibration error (10 bins)"}
-
-
-class UploadRefused(ValueError):
-    """Uploads that cannot make a site sample; the message is for the page's reader."""
-
-
-class LabelledUpload(NamedTuple):
-    key: str    # "NORMAL/<name>": the patient id comes from the name; hashed into the profile, never stored
-    data: bytes
-    label: int  # 0 NORMAL, 1 PNEUMONIA
-
-
-def _zip_member_class(name: str) -> tuple[int, str] | None:
-    """(label, key) for a member under NORMAL/ or PNEUMONIA/ (at the top, or inside the one
-    folder a zipped folder adds); None for anything else, including odd paths."""
-    parts = PurePosixPath(name.replace("\\", "/")).parts
-    odd = any(p in ("..", "") or p.startswith((".", "__MACOSX")) for p in parts)
-    if not parts or odd or name.startswith(("/", "\\")):
-        return None
-    for depth in (0, 1):
-        if len(parts) > depth + 1 and parts[depth].upper() in CLASSES:
-            return CLASSES.index(parts[depth].upper()), "/".join((parts[depth].upper(), *parts[depth + 1:]))
-    return None
-
-
-def read_zip(data: bytes, max_members: int = MAX_ZIP_MEMBERS,
-             max_bytes: int = MAX_ZIP_BYTES) -> tuple[list[LabelledUpload], list[str]]:
-    """The films of a zip in NORMAL/ and PNEUMONIA/ layout, read in memory, and notes on what
-    was left out. Refused before anything is decompressed when the archive holds more than
-    `max_members` entries or its films more than `max_bytes` (a zip bomb); reads are bounded
-    too, so a header that lies about a size cannot get past the cap."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise UploadRefused(f"not a readable zip file ({type(exc).__name__})") from None
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > max_members:
-            raise UploadRefused(f"the zip holds {len(infos)} entries; at most {max_members} are read")
-        wanted, ignored = [], []
-        for info in infos:
-            if info.is_dir():
-                continue
-            where = _zip_member_class(info.filename)
-            if where is None:
-                ignored.append(info.filename)
-            else:
-                wanted.append((info, *where))
-        declared = sum(info.file_size for info, _, _ in wanted)
-        if declared > max_bytes:
-            raise UploadRefused(f"the zip's films decompress to {declared / 2**20:.0f} MB; at most "
-                                f"{max_bytes / 2**20:.0f} MB are read")
-        out, notes, total = [], [], 0
-        for info, label, key in wanted:
-            try:
-                with zf.open(info) as fh:
-                    blob = fh.read(max_bytes - total + 1)
-            except (RuntimeError, NotImplementedError, zipfile.BadZipFile, OSError, ValueError) as exc:
-                notes.append(f"{key}: not read from the zip ({type(exc).__name__}: {exc})")
-                continue
-            total += len(blob)
-            if total > max_bytes:
-                raise UploadRefused(f"the zip's films decompress to more than {max_bytes / 2**20:.0f} MB")
-            out.append(LabelledUpload(key, blob, label))
-    if ignored:
-        notes.append(f"{len(ignored)} zip entr{'y' if len(ignored) == 1 else 'ies'} outside NORMAL/ and PNEUMONIA/ "
-                     "ignored")
-    return out, notes
-
-
-def gather(normal: Iterable | None, pneumonia: Iterable | None,
-           zipped: Iterable | None = None) -> tuple[list[LabelledUpload], list[str]]:
-    """One labelled list from the page's uploaders (objects with `.name` and `.getvalue()`).
-    A film uploaded twice with one label counts once; with both labels it is refused."""
-    files: list[LabelledUpload] = []
-    for label, uploads in enumerate((normal, pneumonia)):
-        files += [LabelledUpload(f"{CLASSES[label]}/{Path(u.name).name}", u.getvalue(), label) for u in uploads or []]
-    notes = []
-    for z in zipped or []:
-        got, more = read_zip(z.getvalue())
-        files += got
-        notes += [f"{z.name}: {m}" for m in more]
-    seen: dict[str, LabelledUpload] = {}
-    kept = []
-    for f in files:
-        d = content_digest(f.data)
-        if d in seen:
-            if seen[d].label != f.label:
-                raise UploadRefused(f"the same film is labelled both NORMAL and PNEUMONIA ({seen[d].key} and {f.key})")
-            notes.append(f"{f.key}: the same film as {seen[d].key}, counted once")
-            continue
-        seen[d] = f
-        kept.append(f)
-    return kept, notes
 
 
 def _site():

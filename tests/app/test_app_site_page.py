@@ -15,7 +15,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from pneumo_core.app import site_page
-from pneumo_core.app.site_page import UploadRefused, gather, read_zip
+from pneumo_core.app.site_uploads import UploadRefused, gather, read_zip
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRYPOINT = str(REPO / "streamlit_app.py")
