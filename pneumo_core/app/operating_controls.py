@@ -5,7 +5,9 @@ threshold means for patients (`operating_point.describe`).
 Presets that share a value (to the slider's three decimals) are one option naming all of
 them ("balanced = screening (0.174)"): two buttons with one number are not a choice.
 The controls follow a change of model or calibration when drawn (`_follow`): the slider
-jumps to the chosen preset of the new presets; a custom threshold stays.
+jumps to the chosen preset of the new presets; a custom threshold stays. Session-state
+keys: `op` (the radio), `threshold_slider`, `operating_context` (the (model, calibration)
+the slider was last set for) and `_preset_values` (this run's presets, for the radio's callback).
 """
 from __future__ import annotations
 
