@@ -177,15 +177,71 @@ def test_cam_writer_never_overwrites_a_different_file_with_the_same_stem(tmp_pat
     src_a, src_b = test_images["PNEUMONIA"][0], test_images["NORMAL"][0]
     (a / "x ray#1.jpeg").write_bytes(src_a.read_bytes())
     (b / "x ray#1.jpeg").write_bytes(src_b.read_bytes())
-    writer = CamWriter(paper, tmp_path / "cams")
+    writer = CamWriter(paper, tmp_path / "cams", method="gradcam")
     preds = list(paper.predict_sources([(a / "x ray#1.jpeg", str(a / "x ray#1.jpeg")),
                                         (b / "x ray#1.jpeg", str(b / "x ray#1.jpeg"))]))
     first, second = writer.write(preds[0]), writer.write(preds[1])
     assert Path(first).name == "x_ray_1.gradcam.png" and Path(second).name == "x_ray_1.gradcam-1.png"
-    assert writer.write(preds[0]) == first  # identical content: reused, no third file
-    assert len(list((tmp_path / "cams").iterdir())) == 2
-    with Image.open(first) as im:
-        assert im.mode == "RGB" and im.size == (224, 224)
+    assert writer.write(preds[0]) == first  # identical content: reused, no third pair
+    assert sorted(p.name for p in (tmp_path / "cams").iterdir()) == [
+        "x_ray_1.gradcam-1.npy", "x_ray_1.gradcam-1.png", "x_ray_1.gradcam.npy", "x_ray_1.gradcam.png"]
+    with Image.open(first) as im:  # drawn on the model input: paper_cnn's 128 x 128
+        assert im.mode == "RGB" and im.size == (128, 128)
+
+
+def test_cam_writer_takes_a_new_name_when_only_the_npy_of_the_pair_is_taken(tmp_path, test_images):
+    paper = Predictor("paper_cnn")
+    f = test_images["PNEUMONIA"][0]
+    (tmp_path / f"{f.stem}.gradcam.npy").write_bytes(b"someone else's map")
+    png = CamWriter(paper, tmp_path, method="gradcam").write(next(paper.predict_sources([(f, str(f))])))
+    assert Path(png).name == f"{f.stem}.gradcam-1.png" and (tmp_path / f"{f.stem}.gradcam-1.npy").is_file()
+    assert (tmp_path / f"{f.stem}.gradcam.npy").read_bytes() == b"someone else's map"
+    assert not (tmp_path / f"{f.stem}.gradcam.png").exists()
+
+
+def test_cam_writer_never_reads_the_file_again_and_its_npy_is_the_explained_map(tmp_path, test_images, lite0):
+    src = tmp_path / "film.jpeg"
+    src.write_bytes(test_images["PNEUMONIA"][5].read_bytes())
+    pred = next(lite0.predict_sources([(src, str(src))]))
+    src.unlink()  # a writer that re-read the file would fail now
+    png = Path(CamWriter(lite0, tmp_path / "cams", method="gradcam").write(pred))
+    heat = np.load(png.with_suffix(".npy"))
+    assert png.with_suffix(".npy").name == "film.gradcam.npy"
+    assert heat.dtype == np.float32 and heat.shape == (224, 224) and 0.0 <= heat.min() and heat.max() <= 1.0
+    np.testing.assert_array_equal(heat, explain(lite0, pred.model_input, "gradcam", target=pred.label).heatmap)
+    with Image.open(png) as im:
+        assert im.size == (224, 224)
+
+
+def test_a_film_the_gate_turned_upright_is_explained_upright_not_as_uploaded(tmp_path, test_images, lite0):
+    from pneumo_core.data.preprocess import resize_square
+    from pneumo_core.inference.orientation import undo
+    upright = _pixels(test_images["PNEUMONIA"][6])
+    turned = np.ascontiguousarray(np.rot90(upright, -1))  # 90 degrees clockwise
+    pred = lite0.predict_radiographs([Radiograph(turned, "JPEG")], ["turned.jpeg"])[0]
+    assert any(w.startswith("corrected before scoring") for w in pred.warnings), pred.warnings
+    np.testing.assert_array_equal(pred.model_input, undo(resize_square(turned, 224), 1))
+    exp = explain(lite0, pred.model_input, "gradcam", target=pred.label)
+    assert exp.probability == pytest.approx(pred.probability, abs=1e-4)  # the film that was scored
+    as_given = explain(lite0, turned, "gradcam", target=pred.label).heatmap
+    assert np.corrcoef(exp.heatmap.ravel(), as_given.ravel())[0, 1] < 0.9  # not the map of the turned film
+    png = CamWriter(lite0, tmp_path, method="gradcam").write(pred)
+    np.testing.assert_array_equal(np.load(Path(png).with_suffix(".npy")), exp.heatmap)
+
+
+def test_explaining_the_model_input_equals_explaining_the_pixels_it_came_from(lite0, test_images):
+    pixels = _pixels(test_images["NORMAL"][3])
+    pred = lite0.predict_radiographs([Radiograph(pixels, "JPEG")], ["n"])[0]
+    from_input, from_pixels = explain(lite0, pred.model_input, "gradcam"), explain(lite0, pixels, "gradcam")
+    np.testing.assert_array_equal(from_input.heatmap, from_pixels.heatmap)
+    np.testing.assert_array_equal(from_input.model_input, pred.model_input)
+    assert from_input.target_class == pred.label and from_input.probability == pytest.approx(pred.probability, abs=1e-5)
+    assert from_input.overlay.shape == (224, 224, 3) and from_pixels.overlay.shape == pixels.shape + (3,)
+
+
+def test_a_uint8_image_not_at_the_model_input_size_is_refused(lite0):
+    with pytest.raises(ValueError, match="224x224"):
+        explain(lite0, np.zeros((200, 224), np.uint8))
 
 
 def test_cli_predict_with_cam_writes_one_png_per_image_and_keeps_the_json_contract(tmp_path, test_images, lite0):
@@ -203,8 +259,10 @@ def test_cli_predict_with_cam_writes_one_png_per_image_and_keeps_the_json_contra
             assert line[key] == (pytest.approx(exp[key], abs=1e-6) if key == "probability" else exp[key]), key
         png = Path(line["cam"])
         assert png.is_file() and png.parent == tmp_path / "cams" and Path(line["file"]).stem in png.name
-        with Image.open(png) as im:
-            assert im.format == "PNG" and im.mode == "RGB" and im.size == load(line["file"]).pixels.shape[::-1]
+        with Image.open(png) as im:  # drawn on the model input
+            assert im.format == "PNG" and im.mode == "RGB" and im.size == (224, 224)
+        heat = np.load(png.with_suffix(".npy"))
+        assert heat.dtype == np.float32 and heat.shape == (224, 224) and heat.min() >= 0 and heat.max() <= 1
     assert len({line["cam"] for line in lines}) == len(files)
 
 

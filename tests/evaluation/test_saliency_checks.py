@@ -1,0 +1,75 @@
+"""Tests for the faithfulness measures in pneumo_core.evaluation.saliency_checks (the
+functions benchmarks/saliency_faithfulness.py reports): each named for the mistake it catches."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pneumo_core.calibration import calibrated
+from pneumo_core.evaluation.saliency_checks import film_baseline, random_grid_masks, score_map
+from pneumo_core.inference.occlusion import cell_masks
+from pneumo_core.inference.predictor import Predictor
+from pneumo_core.inference.saliency import BlankingCheck, blanking_check, explain
+from pneumo_core.io.ingest import load
+
+
+@pytest.fixture(scope="module")
+def paper(one_torch_thread) -> Predictor:
+    return Predictor("paper_cnn", gate=False)
+
+
+@pytest.fixture(scope="module")
+def film(paper, test_images):
+    return paper.predict_radiographs([load(test_images["PNEUMONIA"][0])], ["p"])[0]
+
+
+def test_random_grid_masks_are_whole_cells_covering_the_fraction():
+    masks = random_grid_masks(224, 0.2, np.random.default_rng(0), draws=5, grid=14)
+    cells = cell_masks(224, 14)
+    assert masks.shape == (5, 224, 224)
+    for m in masks:
+        covered = [bool(m[c].all()) for c in cells]
+        assert sum(covered) == 39 and all(m[c].all() or not m[c].any() for c in cells)  # 39/196 cells, none cut
+    assert len({m.tobytes() for m in masks}) == 5  # five different draws
+
+
+def test_curves_start_and_end_where_the_protocol_says(paper, film):
+    base = film_baseline(paper, film.model_input, np.random.default_rng(0))
+    assert base.target_class == film.label
+    heat = explain(paper, film.model_input, "gradcam", target=base.target_class).heatmap
+    s = score_map(paper, base, heat)
+    t = paper.bundle.temperature
+    p_class = calibrated(np.array([base.sign * base.logit]), t)[0]
+    assert len(s["deletion"]) == len(s["insertion"]) == 11
+    assert s["deletion"][0] == pytest.approx(p_class) and s["insertion"][-1] == pytest.approx(p_class)
+    assert s["deletion"][-1] == pytest.approx(calibrated(np.array([base.sign * base.end_logits[0]]), t)[0])
+    assert s["insertion"][0] == pytest.approx(calibrated(np.array([base.sign * base.end_logits[1]]), t)[0])
+    assert 0.0 <= s["deletion_auc"] <= 1.0 and 0.0 <= s["insertion_auc"] <= 1.0
+    assert s["top_beats_random"] == (s["top_drop"] > s["random_drop"])
+
+
+def test_benchmark_top_blanking_is_the_apps_blanking_check(paper, film):
+    """One blanking rule: the benchmark's top-20% drop is the drop the app's check line shows."""
+    exp = explain(paper, film.model_input, "gradcam", target=film.label)
+    base = film_baseline(paper, film.model_input, np.random.default_rng(0))
+    s = score_map(paper, base, exp.heatmap)
+    check = blanking_check(paper, exp)
+    assert isinstance(check, BlankingCheck)
+    t = paper.bundle.temperature
+    assert s["deletion"][2] == pytest.approx(check.p_after if base.sign > 0 else 1 - check.p_after, abs=1e-6)
+    assert s["top_drop"] == pytest.approx(base.sign * t * (np.log(check.p_before / (1 - check.p_before))
+                                                           - np.log(check.p_after / (1 - check.p_after))), abs=1e-3)
+
+
+def test_a_map_pointing_at_nothing_does_not_beat_one_pointing_at_the_evidence(paper, film):
+    base = film_baseline(paper, film.model_input, np.random.default_rng(1))
+    good = explain(paper, film.model_input, "occlusion", target=base.target_class).heatmap
+    s_good, s_inverse = score_map(paper, base, good), score_map(paper, base, 1.0 - good)
+    assert s_good["top_drop"] > s_inverse["top_drop"]
+    assert s_good["deletion_auc"] < s_inverse["deletion_auc"]
+
+
+def test_fraction_off_the_curve_grid_is_refused(paper, film):
+    base = film_baseline(paper, film.model_input, np.random.default_rng(0))
+    with pytest.raises(ValueError):
+        score_map(paper, base, np.zeros((128, 128), np.float32), fraction=0.25)

@@ -1,0 +1,92 @@
+"""Tests for the blanking rule (inference.occlusion), the occlusion map and
+saliency.blanking_check: the one-pass check the app shows beside each heatmap."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pneumo_core.calibration.site import resolve_profile
+from pneumo_core.data.preprocess import preprocess_batch
+from pneumo_core.inference.occlusion import blank, cell_masks, class_logits, grid_edges, occlusion_map, top_mask
+from pneumo_core.inference.predictor import Predictor
+from pneumo_core.inference.saliency import METHODS, BlankingCheck, blanking_check, explain
+from pneumo_core.io.ingest import Radiograph, load
+
+
+@pytest.fixture(scope="module")
+def lite0(one_torch_thread) -> Predictor:
+    return Predictor("efficientnet_lite0")
+
+
+def test_top_mask_takes_exactly_the_fraction_and_the_hottest_pixels():
+    heat = np.arange(100, dtype=np.float32).reshape(10, 10) / 99
+    mask = top_mask(heat, 0.2)
+    assert mask.sum() == 20 and mask[8:].all() and not mask[:8].any()
+    flat = np.zeros((10, 10), np.float32)  # all ties: raster order, the same mask every call
+    np.testing.assert_array_equal(top_mask(flat, 0.3), top_mask(flat, 0.3))
+    with pytest.raises(ValueError):
+        top_mask(heat, 1.5)
+
+
+def test_blank_sets_only_masked_pixels_to_the_image_mean():
+    x = torch.arange(16, dtype=torch.float32).reshape(1, 1, 4, 4)
+    mask = np.zeros((4, 4), bool)
+    mask[0, :2] = True
+    out = blank(x, mask)
+    assert out.shape == (1, 1, 4, 4)
+    assert torch.all(out[0, 0, 0, :2] == 7.5) and torch.equal(out[0, 0][~torch.from_numpy(mask)], x[0, 0][~torch.from_numpy(mask)])
+    assert torch.equal(x, torch.arange(16, dtype=torch.float32).reshape(1, 1, 4, 4))  # input untouched
+
+
+def test_grid_cells_partition_the_image_even_when_the_size_does_not_divide():
+    for size, grid in ((224, 14), (128, 14), (224, 7)):
+        cells = cell_masks(size, grid)
+        assert cells.shape == (grid * grid, size, size)
+        np.testing.assert_array_equal(cells.sum(axis=0), 1)  # every pixel in exactly one cell
+    assert list(np.diff(grid_edges(224, 14))) == [16] * 14
+
+
+def test_occlusion_map_is_constant_per_cell_and_its_hottest_cell_drops_the_logit_most(lite0, test_images):
+    u8 = lite0.predict_radiographs([load(test_images["PNEUMONIA"][0])], ["p"])[0].model_input
+    x = preprocess_batch(u8[None], lite0.spec)
+    heat, raw_max, logit = occlusion_map(lite0, x, 7, lambda z: 1)
+    cells = cell_masks(224, 7)
+    values = np.array([heat[c].max() for c in cells])
+    assert all(np.ptp(heat[c]) == 0 for c in cells) and values.max() == 1.0
+    z = class_logits(lite0, blank(x, cells))
+    assert int(np.argmax(logit - z)) == int(np.argmax(values))
+    assert raw_max == pytest.approx(float(np.max(logit - z)), rel=1e-5)
+
+
+def test_blanking_check_is_one_pass_over_the_map_top_fifth_and_says_so(lite0, test_images):
+    pred = lite0.predict_radiographs([load(test_images["PNEUMONIA"][1])], ["p"])[0]
+    exp = explain(lite0, pred.model_input, "gradcam")
+    check = blanking_check(lite0, exp)
+    assert isinstance(check, BlankingCheck) and check.fraction == 0.2
+    assert check.p_before == pytest.approx(pred.probability, abs=1e-4)
+    x = preprocess_batch(pred.model_input[None], lite0.spec)
+    by_hand = lite0.probabilities(class_logits(lite0, blank(x, top_mask(exp.heatmap, 0.2))))[0]
+    assert check.p_after == pytest.approx(by_hand, abs=1e-9)
+    assert check.text == (f"blanking the highlighted region changes P(pneumonia) from {check.p_before:.2f} "
+                          f"to {check.p_after:.2f}")
+
+
+def test_with_a_site_profile_map_and_check_use_the_site_probability_like_the_prediction(test_images, one_torch_thread):
+    site = resolve_profile("kermany-test", Path(__file__).resolve().parents[2] / "weights" / "efficientnet_lite0")
+    pred_site = Predictor("efficientnet_lite0", site=site)
+    pred = pred_site.predict_radiographs([load(test_images["NORMAL"][0])], ["n"])[0]
+    exp = explain(pred_site, pred.model_input, "gradcam")
+    assert exp.probability == pytest.approx(pred.probability, abs=1e-4)
+    assert exp.target_class == pred.label  # the class shown is decided on the site's scale and thresholds
+    assert blanking_check(pred_site, exp).p_before == pytest.approx(pred.probability, abs=1e-4)
+
+
+def test_occlusion_is_offered_as_a_class_specific_method(lite0, test_images):
+    assert METHODS["occlusion"].class_specific and METHODS["occlusion"].label
+    u8 = lite0.predict_radiographs([Radiograph(load(test_images["NORMAL"][2]).pixels, "JPEG")], ["n"])[0].model_input
+    pneu, norm = explain(lite0, u8, "occlusion", target="PNEUMONIA"), explain(lite0, u8, "occlusion", target="NORMAL")
+    assert pneu.heatmap.shape == (224, 224) and pneu.heatmap.max() <= 1.0
+    assert not np.array_equal(pneu.heatmap, norm.heatmap)  # the sign of the explained class matters
