@@ -1,0 +1,116 @@
+"""`predict`: score files, folders or a PACS study, one JSON (or CSV) line per film on
+stdout in input order, streaming; optional heatmaps (`--cam`) and, for a PACS study, reports
+stored back in it (`cli.pacs`). Exit 0 all scored, 1 some failed, 2 usage error."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+    return value
+
+
+def _scan(paths: list[Path]) -> list[Path]:
+    from ..io.scan import scan_paths
+    files, notes = scan_paths(paths)
+    for note in notes:
+        print(note, file=sys.stderr)
+    return files
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import csv
+    import json
+
+    from tqdm import tqdm
+
+    from ..calibration.site import SiteProfileError
+    from ..inference.predictor import Predictor, ThresholdError
+    from ..io.spreadsheet import csv_cell
+    from ..models.bundle import WeightsError
+    from .site import site_profile_for
+
+    job = None
+    if args.dicomweb or args.study or args.accession or args.store_report:  # a study from a PACS
+        from .pacs import open_job
+        job = open_job(args)
+        if isinstance(job, int):
+            return job
+    elif not args.paths:
+        print("error: no PATH given", file=sys.stderr)
+        return 2
+    files = _scan(args.paths) if job is None else []
+    if job is None and not files:
+        print("error: nothing to score in the given paths", file=sys.stderr)
+        return 2
+    try:
+        predictor = Predictor(args.model, site=site_profile_for(args.model, args.site))
+        threshold = predictor.threshold(args.threshold)
+    except (WeightsError, ThresholdError, SiteProfileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    cam_writer = None
+    if args.cam:
+        from ..inference.saliency import CamWriter
+        try:
+            cam_writer = CamWriter(predictor, args.cam, method=args.cam_method)
+        except (ValueError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    keys = (["file", "probability", "label", "threshold", "model", "warnings", "error"]
+            + (["site"] if predictor.site is not None else []) + (["cam"] if cam_writer else [])
+            + (job.keys if job else []))
+    writer = csv.DictWriter(sys.stdout, fieldnames=keys, lineterminator="\n") if args.format == "csv" else None
+    if writer:
+        writer.writeheader()
+    errors = 0
+    sources = ((f, str(f)) for f in files)
+    predictions = (job.predictions(predictor, threshold, args.batch_size) if job
+                   else predictor.predict_sources(sources, threshold, batch_size=args.batch_size))
+    for pred in tqdm(predictions, total=job.total if job else len(files),
+                     desc="predict", unit="img", file=sys.stderr, disable=args.quiet):
+        rec = pred.to_record()
+        if job:
+            rec.update(job.extra(pred))
+        if cam_writer:
+            rec["cam"] = None
+            if pred.probability is not None:  # no heatmap for what was not read or not assessed
+                try:
+                    rec["cam"] = cam_writer.write(pred)
+                except Exception as exc:  # noqa: BLE001 - a heatmap failure must not stop the batch
+                    rec["warnings"].append(f"heatmap not written ({type(exc).__name__})")
+        errors += pred.error is not None
+        if writer:
+            writer.writerow({k: csv_cell(v) for k, v in dict(rec, warnings="; ".join(rec["warnings"])).items()})
+        else:
+            sys.stdout.write(json.dumps(rec) + "\n")
+        sys.stdout.flush()
+    return 1 if errors or (job and job.failures) else 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser("predict", help="score image files or folders; one JSON (or CSV) line per file on stdout")
+    r.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    r.add_argument("--model", default=None, help="shipped model name or folder (default efficientnet_lite0)")
+    r.add_argument("--threshold", default="balanced", help="balanced, screening, or a number in [0, 1]")
+    r.add_argument("--site", metavar="PROFILE", help="a site profile (shipped name or JSON path): site-calibrated "
+                   "probability and thresholds")
+    r.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    r.add_argument("--batch-size", type=_positive_int, default=32)
+    r.add_argument("--cam", type=Path, metavar="OUTDIR", help="also write a Grad-CAM overlay PNG per image here")
+    r.add_argument("--cam-method", default="gradcam")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--dicomweb", metavar="URL", help="score a study from this DICOMweb server instead of PATHs "
+                   "(credentials from PNEUMO_DICOMWEB_USER/_PASSWORD or PNEUMO_DICOMWEB_TOKEN)")
+    r.add_argument("--study", metavar="UID", help="with --dicomweb: the StudyInstanceUID")
+    r.add_argument("--accession", metavar="ACC", help="with --dicomweb: the study's accession number")
+    r.add_argument("--store-report", action="store_true",
+                   help="with --dicomweb: store each scored film's report in its study (Encapsulated PDF)")
+    r.set_defaults(func=_cmd_predict)
