@@ -24,12 +24,12 @@ run: $(VENV)/.installed
 	$(PY) -m streamlit run streamlit_app.py
 
 browser:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 # a real PACS for tests/pacs: Orthanc with its DICOMweb plugin (Debian packages; the service is not started)
 orthanc:
 	@{ command -v Orthanc || test -x /usr/sbin/Orthanc; } >/dev/null 2>&1 && test -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so \
-		|| (apt-get update -qq && apt-get install -y -qq orthanc orthanc-dicomweb >/dev/null)
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq orthanc orthanc-dicomweb >/dev/null)
 
 test: $(VENV)/.installed-test browser orthanc
 	$(PY) -m pytest -q
