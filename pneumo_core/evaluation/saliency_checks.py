@@ -30,7 +30,7 @@ import torch
 from PIL import Image, ImageFilter
 
 from ..calibration import calibrated
-from ..data.preprocess import preprocess, preprocess_batch
+from ..data.preprocess import preprocess_batch
 from ..inference.occlusion import blank, cell_masks, class_logits, top_mask
 from ..inference.saliency import explain
 from ..io.ingest import load
@@ -112,11 +112,6 @@ def score_map(predictor: Any, base: FilmBaseline, heatmap: np.ndarray, fraction:
             "deletion_auc": float(np.trapezoid(deletion, dx=dx)), "insertion_auc": float(np.trapezoid(insertion, dx=dx))}
 
 
-def _logits(predictor: Any, x: torch.Tensor) -> np.ndarray:
-    with predictor.lock, torch.inference_mode():
-        return predictor.model(x.to(predictor.device)).squeeze(1).double().cpu().numpy()
-
-
 def deletion_check(predictor: Any, images: Sequence[np.ndarray], fraction: float = 0.2, method: str = "gradcam",
                    seed: int = 0) -> dict:
     """Does blanking the top-`fraction` PNEUMONIA-map pixels lower P(pneumonia) more than
@@ -128,15 +123,15 @@ def deletion_check(predictor: Any, images: Sequence[np.ndarray], fraction: float
     rng = np.random.default_rng(seed)
     drops = []  # per image: (prob, logit) drops for top-k, random-k, bottom-k blanked
     for pixels in images:
-        heat = explain(predictor, pixels, method, target="PNEUMONIA").heatmap.ravel()
+        exp = explain(predictor, pixels, method, target="PNEUMONIA")
+        heat = exp.heatmap.ravel()
         k = int(round(fraction * heat.size))
         order = np.argsort(-heat, kind="stable")
-        x = preprocess(pixels, predictor.spec)
-        batch = x.repeat(4, 1, 1, 1)  # original, then the three blanked copies
-        flat = batch.view(4, batch.shape[1], -1)
-        for row, idx in enumerate((order[:k], rng.choice(heat.size, k, replace=False), order[-k:]), start=1):
-            flat[row, :, torch.from_numpy(idx)] = x.mean()
-        z = _logits(predictor, batch)
+        masks = np.zeros((3, heat.size), dtype=bool)  # top, scattered random, bottom
+        for row, idx in enumerate((order[:k], rng.choice(heat.size, k, replace=False), order[-k:])):
+            masks[row, idx] = True
+        x = preprocess_batch(exp.model_input[None], predictor.spec)
+        z = class_logits(predictor, torch.cat([x, blank(x, masks.reshape(3, *exp.heatmap.shape))]))
         p = calibrated(z, predictor.bundle.temperature)
         drops.append([(p[0] - p[i], z[0] - z[i]) for i in (1, 2, 3)])
     d = np.array(drops)  # (images, {top, random, bottom}, {prob, logit})
