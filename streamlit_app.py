@@ -1,9 +1,10 @@
 """Entrypoint: page config, the shared sidebar, and the navigation. Pages live in pages/
 and never call st.stop(), so the saliency controls drawn after them always render.
 
-Icons are emoji, never `:material/...:` names: Streamlit fetches those as images from
-fonts.gstatic.com, which a hospital network does not reach (tests/test_browser.py checks
-that the browser asks no host but the app's own)."""
+No `:material/...:` icons: Streamlit fetches those as images from fonts.gstatic.com, which
+a hospital network does not reach (tests/test_browser.py checks that the browser asks no
+host but the app's own); no emoji in the page either, which a workstation without an emoji
+font shows as empty boxes. The favicon's emoji is drawn by Streamlit itself."""
 import streamlit as st
 
 from pneumo_core.app import resources, sidebar
@@ -11,12 +12,12 @@ from pneumo_core.app import resources, sidebar
 st.set_page_config(page_title="Pneumonia detector (research demo)", page_icon="🩻",
                    layout="wide", initial_sidebar_state="expanded")
 navigation = st.navigation([
-    st.Page("pages/diagnose.py", title="Diagnose", icon="🩻", default=True),
-    st.Page("pages/evaluation.py", title="Evaluation", icon="📊"),
-    st.Page("pages/normal.py", title="NORMAL cases", icon="✅", url_path="normal"),
-    st.Page("pages/pneumonia.py", title="PNEUMONIA cases", icon="🫁", url_path="pneumonia"),
-    st.Page("pages/model_card.py", title="Model card", icon="📄"),
-    st.Page("pages/calibrate_site.py", title="Calibrate for your site", icon="🎯", url_path="calibrate_site"),
+    st.Page("pages/diagnose.py", title="Diagnose", default=True),
+    st.Page("pages/evaluation.py", title="Evaluation"),
+    st.Page("pages/normal.py", title="NORMAL cases", url_path="normal"),
+    st.Page("pages/pneumonia.py", title="PNEUMONIA cases", url_path="pneumonia"),
+    st.Page("pages/model_card.py", title="Model card"),
+    st.Page("pages/calibrate_site.py", title="Calibrate for your site", url_path="calibrate_site"),
 ])
 sidebar.sidebar()
 navigation.run()

@@ -9,14 +9,14 @@ from pneumo_core.app import case_view, cases, formatting, operating_point, paths
 s = sidebar.settings()
 
 st.title("Pneumonia on a chest radiograph")
-st.info(formatting.disclaimer(s.site.name if s.site else None), icon="ℹ️")
+st.info(formatting.disclaimer(s.site.name if s.site else None))
 
 uploads = st.file_uploader(
     "Chest radiographs (frontal view): DICOM (with or without .dcm), PNG, JPEG, TIFF, BMP or WebP",
     accept_multiple_files=True, type=None, key="uploads",
     help="Up to 50 MB per file. Files are read in memory and never stored. DICOM is recognised by its content.")
 left, right = st.columns([1, 3])
-if left.button("Try the bundled examples", icon="🖼️"):
+if left.button("Try the bundled examples"):
     st.session_state["use_examples"] = True
 if st.session_state.get("use_examples") and right.button("Remove the examples", type="tertiary"):
     st.session_state["use_examples"] = False
@@ -38,7 +38,7 @@ else:
     drift = scoring.batch_drift(s.model, results, s.site)
     if drift is not None:
         show = {None: st.info, True: st.warning, False: st.success}[drift.shifted]
-        show(drift.text, icon="📈")
+        show(drift.text)
     picked = st.dataframe(rows, hide_index=True, width="stretch",  # threshold, model, calibration: caption and CSV
                           key=case_view.table_key(), on_select="rerun", selection_mode="single-row",
                           column_order=["file", "P(pneumonia)", "label", "warnings / error"], column_config={
@@ -48,7 +48,7 @@ else:
     case_view.open_row(picked)
     st.caption("Pick a row to open its case.")
     st.download_button("Download the table (CSV)", cases.rows_to_csv(rows), file_name="pneumonia_results.csv",
-                       mime="text/csv", on_click="ignore", icon="⬇️")
+                       mime="text/csv", on_click="ignore")
 
     st.subheader("Case")
     i = case_view.case_stepper([r.name for r in results])

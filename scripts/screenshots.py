@@ -2,12 +2,13 @@
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--width 1400]
 
-Starts `streamlit run streamlit_app.py` headless on a free localhost port, drives Debian's
+Starts the app through its launcher (`python -m pneumo_core.app.serve`, which warms the model
+and runs `streamlit run streamlit_app.py`) headless on a free localhost port, drives Debian's
 Chromium through Playwright (`apt-get install chromium`; Playwright's own browser download
 is not used), and writes:
 
 * `diagnose.png`: the Diagnose page after uploading one NORMAL and one PNEUMONIA film from
-  `examples/`, cropped below the second case;
+  `examples/`: the results table and the first case in the viewer, cropped below it;
 * `evaluation.png`: the Evaluation page of the default model, cropped below the ROC and PR
   curves.
 
@@ -50,11 +51,11 @@ def start_server(log: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+            [sys.executable, "-m", "pneumo_core.app.serve", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
              "--client.toolbarMode", "minimal"],
             cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    deadline = time.time() + 120
+    deadline = time.time() + 300  # the launcher warms the model before it serves
     while True:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
@@ -94,12 +95,6 @@ def _no_exception(page) -> None:
         raise RuntimeError(f"the page shows an exception: {errors.first.inner_text()}")
 
 
-def _wait_loaded_images(page, n: int) -> None:
-    js = ("[...document.querySelectorAll('[data-testid=stImage] img')]"
-          ".filter(i => i.complete && i.naturalWidth > 0).length")
-    page.wait_for_function(f"({js}) >= {n}", timeout=SLOW)
-
-
 def _bottom(page, selector: str, index: int) -> float:
     """The bottom edge, in page pixels, of the index-th element matching selector (negative: from the end)."""
     return page.evaluate("([s, i]) => { const all = document.querySelectorAll(s);"
@@ -132,13 +127,13 @@ def diagnose(page, url: str) -> bytes:
     page.goto(url)
     page.wait_for_selector(".st-key-uploads input[type=file]", state="attached", timeout=SLOW)
     page.set_input_files(".st-key-uploads input[type=file]", [str(normal), str(pneumonia)])
-    page.wait_for_function("document.querySelectorAll('[data-testid=stMetricValue]').length >= 2", timeout=SLOW)
+    page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=SLOW)
     _wait_idle(page)
-    _wait_loaded_images(page, 4)  # radiograph + heatmap per case
+    page.locator(".js-plotly-plot image").first.wait_for(state="attached", timeout=SLOW)  # the film in the viewer
     _no_exception(page)
     page.wait_for_timeout(1500)  # the dataframe canvas and progress bars settle
-    # down to the second case's report button: both cases, whole
-    return _shot_to(page, _bottom(page, '[data-testid="stButton"], [data-testid="stDownloadButton"]', -1) + 24)
+    # down to the case's report expander: the table and the whole first case
+    return _shot_to(page, _bottom(page, '[data-testid="stExpander"]', -1) + 24)
 
 
 def evaluation(page) -> bytes:

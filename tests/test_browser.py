@@ -1,20 +1,21 @@
-"""End to end in a real browser: Debian's Chromium, driven by Playwright, against
-`streamlit run streamlit_app.py` on localhost.
+"""End to end in a real browser: Debian's Chromium, driven by Playwright, against the
+product's launcher (`python -m pneumo_core.app.serve`, which warms the model and then runs
+`streamlit run streamlit_app.py`) on localhost.
 
 `make test` installs chromium with apt before pytest. A missing browser is a failure
 with instructions, never a skip: a skipped end-to-end test looks like a passing one.
-Screenshots go to pytest's tmp_path (their paths are printed); the time from page
-load to the first result is printed, not asserted (the target is <= 5 s on a quiet
-machine, including the cold model load).
+Every request the browser makes is recorded: none may leave for another host (a hospital
+network reaches no font CDN). Screenshots go to pytest's tmp_path (their paths are
+printed); times are printed, not asserted (`benchmarks/app_timings.py` measures them).
 """
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -44,14 +45,13 @@ def server(tmp_path_factory):
                     "(`make test` does this); Playwright's own browser download is not used here.")
     port = _free_port()
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    streamlit = shutil.which("streamlit", path=str(Path(sys.executable).parent)) or "streamlit"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [streamlit, "run", "streamlit_app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            [sys.executable, "-m", "pneumo_core.app.serve", "--server.port", str(port), "--server.address",
+             "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
             cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
     try:
-        deadline = time.time() + 90
+        deadline = time.time() + 240  # the launcher warms the model before it serves
         while True:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
@@ -119,35 +119,86 @@ def _loaded_images(page, n: int) -> int:
     return page.evaluate(js)
 
 
-def test_upload_score_and_browse_in_a_real_browser(server, browser, tmp_path):
+def _foreign_hosts(page, url: str) -> list[str]:
+    """Starts recording every host other than the app's own that the page asks for."""
+    own = urllib.parse.urlsplit(url).netloc
+    hosts: list[str] = []
+
+    def record(request) -> None:
+        parts = urllib.parse.urlsplit(request.url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.netloc != own:
+            hosts.append(request.url)
+    page.on("request", record)
+    return hosts
+
+
+def _x_range(page, scope: str = "") -> list[float]:
+    return page.evaluate(f"[...document.querySelectorAll('{scope} .js-plotly-plot')].at(-1)._fullLayout.xaxis.range")
+
+
+def test_upload_score_step_zoom_and_report_in_a_real_browser_asking_no_other_host(server, browser, tmp_path):
     url, log = server
     examples = paths.example_files()
     normal = next(p for p in examples if (paths.DATA_DIR / "test/NORMAL" / p.name).is_file())
     pneumonia = next(p for p in examples if (paths.DATA_DIR / "test/PNEUMONIA" / p.name).is_file())
     page = browser.new_page(viewport={"width": 1500, "height": 2400})
+    foreign = _foreign_hosts(page, url)
     try:
         t0 = time.monotonic()
         page.goto(url)
+        page.locator('[data-testid="stSidebar"] .st-key-opacity').wait_for(timeout=SLOW)
+        print(f"\n[browser] page load to complete sidebar: {time.monotonic() - t0:.1f} s")
         page.wait_for_selector(".st-key-uploads input[type=file]", state="attached", timeout=SLOW)
+        t1 = time.monotonic()
         page.set_input_files(".st-key-uploads input[type=file]", [str(normal), str(pneumonia)])
         page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=SLOW)
-        first_result = time.monotonic() - t0
-        print(f"\n[browser] page load to first result: {first_result:.1f} s (target <= 5 s, cold model included)")
-
-        page.wait_for_function("document.querySelectorAll('[data-testid=stMetricValue]').length >= 2", timeout=SLOW)
+        print(f"[browser] upload to first result: {time.monotonic() - t1:.1f} s")
         _wait_idle(page)
         _no_exception(page)
         values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
-        assert len(values) == 2 and all(v.strip().endswith("%") for v in values), values
-        assert _loaded_images(page, 4) >= 4  # radiograph + heatmap per case, each decoded by the browser
-        assert page.get_by_text("explains", exact=False).count() >= 2
-        for name in (normal.name, pneumonia.name):
-            assert page.get_by_text(name, exact=True).count() >= 1
+        assert len(values) == 1 and values[0].strip().endswith("%"), values  # one case at a time
+        assert page.locator('[data-testid="stText"]', has_text=normal.name).count() == 1  # the case shown
+        assert page.get_by_text("explains", exact=False).count() >= 1
+        assert page.get_by_text("Check: blanking the highlighted region", exact=False).count() == 1
+
+        # zoom: the modebar's zoom-in narrows the film's x range
+        plot = page.locator(".js-plotly-plot").first
+        plot.wait_for(timeout=SLOW)
+        before = _x_range(page)
+        plot.hover()
+        page.locator('.js-plotly-plot .modebar-btn[data-title="Zoom in"]').first.click()
+        page.wait_for_function("([r]) => { const g = [...document.querySelectorAll('.js-plotly-plot')].at(-1);"
+                               " const x = g._fullLayout.xaxis.range; return x[1] - x[0] < r[1] - r[0]; }",
+                               arg=[before], timeout=SLOW)
+        after = _x_range(page)
+        assert after[1] - after[0] < before[1] - before[0]
+
+        # full view: a dialog with the film, large
+        page.get_by_role("button", name="Full view").click()
+        dialog = page.get_by_role("dialog")
+        dialog.locator(".js-plotly-plot").wait_for(timeout=SLOW)
+        assert dialog.locator(".js-plotly-plot").bounding_box()["height"] >= 700
+        shots = {"full_view": tmp_path / "full_view.png"}
+        page.screenshot(path=shots["full_view"])
+        page.keyboard.press("Escape")
+        dialog.wait_for(state="detached", timeout=SLOW)
+
+        # the report: typed fields, then the PDF
+        page.get_by_text("Report fields and PDF").click()
+        page.get_by_label("Accession number").fill("ACC-BROWSER-1")
+        page.get_by_label("Accession number").press("Enter")
+        _wait_idle(page)
         with page.expect_download(timeout=SLOW) as download:  # the report is drawn on the server on click
-            page.get_by_role("button", name="Case report (PDF)").first.click()
+            page.get_by_role("button", name="Case report (PDF)").click()
         report = Path(download.value.path()).read_bytes()
         assert report.startswith(b"%PDF") and download.value.suggested_filename.endswith("_report.pdf")
-        shots = {"diagnose": tmp_path / "diagnose.png"}
+
+        # the next case
+        page.get_by_role("button", name="Next →").click()
+        page.locator('[data-testid="stText"]', has_text=pneumonia.name).wait_for(timeout=SLOW)
+        _wait_idle(page)
+        _no_exception(page)
+        shots["diagnose"] = tmp_path / "diagnose.png"
         page.screenshot(path=shots["diagnose"])
 
         _open(page, "evaluation", "Evaluation")
@@ -164,6 +215,11 @@ def test_upload_score_and_browse_in_a_real_browser(server, browser, tmp_path):
             assert _loaded_images(page, 2) >= 2  # gallery cases with their heatmaps
             shots[cls_page] = tmp_path / f"{cls_page}.png"
             page.screenshot(path=shots[cls_page])
+        page.locator(".st-key-open_correct_0 button").first.click()  # a thumbnail opens its case
+        page.get_by_role("dialog").locator(".js-plotly-plot").wait_for(timeout=SLOW)
+        shots["gallery_case"] = tmp_path / "gallery_case.png"
+        page.screenshot(path=shots["gallery_case"])
+        page.keyboard.press("Escape")
 
         _open(page, "model_card", "Model card")
         assert page.get_by_text("not a diagnosis", exact=False).count() >= 1
@@ -171,6 +227,7 @@ def test_upload_score_and_browse_in_a_real_browser(server, browser, tmp_path):
         page.screenshot(path=shots["model_card"])
         for name, path in shots.items():
             print(f"[browser] screenshot {name}: {path}")
+        assert not foreign, f"the browser asked other hosts than the app's: {foreign}"
     finally:
         page.close()
 
@@ -179,9 +236,7 @@ def test_calibrate_a_site_from_ten_films_per_class_in_a_real_browser(server, bro
     import json
     url, log = server
     page = browser.new_page(viewport={"width": 1500, "height": 2400})
-    external: list[str] = []
-    page.on("request", lambda r: external.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:", "blob:"))
-            else None)
+    external = _foreign_hosts(page, url)
     try:
         page.goto(url)
         page.wait_for_selector("input[type=file]", state="attached", timeout=SLOW)
@@ -208,6 +263,6 @@ def test_calibrate_a_site_from_ten_films_per_class_in_a_real_browser(server, bro
         shot = tmp_path / "calibrate_site.png"
         page.screenshot(path=shot, full_page=True)
         print(f"\n[browser] screenshot calibrate_site: {shot}")
-        print(f"[browser] requests leaving localhost on the calibration page: {external or 'none'}")
+        assert not external, f"the browser asked other hosts than the app's: {external}"
     finally:
         page.close()

@@ -58,10 +58,10 @@ def case_stepper(names: list[str]) -> int:
     if not isinstance(ss.get(CASE), int) or not 0 <= ss[CASE] < n:
         ss[CASE] = 0
     prev_col, pick_col, next_col = st.columns([1, 5, 1], vertical_alignment="bottom")
-    prev_col.button("◀ Previous", key="case_prev", on_click=_step, args=(-1, n), disabled=ss[CASE] == 0,
+    prev_col.button("← Previous", key="case_prev", on_click=_step, args=(-1, n), disabled=ss[CASE] == 0,
                     width="stretch")
     pick_col.selectbox("Case", range(n), key=CASE, format_func=lambda i: f"{i + 1} of {n}: {names[i]}")
-    next_col.button("Next ▶", key="case_next", on_click=_step, args=(1, n), disabled=ss[CASE] == n - 1,
+    next_col.button("Next →", key="case_next", on_click=_step, args=(1, n), disabled=ss[CASE] == n - 1,
                     width="stretch")
     return int(ss[CASE])
 
@@ -84,7 +84,7 @@ def _numbers(r: CaseResult, s: Settings, label: str, op: OperatingPoint | None, 
     st.caption(f"At this threshold the model {op.in_words()} ({escape_markdown(op.source)})." if op is not None
                else escape_markdown(NO_ESTIMATE))
     for w in other_warnings:
-        st.warning(warning_text(w), icon="⚠️")
+        st.warning(warning_text(w))
 
 
 def _heatmap_text(hm: Heatmap) -> None:
@@ -102,20 +102,20 @@ def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None) -> None:
         with view_col:
             display = viewer.display_controls("viewer", s.opacity, heatmap=False)
             viewer.show_film(r.film, None, display, key=f"film_{r.digest[:12]}")
-        msg_col.warning(warning_text(r.not_assessed), icon="⚠️")
+        msg_col.warning(warning_text(r.not_assessed))
         for w in r.warnings:
             if w != r.not_assessed:
-                msg_col.warning(warning_text(w), icon="⚠️")
+                msg_col.warning(warning_text(w))
         with st.expander("Details"):
             st.dataframe(case_details(r), hide_index=True, width="stretch")
         return
     if not r.ok:
-        st.error("Not scored: " + escape_markdown(r.error), icon="🚫")
+        st.error("Not scored: " + escape_markdown(r.error))
         return
     label = label_at(r.probability, s.threshold)
     ood, other_warnings = split_warnings(r)
     if ood:
-        st.warning(warning_text(ood), icon="⚠️")
+        st.warning(warning_text(ood))
     view_col, num_col = st.columns([2.2, 1])
     with num_col:
         _numbers(r, s, label, op, other_warnings)
@@ -143,7 +143,7 @@ def show_gallery_case(r: CaseResult, s: Settings) -> None:
     """A gallery thumbnail opened: the film in the viewer with its heatmap and numbers."""
     st.text(r.name)
     if not r.ok:
-        st.warning(warning_text(r.not_assessed or r.error or "not scored"), icon="⚠️")
+        st.warning(warning_text(r.not_assessed or r.error or "not scored"))
         viewer.show_film(r.film, None, viewer.Display(), key="gallery_film")
         return
     label = label_at(r.probability, s.threshold)

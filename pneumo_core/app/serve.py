@@ -10,6 +10,7 @@ warmed `st.cache_resource` predictor and the imported modules.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import time
@@ -19,20 +20,25 @@ from .paths import REPO_DIR
 __all__ = ["main", "ENTRYPOINT"]
 
 ENTRYPOINT = REPO_DIR / "streamlit_app.py"
+_QUIET = ("streamlit.runtime.caching.cache_data_api", "streamlit.runtime.scriptrunner_utils.script_run_context")
 
 
 def main(argv: list[str] | None = None) -> None:
     """Warms up, then runs `streamlit run streamlit_app.py` with `argv`; returns when the server stops."""
     argv = sys.argv[1:] if argv is None else list(argv)
     t0 = time.monotonic()
-    caching = logging.getLogger("streamlit.runtime.caching")
-    level = caching.level
-    caching.setLevel(logging.ERROR)  # "No runtime found": expected, the runtime starts below
+    importlib.import_module("streamlit")  # creates its loggers, with their levels
+    # "No runtime found" and "missing ScriptRunContext" are expected here: the runtime starts below
+    quiet = [logging.getLogger(name) for name in _QUIET]
+    levels = [q.level for q in quiet]
+    for q in quiet:
+        q.setLevel(logging.ERROR)
     try:
         from . import resources
         resources.warm_up(wait=True)
     finally:
-        caching.setLevel(level)
+        for q, level in zip(quiet, levels):
+            q.setLevel(level)
     print(f"pneumo: model warmed up in {time.monotonic() - t0:.1f} s; starting the server", flush=True)
     from streamlit.web import cli
     sys.argv = ["streamlit", "run", str(ENTRYPOINT), *argv]

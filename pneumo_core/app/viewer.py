@@ -24,7 +24,7 @@ from ..io.overlay import render_overlay
 
 __all__ = ["VIEWS", "Display", "window_level", "film_figure", "display_controls", "show_film", "full_view"]
 
-VIEWS = ("film", "heatmap overlay", "side by side")
+VIEWS = ("film", "overlay", "side by side")
 _CONFIG = {"scrollZoom": True, "displaylogo": False, "modeBarButtonsToRemove": ["toImage", "select2d", "lasso2d"]}
 
 
@@ -34,7 +34,7 @@ class Display:
     width (both in 0-255 display units), the view and the heatmap's opacity."""
     level: int = 128
     width: int = 256
-    view: str = "heatmap overlay"
+    view: str = "overlay"
     opacity: float = 0.5
 
 
@@ -56,7 +56,7 @@ def film_figure(film: np.ndarray, heatmap: np.ndarray | None, display: Display, 
         fig = px.imshow(shown, binary_string=True)
     else:
         overlay = render_overlay(shown, heatmap, display.opacity)
-        if view == "heatmap overlay":
+        if view == "overlay":
             fig = px.imshow(overlay, binary_string=True)
         else:
             fig = px.imshow(np.stack([np.repeat(shown[..., None], 3, axis=2), overlay]), binary_string=True,
@@ -65,8 +65,10 @@ def film_figure(film: np.ndarray, heatmap: np.ndarray | None, display: Display, 
                 a.text = title
             fig.update_xaxes(matches="x")
             fig.update_yaxes(matches="y")
-    fig.update_xaxes(showticklabels=False, showgrid=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False)
+    fig.update_xaxes(showticklabels=False, showgrid=False, ticks="", showline=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, ticks="", showline=False, zeroline=False)
+    if view == "side by side":  # two panels side by side need less height for the same width
+        height = int(height * 0.7)
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=24 if view == "side by side" else 0, b=0),
                       dragmode="pan", hovermode=False)
     return fig
@@ -79,14 +81,16 @@ def display_controls(key: str, opacity: float, heatmap: bool = True) -> Display:
     ss.setdefault(f"{key}_level", 128)
     ss.setdefault(f"{key}_width", 256)
     ss.setdefault(f"{key}_view", VIEWS[1] if heatmap else VIEWS[0])
-    left, mid, right = st.columns([1, 1, 1.3])
+    left, mid, right = st.columns([1, 1, 1.2])
     level = left.slider("Level (brightness)", 0, 255, key=f"{key}_level",
                         help="The grey level shown mid-grey. Changes the display only; the film is scored as uploaded.")
     width = mid.slider("Window (contrast)", 2, 256, key=f"{key}_width",
                        help="How many grey levels span black to white: narrower is more contrast. Display only.")
     view = VIEWS[0]
     if heatmap:
-        view = right.segmented_control("View", VIEWS, key=f"{key}_view") or VIEWS[0]
+        view = right.segmented_control("Heatmap", VIEWS, key=f"{key}_view",
+                                       help="film: the film alone; overlay: the heatmap over it; side by side: both, "
+                                            "zooming together.") or VIEWS[0]
     return Display(int(level), int(width), view, float(opacity))
 
 

@@ -35,7 +35,7 @@ def stale_eval_warning(ev: dict, meta: ModelMetadata, model: str, view: EvalView
                    else f"python -m pneumo_core evaluate --model {model}")
         st.warning("Test results may be out of date: " + "; ".join(problems) + ". Metrics at the current "
                    "threshold are recomputed from the stored per-image predictions; regenerate the file with "
-                   f"`{command}`.", icon="🕘")
+                   f"`{command}`.")
 
 
 def evaluation_for(s: Settings) -> EvalView | None:
@@ -49,7 +49,7 @@ def evaluation_for(s: Settings) -> EvalView | None:
 
 def calibration_caption(view: EvalView) -> None:
     """Says which calibration the page's test numbers are under, and how they were obtained."""
-    st.info(f"**Probabilities {view.calibration}**: {view.how}.", icon="🎚️")
+    st.info(f"**Probabilities {view.calibration}**: {view.how}.")
 
 
 def show_gallery(cases: list[dict], total: int, s: Settings, empty: str, key: str, columns: int = 6) -> None:
