@@ -230,3 +230,12 @@ def test_every_page_renders_without_an_exception(page):
         assert any(b.label == "Open" for b in at.button)
     if page == "pages/evaluation.py":
         assert len(at.get("plotly_chart")) >= 6
+
+
+def test_under_eigencam_the_gallery_does_not_claim_its_maps_explain_the_called_class():
+    at = _app("pages/pneumonia.py", gallery_n=3, method="eigencam")
+    assert not at.exception
+    footer = at.main.caption[-1].value
+    assert "EigenCAM" in footer and "explain the class the model called" not in footer
+    at.sidebar.selectbox(key="method").set_value("gradcam").run()
+    assert at.main.caption[-1].value.startswith("Heatmaps explain the class the model called")
