@@ -138,7 +138,7 @@ def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None) -> None:
                            on_click="ignore", key=f"report_{r.digest[:12]}")
 
 
-@st.dialog("Test case", width="large")
+@st.dialog("Test case", width=1800)  # pixels; capped at the window's width
 def show_gallery_case(r: CaseResult, s: Settings) -> None:
     """A gallery thumbnail opened: the film in the viewer with its heatmap and numbers."""
     st.text(r.name)

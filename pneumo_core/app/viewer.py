@@ -5,8 +5,8 @@ Plotly's image trace (`px.imshow(..., binary_string=True)`) serves the zoom and 
 already a dependency (the evaluation figures), it sends the film as one PNG, and its
 modebar, box zoom, scroll zoom and double-click reset need no custom component. Side by
 side is one figure with two panels whose axes are matched, so a zoom on either moves both.
-The full-screen view is a large `st.dialog`, and every chart also keeps Streamlit's own
-fullscreen button.
+The full-screen view is an `st.dialog` as wide as the window, and every chart also keeps
+Streamlit's own fullscreen button (its toolbar, on hover).
 
 Window/level changes the pixels sent to the browser only: the model scored the film as
 uploaded, and nothing here reaches it.
@@ -81,7 +81,7 @@ def display_controls(key: str, opacity: float, heatmap: bool = True) -> Display:
     ss.setdefault(f"{key}_level", 128)
     ss.setdefault(f"{key}_width", 256)
     ss.setdefault(f"{key}_view", VIEWS[1] if heatmap else VIEWS[0])
-    left, mid, right = st.columns([1, 1, 1.2])
+    left, mid, right = st.columns([1, 1, 1.5])
     level = left.slider("Level (brightness)", 0, 255, key=f"{key}_level",
                         help="The grey level shown mid-grey. Changes the display only; the film is scored as uploaded.")
     width = mid.slider("Window (contrast)", 2, 256, key=f"{key}_width",
@@ -99,9 +99,9 @@ def show_film(film: np.ndarray, heatmap: np.ndarray | None, display: Display, ke
     st.plotly_chart(film_figure(film, heatmap, display, height), width="stretch", config=_CONFIG, key=key)
 
 
-@st.dialog("Full view", width="large")
+@st.dialog("Full view", width=1800)  # pixels; the browser caps a dialog at the window's width
 def full_view(film: np.ndarray, heatmap: np.ndarray | None, display: Display, title: str) -> None:
-    """The film in a dialog as large as the window allows, with the same display choices."""
+    """The film in a dialog as wide as the window, with the same display choices."""
     st.text(title)
-    show_film(film, heatmap, display, key="full_view_chart", height=860)
+    show_film(film, heatmap, display, key="full_view_chart", height=780)
     st.caption("Drag to pan, scroll to zoom, double-click to reset. Display only: the film is scored as uploaded.")
