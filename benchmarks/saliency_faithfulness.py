@@ -35,7 +35,9 @@ Choice rule, per model (written here before the run):
 3. Layer for the CAM methods the product still offers: the layer of the best CAM candidate
    by the same ordering (so a reader who picks Grad-CAM gets its most faithful layer).
 Prints a summary; writes benchmarks/results/saliency_faithfulness.json. Per-film records are
-checkpointed (`--checkpoint`), so an interrupted run resumes where it stopped.
+checkpointed (`--checkpoint`), so an interrupted run resumes where it stopped. `--figure-only`
+redraws docs/figures/saliency_faithfulness.png from the JSON (shares per candidate, and one
+validation film's maps under the former default, the best CAM and the chosen default).
 """
 from __future__ import annotations
 
@@ -64,6 +66,7 @@ from pneumo_core.inference.saliency import METHODS, explain  # noqa: E402
 from pneumo_core.io.ingest import load  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "saliency_faithfulness.json"
+FIGURE = ROOT / "docs" / "figures" / "saliency_faithfulness.png"
 CHECKPOINT = ROOT / "benchmarks" / "results" / "saliency_faithfulness.checkpoint.jsonl"
 MAX_PASSES = 200
 TARGET_SHARE = 0.80
@@ -150,6 +153,47 @@ def choose(summary: dict) -> dict:
             "ranking": [k for k, _ in eligible]}
 
 
+def figure(report: dict, out: Path, data: Path) -> Path:
+    """Shares per candidate (bars, the 80% target dashed), then one validation PNEUMONIA film
+    of the default model explained three ways."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pneumo_core.io.overlay import render_overlay
+
+    models = report["models"]
+    fig = plt.figure(figsize=(11, 4.2 + 3.2), constrained_layout=True)
+    grid = fig.add_gridspec(2, 6, height_ratios=[4.2, 3.2])
+    span = 6 // len(models)
+    for j, (arch, m) in enumerate(models.items()):
+        ax = fig.add_subplot(grid[0, j * span:(j + 1) * span])
+        items = sorted(m["candidates"].items(), key=_order)[::-1]
+        colours = ["#2b8cbe" if s["method"] == "occlusion" else "#999999" if not s["class_specific"] else "#e34a33"
+                   for _, s in items]
+        ax.barh([k for k, _ in items], [s["share_top_beats_random"] for _, s in items], color=colours)
+        ax.axvline(TARGET_SHARE, ls="--", c="k", lw=1)
+        ax.set_xlim(0, 1)
+        ax.set_title(f"{arch}: {m['films']} validation films", fontsize=10)
+        ax.set_xlabel("share: top-20% blanking beats random 14x14 cells", fontsize=8)
+        ax.tick_params(labelsize=7)
+    arch = "efficientnet_lite0" if "efficientnet_lite0" in models else next(iter(models))
+    m = models[arch]
+    predictor = Predictor(arch, gate=False)
+    film = next(f for f in m["films_used"] if "/PNEUMONIA/" in f)
+    u8 = resize_square(load(data / film).pixels, predictor.spec.size)
+    shown = [f"gradcam@{LAYERS[arch][0]}", m["choice"]["best_cam"], m["choice"]["default"]]
+    cands = {c["name"]: c for c in candidates(arch)}
+    for j, name in enumerate(dict.fromkeys(shown)):
+        ax = fig.add_subplot(grid[1, 2 * j:2 * j + 2])
+        ax.imshow(render_overlay(u8, make_map(predictor, u8, cands[name], "PNEUMONIA"), 0.5))
+        ax.set_title(f"{name}: {m['candidates'][name]['share_top_beats_random']:.0%}", fontsize=9)
+        ax.axis("off")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=90)
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", default=["efficientnet_lite0", "paper_cnn"])
@@ -159,8 +203,13 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--checkpoint", type=Path, default=CHECKPOINT)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--figure", type=Path, default=FIGURE)
+    ap.add_argument("--figure-only", action="store_true", help="redraw the figure from the JSON and stop")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.figure_only:
+        print(figure(json.loads(args.out.read_text()), args.figure, args.data))
+        return {}
     done: dict[tuple[str, str], dict] = {}
     if args.checkpoint.is_file():
         for line in args.checkpoint.read_text().splitlines():

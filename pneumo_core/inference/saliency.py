@@ -50,8 +50,12 @@ METHODS: dict[str, CamMethod] = {
     "occlusion": CamMethod(None, True, "Occlusion (14x14 cells, slow)", grid=14),
 }
 
-DEFAULT_METHOD = "gradcam"
-_DEFAULT_BY_ARCH: dict[str, str] = {}
+# Chosen by the rule in benchmarks/saliency_faithfulness.py on 60 validation films per model:
+# the occlusion map's top 20% beat random 14x14 cells on 60/60 films for the default model
+# (Grad-CAM at its last block: 10/60) and 59/60 for paper_cnn, for ~200 forward passes per
+# film (about 2 s on 2 free CPU cores). Figures and trade-offs: docs/saliency.md.
+DEFAULT_METHOD = "occlusion"
+_DEFAULT_BY_ARCH: dict[str, str] = {"efficientnet_lite0": "occlusion", "paper_cnn": "occlusion"}
 
 
 def default_method(arch: str) -> str:
@@ -96,7 +100,7 @@ def _model_input(predictor: Any, image: Radiograph | np.ndarray) -> tuple[np.nda
     return resize_square(pixels, size), pixels
 
 
-def explain(predictor: Any, image: Radiograph | np.ndarray, method: str = DEFAULT_METHOD,
+def explain(predictor: Any, image: Radiograph | np.ndarray, method: str | None = None,
             target: str | None = None, threshold: str | float | None = "balanced",
             opacity: float = 0.5, layer: str | None = None) -> Explanation:
     """Saliency map for one film, explaining `target` or, by default, the class the product
@@ -112,13 +116,14 @@ def explain(predictor: Any, image: Radiograph | np.ndarray, method: str = DEFAUL
     Args:
         predictor: a `Predictor` (its model may be shared with other threads).
         image: `Prediction.model_input` (uint8 SxS), or a `Radiograph` / float HxW pixels in [0, 1].
-        method: a key of `METHODS`.
+        method: a key of `METHODS`; default `default_method(arch)` for the predictor's model.
         target: "PNEUMONIA" / "NORMAL" to override the class shown.
         threshold: named or numeric threshold deciding the class shown.
         opacity: heatmap weight in the overlay (0 = image only), drawn on the original pixels
             when given, else on the model input.
         layer: dotted module path for CAM methods; default the architecture's (`models.registry`).
     """
+    method = method or default_method(predictor.bundle.arch)
     if method not in METHODS:
         raise ValueError(f"unknown saliency method {method!r}; known: {', '.join(METHODS)}")
     if target is not None and target not in CLASSES:
@@ -188,7 +193,8 @@ class CamWriter:
     the map itself, float32 in [0, 1], SxS, for checks of one's own.
     """
 
-    def __init__(self, predictor: Any, outdir: str | Path, method: str = DEFAULT_METHOD, opacity: float = 0.5) -> None:
+    def __init__(self, predictor: Any, outdir: str | Path, method: str | None = None, opacity: float = 0.5) -> None:
+        method = method or default_method(predictor.bundle.arch)
         if method not in METHODS:  # fail before any image is scored
             raise ValueError(f"unknown saliency method {method!r}; known: {', '.join(METHODS)}")
         self.predictor, self.method, self.opacity = predictor, method, opacity

@@ -99,7 +99,7 @@ def test_gradient_cut_at_target_layer_gives_the_textbook_map_and_raw_max(predict
     """explain stops backward at the target layer; it must equal pytorch-grad-cam's recipe
     (input requiring grad, full backward), and cam_max the hand-computed raw maximum."""
     pixels = _pixels(test_images["PNEUMONIA"][4])
-    exp = explain(predictor, pixels, target="PNEUMONIA")
+    exp = explain(predictor, pixels, "gradcam", target="PNEUMONIA")
     from pneumo_core.data.preprocess import preprocess
     x = preprocess(pixels, predictor.spec).clone().requires_grad_(True)
     layer = target_layer(predictor.model, predictor.bundle.arch)
@@ -136,7 +136,7 @@ def test_failed_cam_call_still_removes_hooks(lite0, monkeypatch):
 
     monkeypatch.setattr(base_cam.BaseCAM, "compute_cam_per_layer", boom)
     with pytest.raises(IndexError):
-        explain(lite0, np.full((224, 224), 0.5, np.float32))
+        explain(lite0, np.full((224, 224), 0.5, np.float32), "gradcam")
     assert _hooks(lite0.model) == []
 
 
@@ -285,10 +285,10 @@ def test_deletion_of_top_heatmap_pixels_lowers_pneumonia_probability_more_than_r
 
 
 def test_deletion_of_most_relevant_pixels_hurts_more_than_least_relevant_in_logits(checks):
-    """The logit version, where confident calls are not saturated. Against scattered random
-    blanking the default model's maps do NOT win at 20% (README: random scattered blanking is
-    itself a strong disturbance); ranked against the map's own least relevant 20% (MoRF vs
-    LeRF, Samek et al. 2017) they must: a map pointing the wrong way fails here."""
+    """The logit version, where confident calls are not saturated. Ranked against the map's
+    own least relevant 20% (MoRF vs LeRF, Samek et al. 2017) the most relevant must hurt more:
+    a map pointing the wrong way fails here. (Against random blanking, see
+    benchmarks/saliency_faithfulness.py and docs/saliency.md.)"""
     d = checks["deletion"]
     assert d["mean_logit_drop_top"] > d["mean_logit_drop_bottom"]
 
@@ -297,3 +297,14 @@ def test_heatmaps_of_randomised_weights_differ_from_trained_ones(checks, capsys)
     _report(capsys, checks, "randomisation")
     r = checks["randomisation"]
     assert r["n"] >= 18 and r["mean_spearman"] < 0.5
+
+
+@pytest.mark.parametrize("arch", MODELS)
+def test_default_method_and_cam_layer_are_the_faithfulness_benchmarks_choice(arch):
+    from pneumo_core.inference.saliency import default_method
+    from pneumo_core.models.registry import REGISTRY
+    choice = json.loads((REPO / "benchmarks" / "results" / "saliency_faithfulness.json").read_text())["models"][arch]["choice"]
+    assert default_method(arch) == choice["default_method"]
+    assert REGISTRY[arch].target_layer == choice["cam_layer"]
+    if choice["default_method"] == "occlusion":  # the benchmark's grid is the one the product uses
+        assert choice["default"] == f"occlusion{METHODS['occlusion'].grid}"
