@@ -17,7 +17,7 @@ from .cases import BORDERLINE, CaseResult, blend, case_details, label_at
 from .formatting import escape_markdown, format_probability, safe_filename
 from .operating_point import NO_ESTIMATE
 from .report_form import report_fields
-from .scoring import Heatmap, case_report, heatmap_for, split_warnings
+from .scoring import Heatmap, blanking_text, case_report, heatmap_for, split_warnings
 
 if TYPE_CHECKING:
     from ..evaluation.operating_point import OperatingPoint
@@ -87,10 +87,10 @@ def _numbers(r: CaseResult, s: Settings, label: str, op: OperatingPoint | None, 
         st.warning(warning_text(w))
 
 
-def _heatmap_text(hm: Heatmap) -> None:
+def _heatmap_text(hm: Heatmap, s: Settings) -> None:
     st.caption(escape_markdown(hm.caption))
     if hm.check:
-        st.caption("Check: " + escape_markdown(hm.check) + ".")
+        st.caption("Check: " + escape_markdown(blanking_text(hm, s.site)) + ".")
     st.caption(escape_markdown(hm.note))
 
 
@@ -127,7 +127,7 @@ def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None) -> None:
         if st.button("Full view", key=f"full_{r.digest[:12]}", help="The film as large as the window allows."):
             viewer.full_view(r.film, hm.heatmap, display, r.name)
     with num_col:
-        _heatmap_text(hm)
+        _heatmap_text(hm, s)
         with st.expander("Details"):
             st.dataframe(case_details(r), hide_index=True, width="stretch")
     with st.expander("Report fields and PDF", expanded=False):
@@ -152,4 +152,4 @@ def show_gallery_case(r: CaseResult, s: Settings) -> None:
                 f"**{label}** at threshold {s.threshold:.3f}")
     display = viewer.display_controls("gallery_viewer", s.opacity)
     viewer.show_film(r.film, hm.heatmap, display, key="gallery_film", height=700)
-    _heatmap_text(hm)
+    _heatmap_text(hm, s)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ..evaluation.operating_point import OperatingPoint
     from .sidebar import Settings
 
-__all__ = ["score_file", "test_case", "Heatmap", "heatmap_for", "split_warnings", "DriftVerdict", "batch_drift",
+__all__ = ["score_file", "test_case", "Heatmap", "heatmap_for", "blanking_text", "split_warnings", "DriftVerdict", "batch_drift",
     "case_report", "calibration_detail"]
 
 
@@ -73,9 +73,10 @@ class Heatmap:
     method: str
     class_specific: bool
     note: str
-    check: str = ""  # "blanking the highlighted region changes P(pneumonia) from X to Y"
+    check: str = ""  # "blanking the highlighted region changes P(pneumonia) from X to Y" (source calibration)
     p_before: float | None = None
     p_after: float | None = None
+    fraction: float = 0.2  # the share of the map blanked
 
     @property
     def caption(self) -> str:
@@ -94,7 +95,7 @@ def _heatmap(model: str, weights: int, digest: str, method: str, target: str, _m
     check = saliency.blanking_check(predictor, exp)  # one more forward pass, cached with the map
     return Heatmap(np.asarray(exp.heatmap, np.float32), str(exp.target_class), str(exp.method),
                    bool(exp.class_specific), str(exp.note), str(check.text), float(check.p_before),
-                   float(check.p_after))
+                   float(check.p_after), float(check.fraction))
 
 
 def heatmap_for(model: str, result: CaseResult, method: str, target: str) -> Heatmap:
@@ -105,6 +106,17 @@ def heatmap_for(model: str, result: CaseResult, method: str, target: str) -> Hea
     if result.model_input is None:
         raise ValueError(f"{result.name} has no model input to explain: it was not read")
     return _heatmap(model, weights_stamp(model), result.digest, method, target, result.model_input)
+
+
+def blanking_text(hm: Heatmap, site: SiteProfile | None) -> str:
+    """The heatmap's blanking check in the probability the page shows: the cached check is on
+    the source calibration (the shared predictor has no site), so under a site profile both
+    probabilities go through the profile's recalibration, as the case's own probability does."""
+    if site is None or hm.p_before is None or hm.p_after is None:
+        return hm.check
+    p = np.clip(np.array([hm.p_before, hm.p_after], np.float64), 1e-12, 1 - 1e-12)
+    before, after = site.probability(np.log(p / (1 - p)))  # back to the source-calibrated logit first
+    return import_saliency().BlankingCheck(float(before), float(after), hm.fraction).text
 
 
 def split_warnings(result: CaseResult) -> tuple[str | None, list[str]]:
@@ -209,7 +221,7 @@ def case_report(result: CaseResult, s: Settings, label: str, hm: Heatmap, overla
                           image=result.display, overlay=overlay,
                           model_description=model_meta(s.model).description,
                           method=method_label(hm.method), target_class=hm.target_class if hm.class_specific else "",
-                          heatmap_note=hm.note, heatmap_check=hm.check,
+                          heatmap_note=hm.note, heatmap_check=blanking_text(hm, s.site),
                           warnings=list(result.warnings), metadata=dict(result.metadata),
                           accession_number=fields.accession_number, impression=fields.impression,
                           reader=fields.reader, **expected)

@@ -113,3 +113,13 @@ def test_case_report_callable_renders_the_scored_case_on_demand(example_bytes):
     s = sidebar.Settings(paths.DEFAULT_MODEL, "custom", 0.5, "gradcam", 0.5)
     render = scoring.case_report(r, s, "PNEUMONIA", hm, cases.blend(r.display, hm.heatmap, 0.5))
     assert callable(render) and render().startswith(b"%PDF")
+
+
+def test_under_a_site_profile_the_blanking_check_speaks_the_sites_probability(example_bytes):
+    path = next(iter(resources.shipped_site_files(paths.DEFAULT_MODEL).values()))
+    site = resources.site_profile(path)
+    r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg", site)
+    hm = scoring.heatmap_for(paths.DEFAULT_MODEL, r, "gradcam", "NORMAL")
+    text = scoring.blanking_text(hm, site)
+    assert text.startswith(f"blanking the highlighted region changes P(pneumonia) from {r.probability:.2f} to ")
+    assert scoring.blanking_text(hm, None) == hm.check != text  # the cached check is on the source calibration
