@@ -156,6 +156,10 @@ def _note(spec: CamMethod, target_class: str, cam_max: float) -> str:
     if not spec.class_specific:
         return (f"{_RELATIVE} {spec.label}: the main pattern in the model's features, the same "
                 "whichever class is shown.")
+    if spec.cam is None:  # occlusion: measured by blanking, not by gradients
+        if cam_max <= 0.0:
+            return f"{_RELATIVE} Blanking no region lowered the {target_class} score: the map is empty."
+        return f"{_RELATIVE} Highlights regions whose blanking lowered the {target_class} score most."
     if cam_max <= 0.0:
         return f"{_RELATIVE} No region raised the {target_class} score: the map is empty."
     return f"{_RELATIVE} Highlights regions that raised the {target_class} score."

@@ -90,3 +90,4 @@ def test_occlusion_is_offered_as_a_class_specific_method(lite0, test_images):
     pneu, norm = explain(lite0, u8, "occlusion", target="PNEUMONIA"), explain(lite0, u8, "occlusion", target="NORMAL")
     assert pneu.heatmap.shape == (224, 224) and pneu.heatmap.max() <= 1.0
     assert not np.array_equal(pneu.heatmap, norm.heatmap)  # the sign of the explained class matters
+    assert "blanking" in pneu.note and "PNEUMONIA" in pneu.note and "NORMAL" in norm.note
