@@ -120,7 +120,8 @@ class _WarmUp:
             self.saliency_ready.set()
         try:
             if prediction is not None and prediction.model_input is not None:
-                exp = saliency.explain(p, prediction.model_input, target="PNEUMONIA")
+                # a CAM: its first backward pass pays a set-up; occlusion runs forward passes only
+                exp = saliency.explain(p, prediction.model_input, method="gradcam", target="PNEUMONIA")
                 saliency.blanking_check(p, exp)
         except Exception:  # noqa: BLE001 - as above
             pass
