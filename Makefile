@@ -21,7 +21,7 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt requirements-t
 	touch $@
 
 run: $(VENV)/.installed
-	$(PY) -m streamlit run streamlit_app.py
+	$(PY) -m pneumo_core.app.serve
 
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)

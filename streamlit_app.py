@@ -18,6 +18,7 @@ navigation = st.navigation([
     st.Page("pages/pneumonia.py", title="PNEUMONIA cases", url_path="pneumonia"),
     st.Page("pages/model_card.py", title="Model card"),
     st.Page("pages/calibrate_site.py", title="Calibrate for your site", url_path="calibrate_site"),
+    st.Page("pages/pacs.py", title="PACS", url_path="pacs"),
 ])
 sidebar.sidebar()
 navigation.run()

@@ -94,7 +94,7 @@ class _Reference:
         from pytorch_grad_cam.utils.model_targets import BinaryClassifierOutputTarget
 
         from pneumo_core.data.preprocess import preprocess
-        from pneumo_core.inference.saliency import _overlay
+        from pneumo_core.io.overlay import render_overlay
         category = int(self.predict([pixels])[0] >= 0.5)
         layer = self.model.features[-1]
         # DenseNet applies an in-place ReLU to this output, so the cut returns a non-leaf copy.
@@ -108,7 +108,7 @@ class _Reference:
         finally:
             if cut is not None:
                 cut.remove()
-        _overlay(pixels, heat, 0.5)
+        render_overlay(pixels, heat, 0.5)
 
 
 def _measure(name: str, threads: int, warmup: int, runs: int, batch_limit: int | None) -> dict:
@@ -140,7 +140,7 @@ def _measure(name: str, threads: int, warmup: int, runs: int, batch_limit: int |
         out["input"] = f"{pred.spec.size} px, {pred.spec.channels} channel(s)"
         one = lambda r: pred.predict_radiographs([r], ["x"])  # noqa: E731
         out["predict"] = _timed(one, rads, warmup, runs)
-        out["predict_gradcam"] = _timed(lambda r: explain(pred, r, threshold=one(r)[0].threshold), rads, warmup, runs)
+        out["predict_gradcam"] = _timed(lambda r: explain(pred, r, "gradcam", threshold=one(r)[0].threshold), rads, warmup, runs)
         t = time.perf_counter()
         n = sum(p.error is None for p in pred.predict_sources(((f, str(f)) for f in batch_files), batch_size=32))
     dt = time.perf_counter() - t

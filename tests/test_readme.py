@@ -305,3 +305,32 @@ def test_readme_input_gate_figures_come_from_input_gate_json():
     assert (f"of {tr['detected']['n']:,} turned or inverted test films {100 * tr['detected']['rate']:.1f}% caught, "
             f"{100 * tr['corrected']['rate']:.1f}% corrected") in text
     assert f"{nr['count']} of {nr['n']} non-radiographs withheld" in text
+
+
+def test_readme_saliency_figures_come_from_the_faithfulness_benchmark():
+    from pneumo_core.inference.saliency_default import default_method
+    lite = _json("benchmarks", "results", "saliency_faithfulness.json")["models"][DEFAULT]
+    wins = {k: round(c["share_top_beats_random"] * c["n"]) for k, c in lite["candidates"].items()}
+    n = lite["films"]
+    text = _flat(README)
+    assert default_method(DEFAULT) == "occlusion" and "The default heatmap is an **occlusion map**" in text
+    assert f"does so on {wins['occlusion14']} of {n} validation films for the default model" in text
+    assert f"the former default, on {wins['gradcam@head_act']} of {n}" in text
+    assert f"nearly free, on {wins['layercam@_blocks.4']} of {n}" in text
+
+
+def test_readme_pacs_figures_come_from_the_throughput_benchmark():
+    rows = {r["side_px"]: r for r in _json("benchmarks", "results", "pacs_throughput.json")["results"]}
+    small, large = rows[224], rows[2048]
+    text = _flat(README)
+    assert (f"{small['dicomweb']['images_per_s']:.1f} vs {small['files']['images_per_s']:.1f} films/s for 224 px films, "
+            f"{large['dicomweb']['images_per_s']:.1f} vs {large['files']['images_per_s']:.1f} for 8 MB 2048 px films") in text
+    assert f"peak memory {large['dicomweb']['rss_peak_mb']:.0f} vs {large['files']['rss_peak_mb']:.0f} MB" in text
+
+
+def test_readme_app_timings_come_from_the_browser_benchmark():
+    serve = _json("benchmarks", "results", "app_timings.json")["summary"]["serve"]
+    text = _flat(README)
+    assert (f"the sidebar is complete {serve['page_to_sidebar_s']:.1f} s after the page loads and the first result "
+            f"shows {serve['upload_to_result_s']:.1f} s after upload") in text
+    assert serve["external_hosts"] == [] and "the browser requests nothing from any other host" in text

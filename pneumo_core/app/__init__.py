@@ -11,11 +11,20 @@ check it. One job per module; the pure ones import neither Streamlit nor torch:
 * `scoring`: cached scores and heatmaps of uploads and test images, the case report;
 * `sidebar`: the shared sidebar (model, calibration, operating point) and the `Settings` it hands to pages;
 * `widgets`: composite UI the pages share (galleries, the per-class page);
-* `site_page`, `site_figures`: the Calibrate-for-your-site page's uploads, fit and figures.
+* `viewer`: the film in plotly (zoom, pan, display-only window/level, heatmap overlay or side by side, full view);
+* `case_view`: one case at a time (previous/next, a table row opens its case) and the case itself;
+* `report_form`: the reader's typed report fields (accession number, impression, sign-off);
+* `calibration_choice`, `operating_controls`, `operating_point`: the sidebar's calibration choice, its
+  operating-point controls, and what the threshold means for patients;
+* `training_card`: the model card's training-protocol rows;
+* `site_uploads`, `site_page`, `site_figures`: the Calibrate-for-your-site page's uploads, fit and figures;
+* `pacs_page`: the PACS page's servers (from configuration only), search, study scoring and report storage;
+* `serve`: the launcher (`make run`) that warms the model before the server takes requests.
 
 Nothing is imported here, so a page pays only for the modules it uses (the Diagnose page
 never imports scikit-learn, which `eval_views` needs).
 """
 
 __all__ = ["paths", "formatting", "cases", "eval_views", "model_card", "figures", "resources", "scoring",
-           "sidebar", "widgets", "site_page", "site_figures"]
+           "sidebar", "widgets", "viewer", "case_view", "report_form", "calibration_choice", "operating_controls",
+           "operating_point", "training_card", "site_uploads", "site_page", "site_figures", "pacs_page", "serve"]

@@ -130,7 +130,7 @@ def use_profile(profile: SiteProfile, rerun: bool = True) -> None:
     if profile.model_sha256 != _model_sha(model):
         st.error(escape_markdown(f"Site profile {site_name(profile.name)} was fitted for other weights "
                                  f"({profile.model} {profile.model_sha256[:12]}...) than the model in use ({model}); "
-                                 "calibrate the site again for this model."), icon=":material/error:")
+                                 "calibrate the site again for this model."))
         return
     key = session_key(profile)
     session_profiles()[key] = profile
@@ -165,5 +165,5 @@ def calibration_select(model: str) -> SiteProfile | None:
                          help="Made by `python -m pneumo_core calibrate-site` or the Calibrate for your site "
                               "page; it must be fitted for this model's weights.")
     if ss.get(CALIBRATION_ERROR):
-        st.error(escape_markdown(ss[CALIBRATION_ERROR]), icon=":material/error:")
+        st.error(escape_markdown(ss[CALIBRATION_ERROR]))
     return site

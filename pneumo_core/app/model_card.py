@@ -176,7 +176,8 @@ def saliency_caveats(methods: dict | None = None) -> str:
         "normal film. Compare where, not how hot.",
         "- They show which regions **the model** relied on; they are **not localisation ground truth** and were "
         "never checked against annotated consolidation.",
-        "- They are coarse: computed on the last convolutional layer's grid and upsampled to the image.",
+        "- Maps are coarse: occlusion blanks 14x14 cells; the Grad-CAM family uses an intermediate layer (28x28 for the "
+        "default model), chosen on validation films (docs/saliency.md).",
         "- The app explains the class the model called at the current threshold (shown under each map).",
     ]
     for key, spec in methods.items():

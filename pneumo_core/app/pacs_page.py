@@ -24,7 +24,7 @@ from ..pacs.client import RADIOGRAPH_MODALITIES, PacsClient, PacsError, StudySum
 from ..pacs.config import ServerConfig, servers_from
 from ..pacs.study import plan_study
 from .cases import CaseResult, blend, label_at
-from .report_form import ReportFields, field_key
+from .report_form import typed_fields
 from .scoring import case_report, heatmap_for, score_file
 
 if TYPE_CHECKING:
@@ -122,18 +122,11 @@ def score_study(server: ServerConfig, study_uid: str, model: str) -> ScoredStudy
     return ScoredStudy(server.name, study_uid, model, results, [what for _, what in plan.skipped])
 
 
-def _typed_fields(digest: str) -> ReportFields:
-    """What the reader typed into the case view's report fields (read, not drawn again)."""
-    typed = {name: str(st.session_state.get(field_key(digest, name), "")).strip()
-             for name in ("accession_number", "impression", "reader")}
-    return ReportFields(**typed)
-
-
 def _report_pdf(r: CaseResult, s: Settings, op: OperatingPoint | None) -> bytes:
     """The Diagnose page's case report of `r`, with the reader's typed fields."""
     label = label_at(r.probability, s.threshold)
     hm = heatmap_for(s.model, r, s.method, label)
-    return case_report(r, s, label, hm, blend(r.display, hm.heatmap, s.opacity), _typed_fields(r.digest), op)()
+    return case_report(r, s, label, hm, blend(r.display, hm.heatmap, s.opacity), typed_fields(r.digest), op)()
 
 
 def store_report(server: ServerConfig, study_uid: str, r: CaseResult, s: Settings,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from ..inference.saliency_default import default_method
 from .calibration_choice import (CALIBRATION, CALIBRATION_ERROR, PENDING, PROFILE_UPLOAD, SESSION_PROFILES, SOURCE,
                                  apply_pending, calibration_select, session_key, session_profiles, use_profile)
 from .formatting import calibration_label, disclaimer, preset_groups, probability_label
@@ -67,7 +68,7 @@ def sidebar() -> Settings:
         ss["model"] = DEFAULT_MODEL if DEFAULT_MODEL in models else models[0]
     session_profiles()
     apply_pending()
-    ss.setdefault("method", "gradcam")
+    ss.setdefault("method", default_method(model_meta(ss["model"]).architecture))
     ss.setdefault("opacity", 0.5)
     with st.sidebar:
         st.header("Settings")
@@ -87,11 +88,13 @@ def sidebar_saliency() -> None:
     script and the page reads the new value from session state."""
     methods = saliency_methods()
     if st.session_state.get("method") not in methods:
-        st.session_state["method"] = "gradcam" if "gradcam" in methods else next(iter(methods))
+        preferred = default_method(model_meta(st.session_state["model"]).architecture)
+        st.session_state["method"] = preferred if preferred in methods else next(iter(methods))
     with st.sidebar:
         st.divider()
         st.selectbox("Saliency method", list(methods), key="method", format_func=lambda m: methods[m].label,
-                     help="Grad-CAM family: explains the class the model called. EigenCAM: the dominant "
+                     help="Occlusion: measured by blanking each cell of a 14x14 grid (slow, the most faithful on "
+                          "validation films). Grad-CAM family: class-specific, fast. EigenCAM: the dominant "
                           "activation pattern, the same map whatever the call.")
         st.slider("Heatmap opacity", 0.0, 1.0, step=0.05, key="opacity")
         st.divider()

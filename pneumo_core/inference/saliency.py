@@ -29,6 +29,7 @@ from ..io.overlay import render_overlay
 from ..models.registry import target_layer
 from .cam import cam_map
 from .occlusion import blank, class_logits, occlusion_map, top_mask
+from .saliency_default import DEFAULT_METHOD, default_method
 
 __all__ = ["CamMethod", "METHODS", "DEFAULT_METHOD", "default_method", "Explanation", "explain",
            "BlankingCheck", "blanking_check", "CamWriter"]
@@ -54,15 +55,6 @@ METHODS: dict[str, CamMethod] = {
 # the occlusion map's top 20% beat random 14x14 cells on 60/60 films for the default model
 # (Grad-CAM at its last block: 10/60) and 59/60 for paper_cnn, for ~200 forward passes per
 # film (about 2 s on 2 free CPU cores). Figures and trade-offs: docs/saliency.md.
-DEFAULT_METHOD = "occlusion"
-_DEFAULT_BY_ARCH: dict[str, str] = {"efficientnet_lite0": "occlusion", "paper_cnn": "occlusion"}
-
-
-def default_method(arch: str) -> str:
-    """The method the product shows first for a model architecture (chosen on validation)."""
-    return _DEFAULT_BY_ARCH.get(arch, DEFAULT_METHOD)
-
-
 _RELATIVE = ("Relative map: scaled to this image's own maximum, so colours cannot be compared "
              "across images or models.")
 

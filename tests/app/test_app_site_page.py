@@ -5,7 +5,6 @@ one model load (st.cache_resource) and one scored 10 + 10 sample.
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 from pathlib import Path
 
