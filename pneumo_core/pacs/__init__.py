@@ -3,6 +3,8 @@ through the same `io.ingest` path as uploads, score them with `Predictor`, and s
 report back in the study as a DICOM Encapsulated PDF (STOW-RS).
 
 * `config`: the servers the deployer allows, and their credentials (secrets or environment);
+* `errors`, `records`: what can go wrong (messages safe to print) and what a search answers
+  (no patient attributes);
 * `client`: the connection (TLS verified, timeouts, bounded retries on 5xx, credentials from the
   environment or the app's secrets, never in a URL or a message), search, retrieve, store;
 * `study`: which instances of a study are frontal chest films, from their DICOM headers;
@@ -10,4 +12,4 @@ report back in the study as a DICOM Encapsulated PDF (STOW-RS).
 * `report_dicom`: the Encapsulated PDF dataset (new series in the same study).
 """
 
-__all__ = ["client", "config", "study", "score", "report_dicom"]
+__all__ = ["errors", "records", "client", "config", "study", "score", "report_dicom"]

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import Callable, Iterable, TypeVar
 from urllib.parse import ParseResult, urlparse
 
@@ -30,6 +29,9 @@ from requests.auth import AuthBase
 from urllib3.util.retry import Retry
 
 from ..io.limits import MAX_FILE_BYTES
+from .errors import PacsAuthError, PacsError, PacsUnavailable
+from .records import (HEADER_FIELDS, INSTANCE_FIELDS, RADIOGRAPH_MODALITIES, STUDY_FIELDS, InstanceRef, StudySummary,
+                      int_or_none, value)
 
 __all__ = ["PacsError", "PacsUnavailable", "PacsAuthError", "BearerAuth", "StudySummary", "InstanceRef",
            "PacsClient", "RADIOGRAPH_MODALITIES", "TIMEOUT", "TRIES"]
@@ -37,29 +39,9 @@ __all__ = ["PacsError", "PacsUnavailable", "PacsAuthError", "BearerAuth", "Study
 TIMEOUT = (5.0, 60.0)  # seconds to connect, seconds between bytes
 TRIES = 3
 BACKOFF = 0.5  # urllib3: no wait before the 2nd try, then 2 x BACKOFF, doubling
-RADIOGRAPH_MODALITIES = ("CR", "DX")
 _CHUNK = 1 << 20
 _T = TypeVar("_T")
 
-_STUDY_FIELDS = ["StudyInstanceUID", "AccessionNumber", "StudyDate", "ModalitiesInStudy",
-                 "NumberOfStudyRelatedSeries", "NumberOfStudyRelatedInstances"]
-_INSTANCE_FIELDS = ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID", "Modality",
-                    "ViewPosition", "BodyPartExamined", "InstanceNumber"]
-# what a report instance needs from its study: the Patient and General Study modules (see report_dicom)
-_HEADER_FIELDS = ["PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID", "StudyDate",
-                  "StudyTime", "ReferringPhysicianName", "StudyID", "AccessionNumber"]
-
-
-class PacsError(Exception):
-    """A one-line reason that is safe to print: no credentials, no URL query, no patient data."""
-
-
-class PacsUnavailable(PacsError):
-    """The server cannot be reached, times out, or kept failing (5xx) after every try."""
-
-
-class PacsAuthError(PacsError):
-    """The server refused the credentials (HTTP 401 or 403)."""
 
 
 class BearerAuth(AuthBase):
@@ -74,35 +56,6 @@ class BearerAuth(AuthBase):
 
     def __repr__(self) -> str:
         return "BearerAuth(<hidden>)"
-
-
-@dataclass(frozen=True)
-class StudySummary:
-    """A study as a search lists it: no patient attributes."""
-    study_uid: str
-    accession: str
-    date: str  # YYYYMMDD, as DICOM stores it
-    modalities: tuple[str, ...]
-    n_series: int | None
-    n_instances: int | None
-
-
-@dataclass(frozen=True)
-class InstanceRef:
-    """One instance of a study, with the header fields that say what it shows."""
-    study_uid: str
-    series_uid: str
-    sop_uid: str
-    sop_class: str = ""
-    modality: str = ""
-    view_position: str = ""
-    body_part: str = ""
-    number: int | None = None
-
-    @property
-    def name(self) -> str:
-        """The `file` of its prediction line: `dicomweb:<study>/<series>/<instance>`."""
-        return f"dicomweb:{self.study_uid}/{self.series_uid}/{self.sop_uid}"
 
 
 def _is_loopback(host: str) -> bool:
@@ -132,23 +85,6 @@ def _check_url(url: str, auth: AuthBase | None) -> ParseResult:
     if parts.scheme == "http" and auth is not None and not _is_loopback(host):
         raise PacsError(f"refusing to send credentials to {host} over plain http; use https")
     return parts
-
-
-def _value(item: dict, keyword: str, default: str = "") -> str:
-    """First value of a DICOM JSON attribute, by keyword."""
-    tag = f"{pydicom.datadict.tag_for_keyword(keyword):08X}"
-    values = item.get(tag, {}).get("Value") or []
-    if not values:
-        return default
-    v = values[0]
-    return str(v.get("Alphabetic", "")) if isinstance(v, dict) else str(v)
-
-
-def _int_or_none(text: str) -> int | None:
-    try:
-        return int(text)
-    except ValueError:
-        return None
 
 
 def _first_part(body: bytes, content_type: str) -> bytes:
@@ -256,33 +192,33 @@ class PacsClient:
         found: dict[str, StudySummary] = {}
         for modality in list(modalities) or [None]:
             f = dict(filters, **({"ModalitiesInStudy": modality} if modality else {}))
-            items = self._call(lambda f=f: self._dw.search_for_studies(search_filters=f, fields=_STUDY_FIELDS,
+            items = self._call(lambda f=f: self._dw.search_for_studies(search_filters=f, fields=STUDY_FIELDS,
                                                                         limit=limit))
             for it in items:
-                uid = _value(it, "StudyInstanceUID")
+                uid = value(it, "StudyInstanceUID")
                 tag = f"{pydicom.datadict.tag_for_keyword('ModalitiesInStudy'):08X}"
                 found.setdefault(uid, StudySummary(
-                    uid, _value(it, "AccessionNumber"), _value(it, "StudyDate"),
+                    uid, value(it, "AccessionNumber"), value(it, "StudyDate"),
                     tuple(str(m) for m in it.get(tag, {}).get("Value", [])),
-                    _int_or_none(_value(it, "NumberOfStudyRelatedSeries")),
-                    _int_or_none(_value(it, "NumberOfStudyRelatedInstances"))))
+                    int_or_none(value(it, "NumberOfStudyRelatedSeries")),
+                    int_or_none(value(it, "NumberOfStudyRelatedInstances"))))
         return sorted(found.values(), key=lambda s: (s.date, s.accession, s.study_uid))
 
     def instances(self, study_uid: str) -> list[InstanceRef]:
         """Every instance of a study, with what its header says it shows."""
         items = self._call(lambda: self._dw.search_for_instances(study_instance_uid=study_uid,
-                                                                  fields=_INSTANCE_FIELDS, get_remaining=True))
-        refs = [InstanceRef(_value(it, "StudyInstanceUID", study_uid), _value(it, "SeriesInstanceUID"),
-                            _value(it, "SOPInstanceUID"), _value(it, "SOPClassUID"), _value(it, "Modality").upper(),
-                            _value(it, "ViewPosition").upper(), _value(it, "BodyPartExamined").upper(),
-                            _int_or_none(_value(it, "InstanceNumber")))
+                                                                  fields=INSTANCE_FIELDS, get_remaining=True))
+        refs = [InstanceRef(value(it, "StudyInstanceUID", study_uid), value(it, "SeriesInstanceUID"),
+                            value(it, "SOPInstanceUID"), value(it, "SOPClassUID"), value(it, "Modality").upper(),
+                            value(it, "ViewPosition").upper(), value(it, "BodyPartExamined").upper(),
+                            int_or_none(value(it, "InstanceNumber")))
                 for it in items]
         return sorted(refs, key=lambda r: (r.series_uid, r.number if r.number is not None else 0, r.sop_uid))
 
     def study_header(self, study_uid: str) -> pydicom.Dataset:
         """The study's Patient and General Study attributes, for a report stored in it."""
         items = self._call(lambda: self._dw.search_for_studies(search_filters={"StudyInstanceUID": study_uid},
-                                                                fields=_HEADER_FIELDS, limit=2))
+                                                                fields=HEADER_FIELDS, limit=2))
         if len(items) != 1:
             raise PacsError(f"study not found on the PACS at {self.where}")
         return pydicom.Dataset.from_json(items[0])

@@ -13,7 +13,7 @@ import numpy as np
 import pydicom
 from PIL import Image
 from pydicom.dataset import FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID, generate_uid
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
 
 from ..inference.predictor import Prediction, Predictor
 from ..io.case_report import ReportCase, render_report

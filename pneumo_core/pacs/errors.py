@@ -1,0 +1,16 @@
+"""What can go wrong talking to a PACS, as exceptions whose messages are safe to print."""
+from __future__ import annotations
+
+__all__ = ["PacsError", "PacsUnavailable", "PacsAuthError"]
+
+
+class PacsError(Exception):
+    """A one-line reason that is safe to print: no credentials, no URL query, no patient data."""
+
+
+class PacsUnavailable(PacsError):
+    """The server cannot be reached, times out, or kept failing (5xx) after every try."""
+
+
+class PacsAuthError(PacsError):
+    """The server refused the credentials (HTTP 401 or 403)."""
