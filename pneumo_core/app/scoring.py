@@ -137,24 +137,13 @@ class DriftVerdict:
     p_value: float | None = None
 
 
-def _drift_module():
-    """`pneumo_core.monitoring.drift`, or None while it is missing or incomplete: the page
-    works without the alarm."""
-    try:
-        from ..monitoring import drift
-        drift.MIN_BATCH, drift.reference_for, drift.drift_test, drift.verdict_text  # noqa: B018
-    except (ImportError, AttributeError):
-        return None
-    return drift
-
-
 @st.cache_data(show_spinner="Checking the batch for drift…", max_entries=16)
 def _drift(model: str, weights: int, digests: tuple[str, ...], calibration: str, _features: np.ndarray,
            _logits: np.ndarray, _site: SiteProfile | None) -> DriftVerdict:
-    drift = _drift_module()
+    from ..monitoring import drift, site_reference
     n = len(digests)
     try:
-        ref = drift.reference_for(resolve_model_dir(model), _site)
+        ref = site_reference.reference_for(resolve_model_dir(model), _site)
         if ref is None:
             return DriftVerdict("No drift reference ships with this model: the batch was not checked for drift.",
                                 None, n)
@@ -172,11 +161,11 @@ def _drift(model: str, weights: int, digests: tuple[str, ...], calibration: str,
 def batch_drift(model: str, results: list[CaseResult], site: SiteProfile | None) -> DriftVerdict | None:
     """Whether a batch's scored films look like the data its operating point was set on
     (the site's calibration sample under a profile that carries one, else validation data).
-    None below the alarm's minimum batch (`drift.MIN_BATCH` scored films), or without the
-    drift module. Cached on the batch's digests and the calibration."""
-    drift = _drift_module()
+    None below the alarm's minimum batch (`drift.MIN_BATCH` scored films). Cached on the
+    batch's digests and the calibration."""
+    from ..monitoring.drift import MIN_BATCH
     scored = [r for r in results if r.ok and r.features is not None]
-    if drift is None or len(scored) < drift.MIN_BATCH:
+    if len(scored) < MIN_BATCH:
         return None
     features = np.stack([r.features for r in scored])
     logits = None if any(r.logit is None for r in scored) else np.array([r.logit for r in scored], np.float64)

@@ -168,7 +168,7 @@ def build_site_profile(logits: np.ndarray, labels: np.ndarray, groups: Sequence,
     fit = fit_site_recalibration(logits, y, prevalence)
     drift_reference = None
     if features is not None and model_dir is not None:
-        from ..monitoring.drift import sample_reference
+        from ..monitoring.site_reference import sample_reference
         drift_reference = sample_reference(model_dir, features, np.asarray(logits, np.float64), y, list(groups))
     warnings = []
     if min(counts.values()) < WIDE_BELOW_PER_CLASS:

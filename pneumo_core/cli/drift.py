@@ -92,7 +92,8 @@ def _cmd_drift(args: argparse.Namespace) -> int:
     from ..inference.predictor import Predictor
     from ..io.scan import scan_paths
     from ..models.bundle import WeightsError, resolve_model_dir
-    from ..monitoring.drift import MIN_BATCH, DriftReferenceError, drift_test, reference_for, verdict_text
+    from ..monitoring.drift import MIN_BATCH, DriftReferenceError, drift_test, verdict_text
+    from ..monitoring.site_reference import reference_for
     from .site import site_profile_for
 
     if not args.paths:

@@ -12,10 +12,10 @@ from conftest import REPO
 
 from pneumo_core.cli import main
 from pneumo_core.data.dataset import Item, duplicates_file, patient_groups, read_duplicate_groups
-from pneumo_core.monitoring.drift import (MIN_BATCH, SITE_SAMPLE_MIN, DriftReference, DriftReferenceError,
-                                          build_reference, drift_test, load_reference, reference_for, sample_reference,
-                                          verdict_text)
+from pneumo_core.monitoring.drift import (MIN_BATCH, DriftReference, DriftReferenceError, build_reference, drift_test,
+                                          load_reference, verdict_text)
 from pneumo_core.monitoring.mmd import mmd2, rbf_kernel
+from pneumo_core.monitoring.site_reference import SITE_SAMPLE_MIN, reference_for, sample_reference
 
 MODELS = ["efficientnet_lite0", "paper_cnn"]
 DATASET = REPO.parent / "shared" / "data" / "chest_xray"
