@@ -24,59 +24,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pneumo_core.app.local_server import CHROMIUM, CHROMIUM_ARGS, LAUNCHER, PLAIN, local_server  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "app_timings.json"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 TIMEOUT_MS = 300_000
-STREAMLIT_FLAGS = ["--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1"]
-LAUNCHERS = {
-    "serve": [sys.executable, "-m", "pneumo_core.app.serve"],
-    "plain": [sys.executable, "-m", "streamlit", "run", "streamlit_app.py"],
-}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(launcher: str, log: Path) -> tuple[subprocess.Popen, str, float]:
-    port = _free_port()
-    t0 = time.monotonic()
-    with open(log, "w") as out:
-        proc = subprocess.Popen([*LAUNCHERS[launcher], "--server.port", str(port), *STREAMLIT_FLAGS], cwd=ROOT,
-                                stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
-            return proc, f"http://127.0.0.1:{port}", time.monotonic() - t0
-        except OSError:
-            if proc.poll() is not None or time.monotonic() - t0 > TIMEOUT_MS / 1000:
-                _stop(proc)
-                raise RuntimeError(f"the server did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.05)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+LAUNCHERS = {"serve": LAUNCHER, "plain": PLAIN}
 
 
 def _example() -> Path:
@@ -85,10 +47,10 @@ def _example() -> Path:
 
 def one_run(browser, launcher: str) -> dict:
     log = Path(tempfile.mkdtemp(prefix="app-timings-")) / "streamlit.log"
-    proc, url, ready = _start(launcher, log)
-    own = urllib.parse.urlsplit(url).netloc
-    hosts: set[str] = set()
-    try:
+    with local_server(log, LAUNCHERS[launcher], timeout_s=TIMEOUT_MS / 1000) as server:
+        url, ready = server.url, server.ready_s
+        own = urllib.parse.urlsplit(url).netloc
+        hosts: set[str] = set()
         page = browser.new_page(viewport={"width": 1500, "height": 1600})
 
         def record(request) -> None:
@@ -109,8 +71,6 @@ def one_run(browser, launcher: str) -> dict:
             state="attached", timeout=TIMEOUT_MS)
         viewer = time.monotonic() - t1
         page.close()
-    finally:
-        _stop(proc)
     return {"launcher": launcher, "server_ready_s": round(ready, 2), "page_to_sidebar_s": round(sidebar, 2),
             "upload_to_result_s": round(result, 2), "upload_to_viewer_s": round(viewer, 2),
             "external_hosts": sorted(hosts)}

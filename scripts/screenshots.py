@@ -19,13 +19,9 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from PIL import Image
@@ -34,46 +30,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pneumo_core.app import paths  # noqa: E402
+from pneumo_core.app.local_server import CHROMIUM, CHROMIUM_ARGS, local_server  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 SLOW = 300_000  # ms: the first heatmap on a shared 2-core machine can take minutes
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(log: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pneumo_core.app.serve", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-             "--client.toolbarMode", "minimal"],
-            cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    deadline = time.time() + 300  # the launcher warms the model before it serves
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
-            return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                stop_server(proc)
-                raise RuntimeError(f"streamlit did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.25)
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
 
 
 def _wait_idle(page, timeout_s: float = SLOW / 1000) -> None:
@@ -162,9 +121,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     log = Path(tempfile.mkdtemp(prefix="screenshots-")) / "streamlit.log"
-    proc, url = start_server(log)
     try:
-        with sync_playwright() as p:
+        with local_server(log, flags=("--client.toolbarMode", "minimal")) as server, sync_playwright() as p:
+            url = server.url
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page(viewport={"width": args.viewport, "height": 3200})
@@ -174,8 +133,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         print(f"server log: {log}", file=sys.stderr)
         raise
-    finally:
-        stop_server(proc)
     for name, png in shots.items():
         path = args.out / f"{name}.png"
         size = save_png(png, path, args.width, args.max_kb)

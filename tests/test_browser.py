@@ -10,32 +10,18 @@ printed); times are printed, not asserted (`benchmarks/app_timings.py` measures 
 """
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from pneumo_core.app import paths, resources
+from pneumo_core.app.local_server import CHROMIUM, CHROMIUM_ARGS, local_server
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 SLOW = 240_000  # ms; a shared 2-core machine can be slow, and the first CAM warms up oneDNN
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -43,31 +29,9 @@ def server(tmp_path_factory):
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get update && apt-get install -y chromium` "
                     "(`make test` does this); Playwright's own browser download is not used here.")
-    port = _free_port()
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pneumo_core.app.serve", "--server.port", str(port), "--server.address",
-             "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    try:
-        deadline = time.time() + 240  # the launcher warms the model before it serves
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail(f"streamlit did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(0.25)
-        yield f"http://127.0.0.1:{port}", log
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    with local_server(log, timeout_s=240) as running:  # the launcher warms the model before it serves
+        yield running.url, log
 
 
 @pytest.fixture(scope="module")

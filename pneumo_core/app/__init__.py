@@ -19,7 +19,8 @@ check it. One job per module; the pure ones import neither Streamlit nor torch:
 * `training_card`: the model card's training-protocol rows;
 * `site_uploads`, `site_page`, `site_figures`: the Calibrate-for-your-site page's uploads, fit and figures;
 * `pacs_page`: the PACS page's servers (from configuration only), search, study scoring and report storage;
-* `serve`: the launcher (`make run`) that warms the model before the server takes requests.
+* `serve`: the launcher (`make run`) that warms the model before the server takes requests;
+* `local_server`: the app headless on a free port, for what drives it in Chromium (tests, benchmark, screenshots).
 
 Nothing is imported here, so a page pays only for the modules it uses (the Diagnose page
 never imports scikit-learn, which `eval_views` needs).
@@ -27,4 +28,5 @@ never imports scikit-learn, which `eval_views` needs).
 
 __all__ = ["paths", "formatting", "cases", "eval_views", "model_card", "figures", "resources", "scoring",
            "sidebar", "widgets", "viewer", "case_view", "report_form", "calibration_choice", "operating_controls",
-           "operating_point", "training_card", "site_uploads", "site_page", "site_figures", "pacs_page", "serve"]
+           "operating_point", "training_card", "site_uploads", "site_page", "site_figures", "pacs_page", "serve",
+           "local_server"]
