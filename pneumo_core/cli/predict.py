@@ -25,55 +25,28 @@ def _scan(paths: list[Path]) -> list[Path]:
     return files
 
 
-def _cmd_predict(args: argparse.Namespace) -> int:
-    import csv
-    import json
+class _Usage(Exception):
+    """A usage error: one `error:` line on stderr, exit 2, before any film is scored."""
 
+
+def _cmd_predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..calibration.site import SiteProfileError
-    from ..inference.predictor import Predictor, ThresholdError
-    from ..io.spreadsheet import csv_cell
-    from ..models.bundle import WeightsError
-    from .site import site_profile_for
-
-    job = None
-    if args.dicomweb or args.study or args.accession or args.store_report:  # a study from a PACS
-        from .pacs import open_job
-        job = open_job(args)
-        if isinstance(job, int):
-            return job
-    elif not args.paths:
-        print("error: no PATH given", file=sys.stderr)
-        return 2
-    files = _scan(args.paths) if job is None else []
-    if job is None and not files:
-        print("error: nothing to score in the given paths", file=sys.stderr)
-        return 2
     try:
-        predictor = Predictor(args.model, site=site_profile_for(args.model, args.site))
-        threshold = predictor.threshold(args.threshold)
-    except (WeightsError, ThresholdError, SiteProfileError) as exc:
+        job, files = _inputs(args)
+        if isinstance(job, int):  # the PACS side already said why
+            return job
+        predictor, threshold, cam_writer = _scorer(args)
+    except _Usage as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    cam_writer = None
-    if args.cam:
-        from ..inference.saliency import CamWriter
-        try:
-            cam_writer = CamWriter(predictor, args.cam, method=args.cam_method)
-        except (ValueError, OSError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
     keys = (["file", "probability", "label", "threshold", "model", "warnings", "error"]
             + (["site"] if predictor.site is not None else []) + (["cam"] if cam_writer else [])
             + (job.keys if job else []))
-    writer = csv.DictWriter(sys.stdout, fieldnames=keys, lineterminator="\n") if args.format == "csv" else None
-    if writer:
-        writer.writeheader()
+    write = _line_writer(args.format, keys)
     errors = 0
-    sources = ((f, str(f)) for f in files)
     predictions = (job.predictions(predictor, threshold, args.batch_size) if job
-                   else predictor.predict_sources(sources, threshold, batch_size=args.batch_size))
+                   else predictor.predict_sources(((f, str(f)) for f in files), threshold, batch_size=args.batch_size))
     for pred in tqdm(predictions, total=job.total if job else len(files),
                      desc="predict", unit="img", file=sys.stderr, disable=args.quiet):
         rec = pred.to_record()
@@ -87,12 +60,63 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 except Exception as exc:  # noqa: BLE001 - a heatmap failure must not stop the batch
                     rec["warnings"].append(f"heatmap not written ({type(exc).__name__})")
         errors += pred.error is not None
-        if writer:
-            writer.writerow({k: csv_cell(v) for k, v in dict(rec, warnings="; ".join(rec["warnings"])).items()})
-        else:
-            sys.stdout.write(json.dumps(rec) + "\n")
-        sys.stdout.flush()
+        write(rec)
     return 1 if errors or (job and job.failures) else 0
+
+
+def _inputs(args: argparse.Namespace):
+    """(a PACS job or its exit code, None) for --dicomweb, else (None, the files to score)."""
+    if args.dicomweb or args.study or args.accession or args.store_report:  # a study from a PACS
+        from .pacs import open_job
+        return open_job(args), []
+    if not args.paths:
+        raise _Usage("no PATH given")
+    files = _scan(args.paths)
+    if not files:
+        raise _Usage("nothing to score in the given paths")
+    return None, files
+
+
+def _scorer(args: argparse.Namespace):
+    """(predictor, threshold, heatmap writer or None), each refused with a usage error."""
+    from ..calibration.site import SiteProfileError
+    from ..inference.predictor import Predictor, ThresholdError
+    from ..models.bundle import WeightsError
+    from .site import site_profile_for
+
+    try:
+        predictor = Predictor(args.model, site=site_profile_for(args.model, args.site))
+        threshold = predictor.threshold(args.threshold)
+    except (WeightsError, ThresholdError, SiteProfileError) as exc:
+        raise _Usage(str(exc)) from None
+    if not args.cam:
+        return predictor, threshold, None
+    from ..inference.saliency import CamWriter
+    try:
+        return predictor, threshold, CamWriter(predictor, args.cam, method=args.cam_method)
+    except (ValueError, OSError) as exc:
+        raise _Usage(str(exc)) from None
+
+
+def _line_writer(fmt: str, keys: list[str]):
+    """One flushed stdout line per record: JSON, or CSV under a header (cells a spreadsheet cannot execute)."""
+    import csv
+    import json
+
+    from ..io.spreadsheet import csv_cell
+
+    if fmt != "csv":
+        def write(rec: dict) -> None:
+            sys.stdout.write(json.dumps(rec) + "\n")
+            sys.stdout.flush()
+        return write
+    writer = csv.DictWriter(sys.stdout, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+
+    def write_csv(rec: dict) -> None:
+        writer.writerow({k: csv_cell(v) for k, v in dict(rec, warnings="; ".join(rec["warnings"])).items()})
+        sys.stdout.flush()
+    return write_csv
 
 
 def register(sub: argparse._SubParsersAction) -> None:

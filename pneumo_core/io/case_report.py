@@ -126,11 +126,29 @@ def _wrap(s: str, width: int = 95) -> list[str]:
 
 
 def render_report(case: ReportCase, fmt: str = "pdf") -> bytes:
-    """A4 portrait page: disclaimer banner, image and heatmap, the numbers, warnings."""
+    """A4 portrait page: disclaimer banner, image and heatmap, the numbers, warnings, the
+    reader's block. Each part draws from the top down and returns where the next one starts."""
     if fmt not in ("pdf", "png"):
         raise ValueError("fmt must be 'pdf' or 'png'")
     fig = Figure(figsize=_A4, dpi=100)
     fig.patch.set_facecolor("white")
+    _draw_header(fig)
+    _draw_images(fig, case)
+    colour = _PNEUMONIA if case.label == "PNEUMONIA" else _NORMAL
+    _draw_probability_bar(fig, case, colour)
+    y = _draw_facts(fig, case, colour, 0.578)
+    y = _draw_warnings_and_heatmap_notes(fig, case, y)
+    _draw_reader_block(fig, case, y)
+    _text(fig, 0.05, 0.075, "\n".join(_wrap(report_disclaimer(case.site), 100)), fontsize=8.5, color="#8a2e00")
+    _text(fig, 0.05, 0.03, "Generated " + datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+          fontsize=7.5, color="#666666")
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, facecolor="white", metadata={"Title": "Pneumonia detector case report (research demo)"}
+                if fmt == "pdf" else None)
+    return buf.getvalue()
+
+
+def _draw_header(fig: Figure) -> None:
     banner = fig.add_axes((0.05, 0.925, 0.9, 0.05))
     banner.set_axis_off()
     banner.add_patch(Rectangle((0, 0), 1, 1, color="#fde2cf", transform=banner.transAxes))
@@ -138,10 +156,10 @@ def render_report(case: ReportCase, fmt: str = "pdf") -> bytes:
                 fontweight="bold", color="#8a2e00", transform=banner.transAxes, parse_math=False)
     _text(fig, 0.05, 0.915, "Pneumonia detector - case report", fontsize=17, fontweight="bold")
 
-    # images
+
+def _draw_images(fig: Figure, case: ReportCase) -> None:
     has_overlay = case.overlay is not None
-    width = 0.43 if has_overlay else 0.9
-    ax = fig.add_axes((0.05, 0.675, width, 0.18))
+    ax = fig.add_axes((0.05, 0.675, 0.43 if has_overlay else 0.9, 0.18))
     ax.imshow(case.image, cmap="gray" if case.image.ndim == 2 else None, vmin=0, vmax=255)
     ax.set_title("Radiograph (as decoded)", fontsize=9)
     ax.set_axis_off()
@@ -152,9 +170,9 @@ def render_report(case: ReportCase, fmt: str = "pdf") -> bytes:
         ax2.set_title(title, fontsize=9, parse_math=False)
         ax2.set_axis_off()
 
-    # probability bar with the threshold
+
+def _draw_probability_bar(fig: Figure, case: ReportCase, colour: str) -> None:
     bar = fig.add_axes((0.05, 0.62, 0.9, 0.025))
-    colour = _PNEUMONIA if case.label == "PNEUMONIA" else _NORMAL
     bar.barh([0], [case.probability], color=colour, height=1.0)
     bar.axvline(case.threshold, color="black", linestyle="--", linewidth=1.5)
     bar.set_xlim(0, 1)
@@ -166,7 +184,8 @@ def render_report(case: ReportCase, fmt: str = "pdf") -> bytes:
     bar.text(case.threshold, 1.08, f"threshold {case.threshold:.3f}", ha="center", va="bottom", fontsize=7.5,
              transform=bar.get_xaxis_transform(), parse_math=False)
 
-    y = 0.578
+
+def _draw_facts(fig: Figure, case: ReportCase, colour: str, y: float) -> float:
     for key, value in report_lines(case):
         wrapped = _wrap(value, 80)
         call = key == "Call at this threshold"
@@ -174,7 +193,10 @@ def render_report(case: ReportCase, fmt: str = "pdf") -> bytes:
         _text(fig, 0.3, y, "\n".join(wrapped), fontsize=9, color=colour if call else "black",
               fontweight="bold" if call else "normal")
         y -= 0.0155 * len(wrapped) + 0.004
+    return y
 
+
+def _draw_warnings_and_heatmap_notes(fig: Figure, case: ReportCase, y: float) -> float:
     y -= 0.004
     _text(fig, 0.05, y, "Warnings:", fontsize=9, fontweight="bold")
     y -= 0.017
@@ -190,8 +212,11 @@ def render_report(case: ReportCase, fmt: str = "pdf") -> bytes:
         wrapped = _wrap(" ".join(p for p in (case.heatmap_note, check) if p), 100)
         _text(fig, 0.07, y, "\n".join(wrapped), fontsize=8.5)
         y -= 0.0145 * len(wrapped)
+    return y
 
-    # the reader's block, boxed, right after the facts
+
+def _draw_reader_block(fig: Figure, case: ReportCase, y: float) -> None:
+    """The reader's fields, boxed, right after the facts."""
     y -= 0.012
     top = y + 0.008
     _text(fig, 0.05, y, "Reader (typed in the app before download; not read from the file)", fontsize=8.5,
@@ -204,12 +229,3 @@ def render_report(case: ReportCase, fmt: str = "pdf") -> bytes:
         y -= 0.0155 * len(wrapped) + 0.008
     fig.add_artist(Rectangle((0.04, y + 0.004), 0.92, top - y - 0.004, transform=fig.transFigure, fill=False,
                              edgecolor="#999999", linewidth=0.8))
-
-    _text(fig, 0.05, 0.075, "\n".join(_wrap(report_disclaimer(case.site), 100)), fontsize=8.5, color="#8a2e00")
-    _text(fig, 0.05, 0.03, "Generated " + datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-          fontsize=7.5, color="#666666")
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, facecolor="white", metadata={"Title": "Pneumonia detector case report (research demo)"}
-                if fmt == "pdf" else None)
-    return buf.getvalue()
