@@ -35,10 +35,10 @@ r = site_page.calibrate(s.model, normal, pneumonia, zipped, name=name, prevalenc
 for note in r.notes:
     st.caption(formatting.escape_markdown(note))
 if r.skipped:
-    st.warning(f"{len(r.skipped)} file(s) could not be read and were skipped:", icon="⚠️")
+    st.warning(f"{len(r.skipped)} file(s) could not be read and were skipped:")
     st.dataframe(site_page.skipped_rows(r.skipped), hide_index=True, width="stretch")
 if r.error:
-    st.error(formatting.escape_markdown(r.error), icon="🚫")
+    st.error(formatting.escape_markdown(r.error))
 elif r.profile is None:
     st.caption("Upload at least 10 NORMAL and 10 PNEUMONIA films (or a zip) to fit a profile.")
 else:
@@ -47,7 +47,7 @@ else:
     st.dataframe(site_page.estimates_rows(p), hide_index=True, width="stretch")
     st.caption(p.estimates["method"] + ".")
     for w in p.warnings:
-        st.warning(w, icon="⚠️")
+        st.warning(w)
     st.text("\n".join(site_page.summary_lines(p)))
 
     rel_col, roc_col = st.columns(2)

@@ -9,13 +9,13 @@ s = sidebar.settings()
 ss = st.session_state
 
 st.title("Studies from the PACS")
-st.info(formatting.disclaimer(s.site.name if s.site else None), icon="ℹ️")
+st.info(formatting.disclaimer(s.site.name if s.site else None))
 
 servers = pacs_page.configured_servers()
 if not servers:
     st.warning("No PACS is configured. The deployer names the allowed DICOMweb server(s) in the app's secrets "
                "(`[dicomweb]` with `url`, and `user`/`password` or `token`) or in `PNEUMO_DICOMWEB_URL`; "
-               "see docs/pacs.md.", icon="⚠️")
+               "see docs/pacs.md.")
 else:
     by_name = {sv.name: sv for sv in servers}
     server = by_name[st.selectbox("PACS server", list(by_name), key="pacs_server",
@@ -25,14 +25,14 @@ else:
         accession = left.text_input("Accession number", key="pacs_accession")
         dates = mid.date_input("Study date (a day or a range)", value=(), key="pacs_dates", format="YYYY-MM-DD")
         modalities = right.multiselect("Modality", ["CR", "DX"], default=["CR", "DX"], key="pacs_modalities")
-        searched = st.form_submit_button("Search", icon="🔎")
+        searched = st.form_submit_button("Search")
     if searched:
         ss.pop(pacs_page.STUDIES, None)
         try:
             ss[pacs_page.STUDIES] = (server.name, pacs_page.search(server, accession, tuple(dates),
                                                                    tuple(modalities) or ("CR", "DX")))
         except PacsError as exc:
-            st.error("Search failed: " + formatting.escape_markdown(str(exc)), icon="🚫")
+            st.error("Search failed: " + formatting.escape_markdown(str(exc)))
 
     found = ss.get(pacs_page.STUDIES)
     if found and found[0] == server.name:
@@ -43,19 +43,19 @@ else:
             st.dataframe(pacs_page.study_rows(studies), hide_index=True, width="stretch")
             pick = st.selectbox("Study", range(len(studies)), key="pacs_pick",
                                 format_func=lambda i: pacs_page.study_label(studies[i]))
-            if st.button("Score this study", key="pacs_score", type="primary", icon="🩻"):
+            if st.button("Score this study", key="pacs_score", type="primary"):
                 ss.pop(pacs_page.SCORED, None)
                 with st.spinner("Fetching and scoring the study's films…"):
                     try:
                         ss[pacs_page.SCORED] = pacs_page.score_study(server, studies[pick].study_uid, s.model)
                     except PacsError as exc:
-                        st.error("Could not score the study: " + formatting.escape_markdown(str(exc)), icon="🚫")
+                        st.error("Could not score the study: " + formatting.escape_markdown(str(exc)))
 
     scored = ss.get(pacs_page.SCORED)
     if scored is not None and scored.server == server.name and scored.model != s.model:
-        st.info(f"This study was scored with {scored.model}; score it again for {s.model}.", icon="ℹ️")
+        st.info(f"This study was scored with {scored.model}; score it again for {s.model}.")
     elif scored is not None and scored.server == server.name and not scored.results:
-        st.warning("The study holds no image instances to score.", icon="⚠️")
+        st.warning("The study holds no image instances to score.")
     elif scored is not None and scored.server == server.name:
         results = [cases.with_site(r, s.site) for r in scored.results]
         st.subheader("Results")
@@ -72,7 +72,7 @@ else:
         with st.container(border=True):
             case_view.show_case(r, s, op)
         if r.ok:
-            if st.button("Store the report in PACS", key=f"pacs_store_{r.digest[:12]}", icon="📤"):
+            if st.button("Store the report in PACS", key=f"pacs_store_{r.digest[:12]}"):
                 try:
                     ss.setdefault(pacs_page.STORED, {})[r.digest] = (
                         True, pacs_page.store_report(server, scored.study_uid, r, s, op))
@@ -80,5 +80,4 @@ else:
                     ss.setdefault(pacs_page.STORED, {})[r.digest] = (False, f"Report not stored: {exc}")
             outcome = ss.get(pacs_page.STORED, {}).get(r.digest)
             if outcome is not None:
-                (st.success if outcome[0] else st.error)(formatting.escape_markdown(outcome[1]),
-                                                         icon="✅" if outcome[0] else "🚫")
+                (st.success if outcome[0] else st.error)(formatting.escape_markdown(outcome[1]))

@@ -31,6 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..models.metadata import read_metadata
 from .mmd import median_bandwidth, mmd_calibrated_test, mmd_permutation_test
 
 __all__ = ["DriftReference", "DriftReferenceError", "build_reference", "build_named_reference", "PROJECTIONS",
@@ -208,7 +209,7 @@ def load_reference(model_dir: str | Path) -> DriftReference | None:
         return None
     ref = DriftReference.load(d)
     meta_file = d / "model.json"
-    sha = json.loads(meta_file.read_text()).get("model_sha256") if meta_file.is_file() else None
+    sha = read_metadata(meta_file).model_sha256 if meta_file.is_file() else None
     if sha and ref.model_sha256 and sha != ref.model_sha256:
         raise DriftReferenceError(f"{d / JSON} was built for weights {ref.model_sha256[:12]}..., not "
                                   f"{sha[:12]}...; run drift-reference again")
