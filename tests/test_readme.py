@@ -326,6 +326,8 @@ def test_readme_pacs_figures_come_from_the_throughput_benchmark():
     assert (f"{small['dicomweb']['images_per_s']:.1f} vs {small['files']['images_per_s']:.1f} films/s for 224 px films, "
             f"{large['dicomweb']['images_per_s']:.1f} vs {large['files']['images_per_s']:.1f} for 8 MB 2048 px films") in text
     assert f"peak memory {large['dicomweb']['rss_peak_mb']:.0f} vs {large['files']['rss_peak_mb']:.0f} MB" in text
+    night = 3000 / large["dicomweb"]["images_per_s"] / 60  # minutes for a night's films at the measured 8 MB rate
+    assert f"night of 3,000 chest films is a job of about {night:.0f} minutes" in text
 
 
 def test_readme_app_timings_come_from_the_browser_benchmark():
