@@ -25,7 +25,7 @@ a CAM call hooks the model and a concurrent forward pass would feed those hooks.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
@@ -38,9 +38,10 @@ from ..io.ingest import IngestError, Radiograph, load
 from ..models.bundle import ModelBundle, load_bundle
 from ..models.fusion import fuse_for_inference
 from ..stats.decision import call_label
-from .gate import NOT_ASSESSED_PREFIX, GateDecision, Tier, decide, far_ood_limits, far_out_of_distribution
+from .gate import GateDecision, Tier, decide, far_ood_limits, far_out_of_distribution
 from .ood import IMAGE_CHECKS, ImageCheck, OODModel, image_check_reasons
 from .orientation import OrientationHead, assess_batch
+from .prediction import Prediction
 
 if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
@@ -56,39 +57,6 @@ OOD_WARNING = "out of distribution: unlike the training radiographs; treat the p
 
 class ThresholdError(ValueError):
     pass
-
-
-@dataclass
-class Prediction:
-    file: str
-    probability: float | None
-    label: str | None
-    threshold: float
-    model: str
-    warnings: list[str] = field(default_factory=list)
-    error: str | None = None
-    ood_score: float | None = None
-    site: str | None = None           # the site profile's name, when one calibrated `probability`
-    logit: float | None = None        # the source-calibrated logit (raw logit / temperature)
-    features: np.ndarray | None = field(default=None, repr=False)  # penultimate features, for drift checks
-    # the uint8 SxS image the model saw (upright when the gate corrected it), so a heatmap
-    # explains exactly what was scored without decoding the file again; not in `to_record`
-    model_input: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def unscored_reason(self) -> str | None:
-        """Why there is no probability: the read error, or the input gate's "not assessed: ..."."""
-        if self.probability is not None:
-            return None
-        return self.error or next((w for w in self.warnings if w.startswith(NOT_ASSESSED_PREFIX)), "not scored")
-
-    def to_record(self) -> dict:
-        """The CLI's JSON line contract: these seven keys, and `site` when a site profile is in use."""
-        d = {k: getattr(self, k) for k in ("file", "probability", "label", "threshold", "model", "warnings", "error")}
-        d["warnings"] = list(d["warnings"])
-        if self.site is not None:
-            d["site"] = self.site
-        return d
 
 
 @dataclass
