@@ -7,7 +7,7 @@ host but the app's own); no emoji in the page either, which a workstation withou
 font shows as empty boxes. The favicon's emoji is drawn by Streamlit itself."""
 import streamlit as st
 
-from pneumo_core.app import resources, sidebar
+from pneumo_core.app import sidebar, warmup
 
 st.set_page_config(page_title="Pneumonia detector (research demo)", page_icon="🩻",
                    layout="wide", initial_sidebar_state="expanded")
@@ -22,5 +22,5 @@ navigation = st.navigation([
 ])
 sidebar.sidebar()
 navigation.run()
-resources.warm_up()  # after the page, so torch's import does not slow its first paint (`app.serve` warms before)
+warmup.warm_up()  # after the page, so torch's import does not slow its first paint (`app.serve` warms before)
 sidebar.sidebar_saliency()

@@ -7,7 +7,7 @@ check it. One job per module; the pure ones import neither Streamlit nor torch:
 * `eval_views`: eval_test.json at any threshold: confusion, metrics with CIs, galleries;
 * `model_card`: rows and captions read from model.json / eval_test.json at the presets;
 * `figures`: plotly figures;
-* `resources`: the cached loaders (JSON files, the Predictor) and the background warm-up;
+* `resources`: the cached loaders (JSON files, the Predictor); `warmup`: the background warm-up;
 * `scoring`: cached scores and heatmaps of uploads and test images, the case report;
 * `sidebar`: the shared sidebar (model, calibration, operating point) and the `Settings` it hands to pages;
 * `widgets`: composite UI the pages share (galleries, the per-class page);
@@ -29,4 +29,4 @@ never imports scikit-learn, which `eval_views` needs).
 __all__ = ["paths", "formatting", "cases", "eval_views", "model_card", "figures", "resources", "scoring",
            "sidebar", "widgets", "viewer", "case_view", "report_form", "calibration_choice", "operating_controls",
            "operating_point", "training_card", "site_uploads", "site_page", "site_figures", "pacs_page", "serve",
-           "local_server"]
+           "warmup", "local_server"]

@@ -1,12 +1,12 @@
 """Streamlit's cached resources, loaded here and nowhere else: model.json, eval_test.json
-and history.json (`st.cache_data`, re-read when the file changes), one shared `Predictor`
-per model and weights file (`st.cache_resource`), and the background warm-up that imports
-torch and the CAM stack so the first page paints before they are ready.
+and history.json (`st.cache_data`, re-read when the file changes) and one shared `Predictor`
+per model and weights file (`st.cache_resource`).
 
 Code that needs torch or the CAM stack gets the module from `import_predictor` /
-`import_saliency` / `import_site`, which wait for the warm-up: no heavy module is imported
-by two threads at once (`pneumo_core.calibration` imports torch, so even a site profile
-is read only after the warm-up has imported it).
+`import_saliency` / `import_site` (`warmup`, re-exported here), which wait for the
+background warm-up: no heavy module is imported by two threads at once
+(`pneumo_core.calibration` imports torch, so even a site profile is read only after the
+warm-up has imported it).
 
 Site profiles: the shipped ones (`shipped_site_files`, `site_profile`), the out-of-fold
 evaluation of the test-split profile (`site_study_report`) and the test split under any
@@ -15,17 +15,15 @@ profile (`evaluation_view`).
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import streamlit as st
 
 from ..models.metadata import ModelMetadata, read_metadata
-from .paths import DEFAULT_MODEL, example_files, resolve_model_dir
+from .paths import resolve_model_dir
+from .warmup import import_predictor, import_saliency, import_site, warm_up
 
 if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
@@ -70,117 +68,6 @@ def eval_report(name: str) -> dict | None:
 def history(name: str) -> list[dict] | None:
     p = resolve_model_dir(name) / "history.json"
     return _read_json(*_stamp(p)) if p.is_file() else None
-
-
-class _WarmUp:
-    """Imports torch, loads the default model and runs one dummy forward pass (the first
-    one pays for oneDNN's set-up), then imports the CAM stack and runs one map with its
-    blanking check (the first backward pass pays for its own set-up), then imports what the
-    pages draw with (plotly, matplotlib for the report). Seconds on a small CPU: done on a
-    background thread, started before the server takes requests by `pneumo_core.app.serve`
-    or, under a plain `streamlit run`, by the first page load, so the page and its uploader
-    render at once. Code that needs those modules waits on the matching event and only then
-    imports them itself: no heavy module is imported by two threads at once."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self.predictor_ready = threading.Event()
-        self.saliency_ready = threading.Event()
-        self.done = threading.Event()
-
-    def start(self) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="pneumo-warm-up", daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._warm()
-        finally:
-            self.predictor_ready.set()
-            self.saliency_ready.set()
-            self.done.set()
-
-    def _warm(self) -> None:
-        try:
-            importlib.import_module("pneumo_core.inference.predictor")  # torch
-        finally:
-            self.predictor_ready.set()
-        prediction = None
-        try:
-            p = get_predictor(DEFAULT_MODEL)
-            prediction = p.predict_radiographs([_warm_up_radiograph()], ["warm-up"])[0]
-        except Exception:  # noqa: BLE001 - the page that needs the model reports the failure
-            pass
-        try:
-            from ..inference import saliency  # (pytorch-grad-cam, OpenCV)
-        finally:
-            self.saliency_ready.set()
-        try:
-            if prediction is not None and prediction.model_input is not None:
-                # a CAM: its first backward pass pays a set-up; occlusion runs forward passes only
-                exp = saliency.explain(p, prediction.model_input, method="gradcam", target="PNEUMONIA")
-                saliency.blanking_check(p, exp)
-        except Exception:  # noqa: BLE001 - as above
-            pass
-        for module in ("matplotlib.figure", "plotly.express", "pneumo_core.app.case_view", "pneumo_core.app.widgets"):
-            importlib.import_module(module)  # the PDF report, the viewer and figures, the pages' helpers (scikit-learn)
-
-    def wait(self, event: threading.Event) -> None:
-        """Waits, but lets Streamlit stop or restart the script meanwhile (an upload
-        while the page is still loading must not queue behind the imports)."""
-        self.start()
-        try:
-            from streamlit.runtime.scriptrunner_utils.script_run_context import get_run_yield_check
-            check = get_run_yield_check()
-        except ImportError:  # not in this Streamlit version: a plain wait
-            check = None
-        while not event.wait(0.1):
-            if check is not None:
-                check()
-
-
-def _warm_up_radiograph():
-    """A bundled example decoded like an upload (the decoders' first use is paid here too),
-    or a flat grey film when the examples are missing."""
-    from ..io.ingest import Radiograph, load
-    examples = [p for p in example_files() if p.suffix.lower() in (".jpeg", ".jpg", ".png")]
-    if examples:
-        return load(examples[0].read_bytes(), name=examples[0].name)
-    return Radiograph(pixels=np.full((256, 256), 0.5, np.float32), source_format="warm-up")
-
-
-_WARM = _WarmUp()
-
-
-def warm_up(wait: bool = False) -> None:
-    """Called by the entrypoint on every run; starts the imports once per process. With
-    `wait`, returns when they are done (the launcher, `pneumo_core.app.serve`)."""
-    _WARM.start()
-    if wait:
-        _WARM.done.wait()
-
-
-def import_predictor():
-    """`pneumo_core.inference.predictor` (torch), once the warm-up thread has imported it."""
-    _WARM.wait(_WARM.predictor_ready)
-    from ..inference import predictor
-    return predictor
-
-
-def import_saliency():
-    """`pneumo_core.inference.saliency` (pytorch-grad-cam, OpenCV), once the warm-up thread has imported it."""
-    _WARM.wait(_WARM.saliency_ready)
-    from ..inference import saliency
-    return saliency
-
-
-def import_site():
-    """`pneumo_core.calibration.site`: numpy only, so the sidebar need not wait for torch."""
-    from ..calibration import site
-    return site
 
 
 @st.cache_resource(show_spinner="Loading the model…")

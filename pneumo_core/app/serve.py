@@ -4,7 +4,7 @@
 
 Streamlit runs the app's script only when a browser connects, so under a plain
 `streamlit run` the first visitor waits for torch, the model, the CAM stack and their
-first passes. Here they are done (`resources.warm_up(wait=True)`) before the server takes
+first passes. Here they are done (`warmup.warm_up(wait=True)`) before the server takes
 its first request; Streamlit then starts in this same process, so its sessions find the
 warmed `st.cache_resource` predictor and the imported modules.
 """
@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     for q in quiet:
         q.setLevel(logging.ERROR)
     try:
-        from . import resources
-        resources.warm_up(wait=True)
+        from . import warmup
+        warmup.warm_up(wait=True)
     finally:
         for q, level in zip(quiet, levels):
             q.setLevel(level)

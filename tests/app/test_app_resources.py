@@ -15,7 +15,7 @@ def test_importing_any_app_module_does_not_import_torch():
     import subprocess
     modules = ", ".join(f"pneumo_core.app.{m}" for m in ("paths", "formatting", "cases", "eval_views", "model_card",
                                                         "figures", "resources", "scoring", "sidebar", "widgets", "viewer",
-                                                        "case_view", "report_form", "serve"))
+                                                        "case_view", "report_form", "serve", "warmup"))
     code = f"import sys, {modules}; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=paths.REPO_DIR, capture_output=True).returncode == 0
 
@@ -23,9 +23,9 @@ def test_importing_any_app_module_does_not_import_torch():
 def test_the_launcher_warms_the_model_and_the_cam_before_the_server_takes_requests(monkeypatch):
     from streamlit.web import cli
 
-    from pneumo_core.app import resources, serve
+    from pneumo_core.app import resources, serve, warmup
     started = []
-    monkeypatch.setattr(cli, "main", lambda **kw: started.append((resources._WARM.done.is_set(), list(sys.argv))))
+    monkeypatch.setattr(cli, "main", lambda **kw: started.append((warmup._WARM.done.is_set(), list(sys.argv))))
     monkeypatch.setattr(sys, "argv", sys.argv[:])
     serve.main(["--server.port", "8765"])
     (warm, argv), = started
