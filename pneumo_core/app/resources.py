@@ -3,10 +3,9 @@ and history.json (`st.cache_data`, re-read when the file changes) and one shared
 per model and weights file (`st.cache_resource`).
 
 Code that needs torch or the CAM stack gets the module from `import_predictor` /
-`import_saliency` / `import_site` (`warmup`, re-exported here), which wait for the
-background warm-up: no heavy module is imported by two threads at once
-(`pneumo_core.calibration` imports torch, so even a site profile is read only after the
-warm-up has imported it).
+`import_saliency` (`warmup`, re-exported here), which wait for the background warm-up, so
+no heavy module is imported by two threads at once; `import_site` needs numpy only and
+never waits.
 
 Site profiles: the shipped ones (`shipped_site_files`, `site_profile`), the out-of-fold
 evaluation of the test-split profile (`site_study_report`) and the test split under any
@@ -150,7 +149,6 @@ def evaluation_view(model: str, site: SiteProfile | None, shipped: bool = False)
         return None
     if site is None:
         return eval_views.source_view(ev)
-    import_site()
     study = site_study_report(model) if eval_views.fitted_on_split(site, ev, shipped) else None
     recal = None if study is not None else _recalibrated(model, _stamp(resolve_model_dir(model) / "eval_test.json")[1],
                                                          profile_key(site), site)

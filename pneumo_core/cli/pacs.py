@@ -33,6 +33,7 @@ class DicomwebJob:
         self.failures = 0
         self._current: ScoredInstance | None = None
         self._predictor: Predictor | None = None
+        self._headers: dict[str, object] = {}  # one study header per study, not one lookup per film
 
     @property
     def total(self) -> int:
@@ -62,7 +63,10 @@ class DicomwebJob:
             return {"report": None}
         try:
             pdf = report_pdf(self._predictor, pred, scored.data, self.operating_point)
-            ds = encapsulated_pdf(pdf, self.client.study_header(scored.ref.study_uid))
+            uid = scored.ref.study_uid
+            if uid not in self._headers:
+                self._headers[uid] = self.client.study_header(uid)
+            ds = encapsulated_pdf(pdf, self._headers[uid])
             self.client.store(ds)
         except (PacsError, ValueError) as exc:
             self.failures += 1

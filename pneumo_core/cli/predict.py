@@ -49,9 +49,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                    else predictor.predict_sources(((f, str(f)) for f in files), threshold, batch_size=args.batch_size))
     for pred in tqdm(predictions, total=job.total if job else len(files),
                      desc="predict", unit="img", file=sys.stderr, disable=args.quiet):
+        extra = job.extra(pred) if job else {}  # first: a report that could not be stored adds a warning
         rec = pred.to_record()
-        if job:
-            rec.update(job.extra(pred))
+        rec.update(extra)
         if cam_writer:
             rec["cam"] = None
             if pred.probability is not None:  # no heatmap for what was not read or not assessed

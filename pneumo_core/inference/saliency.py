@@ -51,10 +51,6 @@ METHODS: dict[str, CamMethod] = {
     "occlusion": CamMethod(None, True, "Occlusion (14x14 cells, slow)", grid=14),
 }
 
-# Chosen by the rule in benchmarks/saliency_faithfulness.py on 60 validation films per model:
-# the occlusion map's top 20% beat random 14x14 cells on 60/60 films for the default model
-# (Grad-CAM at its last block: 10/60) and 59/60 for paper_cnn, for ~200 forward passes per
-# film (about 2 s on 2 free CPU cores). Figures and trade-offs: docs/saliency.md.
 _RELATIVE = ("Relative map: scaled to this image's own maximum, so colours cannot be compared "
              "across images or models.")
 

@@ -179,9 +179,11 @@ class PacsClient:
 
     def search_studies(self, accession: str | None = None, date_from: str | None = None, date_to: str | None = None,
                        modalities: Iterable[str] = RADIOGRAPH_MODALITIES, study_uid: str | None = None,
-                       limit: int = 200) -> list[StudySummary]:
+                       limit: int = 1000) -> list[StudySummary]:
         """Studies matching every criterion given (dates as YYYYMMDD, inclusive); one search per
-        modality, merged. Patient criteria are deliberately not offered."""
+        modality, merged. Patient criteria are deliberately not offered. A search that fills
+        `limit` raises instead of returning a silently cut list (servers page differently, and
+        not every one honours an offset): narrow it, e.g. to a shorter date range."""
         filters: dict[str, str] = {}
         if accession:
             filters["AccessionNumber"] = accession
@@ -194,6 +196,8 @@ class PacsClient:
             f = dict(filters, **({"ModalitiesInStudy": modality} if modality else {}))
             items = self._call(lambda f=f: self._dw.search_for_studies(search_filters=f, fields=STUDY_FIELDS,
                                                                         limit=limit))
+            if len(items) >= limit:
+                raise PacsError(f"{limit} or more studies match; narrow the search (a shorter date range)")
             for it in items:
                 uid = value(it, "StudyInstanceUID")
                 tag = f"{pydicom.datadict.tag_for_keyword('ModalitiesInStudy'):08X}"

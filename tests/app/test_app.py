@@ -129,8 +129,18 @@ def test_window_level_changes_the_display_but_not_the_score(monkeypatch):
 
 
 def test_report_fields_are_kept_per_case_and_never_filled_from_the_files_tags():
+    from datetime import date
+
+    from pydicom.uid import generate_uid
+
+    from tests.pacs.orthanc_server import dicom_from_image, new_study
+    film = next(p for p in paths.example_files() if p.name.startswith("person"))
+    tagged = dicom_from_image(film, new_study("ACC-FROM-TAG", date(2026, 1, 2)), generate_uid(), 1)
     at = _app()
-    at.file_uploader[0].set_value(_examples()).run()
+    at.file_uploader[0].set_value([("tagged.dcm", tagged, "application/dicom")] + _examples()).run()
+    assert not at.exception and at.metric  # the tagged DICOM is scored: its case and report fields are shown
+    assert [t.value for t in at.text_input] == ["", ""] and at.text_area[0].value == ""  # its accession tag unused
+    at.button(key="case_next").click().run()
     assert [t.value for t in at.text_input] == ["", ""] and at.text_area[0].value == ""
     at.text_input[0].input("ACC-1").run()
     at.text_area[0].input("No consolidation.").run()

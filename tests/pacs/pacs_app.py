@@ -1,5 +1,5 @@
-"""Test-only entrypoint: the app's sidebar and the PACS page, the way streamlit_app.py will
-run it once the page is in the navigation."""
+"""Test-only entrypoint: the app's sidebar and the PACS page alone, so the page's tests need
+no other page of streamlit_app.py's navigation."""
 from pathlib import Path
 
 import streamlit as st

@@ -36,6 +36,8 @@ def test_search_by_modality_dx_leaves_out_cr_studies(client, loaded):
 
 
 def test_a_search_result_carries_no_patient_attribute(client, loaded):
+    from pneumo_core.pacs.records import INSTANCE_FIELDS, STUDY_FIELDS
+    assert not [f for f in STUDY_FIELDS + INSTANCE_FIELDS if f.startswith("Patient")]  # never asked for
     study = client.search_studies(accession="ACC-1001")[0]
     assert "DOE" not in repr(study) and "PAT-0001" not in repr(study)
 
@@ -152,3 +154,9 @@ def test_servers_come_from_secrets_before_the_environment_and_hide_credentials()
     assert [s.url for s in servers_from(None, env={"PNEUMO_DICOMWEB_URL": "https://env.example/dw"})] == [
         "https://env.example/dw"]
     assert servers_from(None, env={}) == []
+
+
+def test_a_search_that_fills_its_limit_is_refused_rather_than_silently_cut(client, loaded):
+    assert len(client.search_studies(modalities=())) >= 2
+    with pytest.raises(PacsError, match="narrow the search"):
+        client.search_studies(modalities=(), limit=2)

@@ -32,7 +32,7 @@ def test_an_instance_the_server_cannot_send_is_an_error_line(client, loaded, def
     assert out["1.2.3.999"].error.startswith("cannot retrieve instance") and len(out) == 5
 
 
-def test_a_server_that_goes_down_mid_study_fails_each_remaining_instance(orthanc, stopped_url, loaded,
+def test_a_server_that_is_down_fails_each_frontal_instance_and_the_rest_still_get_a_line(orthanc, stopped_url, loaded,
                                                                          default_predictor, client):
     plan = plan_study(client.instances(loaded.a.uid))
     with PacsClient(stopped_url, client.session.auth, backoff=0.01) as down:
