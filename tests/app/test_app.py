@@ -24,19 +24,7 @@ PAGES = ["pages/diagnose.py", "pages/evaluation.py", "pages/normal.py", "pages/p
 _ORIGINAL_INIT = PagesManager.__init__
 
 
-@pytest.fixture(autouse=True)
-def _navigation_like_a_server(monkeypatch):
-    """A running server turns the legacy `pages/` discovery off for good the first time
-    `st.navigation` runs. AppTest resets that switch before every run, so with a `pages/`
-    folder its reruns would execute the page file alone, skipping the entrypoint and its
-    sidebar. Start each run in the state the server is in."""
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
+pytestmark = pytest.mark.usefixtures("navigation_like_a_server")
 
 
 _app = run_app

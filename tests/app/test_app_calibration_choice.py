@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from pneumo_core.app import calibration_choice, cases, eval_views, formatting, operating_point, paths, resources, sidebar
@@ -46,16 +45,9 @@ def profiles(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(autouse=True)
-def _app_env(monkeypatch, profiles):
-    """Navigation as on a running server (see tests/app/test_app.py), and "test-site" shipped
-    beside whatever each model really ships."""
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
+def _app_env(monkeypatch, profiles, navigation_like_a_server):
+    """Navigation as on a running server, and "test-site" shipped beside whatever each model
+    really ships."""
     real = resources.shipped_site_files
     monkeypatch.setattr(calibration_choice, "shipped_site_files", lambda m: {
         **real(m), "test-site": profiles["test-site"] if m == MODEL else profiles["other-weights"]})

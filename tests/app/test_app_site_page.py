@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from pneumo_core.app import site_page
@@ -97,16 +96,7 @@ def test_downloaded_profile_json_loads_back_as_the_same_profile():
 
 # --- the page ---------------------------------------------------------------------------
 
-@pytest.fixture(autouse=True)
-def _navigation_like_a_server(monkeypatch):
-    """As in test_app.py: reruns run the entrypoint (and its sidebar), as on a server."""
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
+pytestmark = pytest.mark.usefixtures("navigation_like_a_server")
 
 
 def _films(test_images, n_normal: int, n_pneumonia: int) -> tuple[list, list]:

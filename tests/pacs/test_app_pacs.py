@@ -4,7 +4,6 @@ The page is run from a test entrypoint (tests/pacs/pacs_app.py) with the app's s
 from __future__ import annotations
 
 import pytest
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from conftest import APP_TIMEOUT, REPO
@@ -15,15 +14,8 @@ ENTRY = str(REPO / "tests" / "pacs" / "pacs_app.py")
 
 
 @pytest.fixture(autouse=True)
-def _navigation_like_a_server(monkeypatch):
-    """As in tests/app/test_app.py: AppTest would otherwise rerun the page without the entrypoint."""
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
+def _no_server_from_the_environment(monkeypatch, navigation_like_a_server):
+    """Reruns as on a server; servers come only from each test's secrets, never the shell's environment."""
     for k in ("PNEUMO_DICOMWEB_URL", "PNEUMO_DICOMWEB_USER", "PNEUMO_DICOMWEB_PASSWORD", "PNEUMO_DICOMWEB_TOKEN"):
         monkeypatch.delenv(k, raising=False)
 
