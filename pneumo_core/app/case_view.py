@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from . import viewer
-from .cases import BORDERLINE, CaseResult, blend, case_details, label_at
+from .cases import BORDERLINE, CaseResult, case_details, label_at
 from .formatting import escape_markdown, format_probability, safe_filename
 from .operating_point import NO_ESTIMATE
 from .report_form import report_fields
@@ -133,7 +133,7 @@ def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None) -> None:
     with st.expander("Report fields and PDF", expanded=False):
         fields = report_fields(r.digest)
         st.download_button("Case report (PDF)",
-                           case_report(r, s, label, hm, blend(r.display, hm.heatmap, s.opacity), fields, op),
+                           case_report(r, s, label, hm, fields, op),
                            file_name=safe_filename(r.name, "_report.pdf"), mime="application/pdf",
                            on_click="ignore", key=f"report_{r.digest[:12]}")
 

@@ -23,7 +23,7 @@ import streamlit as st
 from ..pacs.client import RADIOGRAPH_MODALITIES, PacsClient, PacsError, StudySummary
 from ..pacs.config import ServerConfig, servers_from
 from ..pacs.study import plan_study
-from .cases import CaseResult, blend, label_at
+from .cases import CaseResult, label_at
 from .report_form import typed_fields
 from .scoring import case_report, heatmap_for, score_file
 
@@ -126,7 +126,7 @@ def _report_pdf(r: CaseResult, s: Settings, op: OperatingPoint | None) -> bytes:
     """The Diagnose page's case report of `r`, with the reader's typed fields."""
     label = label_at(r.probability, s.threshold)
     hm = heatmap_for(s.model, r, s.method, label)
-    return case_report(r, s, label, hm, blend(r.display, hm.heatmap, s.opacity), typed_fields(r.digest), op)()
+    return case_report(r, s, label, hm, typed_fields(r.digest), op)()
 
 
 def store_report(server: ServerConfig, study_uid: str, r: CaseResult, s: Settings,

@@ -16,9 +16,9 @@ import numpy as np
 import streamlit as st
 
 from ..io.ingest import IngestError, load
-from .cases import CORRECTED_PREFIX, FILM_MAX_SIDE, CaseResult, content_digest, to_display, upright, with_site
+from .cases import CORRECTED_PREFIX, FILM_MAX_SIDE, CaseResult, blend, content_digest, to_display, upright, with_site
 from .formatting import site_name
-from .paths import resolve_model_dir, test_image_bytes
+from .paths import DATA_DIR, resolve_model_dir, test_image_bytes
 from .report_form import ReportFields
 from .resources import (get_predictor, import_predictor, import_saliency, method_label, model_meta, profile_key,
                         weights_stamp)
@@ -61,9 +61,17 @@ def score_file(model: str, data: bytes, name: str, site: SiteProfile | None = No
     return with_site(_score(model, weights_stamp(model), content_digest(data), name, data), site)
 
 
+@st.cache_data(show_spinner=False, max_entries=1024)
+def _test_file(key: str, stamp: int) -> tuple[bytes, str]:
+    data = test_image_bytes(key)
+    return data, content_digest(data)
+
+
 def test_case(model: str, key: str, site: SiteProfile | None = None) -> CaseResult:
-    """A test image (key from eval_test.json) scored like an upload, cached the same way."""
-    return score_file(model, test_image_bytes(key), Path(key).name, site)
+    """A test image (key from eval_test.json) scored like an upload, cached the same way; its
+    bytes and hash are cached too, so a gallery's rerun reads and hashes no file."""
+    data, digest = _test_file(key, (DATA_DIR / key).stat().st_mtime_ns)
+    return with_site(_score(model, weights_stamp(model), digest, Path(key).name, data), site)
 
 
 @dataclass
@@ -184,11 +192,11 @@ def calibration_detail(site: SiteProfile | None, model: str) -> str:
             f"NORMAL, {c.get('PNEUMONIA', 0)} PNEUMONIA); the thresholds are the site's")
 
 
-def case_report(result: CaseResult, s: Settings, label: str, hm: Heatmap, overlay: np.ndarray,
+def case_report(result: CaseResult, s: Settings, label: str, hm: Heatmap,
                 fields: ReportFields | None = None, op: OperatingPoint | None = None,
                 fmt: str = "pdf") -> Callable[[], bytes]:
     """A callable rendering the case report, for `st.download_button(data=...)`: the PDF
-    is drawn only when clicked. `fields` are what the reader typed (`report_form`); `op`
+    is drawn only when clicked (the overlay too, at the sidebar's opacity). `fields` are what the reader typed (`report_form`); `op`
     the operating point's expected sensitivity and specificity (`operating_point.current`),
     None when no honest estimate exists at this threshold."""
     fields = fields or ReportFields()
@@ -207,7 +215,7 @@ def case_report(result: CaseResult, s: Settings, label: str, hm: Heatmap, overla
                           threshold=s.threshold, operating_point=s.operating_point, model=s.model,
                           calibration=s.calibration_label, calibration_detail=calibration_detail(s.site, s.model),
                           site=site_name(s.site.name) if s.site is not None else None,
-                          image=result.display, overlay=overlay,
+                          image=result.display, overlay=blend(result.display, hm.heatmap, s.opacity),
                           model_description=model_meta(s.model).description,
                           method=method_label(hm.method), target_class=hm.target_class if hm.class_specific else "",
                           heatmap_note=hm.note, heatmap_check=blanking_text(hm, s.site),
