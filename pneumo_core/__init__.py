@@ -3,7 +3,7 @@
 One package per concern, listed from the bottom up; a package imports only its own layer and
 those below it (`tests/test_house.py` holds this), and nothing here imports the app:
 
-* `io`, `stats`: reading any film into one grey image, the CSV and PDF that leave the
+* `audit`, `io`, `stats`: the hash-chained audit trail of who did what; reading any film into one grey image, the CSV and PDF that leave the
   product; metrics with patient-bootstrap intervals and the one decision rule;
 * `data`: the dataset's layout, the patient-grouped split, preprocessing, augmentation;
 * `models`, `monitoring`: architectures, the registry, a trained model's bundle and its

@@ -31,6 +31,21 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def audit_trail_in_a_temporary_file(tmp_path_factory):
+    """Tests record actions like the app does; they write to a throwaway trail, never the installation's
+    (set in the environment, so servers that tests start inherit it)."""
+    import os
+    path = tmp_path_factory.mktemp("audit") / "audit.jsonl"
+    before = os.environ.get("PNEUMO_AUDIT_LOG")
+    os.environ["PNEUMO_AUDIT_LOG"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("PNEUMO_AUDIT_LOG", None)
+    else:
+        os.environ["PNEUMO_AUDIT_LOG"] = before
+
+
 APP_ENTRYPOINT = str(REPO / "streamlit_app.py")
 APP_TIMEOUT = 180  # the first run imports torch and loads a model on a shared 2-core machine
 
