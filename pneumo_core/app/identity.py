@@ -74,11 +74,11 @@ def audit(action: str, **ids: str | int | float | bool) -> None:
     default_log().append(current_user(), action, **ids)
 
 
-def require_role(role: str, page: str) -> None:
+def require_role(role: str, page: str = "") -> None:
     """Stops the page (after an audit record) unless the user holds `role`: defence in depth
     behind the navigation, which does not offer the page to others."""
     if has_role(role):
         return
-    audit("access_denied", role=role, page=page)
+    audit("access_denied", role=role, **({"page": page} if page else {}))
     st.error("You do not have access to this page.")
     st.stop()
