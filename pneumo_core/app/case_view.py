@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from . import viewer
+from . import identity, viewer
 from .cases import BORDERLINE, CaseResult, case_details, label_at
 from .formatting import escape_markdown, format_probability, safe_filename
 from .operating_point import NO_ESTIMATE
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CASE", "table_key", "open_row", "case_stepper", "warning_text", "show_case", "show_gallery_case"]
 
-CASE, _TABLE_GEN = "case", "results_table_gen"
+CASE, _TABLE_GEN, _OPENED = "case", "results_table_gen", "audited_cases"
 BORDERLINE_NOTE = "Borderline: within {b} of the threshold; the call could go either way."
 
 
@@ -66,6 +66,14 @@ def case_stepper(names: list[str]) -> int:
     return int(ss[CASE])
 
 
+def _audit_opened(r: CaseResult) -> None:
+    """One `open_case` record per film and session (a rerun of the same case is not a new opening)."""
+    opened = st.session_state.setdefault(_OPENED, set())
+    if r.digest not in opened:
+        identity.audit("open_case", sha256=r.digest, model=r.model or "unknown")
+        opened.add(r.digest)
+
+
 def warning_text(warning: str) -> str:
     """A warning as a sentence under its own heading: "out of distribution: unlike ..." ->
     "**Out of distribution:** unlike ...", so the heading is not said twice."""
@@ -96,6 +104,7 @@ def _heatmap_text(hm: Heatmap, s: Settings) -> None:
 
 def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None) -> None:
     """One scored upload: the viewer, the numbers, the heatmap's check, the report."""
+    _audit_opened(r)
     st.text(r.name)
     if r.not_assessed:  # read, but the input gate withholds the call: the film, and why
         view_col, msg_col = st.columns([2.2, 1])
@@ -141,6 +150,7 @@ def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None) -> None:
 @st.dialog("Test case", width=1800)  # pixels; capped at the window's width
 def show_gallery_case(r: CaseResult, s: Settings) -> None:
     """A gallery thumbnail opened: the film in the viewer with its heatmap and numbers."""
+    _audit_opened(r)
     st.text(r.name)
     if not r.ok:
         st.warning(warning_text(r.not_assessed or r.error or "not scored"))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, MutableMapping
 import numpy as np
 import streamlit as st
 
-from . import resources
+from . import identity, resources
 from .cases import content_digest
 from .formatting import format_ci, format_number, safe_filename, site_name
 from .resources import get_predictor, import_predictor, weights_stamp
@@ -131,6 +131,7 @@ def calibrate(model: str, normal, pneumonia, zipped=None, *, name: str = "", pre
                                                       prevalence=prevalence)
             built = (key, profile, after)
             state[_PROFILE] = built
+            identity.audit("profile_made", model=model, site_sha256=profile.files_sha256, count=len(files))
     except UploadRefused as exc:
         result.error = str(exc)
         return result

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["ACTIONS", "ID_KEYS", "AuditError", "AuditLog", "Problem", "default_log", "default_path"]
+__all__ = ["ACTIONS", "ID_KEYS", "AuditError", "AuditLog", "Problem", "cli_user", "default_log", "default_path"]
 
 ACTIONS = frozenset({"login", "score", "open_case", "pacs_search", "report_stored", "profile_made", "access_denied"})
 ID_KEYS = frozenset({"study_uid", "series_uid", "instance_uid", "report_uid", "sha256", "accession", "model",
@@ -143,6 +143,16 @@ class AuditLog:
                 prev = stated
                 seq = record["seq"] if isinstance(record.get("seq"), int) else seq + 1
         return problems, prev, n
+
+
+def cli_user() -> str:
+    """Who runs a command: "cli:" and the operating-system account (the command line has no login of its own)."""
+    import getpass
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
+        name = f"uid{os.getuid()}"
+    return f"cli:{name}"[:MAX_VALUE_CHARS]
 
 
 def default_log() -> AuditLog:

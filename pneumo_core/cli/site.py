@@ -61,6 +61,9 @@ def _cmd_calibrate_site(args: argparse.Namespace) -> int:
     for w in profile.warnings:
         print(f"warning: {w}", file=sys.stderr)
     save_profile(profile, args.out)
+    from ..audit import cli_user, default_log
+    default_log().append(cli_user(), "profile_made", model=profile.model, site_sha256=profile.files_sha256,
+                         count=sum(profile.counts.values()))
     e = profile.estimates
     print(json.dumps({"profile": str(args.out), "name": profile.name, "counts": profile.counts,
                       "skipped": len(sample.skipped), "intercept": profile.intercept, "slope": profile.slope,

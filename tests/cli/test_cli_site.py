@@ -106,3 +106,12 @@ def test_evaluate_with_a_site_reports_the_sites_thresholds_and_name(profile, lab
     ev = json.loads((tmp_path / "ev.json").read_text())
     assert ev["site"] == "st-elsewhere" and ev["thresholds"] == {"balanced": 0.5, "screening": pytest.approx(0.2)}
     assert ev["n"] == 2 * N
+
+
+def test_making_a_profile_is_audited_under_the_cli_user_without_file_names(profile, audit_trail_in_a_temporary_file):
+    from pneumo_core.audit import AuditLog
+    made = [r for r in AuditLog(audit_trail_in_a_temporary_file).records() if r["action"] == "profile_made"]
+    saved = json.loads(profile[0].read_text())
+    assert made and made[-1]["user"].startswith("cli:")
+    assert made[-1]["ids"] == {"count": 2 * N, "model": MODEL, "site_sha256": saved["files_sha256"]}
+    assert "IM-" not in audit_trail_in_a_temporary_file.read_text()
