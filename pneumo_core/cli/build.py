@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..models.manifest import restamp_if_in_bundle
+
 __all__ = ["register"]
 
 
@@ -59,6 +61,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
         record["rounds"].append({"question": args.question, "candidates": results, "chosen": best})
         record["chosen"] = best
         args.out.write_text(json.dumps(record, indent=2) + "\n")
+        restamp_if_in_bundle(args.out)
     return 0
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..models.manifest import write_manifest
+
 __all__ = ["register", "score_features"]
 
 
@@ -80,6 +82,7 @@ def _cmd_drift_reference(args: argparse.Namespace) -> int:
     except (DriftReferenceError, OSError) as exc:
         return _error(str(exc))
     out = ref.save(predictor.bundle.directory)
+    write_manifest(predictor.bundle.directory)
     # one look at the whole held-out half: validation only, for the record
     whole = drift_test(ref, features[held_idx], logits[held_idx], seed=args.seed)
     print(json.dumps({"reference": str(out), **ref.describe(), "heldout_files": len(held_idx),

@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..models.manifest import restamp_if_in_bundle
+
 __all__ = ["register"]
 
 
@@ -29,6 +31,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     suffix = f"_site-{predictor.site.name}" if predictor.site is not None else ""
     out = args.out or predictor.bundle.directory / f"eval_{args.split}{suffix}.json"
     Path(out).write_text(json.dumps(result, indent=1) + "\n")
+    restamp_if_in_bundle(out)
     m = result["metrics"][result["default_threshold"]]
     print(f"{result['model']} on {args.split} (n={result['n']}, threshold {result['default_threshold']} = "
           f"{result['thresholds'][result['default_threshold']]:.3f}) -> {out}")

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from ..models.manifest import restamp_if_in_bundle
+
 __all__ = ["register", "site_profile_for"]
 
 
@@ -61,6 +63,7 @@ def _cmd_calibrate_site(args: argparse.Namespace) -> int:
     for w in profile.warnings:
         print(f"warning: {w}", file=sys.stderr)
     save_profile(profile, args.out)
+    restamp_if_in_bundle(args.out)
     from ..audit import cli_user, default_log
     default_log().append(cli_user(), "profile_made", model=profile.model, site_sha256=profile.files_sha256,
                          count=sum(profile.counts.values()))
@@ -103,6 +106,7 @@ def _cmd_site_study(args: argparse.Namespace) -> int:
                                          "fold": oof["fold"]}}
     out = args.out or predictor.bundle.directory / f"site_study_{args.split}.json"
     Path(out).write_text(json.dumps(record, indent=1) + "\n")
+    restamp_if_in_bundle(out)
     print(f"{predictor.name} site study on {args.split} (n={len(items)}, {args.repeats} draws per size) -> {out}")
     for n, row in record["sizes"].items():
         print(f"  n={n:>4s}: " + ", ".join(f"{k} {row[k]['mean']:.3f} [{row[k]['p2_5']:.3f}, {row[k]['p97_5']:.3f}]"

@@ -18,6 +18,7 @@ from ..data.dataset import load_resized, manifest_items
 from ..evaluation.robustness import shifted_logits
 from ..inference.ood import fit_ood, ood_record
 from ..models.bundle import load_bundle
+from ..models.manifest import restamp_if_in_bundle
 from ..models.metadata import ModelMetadata, read_metadata, write_metadata
 from .config import TrainConfig
 from .train import log, logits_and_features, ood_subset, operating_fields, patient_of, train
@@ -39,6 +40,7 @@ def refit_ood(model_dir: str | Path, data: str | Path, workers: int = 0, seed: i
     ood = fit_ood(train_feats, val_feats)
     ood.save(bundle.directory / "ood.npz")
     write_metadata(replace(bundle.meta, ood=ood_record(ood)), bundle.directory / "model.json")
+    restamp_if_in_bundle(bundle.directory / "model.json")
     return ood_record(ood)
 
 
@@ -64,6 +66,7 @@ def recalibrate(model_dir: str | Path, data: str | Path, workers: int = 0) -> Mo
         fields["calibration"]["applied"] = "refitted: re-run evaluate, the shipped evaluations used the old operating point"
         meta = replace(meta, **fields)
     write_metadata(meta, bundle.directory / "model.json")
+    restamp_if_in_bundle(bundle.directory / "model.json")
     return meta
 
 
@@ -86,5 +89,6 @@ def train_with_flip_decision(cfg: TrainConfig) -> ModelMetadata:
     shutil.rmtree(results[not keep][1], ignore_errors=True)
     meta = replace(read_metadata(cfg.out / "model.json"), name=cfg.out.name, hflip_decision=decision)
     write_metadata(meta, cfg.out / "model.json")
+    restamp_if_in_bundle(cfg.out / "model.json")
     log(f"[{cfg.arch}] hflip decision: {decision}")
     return meta

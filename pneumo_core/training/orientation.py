@@ -140,6 +140,8 @@ def fit_orientation(model: str | Path, data_root: str | Path, n_train: int = 100
     }
     if write:
         head.save(d, record)
+        from ..models.manifest import write_manifest
+        write_manifest(d)
     return record
 
 

@@ -27,6 +27,7 @@ from ..data.preprocess import preprocess_batch
 from ..evaluation.robustness import shifted_logits
 from ..inference.ood import fit_ood, ood_record
 from ..models.bundle import save_bundle, sha256_file
+from ..models.manifest import write_manifest
 from ..models.metadata import ModelMetadata
 from ..models.registry import REGISTRY, create_model
 from ..stats.metrics import point_metrics
@@ -158,6 +159,7 @@ def _finish(cfg: TrainConfig, model: torch.nn.Module, arch, split: tuple[list, l
     (cfg.out / "history.json").write_text(json.dumps(run.history, indent=2) + "\n")
     (cfg.out / "split.json").write_text(json.dumps(manifest, indent=1) + "\n")
     ood.save(cfg.out / "ood.npz")
+    write_manifest(cfg.out)
     shutil.rmtree(cfg.run_dir, ignore_errors=True)
     log(f"[{cfg.arch}] wrote {cfg.out} in {wall / 60:.1f} min; best epoch {run.best['epoch'] + 1}, "
          f"T={point.temperature:.3f}, thresholds {point.thresholds} (fitted on {'+'.join(calibration['fitted_on'])})")
