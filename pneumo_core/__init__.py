@@ -15,4 +15,37 @@ those below it (`tests/test_house.py` holds this), and nothing here imports the 
 * `training`: how the shipped models were trained and their files maintained;
 * `cli`, `app`: `python -m pneumo_core` and what the Streamlit pages compute and draw.
 """
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .errors import PneumoError
+
 __version__ = "0.1.0"
+
+# The names a user of the library needs, importable from the top (`from pneumo_core import
+# Predictor`) and loaded on first use, so `import pneumo_core` stays light (no torch) for the
+# app's first page and the command line's --help.
+_PUBLIC = {
+    "Predictor": "inference.predictor", "Prediction": "inference.prediction",
+    "load_bundle": "models.bundle", "list_models": "models.bundle", "ModelBundle": "models.bundle",
+    "WeightsError": "models.bundle", "verify_bundle": "models.manifest",
+    "load_radiograph": ("io.ingest", "load"), "Radiograph": "io.ingest", "IngestError": "io.ingest",
+    "SiteProfile": "calibration.site", "load_profile": "calibration.site", "SiteProfileError": "calibration.site",
+    "AuditLog": "audit", "default_log": "audit",
+}
+__all__ = ["PneumoError", "__version__", *_PUBLIC]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'pneumo_core' has no attribute {name!r}")
+    module, attr = _PUBLIC[name] if isinstance(_PUBLIC[name], tuple) else (_PUBLIC[name], name)
+    value = getattr(importlib.import_module(f".{module}", __name__), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

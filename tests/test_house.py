@@ -46,8 +46,14 @@ def test_the_library_never_imports_the_app():
     assert not offenders
 
 
+def test_errors_module_is_the_base_class_alone_and_imports_nothing_from_the_product():
+    assert _runtime_imports(CORE / "errors.py") == []
+    tree = ast.parse((CORE / "errors.py").read_text())
+    assert [n.name for n in tree.body if isinstance(n, ast.ClassDef)] == ["PneumoError"]
+
+
 def test_every_top_level_module_belongs_to_a_package():
-    loose = sorted(p.name for p in CORE.glob("*.py") if p.name not in ("__init__.py", "__main__.py"))
+    loose = sorted(p.name for p in CORE.glob("*.py") if p.name not in ("__init__.py", "__main__.py", "errors.py"))
     assert not loose, f"modules outside any package: {loose}"
 
 

@@ -2,7 +2,7 @@
 score, open case, PACS search, report stored, profile made), so a security review can ask
 who opened what, and an edited or deleted line is detected (`python -m pneumo_core audit --verify`).
 
-It sits at the bottom layer and imports nothing from the product: any layer may record."""
+It sits at the bottom layer and imports nothing from the product but the base error: any layer may record."""
 from .trail import ACTIONS, ID_KEYS, AuditError, AuditLog, cli_user, default_log, default_path
 
 __all__ = ["ACTIONS", "ID_KEYS", "AuditError", "AuditLog", "cli_user", "default_log", "default_path"]

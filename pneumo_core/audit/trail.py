@@ -23,6 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+from ..errors import PneumoError
+
 __all__ = ["ACTIONS", "ID_KEYS", "AuditError", "AuditLog", "Problem", "cli_user", "default_log", "default_path"]
 
 ACTIONS = frozenset({"login", "score", "open_case", "pacs_search", "report_stored", "profile_made", "access_denied"})
@@ -34,7 +36,7 @@ ENV_PATH = "PNEUMO_AUDIT_LOG"
 _REPO_DIR = Path(__file__).resolve().parents[2]
 
 
-class AuditError(ValueError):
+class AuditError(PneumoError, ValueError):
     """A record that would break the trail's rules (unknown action or key, a value that could carry text)."""
 
 

@@ -20,6 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import PneumoError
 from .recalibration import RECALIBRATION_RULE, Recalibration, fit_recalibration, prior_shift
 
 __all__ = ["SiteProfile", "SiteProfileError", "SCHEMA_VERSION", "MIN_PER_CLASS", "WIDE_BELOW_PER_CLASS",
@@ -35,7 +36,7 @@ CROSS_FIT_FOLDS = 5
 ESTIMATES = ("accuracy", "sensitivity", "specificity", "ece")
 
 
-class SiteProfileError(ValueError):
+class SiteProfileError(PneumoError, ValueError):
     """A sample that cannot support a profile, or a profile that does not fit the model."""
 
 

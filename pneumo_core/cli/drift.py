@@ -46,13 +46,12 @@ def _cmd_drift_reference(args: argparse.Namespace) -> int:
     from ..evaluation.evaluate import split_items
     from ..inference.ood import OODModel
     from ..inference.predictor import Predictor
-    from ..models.bundle import WeightsError
     from ..monitoring.drift import DriftReferenceError, build_named_reference, drift_test, split_by_patient
 
     try:
         predictor = Predictor(args.model, gate=False)  # the reference holds every validation film
         items = split_items(predictor.bundle, args.data, "val")
-    except (WeightsError, FileNotFoundError) as exc:
+    except FileNotFoundError as exc:
         return _error(str(exc))
     # a patient (or one film filed under two names) is never on both sides
     group = patient_groups(items, read_duplicate_groups(duplicates_file(args.data)))
@@ -91,11 +90,10 @@ def _cmd_drift_reference(args: argparse.Namespace) -> int:
 
 
 def _cmd_drift(args: argparse.Namespace) -> int:
-    from ..calibration.site import SiteProfileError
     from ..inference.predictor import Predictor
     from ..io.scan import scan_paths
-    from ..models.bundle import WeightsError, resolve_model_dir
-    from ..monitoring.drift import MIN_BATCH, DriftReferenceError, drift_test, verdict_text
+    from ..models.bundle import resolve_model_dir
+    from ..monitoring.drift import MIN_BATCH, drift_test, verdict_text
     from ..monitoring.site_reference import reference_for
     from .site import site_profile_for
 
@@ -105,7 +103,7 @@ def _cmd_drift(args: argparse.Namespace) -> int:
         model_dir = resolve_model_dir(args.model)
         profile = site_profile_for(args.model, args.site)
         reference = reference_for(model_dir, profile)
-    except (WeightsError, SiteProfileError, DriftReferenceError, OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # the file system's and the readers'; the product's own errors reach main
         return _error(str(exc))
     if reference is None:
         return _error(f"model {model_dir.name!r} ships no drift reference; build one with "
@@ -115,10 +113,7 @@ def _cmd_drift(args: argparse.Namespace) -> int:
         print(note, file=sys.stderr)
     if len(files) < MIN_BATCH:  # no need to load the model to refuse
         return _error(f"the drift test needs at least {MIN_BATCH} films; found {len(files)} in the given paths")
-    try:
-        predictor = Predictor(model_dir, site=profile)
-    except (WeightsError, SiteProfileError) as exc:
-        return _error(str(exc))
+    predictor = Predictor(model_dir, site=profile)
     features, logits, _, failed = score_features(predictor, [(f, str(f)) for f in files], args.batch_size,
                                                  args.quiet)
     for name, reason in failed:

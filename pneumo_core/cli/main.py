@@ -3,6 +3,9 @@ registering its own subcommands."""
 from __future__ import annotations
 
 import argparse
+import sys
+
+from ..errors import PneumoError
 
 __all__ = ["main"]
 
@@ -23,4 +26,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors; keep that contract
         return int(exc.code or 0)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except PneumoError as exc:  # every error the product raises on purpose: one line, exit 2
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -4,7 +4,6 @@ class counts)."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..models.manifest import restamp_if_in_bundle
@@ -15,18 +14,12 @@ __all__ = ["register"]
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from ..calibration.site import SiteProfileError
     from ..evaluation.evaluate import evaluate
     from ..inference.predictor import Predictor
-    from ..models.bundle import WeightsError
     from .site import site_profile_for
 
-    try:
-        # every film scored as given: the evaluation measures the model; the input gate has its own benchmark
-        predictor = Predictor(args.model, site=site_profile_for(args.model, args.site), gate=False)
-    except (WeightsError, SiteProfileError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    # every film scored as given: the evaluation measures the model; the input gate has its own benchmark
+    predictor = Predictor(args.model, site=site_profile_for(args.model, args.site), gate=False)
     result = evaluate(predictor, args.data, args.split, n_boot=args.bootstrap)
     suffix = f"_site-{predictor.site.name}" if predictor.site is not None else ""
     out = args.out or predictor.bundle.directory / f"eval_{args.split}{suffix}.json"

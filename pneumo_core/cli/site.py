@@ -35,31 +35,22 @@ def _cmd_calibrate_site(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..calibration.sample import read_labelled, score_labelled
-    from ..calibration.site import SiteProfileError, build_site_profile, save_profile
+    from ..calibration.site import build_site_profile, save_profile
     from ..inference.predictor import Predictor
-    from ..models.bundle import WeightsError
 
-    try:
-        files, notes = read_labelled(args.labelled)
-        for note in notes:
-            print(note, file=sys.stderr)
-        predictor = Predictor(args.model)
-    except (SiteProfileError, WeightsError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    files, notes = read_labelled(args.labelled)
+    for note in notes:
+        print(note, file=sys.stderr)
+    predictor = Predictor(args.model)
     with tqdm(total=len(files), desc="score", unit="img", file=sys.stderr, disable=args.quiet) as bar:
         sample = score_labelled(predictor, files, progress=lambda done, total: bar.update(1))
     for key, reason in sample.skipped:
         print(f"skipped (unreadable): {key}: {reason}", file=sys.stderr)
-    try:
-        profile = build_site_profile(sample.logits, sample.labels, sample.patients, sample.keys,
-                                     name=args.name or args.out.stem, model=predictor.name,
-                                     model_sha256=predictor.bundle.meta.model_sha256, prevalence=args.prevalence,
-                                     cost_ratio=args.cost_ratio, n_boot=args.bootstrap,
-                                     features=sample.features, model_dir=predictor.bundle.directory)
-    except SiteProfileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    profile = build_site_profile(sample.logits, sample.labels, sample.patients, sample.keys,
+                                 name=args.name or args.out.stem, model=predictor.name,
+                                 model_sha256=predictor.bundle.meta.model_sha256, prevalence=args.prevalence,
+                                 cost_ratio=args.cost_ratio, n_boot=args.bootstrap,
+                                 features=sample.features, model_dir=predictor.bundle.directory)
     for w in profile.warnings:
         print(f"warning: {w}", file=sys.stderr)
     save_profile(profile, args.out)
@@ -81,12 +72,11 @@ def _cmd_site_study(args: argparse.Namespace) -> int:
     from ..data.dataset import duplicates_file, patient_groups, read_duplicate_groups
     from ..evaluation.evaluate import evaluation_report, logits_for, split_items
     from ..inference.predictor import Predictor
-    from ..models.bundle import WeightsError
 
     try:
         predictor = Predictor(args.model, gate=False)  # the study measures calibration on every film
         items = split_items(predictor.bundle, args.data, args.split)
-    except (WeightsError, FileNotFoundError) as exc:
+    except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     # a patient is never on both sides of a fit; nor is one image filed under two names

@@ -26,6 +26,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import PneumoError
 from ..models.metadata import read_metadata
 
 __all__ = ["Transform", "TRANSFORMS", "UPRIGHT", "apply", "undo", "compose_undo", "OrientationHead",
@@ -100,7 +101,7 @@ def compose_undo(actual: int, guessed: int) -> int:
     return (a.turns_cw - g.turns_cw) % 4 + 4 * (a.inverted ^ g.inverted)
 
 
-class OrientationError(RuntimeError):
+class OrientationError(PneumoError, RuntimeError):
     """An orientation head that does not belong to the model beside it."""
 
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 import numpy as np
 import torch
 
+from ..errors import PneumoError
 from ..calibration import calibrated
 from ..data.preprocess import preprocess_batch, resize_square
 from ..io.ingest import IngestError, Radiograph, load
@@ -55,7 +56,7 @@ FORWARD_BATCH = 4
 OOD_WARNING = "out of distribution: unlike the training radiographs; treat the probability with caution"
 
 
-class ThresholdError(ValueError):
+class ThresholdError(PneumoError, ValueError):
     pass
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import PneumoError
+
 __all__ = ["IngestError", "MAX_FILE_BYTES", "MAX_PIXELS", "MIN_SIDE", "MAX_ASPECT", "COLOUR_WARN_LEVEL",
            "COLOUR_WARNING", "BLANK_WARNING", "check_pixel_count", "min_max", "first_line"]
 
@@ -16,7 +18,7 @@ COLOUR_WARNING = "image has colour; radiographs are grayscale"
 BLANK_WARNING = "image is blank (a single grey level)"
 
 
-class IngestError(ValueError):
+class IngestError(PneumoError, ValueError):
     """The input cannot be turned into a radiograph; the message is one line."""
 
 

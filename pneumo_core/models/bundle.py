@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import PneumoError
 from .metadata import MetadataError, ModelMetadata, read_metadata, write_metadata
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 DEFAULT_MODEL = "efficientnet_lite0"
 
 
-class WeightsError(RuntimeError):
+class WeightsError(PneumoError, RuntimeError):
     """Weights are missing, corrupted or do not match their metadata."""
 
 

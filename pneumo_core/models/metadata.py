@@ -14,13 +14,15 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from ..errors import PneumoError
+
 __all__ = ["SCHEMA_VERSION", "ModelMetadata", "MetadataError", "metadata_from_dict", "read_metadata",
            "write_metadata"]
 
 SCHEMA_VERSION = 2
 
 
-class MetadataError(ValueError):
+class MetadataError(PneumoError, ValueError):
     """A model.json that does not follow the schema."""
 
 

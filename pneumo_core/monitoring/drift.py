@@ -31,6 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import PneumoError
 from ..models.metadata import read_metadata
 from .mmd import median_bandwidth, mmd_calibrated_test, mmd_permutation_test
 
@@ -50,7 +51,7 @@ SAMPLE_ENCODING = "float16 little-endian, row-major, base64"
 Basis = tuple[np.ndarray, np.ndarray, np.ndarray]  # mean (D,), components (K, D), standard deviation (K,)
 
 
-class DriftReferenceError(ValueError):
+class DriftReferenceError(PneumoError, ValueError):
     """A drift reference that cannot be used with these weights or this batch."""
 
 
