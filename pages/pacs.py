@@ -1,10 +1,13 @@
-"""PACS: search a configured DICOMweb server (accession, study date), score a study's chest
-films with the same per-case view as Diagnose, and store a case's report in the study."""
+"""PACS: search a configured DICOMweb server (an exact accession number, or a few days), score
+a study's chest films with the same per-case view as Diagnose, and store a case's report in the
+study (reporters only)."""
 import streamlit as st
 
-from pneumo_core.app import case_view, cases, formatting, operating_point, pacs_page, sidebar
-from pneumo_core.pacs.client import PacsError
+from pneumo_core.app import case_view, cases, formatting, identity, operating_point, pacs_page, sidebar
+from pneumo_core.pacs import store
+from pneumo_core.pacs.client import PacsError, PacsRefused
 
+identity.require_role(identity.REPORTER, page="pacs")
 s = sidebar.settings()
 ss = st.session_state
 
@@ -20,6 +23,7 @@ else:
     by_name = {sv.name: sv for sv in servers}
     server = by_name[st.selectbox("PACS server", list(by_name), key="pacs_server",
                                   help="The servers this installation is configured for.")]
+    st.caption(pacs_page.SEARCH_HELP)
     with st.form("pacs_search"):
         left, mid, right = st.columns([2, 2, 1])
         accession = left.text_input("Accession number", key="pacs_accession")
@@ -31,6 +35,8 @@ else:
         try:
             ss[pacs_page.STUDIES] = (server.name, pacs_page.search(server, accession, tuple(dates),
                                                                    tuple(modalities) or ("CR", "DX")))
+        except PacsRefused as exc:
+            st.error("Search " + formatting.escape_markdown(str(exc)))
         except PacsError as exc:
             st.error("Search failed: " + formatting.escape_markdown(str(exc)))
 
@@ -73,11 +79,8 @@ else:
             case_view.show_case(r, s, op)
         if r.ok:
             if st.button("Store the report in PACS", key=f"pacs_store_{r.digest[:12]}"):
-                try:
-                    ss.setdefault(pacs_page.STORED, {})[r.digest] = (
-                        True, pacs_page.store_report(server, scored.study_uid, r, s, op))
-                except (PacsError, ValueError) as exc:
-                    ss.setdefault(pacs_page.STORED, {})[r.digest] = (False, f"Report not stored: {exc}")
+                ss.setdefault(pacs_page.STORED, {})[r.digest] = pacs_page.store_report(server, scored, r, s, op)
             outcome = ss.get(pacs_page.STORED, {}).get(r.digest)
             if outcome is not None:
-                (st.success if outcome[0] else st.error)(formatting.escape_markdown(outcome[1]))
+                show = {store.STORED: st.success, store.ALREADY_STORED: st.info}.get(outcome[0], st.error)
+                show(formatting.escape_markdown(outcome[1]))

@@ -6,11 +6,14 @@ Servers come only from configuration (`pacs.config`: Streamlit secrets `[dicomwe
 `PNEUMO_DICOMWEB_URL`): the page picks among them and never takes a URL from its user, so
 the app cannot be turned into a proxy into the hospital network. The page shows what a
 search returns without patient attributes (accession, date, modalities, counts) and, per
-case, what Diagnose shows.
+case, what Diagnose shows. The library's rules apply unchanged (`pacs.rules`, `pacs.store`):
+a search names one accession number or a few days, and a report is stored only when the
+accession number typed in its report fields is the study's, once. Each search and each store
+is recorded in the audit trail in the user's name.
 
 Session-state keys: `pacs_studies` (the last search's `StudySummary` list, with its server),
 `pacs_scored` (`ScoredStudy`: results of the study scored last), `pacs_stored` ({case digest:
-(ok, message)} of the reports stored or refused).
+(outcome, message)} of the reports stored, already stored, refused or failed).
 """
 from __future__ import annotations
 
@@ -20,9 +23,12 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import streamlit as st
 
-from ..pacs.client import RADIOGRAPH_MODALITIES, PacsClient, PacsError, StudySummary
+from ..pacs.client import RADIOGRAPH_MODALITIES, PacsClient, PacsError, PacsRefused, StudySummary
 from ..pacs.config import ServerConfig, servers_from
+from ..pacs.rules import MAX_SEARCH_DAYS, is_uid
+from ..pacs.store import REFUSED, ReportContent
 from ..pacs.study import plan_study
+from . import identity
 from .cases import CaseResult, label_at
 from .report_form import typed_fields
 from .scoring import case_report, heatmap_for, score_file
@@ -31,10 +37,14 @@ if TYPE_CHECKING:
     from ..evaluation.operating_point import OperatingPoint
     from .sidebar import Settings
 
-__all__ = ["STUDIES", "SCORED", "STORED", "ScoredStudy", "configured_servers", "search", "study_rows", "study_label",
-           "score_study", "store_report"]
+__all__ = ["STUDIES", "SCORED", "STORED", "FAILED", "ScoredStudy", "configured_servers", "search", "study_rows",
+           "study_label", "score_study", "store_report", "SEARCH_HELP"]
 
 STUDIES, SCORED, STORED = "pacs_studies", "pacs_scored", "pacs_stored"
+FAILED = "failed"  # a store the PACS did not answer or accept (beside pacs.store's outcomes)
+SEARCH_HELP = (f"An exact accession number (no wildcards), or a study date range of at most {MAX_SEARCH_DAYS} days. "
+               "To store a report, type the study's accession number in the case's report fields: it is checked "
+               "against the study's own.")
 
 
 def _plain(value: Any) -> Any:
@@ -58,17 +68,26 @@ def configured_servers() -> list[ServerConfig]:
 
 
 def _client(server: ServerConfig) -> PacsClient:
-    return PacsClient(server.url, server.auth)
+    return PacsClient(server.url, server.auth, allow_http=server.allow_http)
 
 
 def search(server: ServerConfig, accession: str = "", dates: tuple[date, ...] = (),
            modalities: tuple[str, ...] = RADIOGRAPH_MODALITIES) -> list[StudySummary]:
-    """Studies on `server` by accession number and/or a study date range (one date: that day)."""
+    """Studies on `server` by an exact accession number and/or a study date range (one date:
+    that day), recorded in the audit trail; `PacsRefused` for a search the rules refuse."""
     date_from = dates[0].strftime("%Y%m%d") if dates else None
     date_to = dates[-1].strftime("%Y%m%d") if dates else None
-    with _client(server) as client:
-        return client.search_studies(accession=accession.strip() or None, date_from=date_from, date_to=date_to,
-                                     modalities=modalities)
+    ids = {"server": server.name[:128]}
+    try:
+        with _client(server) as client:
+            studies = client.search_studies(accession=accession.strip() or None, date_from=date_from,
+                                            date_to=date_to, modalities=modalities)
+    except PacsRefused:
+        identity.audit("pacs_search", **ids, outcome=REFUSED)
+        raise
+    identity.audit("pacs_search", **ids, count=len(studies), **({"accession": accession.strip()} if accession.strip()
+                                                                 else {}))
+    return studies
 
 
 def _date(text: str) -> str:
@@ -95,6 +114,7 @@ class ScoredStudy:
     model: str
     results: list[CaseResult]
     skipped: list[str] = field(default_factory=list)  # "an Encapsulated PDF", ...
+    sources: dict[str, str] = field(default_factory=dict)  # case name -> the film's SOP Instance UID
 
 
 def score_study(server: ServerConfig, study_uid: str, model: str) -> ScoredStudy:
@@ -119,7 +139,8 @@ def score_study(server: ServerConfig, study_uid: str, model: str) -> ScoredStudy
                 r = replace(r, probability=None, logit=None, features=None,
                             warnings=[reasons[ref.sop_uid]] + [w for w in r.warnings if w != reasons[ref.sop_uid]])
             results.append(r)
-    return ScoredStudy(server.name, study_uid, model, results, [what for _, what in plan.skipped])
+    return ScoredStudy(server.name, study_uid, model, results, [what for _, what in plan.skipped],
+                       {ref.name: ref.sop_uid for ref in plan.ordered})
 
 
 def _report_pdf(r: CaseResult, s: Settings, op: OperatingPoint | None) -> bytes:
@@ -129,16 +150,29 @@ def _report_pdf(r: CaseResult, s: Settings, op: OperatingPoint | None) -> bytes:
     return case_report(r, s, label, hm, typed_fields(r.digest), op)()
 
 
-def store_report(server: ServerConfig, study_uid: str, r: CaseResult, s: Settings,
-                 op: OperatingPoint | None) -> str:
-    """Stores the case's report in its study (new series, Encapsulated PDF); the message to
-    show. Raises `PacsError` (or ValueError for a case without a call) with a message to show."""
-    from ..pacs.report_dicom import encapsulated_pdf
+def store_report(server: ServerConfig, scored: ScoredStudy, r: CaseResult, s: Settings,
+                 op: OperatingPoint | None) -> tuple[str, str]:
+    """Stores the case's report in its study (`pacs.store`: only when the accession number
+    typed in its report fields is the study's, and once); (outcome, message to show), the
+    outcome recorded in the audit trail."""
+    from ..pacs.store import store_report as store
 
+    sop = scored.sources.get(r.name, "")
     if not r.ok:
-        raise ValueError("only a scored film has a report")
-    pdf = _report_pdf(r, s, op)
-    with _client(server) as client:
-        ds = encapsulated_pdf(pdf, client.study_header(study_uid))
-        client.store(ds)
-    return f"Report stored in the study on {server.name} (new series, instance {ds.SOPInstanceUID})."
+        return REFUSED, "Report not stored: only a scored film has a report."
+    fields = typed_fields(r.digest)
+    label = label_at(r.probability, s.threshold)
+    content = ReportContent(label, float(r.probability), float(s.threshold), s.operating_point,
+                            s.site.name if s.site is not None else "", fields.impression, fields.reader)
+    try:
+        with _client(server) as client:
+            done = store(client, scored.study_uid, sop, fields.accession_number, lambda: _report_pdf(r, s, op),
+                         s.model, content)
+    except (PacsError, ValueError) as exc:
+        ids = {k: v for k, v in (("study_uid", scored.study_uid), ("instance_uid", sop)) if is_uid(v)}
+        identity.audit("report_stored", **ids, outcome=FAILED)
+        return FAILED, f"Report not stored: {exc}"
+    identity.audit("report_stored", **done.audit_ids())
+    if done.outcome == REFUSED:
+        return REFUSED, f"Report not stored: {done.message}"
+    return done.outcome, done.message

@@ -3,9 +3,14 @@ instances scored from a PACS, printed by `predict`'s own writer, one line per in
 `file` = `dicomweb:<study>/<series>/<instance>`.
 
 Exit codes, as for files: 2 when nothing can start (bad arguments, a server that is down,
-refuses or rejects the credentials, no such study) with one `error:` line on stderr; 1 when
-some instance could not be read (its line has `error`) or a report could not be stored; else 0.
-Credentials come only from the environment (`pacs.config`), and no message repeats them.
+refuses or rejects the credentials, no such study, a search or UID refused) with one `error:`
+line on stderr; 1 when some instance could not be read (its line has `error`) or a report was
+refused or could not be stored; else 0.
+
+`--store-report` needs `--accession`: the accession number the operator read off the request,
+compared with each study's own before a report is stored (`pacs.store`). The search and each
+report are recorded in the audit trail under "cli:<account>". Credentials come only from the
+environment (`pacs.config`), and no message repeats them.
 """
 from __future__ import annotations
 
@@ -13,11 +18,13 @@ import argparse
 import sys
 from typing import Iterator
 
+from ..audit import cli_user, default_log
 from ..inference.predictor import Prediction, Predictor
-from ..pacs.client import PacsClient, PacsError, StudySummary
+from ..pacs.client import PacsClient, PacsError, PacsRefused, StudySummary
 from ..pacs.config import auth_from_env
-from ..pacs.report_dicom import encapsulated_pdf, report_pdf
+from ..pacs.report_dicom import report_pdf
 from ..pacs.score import BATCH, ScoredInstance, score_study
+from ..pacs.store import ALREADY_STORED, REFUSED, ReportContent, store_report
 from ..pacs.study import StudyPlan, plan_study
 
 __all__ = ["DicomwebJob", "open_job"]
@@ -25,15 +32,16 @@ __all__ = ["DicomwebJob", "open_job"]
 
 class DicomwebJob:
     """The studies to score; `predictions` feeds `predict`'s writer, `extra` adds the `report`
-    column under --store-report, `failures` counts reports that could not be stored."""
+    column under --store-report, `failures` counts reports refused or not stored."""
 
-    def __init__(self, client: PacsClient, plans: list[StudyPlan], store_report: bool, operating_point: str) -> None:
+    def __init__(self, client: PacsClient, plans: list[StudyPlan], store_report: bool, operating_point: str,
+                 accession: str | None = None) -> None:
         self.client, self.plans = client, plans
-        self.store_report, self.operating_point = store_report, operating_point
+        self.store_report, self.operating_point, self.accession = store_report, operating_point, accession
         self.failures = 0
         self._current: ScoredInstance | None = None
         self._predictor: Predictor | None = None
-        self._headers: dict[str, object] = {}  # one study header per study, not one lookup per film
+        self._user = cli_user()
 
     @property
     def total(self) -> int:
@@ -55,24 +63,33 @@ class DicomwebJob:
             self.client.close()
 
     def extra(self, pred: Prediction) -> dict:
-        """{"report": its `dicomweb:` name, or None} under --store-report; a failure adds a warning."""
+        """{"report": its `dicomweb:` name, or None} under --store-report; a refusal or failure adds a warning."""
         if not self.store_report:
             return {}
         scored = self._current
         if pred.probability is None or scored is None or scored.data is None or scored.prediction is not pred:
             return {"report": None}
+        content = ReportContent(pred.label, pred.probability, pred.threshold, self.operating_point, pred.site or "")
+        data = scored.data
         try:
-            pdf = report_pdf(self._predictor, pred, scored.data, self.operating_point)
-            uid = scored.ref.study_uid
-            if uid not in self._headers:
-                self._headers[uid] = self.client.study_header(uid)
-            ds = encapsulated_pdf(pdf, self._headers[uid])
-            self.client.store(ds)
+            done = store_report(self.client, scored.ref.study_uid, scored.ref.sop_uid, self.accession or "",
+                                lambda: report_pdf(self._predictor, pred, data, self.operating_point), pred.model,
+                                content)
         except (PacsError, ValueError) as exc:
             self.failures += 1
+            self._audit(study_uid=scored.ref.study_uid, instance_uid=scored.ref.sop_uid, outcome="failed")
             pred.warnings.append(f"report not stored: {exc}")
             return {"report": None}
-        return {"report": f"dicomweb:{ds.StudyInstanceUID}/{ds.SeriesInstanceUID}/{ds.SOPInstanceUID}"}
+        self._audit(**done.audit_ids())
+        if done.outcome == REFUSED:
+            self.failures += 1
+            pred.warnings.append(f"report not stored: {done.message}")
+        elif done.outcome == ALREADY_STORED:
+            pred.warnings.append("report already stored in the study; not stored again")
+        return {"report": done.name}
+
+    def _audit(self, **ids: str | int) -> None:
+        default_log().append(self._user, "report_stored", **ids)
 
 
 def _error(message: str) -> int:
@@ -81,22 +98,41 @@ def _error(message: str) -> int:
 
 
 def _studies(client: PacsClient, args: argparse.Namespace) -> list[StudySummary]:
-    if args.study:
-        return client.search_studies(study_uid=args.study, modalities=())
-    return client.search_studies(accession=args.accession, modalities=())
+    """The studies asked for (both criteria when both are given), the search recorded in the
+    audit trail, a refused one too."""
+    ids = {"server": client.where[:128]}
+    try:
+        studies = client.search_studies(accession=args.accession, study_uid=args.study, modalities=())
+    except PacsRefused:
+        default_log().append(cli_user(), "pacs_search", **ids, outcome=REFUSED)
+        raise
+    if args.accession:
+        ids["accession"] = args.accession.strip()
+    default_log().append(cli_user(), "pacs_search", **ids, count=len(studies))
+    return studies
+
+
+def _usage(args: argparse.Namespace) -> str | None:
+    if not args.dicomweb:
+        return "--study, --accession and --store-report need --dicomweb URL"
+    if args.paths:
+        return "give either PATHs or --dicomweb, not both"
+    if not args.study and not args.accession:
+        return "--dicomweb needs --study UID or --accession ACC"
+    if args.store_report and not args.accession:
+        return ("--store-report needs --accession ACC: the study's accession number, checked against the study "
+                "before a report is stored")
+    if args.cam:
+        return "--cam is not available with --dicomweb"
+    return None
 
 
 def open_job(args: argparse.Namespace) -> DicomwebJob | int:
     """Checks the arguments and the server, finds the study and sorts its instances; an exit
     code (2) after one `error:` line when any of that fails."""
-    if not args.dicomweb:
-        return _error("--study, --accession and --store-report need --dicomweb URL")
-    if args.paths:
-        return _error("give either PATHs or --dicomweb, not both")
-    if bool(args.study) == bool(args.accession):
-        return _error("--dicomweb needs exactly one of --study UID or --accession ACC")
-    if args.cam:
-        return _error("--cam is not available with --dicomweb")
+    problem = _usage(args)
+    if problem:
+        return _error(problem)
     try:
         client = PacsClient(args.dicomweb, auth_from_env())
         client.check()
@@ -111,7 +147,7 @@ def open_job(args: argparse.Namespace) -> DicomwebJob | int:
         for ref, what in plan.skipped:
             print(f"note: skipped dicomweb:{ref.study_uid}/{ref.series_uid}/{ref.sop_uid}: {what}, not an image",
                   file=sys.stderr)
-    job = DicomwebJob(client, plans, args.store_report, str(args.threshold))
+    job = DicomwebJob(client, plans, args.store_report, str(args.threshold), args.accession)
     if job.total == 0:
         client.close()
         return _error("nothing to score: the study holds no image instances")

@@ -5,22 +5,21 @@ GET instead, so its size is checked while it arrives (`io.limits.MAX_FILE_BYTES`
 reach `io.ingest.load` untouched, exactly as an upload would.
 
 Why it is built this way:
+- every search names one study or a few days (`rules`): no wildcard, no empty search;
+- every UID is checked against the DICOM grammar before it goes into a URL (`rules.check_uid`),
+  whether the user typed it or the PACS sent it; a listing with one invalid UID is refused whole;
 - one retry policy for every request (urllib3's, on the session): 3 tries with exponential
   back-off on connection errors and 5xx answers, none on 4xx (a wrong password or a missing
   study does not get better by asking again); dicomweb-client's own retrying is switched off;
-- TLS certificates are always verified (requests' default; `REQUESTS_CA_BUNDLE` names a
-  hospital CA); credentials travel only in the Authorization header, never in the URL;
-  a URL carrying `user:password@` is refused, and so is sending credentials over plain
-  http to anything but this machine;
+- https only unless plain http is allowed for a test server (`transport.check_url`); TLS
+  certificates are always verified (`REQUESTS_CA_BUNDLE` names a hospital CA); credentials
+  travel only in the Authorization header, never in the URL;
 - `PacsError` messages are written here, never copied from the exception below: those
   quote URLs, and a query may hold an accession number.
 """
 from __future__ import annotations
 
-import ipaddress
-import re
 from typing import Callable, Iterable, TypeVar
-from urllib.parse import ParseResult, urlparse
 
 import pydicom
 import requests
@@ -29,12 +28,15 @@ from requests.auth import AuthBase
 from urllib3.util.retry import Retry
 
 from ..io.limits import MAX_FILE_BYTES
-from .errors import PacsAuthError, PacsError, PacsUnavailable
+from .config import allow_http_from_env
+from .errors import PacsAuthError, PacsError, PacsRefused, PacsUnavailable
 from .records import (HEADER_FIELDS, INSTANCE_FIELDS, RADIOGRAPH_MODALITIES, STUDY_FIELDS, InstanceRef, StudySummary,
                       int_or_none, value)
+from .rules import MAX_SEARCH_DAYS, check_accession, check_dates, check_modality, check_uid, is_uid
+from .transport import BearerAuth, check_url, first_part
 
-__all__ = ["PacsError", "PacsUnavailable", "PacsAuthError", "BearerAuth", "StudySummary", "InstanceRef",
-           "PacsClient", "RADIOGRAPH_MODALITIES", "TIMEOUT", "TRIES"]
+__all__ = ["PacsError", "PacsUnavailable", "PacsAuthError", "PacsRefused", "BearerAuth", "StudySummary",
+           "InstanceRef", "PacsClient", "RADIOGRAPH_MODALITIES", "TIMEOUT", "TRIES"]
 
 TIMEOUT = (5.0, 60.0)  # seconds to connect, seconds between bytes
 TRIES = 3
@@ -43,64 +45,6 @@ _CHUNK = 1 << 20
 _T = TypeVar("_T")
 
 
-
-class BearerAuth(AuthBase):
-    """`Authorization: Bearer <token>`; its repr never shows the token."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        r.headers["Authorization"] = f"Bearer {self._token}"
-        return r
-
-    def __repr__(self) -> str:
-        return "BearerAuth(<hidden>)"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_url(url: str, auth: AuthBase | None) -> ParseResult:
-    """The parsed URL; refuses credentials in it, schemes other than http(s), and plain http with
-    credentials to another machine. Messages never repeat the URL (it might hold a password)."""
-    try:
-        parts = urlparse(url)
-        host = parts.hostname or ""
-    except ValueError:
-        raise PacsError("the DICOMweb URL is not a valid URL") from None
-    if parts.username or parts.password or "@" in parts.netloc:
-        raise PacsError("the DICOMweb URL must not carry credentials; set PNEUMO_DICOMWEB_USER and "
-                        "PNEUMO_DICOMWEB_PASSWORD (or PNEUMO_DICOMWEB_TOKEN) instead")
-    if parts.scheme not in ("http", "https") or not host:
-        raise PacsError("the DICOMweb URL must start with https:// (or http:// on this machine) and name a host")
-    if parts.query or parts.fragment:
-        raise PacsError("the DICOMweb URL must not have a query or fragment")
-    if parts.scheme == "http" and auth is not None and not _is_loopback(host):
-        raise PacsError(f"refusing to send credentials to {host} over plain http; use https")
-    return parts
-
-
-def _first_part(body: bytes, content_type: str) -> bytes:
-    """The first body part of a multipart/related answer (WADO-RS wraps each instance in one)."""
-    m = re.search(r'boundary="?([^";]+)"?', content_type)
-    if not content_type.lower().startswith("multipart/") or m is None:
-        return body  # a server answering with the bare application/dicom
-    delimiter = b"--" + m.group(1).encode("latin-1")
-    start = body.find(delimiter)
-    if start < 0:
-        raise PacsError("the PACS sent a damaged multipart answer")
-    head_end = body.find(b"\r\n\r\n", start)
-    end = body.find(b"\r\n" + delimiter, head_end + 4)
-    if head_end < 0 or end < 0:
-        raise PacsError("the PACS sent a damaged multipart answer")
-    return body[head_end + 4:end]
 
 
 class PacsClient:
@@ -111,17 +55,19 @@ class PacsClient:
         auth: `requests` auth (`HTTPBasicAuth`, `BearerAuth`) or None; see `config.auth_from`.
         timeout: (connect, read) seconds for every request.
         tries: attempts per request on connection errors and 5xx answers.
+        allow_http: plain http for a test server; None reads `PNEUMO_DICOMWEB_ALLOW_HTTP`.
     """
 
     def __init__(self, url: str, auth: AuthBase | None = None, timeout: tuple[float, float] = TIMEOUT,
-                 tries: int = TRIES, backoff: float = BACKOFF) -> None:
+                 tries: int = TRIES, backoff: float = BACKOFF, allow_http: bool | None = None) -> None:
         from dicomweb_client.api import DICOMwebClient
 
-        parts = _check_url(url, auth)
+        parts = check_url(url, auth, allow_http_from_env() if allow_http is None else allow_http)
         self.url = url.rstrip("/")
         self.where = parts.hostname + (f":{parts.port}" if parts.port else "")  # for messages
         self.timeout = timeout
         self.tries = tries
+        self._headers: dict[str, pydicom.Dataset] = {}
         self.session = requests.Session()
         self.session.auth = auth
         self.session.verify = True
@@ -174,25 +120,23 @@ class PacsClient:
 
     # --- QIDO-RS -----------------------------------------------------------------------
     def check(self) -> None:
-        """A cheap authenticated request, so a wrong URL or password fails before any work."""
-        self._call(lambda: self._dw.search_for_studies(limit=1, fields=["StudyInstanceUID"]))
+        """A cheap authenticated request, so a wrong URL or password fails before any work: it
+        asks for a study UID nobody issues (`2.25.0`, the all-zero UUID), so it lists nothing."""
+        self._call(lambda: self._dw.search_for_studies(search_filters={"StudyInstanceUID": "2.25.0"}, limit=1,
+                                                        fields=["StudyInstanceUID"]))
 
     def search_studies(self, accession: str | None = None, date_from: str | None = None, date_to: str | None = None,
                        modalities: Iterable[str] = RADIOGRAPH_MODALITIES, study_uid: str | None = None,
                        limit: int = 1000) -> list[StudySummary]:
         """Studies matching every criterion given (dates as YYYYMMDD, inclusive); one search per
-        modality, merged. Patient criteria are deliberately not offered. A search that fills
-        `limit` raises instead of returning a silently cut list (servers page differently, and
-        not every one honours an offset): narrow it, e.g. to a shorter date range."""
-        filters: dict[str, str] = {}
-        if accession:
-            filters["AccessionNumber"] = accession
-        if study_uid:
-            filters["StudyInstanceUID"] = study_uid
-        if date_from or date_to:
-            filters["StudyDate"] = f"{date_from or ''}-{date_to or ''}"
+        modality, merged. The criteria must name a study (an exact accession number or study
+        UID) or a short date range (`rules`); patient criteria are deliberately not offered.
+        A search that fills `limit` raises instead of returning a silently cut list (servers
+        page differently, and not every one honours an offset)."""
+        filters = self._criteria(accession, date_from, date_to, study_uid)
+        mods = [check_modality(m) for m in modalities]
         found: dict[str, StudySummary] = {}
-        for modality in list(modalities) or [None]:
+        for modality in mods or [None]:
             f = dict(filters, **({"ModalitiesInStudy": modality} if modality else {}))
             items = self._call(lambda f=f: self._dw.search_for_studies(search_filters=f, fields=STUDY_FIELDS,
                                                                         limit=limit))
@@ -208,8 +152,28 @@ class PacsClient:
                     int_or_none(value(it, "NumberOfStudyRelatedInstances"))))
         return sorted(found.values(), key=lambda s: (s.date, s.accession, s.study_uid))
 
+    @staticmethod
+    def _criteria(accession: str | None, date_from: str | None, date_to: str | None,
+                  study_uid: str | None) -> dict[str, str]:
+        """The QIDO-RS filters, each checked (`rules`); refused when none names a study or a few days."""
+        filters: dict[str, str] = {}
+        if accession is not None and accession.strip():
+            filters["AccessionNumber"] = check_accession(accession)
+        if study_uid is not None:
+            filters["StudyInstanceUID"] = check_uid(study_uid, "study")
+        if date_from or date_to:
+            first, last = check_dates(date_from, date_to)
+            filters["StudyDate"] = f"{first}-{last}"
+        if not filters:
+            raise PacsRefused(f"refused: a search needs an exact accession number or a study date range of at most "
+                              f"{MAX_SEARCH_DAYS} days")
+        return filters
+
     def instances(self, study_uid: str) -> list[InstanceRef]:
-        """Every instance of a study, with what its header says it shows."""
+        """Every instance of a study, with what its header says it shows. Refused whole when the
+        PACS lists an instance of another study or with an invalid UID: each one ends up in a
+        URL and in an output line."""
+        check_uid(study_uid, "study")
         items = self._call(lambda: self._dw.search_for_instances(study_instance_uid=study_uid,
                                                                   fields=INSTANCE_FIELDS, get_remaining=True))
         refs = [InstanceRef(value(it, "StudyInstanceUID", study_uid), value(it, "SeriesInstanceUID"),
@@ -217,21 +181,30 @@ class PacsClient:
                             value(it, "ViewPosition").upper(), value(it, "BodyPartExamined").upper(),
                             int_or_none(value(it, "InstanceNumber")))
                 for it in items]
+        bad = sum(r.study_uid != study_uid or not (is_uid(r.series_uid) and is_uid(r.sop_uid)) for r in refs)
+        if bad:
+            raise PacsRefused(f"refused: the PACS listed {bad} instance{'s' if bad > 1 else ''} with an invalid or "
+                              "foreign UID; the study was not read")
         return sorted(refs, key=lambda r: (r.series_uid, r.number if r.number is not None else 0, r.sop_uid))
 
     def study_header(self, study_uid: str) -> pydicom.Dataset:
-        """The study's Patient and General Study attributes, for a report stored in it."""
-        items = self._call(lambda: self._dw.search_for_studies(search_filters={"StudyInstanceUID": study_uid},
-                                                                fields=HEADER_FIELDS, limit=2))
-        if len(items) != 1:
-            raise PacsError(f"study not found on the PACS at {self.where}")
-        return pydicom.Dataset.from_json(items[0])
+        """The study's Patient and General Study attributes, for a report stored in it (asked
+        once per study and client: a job storing one report per film asks once)."""
+        check_uid(study_uid, "study")
+        if study_uid not in self._headers:
+            items = self._call(lambda: self._dw.search_for_studies(search_filters={"StudyInstanceUID": study_uid},
+                                                                    fields=HEADER_FIELDS, limit=2))
+            if len(items) != 1:
+                raise PacsError(f"study not found on the PACS at {self.where}")
+            self._headers[study_uid] = pydicom.Dataset.from_json(items[0])
+        return self._headers[study_uid]
 
     # --- WADO-RS -----------------------------------------------------------------------
     def retrieve(self, ref: InstanceRef, max_bytes: int = MAX_FILE_BYTES) -> bytes:
         """The instance's DICOM file as stored (`transfer-syntax=*`: no transcoding), refused once
         it passes `max_bytes`, so a huge object never sits whole in memory."""
-        url = f"{self.url}/studies/{ref.study_uid}/series/{ref.series_uid}/instances/{ref.sop_uid}"
+        url = (f"{self.url}/studies/{check_uid(ref.study_uid, 'study')}/series/{check_uid(ref.series_uid, 'series')}"
+               f"/instances/{check_uid(ref.sop_uid, 'instance')}")
         accept = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 
         def get() -> bytes:
@@ -244,12 +217,23 @@ class PacsClient:
                     buf += chunk
                     if len(buf) > max_bytes + 4096:
                         raise PacsError(f"instance too large (limit is {max_bytes // 2**20} MB)")
-                return _first_part(bytes(buf), r.headers.get("Content-Type", ""))
+                return first_part(bytes(buf), r.headers.get("Content-Type", ""))
         return self._call(get)
 
     # --- STOW-RS -----------------------------------------------------------------------
+    def has_instance(self, study_uid: str, sop_uid: str) -> bool:
+        """Whether the study already holds an instance with this SOP Instance UID."""
+        check_uid(study_uid, "study")
+        check_uid(sop_uid, "instance")
+        items = self._call(lambda: self._dw.search_for_instances(
+            study_instance_uid=study_uid, search_filters={"SOPInstanceUID": sop_uid}, fields=["SOPInstanceUID"]))
+        return any(value(it, "SOPInstanceUID") == sop_uid for it in items)
+
     def store(self, dataset: pydicom.Dataset) -> None:
         """Stores one instance in its study; raises `PacsError` unless the server accepted it."""
+        for keyword, what in (("StudyInstanceUID", "study"), ("SeriesInstanceUID", "series"),
+                              ("SOPInstanceUID", "instance")):
+            check_uid(str(dataset.get(keyword, "")), what)
         result = self._call(lambda: self._dw.store_instances([dataset],
                                                              study_instance_uid=str(dataset.StudyInstanceUID)))
         failed = getattr(result, "FailedSOPSequence", None) if result is not None else None

@@ -17,6 +17,10 @@ Secrets (`.streamlit/secrets.toml`)::
 Environment (the CLI; the app when it has no `[dicomweb]` secrets): `PNEUMO_DICOMWEB_URL`,
 `PNEUMO_DICOMWEB_USER` + `PNEUMO_DICOMWEB_PASSWORD`, or `PNEUMO_DICOMWEB_TOKEN`. A token wins
 over a user and password.
+
+Plain http is refused unless allowed for a test server: `allow_http = true` in that server's
+secrets section, or `PNEUMO_DICOMWEB_ALLOW_HTTP=1` for a server named in the environment (and
+for the command line).
 """
 from __future__ import annotations
 
@@ -26,13 +30,16 @@ from typing import Mapping
 
 from requests.auth import AuthBase, HTTPBasicAuth
 
-from .client import BearerAuth, PacsError
+from .errors import PacsError
+from .transport import BearerAuth
 
-__all__ = ["ENV_URL", "ENV_USER", "ENV_PASSWORD", "ENV_TOKEN", "ServerConfig", "auth_from", "auth_from_env",
-           "servers_from"]
+__all__ = ["ENV_URL", "ENV_USER", "ENV_PASSWORD", "ENV_TOKEN", "ENV_ALLOW_HTTP", "ServerConfig", "auth_from",
+           "auth_from_env", "allow_http_from_env", "servers_from"]
 
 ENV_URL, ENV_USER, ENV_PASSWORD, ENV_TOKEN = ("PNEUMO_DICOMWEB_URL", "PNEUMO_DICOMWEB_USER",
                                               "PNEUMO_DICOMWEB_PASSWORD", "PNEUMO_DICOMWEB_TOKEN")
+ENV_ALLOW_HTTP = "PNEUMO_DICOMWEB_ALLOW_HTTP"
+_YES = ("1", "true", "yes")
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class ServerConfig:
     name: str
     url: str
     auth: AuthBase | None = field(default=None, repr=False, compare=False)
+    allow_http: bool = False  # plain http for a test server, by the deployer's explicit choice
 
 
 def auth_from(token: str | None = None, user: str | None = None, password: str | None = None) -> AuthBase | None:
@@ -59,11 +67,19 @@ def auth_from_env(env: Mapping[str, str] | None = None) -> AuthBase | None:
     return auth_from(env.get(ENV_TOKEN), env.get(ENV_USER), env.get(ENV_PASSWORD))
 
 
+def allow_http_from_env(env: Mapping[str, str] | None = None) -> bool:
+    """True when `PNEUMO_DICOMWEB_ALLOW_HTTP` is 1, true or yes."""
+    env = os.environ if env is None else env
+    return str(env.get(ENV_ALLOW_HTTP, "")).strip().lower() in _YES
+
+
 def _server(name: str, section: Mapping) -> ServerConfig:
     url = section.get("url")
     if not url:
         raise PacsError(f"DICOMweb server {name!r} has no url in the configuration")
-    return ServerConfig(name, str(url), auth_from(section.get("token"), section.get("user"), section.get("password")))
+    allow = section.get("allow_http", False)
+    return ServerConfig(name, str(url), auth_from(section.get("token"), section.get("user"), section.get("password")),
+                        str(allow).strip().lower() in _YES)
 
 
 def servers_from(secrets: Mapping | None = None, env: Mapping[str, str] | None = None) -> list[ServerConfig]:
@@ -75,5 +91,5 @@ def servers_from(secrets: Mapping | None = None, env: Mapping[str, str] | None =
         out += [_server(str(name), s) for name, s in (secrets.get("servers") or {}).items()]
         return out
     if env.get(ENV_URL):
-        return [ServerConfig("default", env[ENV_URL], auth_from_env(env))]
+        return [ServerConfig("default", env[ENV_URL], auth_from_env(env), allow_http_from_env(env))]
     return []

@@ -1,6 +1,8 @@
 """The case report as a DICOM Encapsulated PDF, stored beside the images it reports on.
 
-A new series (Modality DOC) in the same study, with fresh UIDs. From the study it copies only
+A new series (Modality DOC) in the same study; its UIDs are given by the caller (`pacs.store`
+derives them from what the report says, so the same report stored twice is one instance) or
+fresh. From the study it copies only
 what the Encapsulated PDF IOD requires: the Patient module's four Type 2 attributes (name, ID,
 birth date, sex) and the General Study module's identifying attributes, so the report files
 under the right patient and study and carries nothing more about them.
@@ -31,9 +33,10 @@ _DISPLAY_SIDE = 768
 
 
 def encapsulated_pdf(pdf: bytes, study: pydicom.Dataset, title: str = "Pneumonia detector report (research demo)",
-                     now: datetime | None = None) -> pydicom.Dataset:
+                     now: datetime | None = None, sop_uid: str | None = None,
+                     series_uid: str | None = None) -> pydicom.Dataset:
     """A new Encapsulated PDF instance in `study` (a dataset holding at least StudyInstanceUID,
-    e.g. `PacsClient.study_header`), ready for STOW-RS."""
+    e.g. `PacsClient.study_header`), ready for STOW-RS; fresh UIDs unless given."""
     if not pdf.startswith(b"%PDF"):
         raise ValueError("not a PDF document")
     if not study.get("StudyInstanceUID"):
@@ -43,9 +46,9 @@ def encapsulated_pdf(pdf: bytes, study: pydicom.Dataset, title: str = "Pneumonia
     for keyword in PATIENT_ATTRIBUTES + STUDY_ATTRIBUTES:
         setattr(ds, keyword, study.get(keyword, ""))
     ds.SOPClassUID = ENCAPSULATED_PDF
-    ds.SOPInstanceUID = generate_uid()
+    ds.SOPInstanceUID = sop_uid or generate_uid()
     ds.Modality = "DOC"
-    ds.SeriesInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = series_uid or generate_uid()
     ds.SeriesNumber = REPORT_SERIES_NUMBER
     ds.SeriesDescription = title
     ds.Manufacturer = "pneumo_core"

@@ -1,6 +1,7 @@
 """The PACS page, driven by AppTest against a real Orthanc: search, score a study with the
-Diagnose per-case view, store a report; a wrong password and an unconfigured app say so.
-The page is run from a test entrypoint (tests/pacs/pacs_app.py) with the app's sidebar."""
+Diagnose per-case view, store a report deliberately (the typed accession checked, once);
+wildcard searches, a wrong password and an unconfigured app say so. The page is run from a
+test entrypoint (tests/pacs/pacs_app.py) with the app's sidebar."""
 from __future__ import annotations
 
 import pytest
@@ -16,14 +17,15 @@ ENTRY = str(REPO / "tests" / "pacs" / "pacs_app.py")
 @pytest.fixture(autouse=True)
 def _no_server_from_the_environment(monkeypatch, navigation_like_a_server):
     """Reruns as on a server; servers come only from each test's secrets, never the shell's environment."""
-    for k in ("PNEUMO_DICOMWEB_URL", "PNEUMO_DICOMWEB_USER", "PNEUMO_DICOMWEB_PASSWORD", "PNEUMO_DICOMWEB_TOKEN"):
+    for k in ("PNEUMO_DICOMWEB_URL", "PNEUMO_DICOMWEB_USER", "PNEUMO_DICOMWEB_PASSWORD", "PNEUMO_DICOMWEB_TOKEN",
+              "PNEUMO_DICOMWEB_ALLOW_HTTP"):
         monkeypatch.delenv(k, raising=False)
 
 
-def _app(url: str | None, password: str = PASSWORD) -> AppTest:
+def _app(url: str | None, password: str = PASSWORD, allow_http: bool = True) -> AppTest:
     at = AppTest.from_file(ENTRY, default_timeout=APP_TIMEOUT)
     if url:
-        at.secrets["dicomweb"] = {"url": url, "user": USER, "password": password}
+        at.secrets["dicomweb"] = {"url": url, "user": USER, "password": password, "allow_http": allow_http}
     return at.run()
 
 
@@ -57,15 +59,61 @@ def test_a_study_is_found_scored_and_shown_case_by_case_without_patient_data(ort
     assert "DOE" not in _all_text(at) and "PAT-0001" not in _all_text(at)
 
 
-def test_store_the_report_says_it_was_stored_and_the_study_holds_it(orthanc, loaded, client):
-    at = _search(_app(orthanc.url), "ACC-3003")
+def test_a_user_without_the_reporter_role_is_stopped_at_the_top_of_the_page(orthanc, loaded, audit_records):
+    at = AppTest.from_file(ENTRY, default_timeout=APP_TIMEOUT)
+    at.secrets["dicomweb"] = {"url": orthanc.url, "user": USER, "password": PASSWORD, "allow_http": True}
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+                          "client_id": "c", "client_secret": "s",
+                          "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
+    at = at.run()  # login configured, nobody logged in: no role
+    assert not at.exception and "do not have access" in at.error[0].value
+    assert not [t for t in at.text_input if t.key == "pacs_accession"]
+    assert [(r["action"], r["ids"]) for r in audit_records()][-1] == ("access_denied", {"role": "reporter",
+                                                                                        "page": "pacs"})
+
+
+def _store(at: AppTest, accession: str | None) -> AppTest:
+    """Types `accession` into the shown case's report fields (unless None), then clicks "Store"."""
+    if accession is not None:
+        next(t for t in at.text_input if t.key and t.key.startswith("report_accession_number_")).input(accession)
+    return next(b for b in at.button if b.key and b.key.startswith("pacs_store_")).click().run()
+
+
+def test_a_report_is_stored_only_under_the_studys_own_accession_and_only_once(orthanc, loaded, client,
+                                                                              audit_records):
+    at = _search(_app(orthanc.url), "ACC-4004")
     at = at.button(key="pacs_score").click().run()
-    before = {r.sop_uid for r in client.instances(loaded.c.uid)}
-    store = next(b for b in at.button if b.key and b.key.startswith("pacs_store_"))
-    at = store.click().run()
+    before = len(client.instances(loaded.d.uid))
+    at = _store(at, None)  # nothing typed
+    assert not at.exception and "type the study's accession number" in at.error[0].value
+    at = _store(at, "ACC-1001")  # another study's accession
+    assert not at.exception and "not this study's; nothing stored" in at.error[0].value
+    assert len(client.instances(loaded.d.uid)) == before
+    at = _store(at, "ACC-4004")
     assert not at.exception and "Report stored" in at.success[0].value
-    new = [r for r in client.instances(loaded.c.uid) if r.sop_uid not in before]
-    assert len(new) == 1 and new[0].sop_class == "1.2.840.10008.5.1.4.1.1.104.1"
+    at = _store(at, None)  # clicked again
+    assert not at.exception and "already stored" in at.info[-1].value
+    new = [r for r in client.instances(loaded.d.uid) if r.sop_class == "1.2.840.10008.5.1.4.1.1.104.1"]
+    assert len(client.instances(loaded.d.uid)) == before + 1 and len(new) == 1
+    trail = [(r["user"], r["action"], r["ids"].get("outcome")) for r in audit_records()]
+    assert [t for t in trail if t[1] in ("pacs_search", "report_stored")] == [
+        ("local", "pacs_search", None), ("local", "report_stored", "refused"), ("local", "report_stored", "refused"),
+        ("local", "report_stored", "stored"), ("local", "report_stored", "already-stored")]
+    stored = next(r["ids"] for r in audit_records() if r["ids"].get("outcome") == "stored")
+    assert stored == {"study_uid": loaded.d.uid, "instance_uid": loaded.sop["d_film"], "report_uid": new[0].sop_uid,
+                      "outcome": "stored"}
+
+
+@pytest.mark.parametrize("accession", ["", "*", "ACC-10*"])
+def test_an_empty_or_wildcard_search_is_refused_with_a_clear_line(orthanc, loaded, accession):
+    at = _search(_app(orthanc.url), accession)
+    assert not at.exception and at.error[0].value.startswith("Search refused: ")
+    assert not at.dataframe
+
+
+def test_plain_http_without_allow_http_in_the_secrets_is_refused(orthanc, loaded):
+    at = _search(_app(orthanc.url, allow_http=False), "ACC-1001")
+    assert not at.exception and "refused: plain http://" in at.error[0].value
 
 
 def test_a_wrong_password_is_a_clear_error_that_never_shows_it(orthanc, loaded):

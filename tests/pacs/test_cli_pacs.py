@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from .orthanc_server import PASSWORD
 
 from conftest import REPO
@@ -24,7 +26,8 @@ def _run(capsys, *args: str) -> tuple[int, list[dict], list[str]]:
 
 
 def test_a_study_by_accession_prints_one_contract_line_per_image_instance(orthanc, loaded):
-    env = dict(os.environ, PNEUMO_DICOMWEB_USER="scorer", PNEUMO_DICOMWEB_PASSWORD=PASSWORD)
+    env = dict(os.environ, PNEUMO_DICOMWEB_USER="scorer", PNEUMO_DICOMWEB_PASSWORD=PASSWORD,
+               PNEUMO_DICOMWEB_ALLOW_HTTP="1")
     env.pop("PNEUMO_DICOMWEB_TOKEN", None)
     proc = subprocess.run([sys.executable, "-m", "pneumo_core", "predict", "--quiet", "--dicomweb", orthanc.url,
                            "--accession", "ACC-1001"], capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
@@ -48,12 +51,56 @@ def test_an_unreadable_instance_is_an_error_line_the_rest_go_on_and_exit_1(capsy
     assert by_sop[loaded.sop["b_good"]]["probability"] is not None
 
 
-def test_store_report_names_the_stored_instance_in_the_same_study(capsys, orthanc, loaded, dicomweb_env, client):
-    code, lines, _ = _run(capsys, "--dicomweb", orthanc.url, "--study", loaded.c.uid, "--store-report")
+def test_store_report_names_the_stored_instance_once_however_often_it_runs(capsys, orthanc, loaded, dicomweb_env,
+                                                                         client, audit_records):
+    args = ("--dicomweb", orthanc.url, "--study", loaded.e.uid, "--accession", "ACC-5005", "--store-report")
+    code, lines, _ = _run(capsys, *args)
     assert code == 0 and len(lines) == 1 and list(lines[0]) == KEYS + ["report"]
     study, series, sop = lines[0]["report"].removeprefix("dicomweb:").split("/")
-    stored = {r.sop_uid: r for r in client.instances(loaded.c.uid)}[sop]
-    assert study == loaded.c.uid and stored.series_uid == series and stored.modality == "DOC"
+    stored = {r.sop_uid: r for r in client.instances(loaded.e.uid)}[sop]
+    assert study == loaded.e.uid and stored.series_uid == series and stored.modality == "DOC"
+    code, again, _ = _run(capsys, *args)
+    assert code == 0 and again[0]["report"] == lines[0]["report"]
+    assert "report already stored in the study; not stored again" in again[0]["warnings"]
+    assert len(client.instances(loaded.e.uid)) == 2  # the film and one report
+    trail = [(r["user"], r["action"], r["ids"].get("outcome")) for r in audit_records()]
+    user = trail[0][0]
+    assert user.startswith("cli:") and trail == [(user, "pacs_search", None), (user, "report_stored", "stored"),
+                                                  (user, "pacs_search", None),
+                                                  (user, "report_stored", "already-stored")]
+    first = audit_records()[1]["ids"]
+    assert (first["study_uid"], first["instance_uid"], first["report_uid"]) == (loaded.e.uid, loaded.sop["e_film"],
+                                                                                  sop)
+
+
+def test_store_report_without_the_accession_typed_is_refused_before_anything_starts(capsys, orthanc, loaded,
+                                                                                    dicomweb_env, client):
+    code, lines, err = _run(capsys, "--dicomweb", orthanc.url, "--study", loaded.e.uid, "--store-report")
+    assert (code, lines, len(err)) == (2, [], 1) and "--store-report needs --accession" in err[0]
+
+
+def test_a_study_whose_accession_is_not_the_one_typed_is_not_found_and_nothing_is_stored(capsys, orthanc, loaded,
+                                                                                         dicomweb_env, client):
+    before = len(client.instances(loaded.e.uid))
+    code, lines, err = _run(capsys, "--dicomweb", orthanc.url, "--study", loaded.e.uid, "--accession", "ACC-1001",
+                            "--store-report")
+    assert (code, lines, len(err)) == (2, [], 1) and "no study" in err[0]
+    assert len(client.instances(loaded.e.uid)) == before
+
+
+@pytest.mark.parametrize("accession", ["*", "ACC-*", "ACC-100?", "ACC\\1001"])
+def test_a_wildcard_accession_is_refused_and_recorded_as_refused(capsys, orthanc, loaded, dicomweb_env,
+                                                                 audit_records, accession):
+    code, lines, err = _run(capsys, "--dicomweb", orthanc.url, "--accession", accession)
+    assert (code, lines, len(err)) == (2, [], 1) and err[0].startswith("error: refused: an accession number")
+    assert [(r["action"], r["ids"]) for r in audit_records()] == [
+        ("pacs_search", {"outcome": "refused", "server": orthanc.url.split("/")[2]})]
+
+
+def test_plain_http_is_refused_unless_allowed_for_a_test_server(capsys, orthanc, loaded, dicomweb_env, monkeypatch):
+    monkeypatch.delenv("PNEUMO_DICOMWEB_ALLOW_HTTP")
+    code, lines, err = _run(capsys, "--dicomweb", orthanc.url, "--accession", "ACC-1001")
+    assert (code, lines, len(err)) == (2, [], 1) and "refused: plain http://" in err[0]
 
 
 def test_a_stopped_server_is_one_error_line_and_exit_2(capsys, stopped_url, dicomweb_env):
@@ -65,6 +112,7 @@ def test_a_wrong_password_is_one_error_line_exit_2_and_never_printed(capsys, ort
     monkeypatch.delenv("PNEUMO_DICOMWEB_TOKEN", raising=False)
     monkeypatch.setenv("PNEUMO_DICOMWEB_USER", "scorer")
     monkeypatch.setenv("PNEUMO_DICOMWEB_PASSWORD", "not-the-Pa55word")
+    monkeypatch.setenv("PNEUMO_DICOMWEB_ALLOW_HTTP", "1")
     code, lines, err = _run(capsys, "--dicomweb", orthanc.url, "--accession", "ACC-1001")
     assert (code, lines, len(err)) == (2, [], 1) and "refused the credentials" in err[0]
     assert "not-the-Pa55word" not in err[0]
@@ -81,6 +129,6 @@ def test_credentials_in_the_url_are_refused_and_not_echoed(capsys, orthanc, dico
     assert (code, lines, len(err)) == (2, [], 1) and "hunter2" not in err[0]
 
 
-def test_study_and_accession_together_are_a_usage_error(capsys, orthanc, dicomweb_env):
-    code, _, err = _run(capsys, "--dicomweb", orthanc.url, "--accession", "A", "--study", "1.2")
-    assert code == 2 and "exactly one" in err[0]
+def test_a_hostile_study_uid_is_refused_without_being_echoed(capsys, orthanc, dicomweb_env):
+    code, lines, err = _run(capsys, "--dicomweb", orthanc.url, "--study", "1.2.3/../../../system")
+    assert (code, lines, len(err)) == (2, [], 1) and "not a valid DICOM UID" in err[0] and "system" not in err[0]

@@ -27,12 +27,14 @@ def test_search_by_accession_finds_that_study_only_with_its_counts(client, loade
 def test_search_by_date_range_is_inclusive_and_leaves_out_other_dates(client, loaded):
     one_day = client.search_studies(date_from="20240105", date_to="20240105")
     assert [s.study_uid for s in one_day] == [loaded.a.uid]
-    quarter = {s.study_uid for s in client.search_studies(date_from="20240101", date_to="20240331")}
-    assert quarter == {loaded.a.uid, loaded.b.uid}
+    week = {s.study_uid for s in client.search_studies(date_from="20240315", date_to="20240321")}
+    assert week == {loaded.b.uid}
+    assert client.search_studies(date_from="20240106", date_to="20240112") == []
 
 
 def test_search_by_modality_dx_leaves_out_cr_studies(client, loaded):
-    assert [s.study_uid for s in client.search_studies(modalities=["DX"])] == [loaded.b.uid]
+    assert client.search_studies(accession="ACC-1001", modalities=["DX"]) == []
+    assert [s.study_uid for s in client.search_studies(accession="ACC-2002", modalities=["DX"])] == [loaded.b.uid]
 
 
 def test_a_search_result_carries_no_patient_attribute(client, loaded):
@@ -74,13 +76,13 @@ def test_an_instance_over_the_size_limit_is_refused_while_it_arrives(client, loa
 
 def test_a_wrong_password_is_an_auth_error_that_does_not_quote_it(orthanc, loaded):
     with pytest.raises(PacsAuthError) as exc:
-        PacsClient(orthanc.url, auth_from(user=USER, password="wrong-Pa55")).check()
+        PacsClient(orthanc.url, auth_from(user=USER, password="wrong-Pa55"), allow_http=True).check()
     assert "401" in str(exc.value) and "wrong-Pa55" not in str(exc.value)
 
 
 def test_a_stopped_server_is_unavailable_after_the_tries(stopped_url):
     with pytest.raises(PacsUnavailable, match="cannot reach"):
-        PacsClient(stopped_url, auth_from(user=USER, password=PASSWORD), backoff=0.01).check()
+        PacsClient(stopped_url, auth_from(user=USER, password=PASSWORD), backoff=0.01, allow_http=True).check()
 
 
 def test_a_url_with_credentials_is_refused_without_repeating_them():
@@ -89,9 +91,9 @@ def test_a_url_with_credentials_is_refused_without_repeating_them():
     assert "hunter2" not in str(exc.value)
 
 
-def test_credentials_are_never_sent_over_plain_http_to_another_machine():
+def test_credentials_are_never_sent_over_plain_http_to_another_machine_even_when_http_is_allowed():
     with pytest.raises(PacsError, match="https"):
-        PacsClient("http://pacs.example.org/dicom-web", auth_from(user="u", password="p"))
+        PacsClient("http://pacs.example.org/dicom-web", auth_from(user="u", password="p"), allow_http=True)
     PacsClient("https://pacs.example.org/dicom-web", auth_from(user="u", password="p"))  # https is fine
 
 
@@ -127,14 +129,14 @@ def stub():
 def test_a_5xx_answer_is_retried_up_to_three_tries_then_reported(stub):
     _Stub.status = 503
     with pytest.raises(PacsUnavailable, match="503"):
-        PacsClient(f"http://127.0.0.1:{stub.server_port}/dicom-web", backoff=0.01).check()
+        PacsClient(f"http://127.0.0.1:{stub.server_port}/dicom-web", backoff=0.01, allow_http=True).check()
     assert _Stub.calls == 3
 
 
 def test_a_4xx_answer_is_not_retried(stub):
     _Stub.status = 400
     with pytest.raises(PacsError, match="400"):
-        PacsClient(f"http://127.0.0.1:{stub.server_port}/dicom-web", backoff=0.01).check()
+        PacsClient(f"http://127.0.0.1:{stub.server_port}/dicom-web", backoff=0.01, allow_http=True).check()
     assert _Stub.calls == 1
 
 
@@ -142,6 +144,15 @@ def test_a_token_wins_over_user_and_password_and_is_never_shown():
     auth = auth_from_env({"PNEUMO_DICOMWEB_TOKEN": "tok-123", "PNEUMO_DICOMWEB_USER": "u",
                           "PNEUMO_DICOMWEB_PASSWORD": "p"})
     assert isinstance(auth, BearerAuth) and "tok-123" not in repr(auth)
+
+
+def test_plain_http_is_allowed_only_where_the_configuration_says_so():
+    secrets = {"url": "http://127.0.0.1:8042/dicom-web", "allow_http": True,
+               "servers": {"other": {"url": "http://127.0.0.1:8043/dicom-web"}}}
+    assert [s.allow_http for s in servers_from(secrets)] == [True, False]
+    env = {"PNEUMO_DICOMWEB_URL": "http://127.0.0.1:8042/dicom-web"}
+    assert servers_from(None, env=env)[0].allow_http is False
+    assert servers_from(None, env=dict(env, PNEUMO_DICOMWEB_ALLOW_HTTP="1"))[0].allow_http is True
 
 
 def test_servers_come_from_secrets_before_the_environment_and_hide_credentials():
@@ -157,6 +168,6 @@ def test_servers_come_from_secrets_before_the_environment_and_hide_credentials()
 
 
 def test_a_search_that_fills_its_limit_is_refused_rather_than_silently_cut(client, loaded):
-    assert len(client.search_studies(modalities=())) >= 2
+    assert len(client.search_studies(date_from="20240105", date_to="20240105", modalities=())) == 1
     with pytest.raises(PacsError, match="narrow the search"):
-        client.search_studies(modalities=(), limit=2)
+        client.search_studies(date_from="20240105", date_to="20240105", modalities=(), limit=1)

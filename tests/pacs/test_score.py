@@ -35,7 +35,7 @@ def test_an_instance_the_server_cannot_send_is_an_error_line(client, loaded, def
 def test_a_server_that_is_down_fails_each_frontal_instance_and_the_rest_still_get_a_line(orthanc, stopped_url, loaded,
                                                                          default_predictor, client):
     plan = plan_study(client.instances(loaded.a.uid))
-    with PacsClient(stopped_url, client.session.auth, backoff=0.01) as down:
+    with PacsClient(stopped_url, client.session.auth, backoff=0.01, allow_http=True) as down:
         out = list(score_study(default_predictor, down, plan))
     assert len(out) == 4 and all(s.prediction.error or s.prediction.warnings for s in out)
     assert sum(s.prediction.error is not None for s in out) == 3
