@@ -53,8 +53,8 @@ def check_url(url: str, auth: AuthBase | None, allow_http: bool = False) -> Pars
     except ValueError:
         raise PacsError("the DICOMweb URL is not a valid URL") from None
     if parts.username or parts.password or "@" in parts.netloc:
-        raise PacsError("the DICOMweb URL must not carry credentials; set PNEUMO_DICOMWEB_USER and "
-                        "PNEUMO_DICOMWEB_PASSWORD (or PNEUMO_DICOMWEB_TOKEN) instead")
+        raise PacsRefused("refused: the DICOMweb URL must not carry credentials; set PNEUMO_DICOMWEB_USER and "
+                          "PNEUMO_DICOMWEB_PASSWORD (or PNEUMO_DICOMWEB_TOKEN) instead")
     if parts.scheme not in ("http", "https") or not host:
         raise PacsError("the DICOMweb URL must start with https:// and name a host")
     if parts.query or parts.fragment:

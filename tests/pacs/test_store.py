@@ -68,3 +68,13 @@ def test_the_audit_identifiers_are_uids_and_the_outcome_only(client, loaded):
     hostile = store_report(client, "1.2.3/../../system", loaded.sop["c_film"], "ACC-3003", lambda: PDF, "m",
                            _content())
     assert hostile.audit_ids() == {"outcome": REFUSED} and "system" not in hostile.message
+
+
+def test_two_stores_racing_past_the_check_still_leave_one_instance(client, loaded):
+    from pneumo_core.pacs.report_dicom import encapsulated_pdf
+    sop, series = report_uids(loaded.c.uid, loaded.sop["c_film"], "m", _content("race"))
+    header = client.study_header(loaded.c.uid)
+    before = _reports(client, loaded.c.uid)
+    client.store(encapsulated_pdf(PDF, header, sop_uid=sop, series_uid=series))
+    client.store(encapsulated_pdf(PDF, header, sop_uid=sop, series_uid=series))  # as if both passed has_instance
+    assert sorted(_reports(client, loaded.c.uid)) == sorted(before + [sop])
