@@ -64,3 +64,25 @@ def test_every_package_says_what_it_is_for_and_what_it_exports(package):
     assert ast.get_docstring(tree), f"{package}/__init__.py has no docstring"
     assert any(isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in n.targets)
                for n in tree.body), f"{package}/__init__.py has no __all__"
+
+
+def _imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and not n.level}
+    return {name.split(".")[0] for name in names}
+
+
+@pytest.mark.parametrize("folder, forbidden", [("tests", "benchmarks"), ("benchmarks", "tests"),
+                                               ("pneumo_core", "benchmarks"), ("pneumo_core", "tests"),
+                                               ("pneumo_core", "harness")])
+def test_tests_and_benchmarks_never_import_each_other_and_the_product_imports_neither(folder, forbidden):
+    offenders = [str(p.relative_to(REPO)) for p in (REPO / folder).rglob("*.py") if forbidden in _imports_of(p)]
+    assert not offenders, f"{offenders} import {forbidden}"
+
+
+def test_no_two_packages_import_each_other():
+    edges = {(_package(p), dep) for p in CORE.rglob("*.py") if _package(p) in LAYER
+             for dep in _runtime_imports(p) if dep in LAYER and dep != _package(p)}
+    mutual = sorted((a, b) for a, b in edges if (b, a) in edges and a < b)
+    assert not mutual, f"packages importing each other: {mutual}"

@@ -22,8 +22,7 @@ check it. One job per module; the pure ones import neither Streamlit nor torch:
 * `serve`: the launcher (`make run`) that warms the model before the server takes requests;
 * `local_server`: the app headless on a free port, for what drives it in Chromium (tests, benchmark, screenshots).
 
-Nothing is imported here, so a page pays only for the modules it uses (the Diagnose page
-never imports scikit-learn, which `eval_views` needs).
+Nothing is imported here, so a page pays only for the modules it uses.
 """
 
 __all__ = ["paths", "formatting", "cases", "eval_views", "model_card", "figures", "resources", "scoring",

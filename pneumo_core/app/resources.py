@@ -96,7 +96,7 @@ def method_label(method: str) -> str:
 
 def shipped_site_files(model: str) -> dict[str, Path]:
     """{name: path} of the site profiles shipped with a model, without importing
-    `pneumo_core.calibration` (torch): the same layout as `calibration.site.shipped_profiles`,
+    `pneumo_core.calibration` (scikit-learn, SciPy): the same layout as `calibration.site.shipped_profiles`,
     weights/<model>/sites/<name>.json, so the sidebar lists them before the warm-up is done."""
     return {p.stem: p for p in sorted((resolve_model_dir(model) / "sites").glob("*.json"))}
 

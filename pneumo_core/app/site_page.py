@@ -4,8 +4,9 @@ a progress bar) -> a site profile (`pneumo_core.calibration.site`) and what the 
 of it. Everything stays in memory: nothing is written to disk, and the scores live in this
 session's state only, never in a cache other sessions can reach.
 
-The calibration modules import torch, so they are imported only after the app's warm-up
-thread has (`resources.import_predictor`): the page paints before torch is loaded.
+Scoring the sample needs the predictor (torch), so the page waits for the app's warm-up
+thread's import (`resources.import_predictor`) only when a sample arrives: it paints before
+torch is loaded.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import streamlit as st
 from . import identity, resources
 from .cases import content_digest
 from .formatting import format_ci, format_number, safe_filename, site_name
-from .resources import get_predictor, import_predictor, weights_stamp
+from .resources import get_predictor, weights_stamp
 from .site_uploads import LabelledUpload, UploadRefused, gather
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ _ESTIMATES = {"accuracy": "Accuracy", "sensitivity": "Sensitivity (recall)", "sp
 
 
 def _site():
-    import_predictor()  # waits for the warm-up thread's torch import
     from ..calibration import site
     return site
 
@@ -72,14 +72,16 @@ def _score(model: str, files: list[LabelledUpload], digest: str, state: MutableM
     cached = state.get(_SCORED)
     if cached is not None and cached[0] == digest:
         return cached[1]
-    from ..calibration.sample import LabelledFile, score_labelled
+    from ..calibration.sample import LabelledFile, ScoredSample
+    from ..inference.batch import score_batch
     bar = st.progress(0.0, text=f"Scoring {len(files)} films…")
 
     def progress(done: int, total: int) -> None:
         bar.progress(done / total, text=f"Scored {done} of {total} films")
 
-    scored = score_labelled(get_predictor(model), [LabelledFile(f.data, f.label, f.key) for f in files],
-                            batch_size=8, progress=progress)  # small batches: a bar that moves
+    labelled = [LabelledFile(f.data, f.label, f.key) for f in files]
+    scored = ScoredSample.from_batch(labelled, score_batch(get_predictor(model), [(f.source, f.key) for f in labelled],
+                                                           batch_size=8, progress=progress))  # a bar that moves
     bar.empty()
     sample = SiteSample(scored.logits, scored.labels, scored.patients, scored.keys, scored.features, scored.skipped)
     state[_SCORED] = (digest, sample)

@@ -119,10 +119,10 @@ def _estimates(at: AppTest):
 
 
 def test_ten_films_per_class_give_estimates_figures_a_download_and_a_profile_the_session_can_use(test_images, monkeypatch):
-    from pneumo_core.calibration import sample
+    from pneumo_core.inference import batch
     calls = []
-    original = sample.score_labelled
-    monkeypatch.setattr(sample, "score_labelled", lambda *a, **k: calls.append(1) or original(*a, **k))
+    original = batch.score_batch
+    monkeypatch.setattr(batch, "score_batch", lambda *a, **k: calls.append(1) or original(*a, **k))
     at = _page(*_films(test_images, 10, 10))
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]

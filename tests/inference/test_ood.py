@@ -16,8 +16,8 @@ import pytest
 from conftest import REPO
 from PIL import Image
 
-from benchmarks.ood_rates import (as_radiographs, official_test_radiographs, png_bytes, skimage_samples,
-                                  synthetic_samples)
+from harness.non_radiographs import (as_radiographs, official_test_radiographs, png_bytes, skimage_samples,
+                                     synthetic_samples)
 from pneumo_core.inference.ood import (POSTERISED_WARNING, OODModel, colour_check, grey_level_concentration,
                                        image_check_reasons, ood_record, posterised_check)
 from pneumo_core.inference.predictor import OOD_WARNING, Prediction, Predictor

@@ -4,7 +4,7 @@ import json
 import pytest
 from conftest import REPO
 
-from benchmarks.bench_train_cpu import summarise_run
+from pneumo_core.training.run_summary import summarise_run
 
 
 @pytest.fixture()
