@@ -190,13 +190,15 @@ class Predictor:
                 decision = decide(prep.check_reasons, bool(far[i]), assessments[i], bool(flags[i]))
             warnings = prep.warnings + list(decision.warnings)
             if decision.withheld:  # read, but not a film we can call: no probability, no label
-                out.append(Prediction(name, None, None, t, self.name, warnings, None, score, site, model_input=scored))
+                out.append(Prediction(name, None, None, t, self.name, warnings, None, score, site, model_input=scored,
+                                      reasons=decision.reasons))
                 continue
-            if decision.tier is Tier.UNUSUAL:  # the warning, plus check reasons not already said
+            unusual = decision.tier is Tier.UNUSUAL
+            if unusual:  # the warning, plus check reasons not already said
                 warnings += [OOD_WARNING] + [w for w in prep.check_reasons if w not in warnings]
             p = float(probs[i])
-            out.append(Prediction(name, p, self.label(p, t), t, self.name, warnings, None, score,
-                                  site, float(x[i]), feats[i], scored))
+            out.append(Prediction(name, p, self.label(p, t), t, self.name, warnings, None, score, site, float(x[i]),
+                                  feats[i], scored, correction=decision.correction, out_of_distribution=unusual))
         return out
 
     def predict_bytes(self, data: bytes, name: str, threshold: str | float | None = None) -> Prediction:
