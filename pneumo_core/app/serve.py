@@ -3,12 +3,11 @@
     python -m pneumo_core.app.serve [streamlit run options, e.g. --server.port 8501]
 
 Exposure: `.streamlit/config.toml` listens on 127.0.0.1 and accepts only loopback Host
-headers, so a plain `streamlit run` is safe too. Listening anywhere else (`--server.address`)
-makes the app a door into patient records for the whole network, so the launcher refuses it,
-in one line and before the model loads, unless login is configured in the secrets and
-`server.allowedHosts` names the host users type (an empty or `*` list would accept a DNS
-rebinding page's requests). The options are resolved by Streamlit's own parser (flags,
-`STREAMLIT_*` variables, config files), so the check sees what the server will do.
+headers, so a plain `streamlit run` is safe too. Serving anyone else (another address, or
+another host name, as behind a reverse proxy) makes the app a door into patient records, so
+the launcher refuses it, in one line and before the model loads, unless login is configured
+(`exposure_problem`). The options are resolved by Streamlit's own parser (flags, `STREAMLIT_*`
+variables, config files), so the check sees what the server will do.
 
 Warm-up: Streamlit runs the app's script only when a browser connects, so under a plain
 `streamlit run` the first visitor waits for torch, the model, the CAM stack and their
@@ -30,6 +29,7 @@ from .paths import REPO_DIR
 __all__ = ["main", "ENTRYPOINT", "check_exposure", "exposure_problem", "is_loopback"]
 
 ENTRYPOINT = REPO_DIR / "streamlit_app.py"
+_SEE = "See docs/serving.md, or serve on 127.0.0.1 with the shipped .streamlit/config.toml."
 _QUIET = ("streamlit.runtime.caching.cache_data_api", "streamlit.runtime.scriptrunner_utils.script_run_context")
 
 
@@ -50,18 +50,29 @@ def is_loopback(host: str | None) -> bool:
 def exposure_problem(address: str | None, allowed_hosts: Sequence[str], login_problem: str | None) -> str | None:
     """Why serving on `address` would expose the app, or None when it is safe to start.
 
+    Without login the app is for the person at this machine: loopback address, loopback Host
+    names only (a host name in `server.allowedHosts` means users reach it by that name, e.g.
+    through a reverse proxy). With login, listening beyond loopback needs the users' host name
+    in `server.allowedHosts`, and no empty or `*` list (DNS rebinding).
+
     Args:
         address: `server.address` (None or "" listens on every interface).
         allowed_hosts: `server.allowedHosts`.
         login_problem: None when login is configured, else what is missing.
     """
-    if is_loopback(address):
-        return None
+    hosts = [h.strip() for h in allowed_hosts]
+    any_host = not hosts or "*" in hosts
     where = f"on {address}" if address else "on every network interface"
     if login_problem is not None:
-        return f"refusing to listen {where} without login: {login_problem} See docs/serving.md, or serve on 127.0.0.1."
-    hosts = [h.strip() for h in allowed_hosts]
-    if not hosts or "*" in hosts:
+        if not is_loopback(address):
+            return f"refusing to listen {where} without login: {login_problem} {_SEE}"
+        if any_host or not all(is_loopback(h) for h in hosts):
+            return (f"refusing to accept host names other than loopback (server.allowedHosts) without login: "
+                    f"{login_problem} {_SEE}")
+        return None
+    if is_loopback(address):
+        return None
+    if any_host:
         return (f"refusing to listen {where} with server.allowedHosts accepting any Host header (DNS rebinding): "
                 "set it to the host name users type (see docs/serving.md).")
     if all(is_loopback(h) for h in hosts):
@@ -88,7 +99,8 @@ def _login_problem() -> str | None:
 
 
 def check_exposure(argv: Sequence[str]) -> str | None:
-    """Resolves the options `streamlit run` would use with `argv` and checks them (`exposure_problem`)."""
+    """Resolves the options `streamlit run` would use with `argv` and checks them (`exposure_problem`);
+    an `[auth]` section that `st.login` could not use is refused wherever the app listens."""
     import click
     from streamlit import config
     from streamlit.web import bootstrap, cli
@@ -97,10 +109,12 @@ def check_exposure(argv: Sequence[str]) -> str | None:
     except click.ClickException as exc:
         return exc.format_message()
     bootstrap.load_config_options({k: v for k, v in ctx.params.items() if k not in ("target", "args")})
-    address = config.get_option("server.address")
-    if is_loopback(address):
-        return None
-    return exposure_problem(address, list(config.get_option("server.allowedHosts") or ()), _login_problem())
+    from . import identity
+    login_problem = _login_problem()
+    if login_problem and identity.login_configured():  # a half-made login fails at the start, not at the first click
+        return f"refusing to start with an incomplete login: {login_problem}"
+    return exposure_problem(config.get_option("server.address"), list(config.get_option("server.allowedHosts") or ()),
+                            login_problem)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -41,8 +41,14 @@ def test_login_and_a_named_host_allow_listening_beyond_loopback():
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "localhost"])
-def test_loopback_needs_no_login(address):
-    assert exposure_problem(address, [], "no [auth] section.") is None
+def test_loopback_with_loopback_host_names_needs_no_login(address):
+    assert exposure_problem(address, LOOPBACK, "no [auth] section.") is None
+
+
+@pytest.mark.parametrize("hosts", [[*LOOPBACK, "pneumo.hospital.example"], ["*.hospital.example"], ["*"], []])
+def test_host_names_beyond_loopback_without_login_are_refused_as_behind_a_reverse_proxy(hosts):
+    problem = exposure_problem("127.0.0.1", hosts, "no [auth] section.")
+    assert problem and "server.allowedHosts" in problem and "without login" in problem
 
 
 def _serve(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -57,14 +63,16 @@ def test_the_launcher_refuses_every_interface_in_one_line_before_loading_the_mod
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("pneumo: refusing to listen on 0.0.0.0 without login")
     by_env = _serve("--secrets.files", no_secrets, STREAMLIT_SERVER_ADDRESS="10.0.0.5")  # Streamlit's own variable
     assert by_env.returncode == 2 and "on 10.0.0.5 without login" in by_env.stderr
+    proxied = _serve("--server.allowedHosts", "pneumo.hospital.example", "--secrets.files", no_secrets)
+    assert proxied.returncode == 2 and "server.allowedHosts" in proxied.stderr
 
 
-def test_the_launcher_refuses_a_login_that_lacks_settings(tmp_path):
+def test_the_launcher_refuses_a_login_that_lacks_settings_even_on_loopback(tmp_path):
     secrets = tmp_path / "secrets.toml"
     secrets.write_text('[auth]\nredirect_uri = "https://pneumo.hospital.example/oauth2callback"\n')
-    done = _serve("--server.address", "0.0.0.0", "--server.allowedHosts", "pneumo.hospital.example",
-                  "--secrets.files", str(secrets))
-    assert done.returncode == 2 and "cookie_secret" in done.stderr and done.stderr.count("\n") == 1
+    done = _serve("--secrets.files", str(secrets))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "incomplete login" in done.stderr and "cookie_secret" in done.stderr
 
 
 def test_a_plain_streamlit_run_listens_on_loopback_and_accepts_only_loopback_host_names():
