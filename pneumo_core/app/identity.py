@@ -3,19 +3,19 @@ when the deployer configured one, the two roles, and the audit records made in t
 
 Without an `[auth]` section in `.streamlit/secrets.toml` there is no login: the launcher
 then serves loopback only, so the user is the one person at this desk, who holds both roles.
-With login, roles come from an ID-token claim (`[pneumo_auth] roles_claim`, default `roles`):
-`reader` scores uploads and views the evaluation; `reporter` also searches the PACS and stores
-reports. A user with neither holds no role and sees nothing but the login."""
+With login, roles come from an ID-token claim (`[pneumo_auth] roles_claim`, default `roles`;
+a dotted path reaches a nested claim): `reader` scores uploads and views the evaluation; `reporter` also searches the PACS and stores
+reports. A user with neither sees only a "no access" page (`login.admit`)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import streamlit as st
 
 from ..audit import default_log
 
 __all__ = ["READER", "REPORTER", "LOCAL_USER", "login_configured", "current_user", "current_roles", "roles_from_claim",
-           "has_role", "require_role", "audit"]
+           "claim_value", "has_role", "require_role", "audit"]
 
 READER, REPORTER = "reader", "reporter"
 LOCAL_USER = "local"  # the one person at the desk of a loopback-only app without login
@@ -62,7 +62,19 @@ def current_roles() -> frozenset[str]:
     if not st.user.is_logged_in:
         return frozenset()
     settings = _secret("pneumo_auth") or {}
-    return roles_from_claim(st.user.get(settings.get("roles_claim", DEFAULT_ROLES_CLAIM)))
+    return roles_from_claim(claim_value(st.user, str(settings.get("roles_claim", DEFAULT_ROLES_CLAIM))))
+
+
+def claim_value(claims: Mapping[str, Any], name: str) -> Any:
+    """The claim `name`; failing that, a nested one by dotted path (Keycloak's `realm_access.roles`).
+    The whole name is tried first: Auth0's custom claims are URLs, with dots in them."""
+    value = claims.get(name)
+    if value is not None or "." not in name:
+        return value
+    value = claims
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
 
 
 def has_role(role: str) -> bool:

@@ -17,7 +17,7 @@ from typing import Iterator, Sequence
 
 from .paths import REPO_DIR
 
-__all__ = ["LAUNCHER", "PLAIN", "CHROMIUM", "CHROMIUM_ARGS", "LocalServer", "local_server", "ServerFailed"]
+__all__ = ["LAUNCHER", "PLAIN", "CHROMIUM", "CHROMIUM_ARGS", "LocalServer", "local_server", "free_port", "ServerFailed"]
 
 LAUNCHER = (sys.executable, "-m", "pneumo_core.app.serve")  # warms the model before it serves (`make run`)
 PLAIN = (sys.executable, "-m", "streamlit", "run", "streamlit_app.py")  # Streamlit's own: warms on the first visit
@@ -38,7 +38,8 @@ class LocalServer:
     log: Path
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port free now: for a server whose URL must be known before it starts (a login's redirect URI)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -55,9 +56,9 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @contextmanager
 def local_server(log: Path, command: Sequence[str] = LAUNCHER, flags: Sequence[str] = (),
-                 timeout_s: float = 300.0) -> Iterator[LocalServer]:
-    """Runs `command` (the launcher, or `PLAIN`) headless on a free port, its output in `log`."""
-    port = _free_port()
+                 timeout_s: float = 300.0, port: int | None = None) -> Iterator[LocalServer]:
+    """Runs `command` (the launcher, or `PLAIN`) headless on `port` (default: a free one), its output in `log`."""
+    port = port or free_port()
     t0 = time.monotonic()
     with open(log, "w") as out:
         proc = subprocess.Popen([*command, "--server.port", str(port), *HEADLESS, *flags], cwd=REPO_DIR, stdout=out,

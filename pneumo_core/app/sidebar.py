@@ -13,6 +13,7 @@ from ..inference.saliency_default import default_method
 from .calibration_choice import (CALIBRATION, CALIBRATION_ERROR, PENDING, PROFILE_UPLOAD, SESSION_PROFILES, SOURCE,
                                  apply_pending, calibration_select, session_key, session_profiles, use_profile)
 from .formatting import calibration_label, disclaimer, preset_groups, probability_label
+from .login import account
 from .operating_controls import CUSTOM, default_preset, operating_controls, presets
 from .paths import DEFAULT_MODEL, WEIGHTS_DIR, list_models
 from .resources import model_meta, saliency_methods
@@ -71,6 +72,7 @@ def sidebar() -> Settings:
     ss.setdefault("method", default_method(model_meta(ss["model"]).architecture))
     ss.setdefault("opacity", 0.5)
     with st.sidebar:
+        account()  # who is signed in, and the log-out button (with login only)
         st.header("Settings")
         model = st.selectbox("Model", models, key="model",
                              help="Both shipped models; each has its own validation-chosen thresholds.")
