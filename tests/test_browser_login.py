@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pneumo_core.app.local_server import CHROMIUM, CHROMIUM_ARGS, free_port, local_server
+from harness.local_server import CHROMIUM, CHROMIUM_ARGS, free_port, local_server
 from pneumo_core.audit import AuditLog
 
 # the mock provider calls Authlib APIs that Authlib has deprecated: warnings about a test tool, not the app

@@ -20,7 +20,6 @@ check it. One job per module; the pure ones import neither Streamlit nor torch:
 * `site_uploads`, `site_page`, `site_figures`: the Calibrate-for-your-site page's uploads, fit and figures;
 * `pacs_page`: the PACS page's servers (from configuration only), search, study scoring and report storage;
 * `serve`: the launcher (`make run`) that warms the model before the server takes requests;
-* `local_server`: the app headless on a free port, for what drives it in Chromium (tests, benchmark, screenshots).
 
 Nothing is imported here, so a page pays only for the modules it uses.
 """
@@ -28,4 +27,4 @@ Nothing is imported here, so a page pays only for the modules it uses.
 __all__ = ["paths", "formatting", "cases", "eval_views", "model_card", "figures", "resources", "scoring",
            "sidebar", "widgets", "viewer", "case_view", "report_form", "calibration_choice", "operating_controls",
            "operating_point", "training_card", "site_uploads", "site_page", "site_figures", "pacs_page", "serve",
-           "warmup", "local_server"]
+           "warmup"]

@@ -107,15 +107,4 @@ def sidebar_saliency() -> None:
 def settings() -> Settings:
     """The sidebar's choices, for pages (the entrypoint draws the sidebar first)."""
     s = st.session_state.get("settings")
-    if s is None:
-        # Only on a server's very first run, when it opens a deep link (/evaluation): until
-        # st.navigation has run once, Streamlit treats pages/ as legacy auto-discovered
-        # pages and runs the page file without the entrypoint. st.navigation switches that
-        # off for good; doing it here and rerunning gives this visitor the full app.
-        try:
-            from streamlit.runtime.pages_manager import PagesManager
-            PagesManager.uses_pages_directory = False
-        except ImportError:
-            return sidebar()
-        st.rerun()
-    return s
+    return s if s is not None else sidebar()

@@ -10,7 +10,6 @@ from pneumo_core.app import paths
 
 from conftest import run_app
 
-pytestmark = pytest.mark.usefixtures("navigation_like_a_server")
 
 
 def _records(trail, action):

@@ -17,7 +17,7 @@ from pneumo_core.app.site_uploads import UploadRefused, gather, read_zip
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRYPOINT = str(REPO / "streamlit_app.py")
-PAGE = "pages/calibrate_site.py"
+PAGE = "views/calibrate_site.py"
 TIMEOUT = 240  # the first run imports torch and loads the model on a shared 2-core machine
 
 
@@ -96,7 +96,6 @@ def test_downloaded_profile_json_loads_back_as_the_same_profile():
 
 # --- the page ---------------------------------------------------------------------------
 
-pytestmark = pytest.mark.usefixtures("navigation_like_a_server")
 
 
 def _films(test_images, n_normal: int, n_pneumonia: int) -> tuple[list, list]:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from .paths import REPO_DIR
+REPO_DIR = Path(__file__).resolve().parent.parent
+
 
 __all__ = ["LAUNCHER", "PLAIN", "CHROMIUM", "CHROMIUM_ARGS", "LocalServer", "local_server", "free_port", "ServerFailed"]
 
