@@ -9,7 +9,9 @@ host but the app's own); no emoji in the page either, which a workstation withou
 font shows as empty boxes. The favicon's emoji is drawn by Streamlit itself."""
 import streamlit as st
 
-from pneumo_core.app import identity, login, sidebar, warmup
+from pneumo_core.app.access import identity, login
+from pneumo_core.app.settings import sidebar
+from pneumo_core.app.runtime import warmup
 
 st.set_page_config(page_title=login.TITLE, page_icon="🩻", layout="wide", initial_sidebar_state="expanded")
 if not login.admit():  # with login configured: the login or "no access" page, and nothing else

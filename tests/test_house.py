@@ -86,3 +86,37 @@ def test_no_two_packages_import_each_other():
              for dep in _runtime_imports(p) if dep in LAYER and dep != _package(p)}
     mutual = sorted((a, b) for a, b in edges if (b, a) in edges and a < b)
     assert not mutual, f"packages importing each other: {mutual}"
+
+
+APP = CORE / "app"
+# The app's rooms, each importing only rooms of an earlier entry (or its own).
+APP_LAYERS = [{"runtime", "access"}, {"settings"}, {"reading"}, {"review"}, {"site", "pacs"}]
+APP_LAYER = {room: i for i, layer in enumerate(APP_LAYERS) for room in layer}
+
+
+def _app_rooms_imported(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    rooms = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 2 and node.module:
+            rooms.add(node.module.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.level == 2:
+            rooms |= {a.name for a in node.names}
+    return rooms & set(APP_LAYER)
+
+
+def test_every_app_module_lives_in_a_room():
+    loose = sorted(p.name for p in APP.glob("*.py") if p.name not in ("__init__.py", "serve.py"))
+    assert not loose and {p.name for p in APP.iterdir() if p.is_dir() and p.name != "__pycache__"} == set(APP_LAYER)
+
+
+@pytest.mark.parametrize("path", sorted(p for p in APP.glob("*/*.py")), ids=lambda p: str(p.relative_to(APP)))
+def test_no_app_room_imports_a_later_room(path):
+    own = APP_LAYER[path.parent.name]
+    later = sorted(r for r in _app_rooms_imported(path) if APP_LAYER[r] > own)
+    assert not later, f"{path.relative_to(REPO)} imports {later}, a room after its own"
+
+
+def test_no_two_app_rooms_import_each_other():
+    edges = {(p.parent.name, r) for p in APP.glob("*/*.py") for r in _app_rooms_imported(p) if r != p.parent.name}
+    assert not [(a, b) for a, b in edges if (b, a) in edges]

@@ -3,7 +3,9 @@
 95% intervals, and the profile to use in this session or to download. Nothing is stored."""
 import streamlit as st
 
-from pneumo_core.app import formatting, sidebar, site_figures, site_page
+from pneumo_core.app.runtime import formatting
+from pneumo_core.app.settings import sidebar
+from pneumo_core.app.site import site_figures, site_page
 
 s = sidebar.settings()
 

@@ -4,7 +4,9 @@ the probability under the sidebar's calibration, the call at the current thresho
 what that threshold means for patients, warnings, the report fields and the PDF."""
 import streamlit as st
 
-from pneumo_core.app import case_view, cases, formatting, operating_point, paths, scoring, sidebar
+from pneumo_core.app.reading import case_view, cases, scoring
+from pneumo_core.app.runtime import formatting, paths
+from pneumo_core.app.settings import operating_point, sidebar
 
 s = sidebar.settings()
 

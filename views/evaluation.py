@@ -4,7 +4,9 @@ calibration on the official test split under the sidebar's calibration, then bot
 side by side. Training curves are on the model card."""
 import streamlit as st
 
-from pneumo_core.app import eval_views, figures, model_card, operating_point, paths, resources, sidebar, widgets
+from pneumo_core.app.review import eval_views, figures, model_card, widgets
+from pneumo_core.app.settings import operating_controls, operating_point, sidebar
+from pneumo_core.app.runtime import paths, resources
 
 s = sidebar.settings()
 meta = resources.model_meta(s.model)
@@ -16,7 +18,7 @@ if view is not None:
     widgets.stale_eval_warning(ev, meta, s.model, view)
     widgets.calibration_caption(view)
 
-    st.subheader(f"At threshold {s.threshold:.3f} ({s.operating_point_label})")
+    st.subheader(f"At threshold {s.threshold:.3f} ({operating_controls.operating_point_label(s)})")
     with st.container(border=True):
         st.markdown(operating_point.describe(operating_point.current(s), s.threshold))
     labels, probs, _ = eval_views.eval_arrays(ev)

@@ -3,7 +3,9 @@ thresholds and temperature were chosen and what they mean for patients, known li
 saliency caveats. Numbers come from the files."""
 import streamlit as st
 
-from pneumo_core.app import figures, formatting, model_card, operating_controls, resources, sidebar, widgets
+from pneumo_core.app.review import figures, model_card, widgets
+from pneumo_core.app.runtime import formatting, resources
+from pneumo_core.app.settings import operating_controls, sidebar
 
 s = sidebar.settings()
 meta, ev = resources.model_meta(s.model), resources.eval_report(s.model)

@@ -2,7 +2,10 @@
 films with the same per-case view as Diagnose, and store a case's report in the study."""
 import streamlit as st
 
-from pneumo_core.app import case_view, cases, formatting, operating_point, pacs_page, sidebar
+from pneumo_core.app.reading import case_view, cases
+from pneumo_core.app.runtime import formatting
+from pneumo_core.app.settings import operating_point, sidebar
+from pneumo_core.app.pacs import pacs_page
 from pneumo_core.pacs.client import PacsError
 
 s = sidebar.settings()

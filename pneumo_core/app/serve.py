@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Sequence
 
-from .paths import REPO_DIR
+from .runtime.paths import REPO_DIR
 
 __all__ = ["main", "ENTRYPOINT", "check_exposure", "exposure_problem", "is_loopback"]
 
@@ -86,7 +86,7 @@ def _login_problem() -> str | None:
     from streamlit.auth_util import is_authlib_installed, validate_auth_credentials
     from streamlit.errors import StreamlitAuthError
 
-    from . import identity
+    from .access import identity
     if not identity.login_configured():
         return "the app's secrets (.streamlit/secrets.toml) have no [auth] section."
     if not is_authlib_installed():
@@ -109,7 +109,7 @@ def check_exposure(argv: Sequence[str]) -> str | None:
     except click.ClickException as exc:
         return exc.format_message()
     bootstrap.load_config_options({k: v for k, v in ctx.params.items() if k not in ("target", "args")})
-    from . import identity
+    from .access import identity
     login_problem = _login_problem()
     if login_problem and identity.login_configured():  # a half-made login fails at the start, not at the first click
         return f"refusing to start with an incomplete login: {login_problem}"
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     for q in quiet:
         q.setLevel(logging.ERROR)
     try:
-        from . import warmup
+        from .runtime import warmup
         warmup.warm_up(wait=True)
     finally:
         for q, level in zip(quiet, levels):

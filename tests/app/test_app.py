@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pneumo_core.app import eval_views, paths, resources
+from pneumo_core.app.review import eval_views
+from pneumo_core.app.runtime import paths, resources
 
 from conftest import APP_ENTRYPOINT as ENTRYPOINT, APP_TIMEOUT as TIMEOUT, run_app
 PAGES = ["views/diagnose.py", "views/evaluation.py", "views/normal.py", "views/pneumonia.py", "views/model_card.py"]

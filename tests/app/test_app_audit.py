@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import hashlib
 
-import pytest
 
 from pneumo_core.audit import AuditLog
-from pneumo_core.app import paths
+from pneumo_core.app.runtime import paths
 
 from conftest import run_app
 

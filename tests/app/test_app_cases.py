@@ -1,4 +1,4 @@
-"""Tests for pneumo_core.app.cases: results table, CSV, display copy and overlay of uploads.
+"""Tests for pneumo_core.app.reading.cases: results table, CSV, display copy and overlay of uploads.
 
 Each test name says the failure it guards against. Numbers are read from the shipped
 evaluation files at run time, never hard-coded, so retrained models keep these green.
@@ -11,7 +11,7 @@ import io
 import numpy as np
 import pytest
 
-from pneumo_core.app import cases
+from pneumo_core.app.reading import cases
 
 
 def _results() -> list[cases.CaseResult]:

@@ -1,4 +1,4 @@
-"""Tests for pneumo_core.app.resources: the cached loaders and the warm-up.
+"""Tests for pneumo_core.app.runtime.resources: the cached loaders and the warm-up.
 
 Each test name says the failure it guards against. Numbers are read from the shipped
 evaluation files at run time, never hard-coded, so retrained models keep these green.
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from pneumo_core.app import paths
+from pneumo_core.app.runtime import paths
 
 
 def test_importing_any_app_module_does_not_import_torch():
@@ -23,9 +23,10 @@ def test_importing_any_app_module_does_not_import_torch():
 def test_the_launcher_warms_the_model_and_the_cam_before_the_server_takes_requests(monkeypatch):
     from streamlit.web import cli
 
-    from pneumo_core.app import resources, serve, warmup
+    from pneumo_core.app.runtime import readiness, resources
+    from pneumo_core.app import serve
     started = []
-    monkeypatch.setattr(cli, "main", lambda **kw: started.append((warmup._WARM.done.is_set(), list(sys.argv))))
+    monkeypatch.setattr(cli, "main", lambda **kw: started.append((readiness.READY.done.is_set(), list(sys.argv))))
     monkeypatch.setattr(sys, "argv", sys.argv[:])
     serve.main(["--server.port", "8765"])
     (warm, argv), = started

@@ -1,4 +1,4 @@
-"""Tests for pneumo_core.app.scoring: a slider move must not re-run the network.
+"""Tests for pneumo_core.app.reading.scoring: a slider move must not re-run the network.
 
 Each test name says the failure it guards against. Numbers are read from the shipped
 evaluation files at run time, never hard-coded, so retrained models keep these green.
@@ -8,7 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pneumo_core.app import cases, paths, resources, scoring, sidebar
+from pneumo_core.app.reading import cases, scoring
+from pneumo_core.app.runtime import paths, resources
+from pneumo_core.app.settings import sidebar
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +92,8 @@ def _captured_report(monkeypatch, render_args: tuple) -> object:
 
 def test_case_report_carries_the_typed_fields_and_the_operating_points_sensitivity_and_specificity(
         monkeypatch, example_bytes):
-    from pneumo_core.app import operating_point
-    from pneumo_core.app.report_form import ReportFields
+    from pneumo_core.app.settings import operating_point
+    from pneumo_core.app.reading.report_form import ReportFields
     r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg")
     hm = scoring.heatmap_for(paths.DEFAULT_MODEL, r, "gradcam", "PNEUMONIA")
     s = sidebar.Settings(paths.DEFAULT_MODEL, "balanced", resources.model_meta(paths.DEFAULT_MODEL).thresholds["balanced"],

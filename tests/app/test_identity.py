@@ -1,4 +1,4 @@
-"""Tests for pneumo_core.app.identity: who the user is and which roles the ID token gives.
+"""Tests for pneumo_core.app.access.identity: who the user is and which roles the ID token gives.
 
 Each test name says the failure it guards against. The Streamlit parts run in AppTest with
 its simulated `st.user` and secrets: fast, no server, no model."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pneumo_core.app.identity import READER, REPORTER, claim_value, roles_from_claim
+from pneumo_core.app.access.identity import READER, REPORTER, claim_value, roles_from_claim
 
 AUTH = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32, "client_id": "c",
         "client_secret": "s", "server_metadata_url": "http://127.0.0.1:1/.well-known/openid-configuration"}
@@ -45,7 +45,7 @@ def test_a_roles_claim_is_found_by_its_name_or_a_dotted_path(claims, name, value
 def _who() -> None:
     import streamlit as st
 
-    from pneumo_core.app import identity
+    from pneumo_core.app.access import identity
     st.text(f"{identity.login_configured()}|{identity.current_user()}|{','.join(sorted(identity.current_roles()))}")
 
 

@@ -1,4 +1,4 @@
-"""Tests for pneumo_core.app.login: who gets past the entrypoint, and what the trail records.
+"""Tests for pneumo_core.app.access.login: who gets past the entrypoint, and what the trail records.
 
 AppTest's simulated `st.user` and secrets stand in for the login here (fast, no server);
 tests/test_browser_login.py runs the real OpenID Connect flow in Chromium."""
@@ -18,7 +18,7 @@ _iat = itertools.count(1_800_000_000)  # each test's own login: the gate records
 def _door() -> None:
     import streamlit as st
 
-    from pneumo_core.app import login
+    from pneumo_core.app.access import login
     if login.admit():
         st.text("inside")
         with st.sidebar:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from pneumo_core.app import paths
+from pneumo_core.app.runtime import paths
 from pneumo_core.app.serve import exposure_problem, is_loopback
 
 LOOPBACK = ["localhost", "127.0.0.1"]

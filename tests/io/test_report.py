@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pneumo_core.app import formatting
+from pneumo_core.app.runtime import formatting
 from pneumo_core.io.case_report import (FIELD_LIMITS, REPORT_DISCLAIMER, ReportCase, reader_lines, render_report,
                                        report_lines)
 

@@ -2,7 +2,7 @@
 checked through what each caller produces for a film scored exactly at its threshold."""
 import numpy as np
 
-from pneumo_core.app.cases import CaseResult, result_rows
+from pneumo_core.app.reading.cases import CaseResult, result_rows
 from pneumo_core.stats.decision import call_label
 from pneumo_core.stats.metrics import confusion_counts
 

@@ -12,16 +12,17 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from . import identity, viewer
+from ..access import identity
+from . import viewer
 from .cases import BORDERLINE, CaseResult, case_details, label_at
-from .formatting import escape_markdown, format_probability, safe_filename
-from .operating_point import NO_ESTIMATE
+from ..runtime.formatting import escape_markdown, format_probability, safe_filename
+from ..settings.operating_point import NO_ESTIMATE
 from .report_form import report_fields
 from .scoring import Heatmap, blanking_text, case_report, heatmap_for, split_warnings
 
 if TYPE_CHECKING:
-    from ..evaluation.operating_point import OperatingPoint
-    from .sidebar import Settings
+    from ...evaluation.operating_point import OperatingPoint
+    from ..settings.state import Settings
 
 __all__ = ["CASE", "table_key", "open_row", "case_stepper", "warning_text", "show_case", "show_gallery_case"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from ..stats.decision import calls_pneumonia
-from .figures import apply_layout  # one look for every figure in the app
+from ...stats.decision import calls_pneumonia
+from ..review.figures import apply_layout  # one look for every figure in the app
 
 __all__ = ["reliability_before_after", "site_roc_figure", "study_figure", "operating_point", "TICK_GAP"]
 
@@ -28,7 +28,7 @@ def _rgba(hex_colour: str, alpha: float) -> str:
 
 def reliability_before_after(labels: np.ndarray, before: np.ndarray, after: np.ndarray, n_bins: int = 10) -> go.Figure:
     """The model's own probability and the site-calibrated (out-of-fold) one, binned."""
-    from ..stats.metrics import curves, expected_calibration_error
+    from ...stats.metrics import curves, expected_calibration_error
     y = np.asarray(labels, int)
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#bbbbbb"),

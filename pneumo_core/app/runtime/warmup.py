@@ -1,7 +1,7 @@
 """The background warm-up: torch, the default model, the CAM stack and the pages' plotting
 modules are imported and run once, off the page's thread, so the first page paints before
 they are ready (`pneumo_core.app.serve` runs it before the server takes requests). Code that
-needs one of them waits here for it (`import_predictor`, `import_saliency`, `import_site`)."""
+needs one of them waits for it through `readiness`, which this module tells how to start it."""
 from __future__ import annotations
 
 import importlib
@@ -10,8 +10,10 @@ import threading
 import numpy as np
 
 from .paths import DEFAULT_MODEL, example_files
+from .readiness import READY
+from .resources import get_predictor
 
-__all__ = ["warm_up", "import_predictor", "import_saliency", "import_site"]
+__all__ = ["warm_up"]
 
 
 class _WarmUp:
@@ -21,15 +23,12 @@ class _WarmUp:
     pages draw with (plotly, matplotlib for the report). Seconds on a small CPU: done on a
     background thread, started before the server takes requests by `pneumo_core.app.serve`
     or, under a plain `streamlit run`, by the first page load, so the page and its uploader
-    render at once. Code that needs those modules waits on the matching event and only then
-    imports them itself: no heavy module is imported by two threads at once."""
+    render at once. Code that needs those modules waits on the matching event (`readiness`)
+    and only then imports them itself: no heavy module is imported by two threads at once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self.predictor_ready = threading.Event()
-        self.saliency_ready = threading.Event()
-        self.done = threading.Event()
 
     def start(self) -> None:
         with self._lock:
@@ -41,26 +40,25 @@ class _WarmUp:
         try:
             self._warm()
         finally:
-            self.predictor_ready.set()
-            self.saliency_ready.set()
-            self.done.set()
+            READY.predictor_ready.set()
+            READY.saliency_ready.set()
+            READY.done.set()
 
     def _warm(self) -> None:
         try:
             importlib.import_module("pneumo_core.inference.predictor")  # torch
         finally:
-            self.predictor_ready.set()
+            READY.predictor_ready.set()
         prediction = None
         try:
-            from .resources import get_predictor  # resources imports this module
             p = get_predictor(DEFAULT_MODEL)
             prediction = p.predict_radiographs([_warm_up_radiograph()], ["warm-up"])[0]
         except Exception:  # noqa: BLE001 - the page that needs the model reports the failure
             pass
         try:
-            from ..inference import saliency  # (pytorch-grad-cam, OpenCV)
+            from ...inference import saliency  # (pytorch-grad-cam, OpenCV)
         finally:
-            self.saliency_ready.set()
+            READY.saliency_ready.set()
         try:
             if prediction is not None and prediction.model_input is not None:
                 # a CAM: its first backward pass pays a set-up; occlusion runs forward passes only
@@ -68,27 +66,15 @@ class _WarmUp:
                 saliency.blanking_check(p, exp)
         except Exception:  # noqa: BLE001 - as above
             pass
-        for module in ("matplotlib.figure", "plotly.express", "pneumo_core.app.case_view", "pneumo_core.app.widgets"):
+        for module in ("matplotlib.figure", "plotly.express", "pneumo_core.app.reading.case_view",
+                       "pneumo_core.app.review.widgets"):
             importlib.import_module(module)  # the PDF report, the viewer and figures, the pages' helpers (scikit-learn)
-
-    def wait(self, event: threading.Event) -> None:
-        """Waits, but lets Streamlit stop or restart the script meanwhile (an upload
-        while the page is still loading must not queue behind the imports)."""
-        self.start()
-        try:
-            from streamlit.runtime.scriptrunner_utils.script_run_context import get_run_yield_check
-            check = get_run_yield_check()
-        except ImportError:  # not in this Streamlit version: a plain wait
-            check = None
-        while not event.wait(0.1):
-            if check is not None:
-                check()
 
 
 def _warm_up_radiograph():
     """A bundled example decoded like an upload (the decoders' first use is paid here too),
     or a flat grey film when the examples are missing."""
-    from ..io.ingest import Radiograph, load
+    from ...io.ingest import Radiograph, load
     examples = [p for p in example_files() if p.suffix.lower() in (".jpeg", ".jpg", ".png")]
     if examples:
         return load(examples[0].read_bytes(), name=examples[0].name)
@@ -96,6 +82,7 @@ def _warm_up_radiograph():
 
 
 _WARM = _WarmUp()
+READY.start = _WARM.start
 
 
 def warm_up(wait: bool = False) -> None:
@@ -103,24 +90,4 @@ def warm_up(wait: bool = False) -> None:
     `wait`, returns when they are done (the launcher, `pneumo_core.app.serve`)."""
     _WARM.start()
     if wait:
-        _WARM.done.wait()
-
-
-def import_predictor():
-    """`pneumo_core.inference.predictor` (torch), once the warm-up thread has imported it."""
-    _WARM.wait(_WARM.predictor_ready)
-    from ..inference import predictor
-    return predictor
-
-
-def import_saliency():
-    """`pneumo_core.inference.saliency` (pytorch-grad-cam, OpenCV), once the warm-up thread has imported it."""
-    _WARM.wait(_WARM.saliency_ready)
-    from ..inference import saliency
-    return saliency
-
-
-def import_site():
-    """`pneumo_core.calibration.site`: numpy only, so the sidebar need not wait for torch."""
-    from ..calibration import site
-    return site
+        READY.done.wait()

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from ..io.overlay import render_overlay
-from ..io.spreadsheet import csv_cell
-from ..stats.decision import call_label
-from .formatting import SOURCE_CALIBRATION, calibration_label
+from ...io.overlay import render_overlay
+from ...io.spreadsheet import csv_cell
+from ...stats.decision import call_label
+from ..runtime.formatting import SOURCE_CALIBRATION, calibration_label
 
 if TYPE_CHECKING:
-    from ..calibration.site import SiteProfile
+    from ...calibration.site import SiteProfile
 
 __all__ = ["DISPLAY_MAX_SIDE", "FILM_MAX_SIDE", "CORRECTED_PREFIX", "BORDERLINE", "CaseResult", "with_site", "content_digest", "label_at", "result_rows",
     "batch_summary", "case_details", "rows_to_csv", "to_display", "upright", "blend"]

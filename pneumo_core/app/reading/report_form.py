@@ -12,7 +12,7 @@ from typing import Callable
 
 import streamlit as st
 
-from ..io.case_report import FIELD_LIMITS
+from ...io.case_report import FIELD_LIMITS
 
 __all__ = ["ReportFields", "field_key", "report_fields", "typed_fields"]
 

@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..data.dataset import CLASSES
-from ..evaluation.operating_point import STUDY_PROFILE, fitted_on_split  # one rule for "fitted on this split"
-from ..stats.decision import calls_pneumonia
-from ..stats.metrics import confusion_counts, threshold_metrics_ci
-from .cases import label_at
-from .formatting import SOURCE_CALIBRATION, calibration_label, format_ci, format_number
+from ...data.dataset import CLASSES
+from ...evaluation.operating_point import STUDY_PROFILE, fitted_on_split  # one rule for "fitted on this split"
+from ...stats.decision import calls_pneumonia
+from ...stats.metrics import confusion_counts, threshold_metrics_ci
+from ..reading.cases import label_at
+from ..runtime.formatting import SOURCE_CALIBRATION, calibration_label, format_ci, format_number
 
 if TYPE_CHECKING:
-    from ..calibration.site import SiteProfile
+    from ...calibration.site import SiteProfile
 
 __all__ = ["EvalView", "OUT_OF_FOLD_NOTE", "STUDY_PROFILE", "RECALIBRATED_N_BOOT", "source_view", "fitted_on_split",
     "recalibrated_eval", "site_view", "N_BOOT", "THRESHOLD_METRICS", "FREE_METRICS", "METRIC_NAMES", "eval_arrays", "confusion",
@@ -76,9 +76,9 @@ def recalibrated_eval(ev: dict, profile: SiteProfile, n_boot: int = RECALIBRATED
     """eval_test.json with each film's probability recalibrated by the profile (from the
     logit of the source probability), at the profile's thresholds. Imports `evaluate`, which
     imports torch: callers in the app first wait for the warm-up (`resources`)."""
-    from ..calibration.recalibration import logit
-    from ..data.dataset import Item
-    from ..evaluation.evaluate import evaluation_report
+    from ...calibration.recalibration import logit
+    from ...data.dataset import Item
+    from ...evaluation.evaluate import evaluation_report
     items = [Item(Path(p["file"]), CLASSES.index(p["label"])) for p in ev["predictions"]]
     probs = profile.probability(logit(np.array([p["probability"] for p in ev["predictions"]], dtype=np.float64)))
     out = evaluation_report(ev["model"], ev.get("model_sha256", ""), ev.get("split", "test"), items, probs,

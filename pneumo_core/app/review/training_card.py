@@ -6,7 +6,7 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..models.metadata import ModelMetadata
+    from ...models.metadata import ModelMetadata
 
 __all__ = ["training_rows", "calibration_choice_in_words", "calibration_choice_details"]
 

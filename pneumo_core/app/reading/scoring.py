@@ -15,18 +15,18 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import streamlit as st
 
-from ..io.ingest import IngestError, load
+from ...io.ingest import IngestError, load
 from .cases import CORRECTED_PREFIX, FILM_MAX_SIDE, CaseResult, blend, content_digest, to_display, upright, with_site
-from .formatting import site_name
-from .paths import DATA_DIR, resolve_model_dir, test_image_bytes
+from ..runtime.formatting import site_name
+from ..runtime.paths import DATA_DIR, resolve_model_dir, test_image_bytes
 from .report_form import ReportFields
-from .resources import (get_predictor, import_predictor, import_saliency, method_label, model_meta, profile_key,
+from ..runtime.resources import (get_predictor, import_predictor, import_saliency, method_label, model_meta, profile_key,
                         weights_stamp)
 
 if TYPE_CHECKING:
-    from ..calibration.site import SiteProfile
-    from ..evaluation.operating_point import OperatingPoint
-    from .sidebar import Settings
+    from ...calibration.site import SiteProfile
+    from ...evaluation.operating_point import OperatingPoint
+    from ..settings.state import Settings
 
 __all__ = ["score_file", "test_case", "Heatmap", "heatmap_for", "blanking_text", "split_warnings", "DriftVerdict", "batch_drift",
     "case_report", "calibration_detail"]
@@ -148,7 +148,7 @@ class DriftVerdict:
 @st.cache_data(show_spinner="Checking the batch for drift…", max_entries=16)
 def _drift(model: str, weights: int, digests: tuple[str, ...], calibration: str, _features: np.ndarray,
            _logits: np.ndarray, _site: SiteProfile | None) -> DriftVerdict:
-    from ..monitoring import drift, site_reference
+    from ...monitoring import drift, site_reference
     n = len(digests)
     try:
         ref = site_reference.reference_for(resolve_model_dir(model), _site)
@@ -171,7 +171,7 @@ def batch_drift(model: str, results: list[CaseResult], site: SiteProfile | None)
     (the site's calibration sample under a profile that carries one, else validation data).
     None below the alarm's minimum batch (`drift.MIN_BATCH` scored films). Cached on the
     batch's digests and the calibration."""
-    from ..monitoring.drift import MIN_BATCH
+    from ...monitoring.drift import MIN_BATCH
     scored = [r for r in results if r.ok and r.features is not None]
     if len(scored) < MIN_BATCH:
         return None
@@ -202,14 +202,14 @@ def case_report(result: CaseResult, s: Settings, label: str, hm: Heatmap,
     fields = fields or ReportFields()
 
     def render() -> bytes:
-        from ..io.case_report import ReportCase, render_report
+        from ...io.case_report import ReportCase, render_report
         expected = {}
         if op is not None:
             expected = dict(sensitivity=float(op.sensitivity), sensitivity_ci=tuple(op.sensitivity_ci),
                             specificity=float(op.specificity), specificity_ci=tuple(op.specificity_ci),
                             operating_point_words=op.in_words(), operating_point_source=op.source)
         else:
-            from .operating_point import NO_ESTIMATE
+            from ..settings.operating_point import NO_ESTIMATE
             expected = dict(operating_point_source=NO_ESTIMATE)
         case = ReportCase(file_name=result.name, probability=float(result.probability), label=label,
                           threshold=s.threshold, operating_point=s.operating_point, model=s.model,

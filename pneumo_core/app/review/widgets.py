@@ -12,15 +12,17 @@ import streamlit as st
 
 from .eval_views import EvalView, eval_consistency, gallery, per_class_table
 from .figures import probability_histogram
-from .formatting import escape_markdown, format_probability
-from .case_view import show_gallery_case
-from .cases import blend
-from .resources import evaluation_view, model_meta, saliency_methods
-from .scoring import heatmap_for, test_case
-from .sidebar import Settings, settings
+from ..runtime.formatting import escape_markdown, format_probability
+from ..reading.case_view import show_gallery_case
+from ..reading.cases import blend
+from ..runtime.resources import model_meta, saliency_methods
+from .evaluation_view import evaluation_view
+from ..reading.scoring import heatmap_for, test_case
+from ..settings.sidebar import settings
+from ..settings.state import Settings
 
 if TYPE_CHECKING:
-    from ..models.metadata import ModelMetadata
+    from ...models.metadata import ModelMetadata
 
 __all__ = ["stale_eval_warning", "evaluation_for", "calibration_caption", "show_gallery", "gallery_footer", "class_page"]
 
@@ -39,7 +41,7 @@ def stale_eval_warning(ev: dict, meta: ModelMetadata, model: str, view: EvalView
 
 
 def evaluation_for(s: Settings) -> EvalView | None:
-    """The test split under the sidebar's calibration (`resources.evaluation_view`), or None
+    """The test split under the sidebar's calibration (`evaluation_view`), or None
     after saying with st.error that the model has no test evaluation."""
     view = evaluation_view(s.model, s.site, s.shipped_site)
     if view is None:

@@ -11,11 +11,11 @@ import numpy as np
 
 from .eval_views import METRIC_NAMES, EvalView
 from .training_card import calibration_choice_details, calibration_choice_in_words, training_rows
-from .formatting import calibration_label, escape_markdown, format_ci, format_number, preset_groups, preset_label
+from ..runtime.formatting import calibration_label, escape_markdown, format_ci, format_number, preset_groups, preset_label
 
 if TYPE_CHECKING:
-    from ..calibration.site import SiteProfile
-    from ..models.metadata import ModelMetadata
+    from ...calibration.site import SiteProfile
+    from ...models.metadata import ModelMetadata
 
 __all__ = ["train_prevalence", "prevalence_note", "calibration_caption", "site_calibration_caption",
     "site_calibration_notes", "site_study_rows",
@@ -169,7 +169,7 @@ _CLASS_NOTE = re.compile(r"\s*\((not )?class-specific\)\s*$")
 def saliency_caveats(methods: dict | None = None) -> str:
     """Markdown bullet list: what the maps are and are not, per shipped method."""
     if methods is None:
-        from .resources import saliency_methods  # waits for the CAM stack
+        from ..runtime.resources import saliency_methods  # waits for the CAM stack
         methods = saliency_methods()
     lines = [
         "- Maps are **relative**: each is scaled to its own maximum, so every map has a hottest spot, even on a "
@@ -192,8 +192,8 @@ def saliency_caveats(methods: dict | None = None) -> str:
 def site_calibration_notes() -> list[str]:
     """How a site profile is fitted and where its thresholds come from: the rules themselves,
     read from the code that applies them."""
-    from ..calibration.recalibration import RECALIBRATION_RULE
-    from ..calibration.site import MIN_PER_CLASS, WIDE_BELOW_PER_CLASS, site_thresholds
+    from ...calibration.recalibration import RECALIBRATION_RULE
+    from ...calibration.site import MIN_PER_CLASS, WIDE_BELOW_PER_CLASS, site_thresholds
     _, rules = site_thresholds()
     return [f"Recalibration: {RECALIBRATION_RULE}.",
             *(f"{name} threshold: {rule}." for name, rule in rules.items()),

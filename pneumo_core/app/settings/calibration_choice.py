@@ -20,18 +20,18 @@ from typing import TYPE_CHECKING
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from .formatting import escape_markdown, site_name
-from .paths import DEFAULT_MODEL
-from .resources import import_site, model_meta, shipped_site_files, site_profile
+from ..runtime.formatting import escape_markdown, site_name
+from ..runtime.paths import DEFAULT_MODEL
+from ..runtime.resources import import_site, model_meta, shipped_site_files, site_profile
+from .state import SOURCE
 
 if TYPE_CHECKING:
-    from ..calibration.site import SiteProfile
+    from ...calibration.site import SiteProfile
 
 __all__ = ["SOURCE", "CALIBRATION", "SESSION_PROFILES", "PENDING", "CALIBRATION_ERROR", "PROFILE_UPLOAD",
     "session_key", "session_profiles", "options", "resolve", "select", "use_profile", "apply_pending",
     "calibration_select"]
 
-SOURCE = "source"
 CALIBRATION, SESSION_PROFILES, PENDING = "calibration", "session_profiles", "calibration_pending"
 CALIBRATION_ERROR, PROFILE_UPLOAD = "calibration_error", "profile_upload"
 

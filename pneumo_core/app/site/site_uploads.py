@@ -9,8 +9,8 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Iterable, NamedTuple
 
-from ..data.dataset import CLASSES
-from .cases import content_digest
+from ...data.dataset import CLASSES
+from ..reading.cases import content_digest
 
 __all__ = ["LabelledUpload", "UploadRefused", "MAX_ZIP_MEMBERS", "MAX_ZIP_BYTES", "read_zip", "gather"]
 

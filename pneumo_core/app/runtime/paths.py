@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..models import bundle
-from ..models.bundle import DEFAULT_MODEL, WEIGHTS_DIR, list_models
+from ...models import bundle
+from ...models.bundle import DEFAULT_MODEL, WEIGHTS_DIR, list_models
 
 __all__ = ["REPO_DIR", "WEIGHTS_DIR", "DEFAULT_MODEL", "DATA_DIR", "EXAMPLES_DIR", "list_models",
     "resolve_model_dir", "example_files", "test_image_bytes"]

@@ -17,14 +17,15 @@ from typing import TYPE_CHECKING, MutableMapping
 import numpy as np
 import streamlit as st
 
-from . import identity, resources
-from .cases import content_digest
-from .formatting import format_ci, format_number, safe_filename, site_name
-from .resources import get_predictor, weights_stamp
+from ..access import identity
+from ..runtime import resources
+from ..reading.cases import content_digest
+from ..runtime.formatting import format_ci, format_number, safe_filename, site_name
+from ..runtime.resources import get_predictor, weights_stamp
 from .site_uploads import LabelledUpload, UploadRefused, gather
 
 if TYPE_CHECKING:
-    from ..calibration.site import SiteProfile
+    from ...calibration.site import SiteProfile
 
 __all__ = ["SiteResult", "check_counts", "calibrate", "estimates_rows", "summary_lines", "skipped_rows", "site_study",
            "profile_json", "profile_filename", "use_in_session", "in_use"]
@@ -35,7 +36,7 @@ _ESTIMATES = {"accuracy": "Accuracy", "sensitivity": "Sensitivity (recall)", "sp
 
 
 def _site():
-    from ..calibration import site
+    from ...calibration import site
     return site
 
 
@@ -72,8 +73,8 @@ def _score(model: str, files: list[LabelledUpload], digest: str, state: MutableM
     cached = state.get(_SCORED)
     if cached is not None and cached[0] == digest:
         return cached[1]
-    from ..calibration.sample import LabelledFile, ScoredSample
-    from ..inference.batch import score_batch
+    from ...calibration.sample import LabelledFile, ScoredSample
+    from ...inference.batch import score_batch
     bar = st.progress(0.0, text=f"Scoring {len(files)} films…")
 
     def progress(done: int, total: int) -> None:
@@ -140,7 +141,7 @@ def calibrate(model: str, normal, pneumonia, zipped=None, *, name: str = "", pre
     except site.SiteProfileError as exc:  # too few readable films, one patient per class, ...
         result.error = f"No profile: {exc}."
         return result
-    from ..calibration.recalibration import sigmoid
+    from ...calibration.recalibration import sigmoid
     result.profile, result.after, result.before = built[1], built[2], sigmoid(sample.logits)
     return result
 
@@ -176,7 +177,7 @@ def site_study(model: str) -> dict | None:
 
 def profile_json(profile: SiteProfile) -> str:
     """The profile as `save_profile` writes it, for the download button."""
-    from ..calibration.site import profile_json as to_json
+    from ...calibration.site import profile_json as to_json
     return to_json(profile)
 
 
@@ -187,7 +188,7 @@ def profile_filename(profile: SiteProfile) -> str:
 def use_in_session(profile: SiteProfile) -> None:
     """The "use this profile" button's callback (a callback runs before the script, so the
     sidebar may still change its own widgets' state)."""
-    from .sidebar import use_profile
+    from ..settings.sidebar import use_profile
     use_profile(profile)
     st.session_state[_IN_USE] = profile.files_sha256 + profile.created
 

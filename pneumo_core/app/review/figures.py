@@ -8,12 +8,12 @@ import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 
-from ..data.dataset import CLASSES
+from ...data.dataset import CLASSES
 from .eval_views import eval_arrays, operating_point
-from .formatting import preset_groups, preset_label
+from ..runtime.formatting import preset_groups, preset_label
 
 if TYPE_CHECKING:
-    from ..models.metadata import ModelMetadata
+    from ...models.metadata import ModelMetadata
 
 __all__ = ["apply_layout", "roc_figure", "pr_figure", "confusion_figure", "reliability_figure", "learning_figure",
     "probability_histogram", "comparison_roc_figure"]

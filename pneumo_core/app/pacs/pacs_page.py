@@ -20,16 +20,16 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import streamlit as st
 
-from ..pacs.client import RADIOGRAPH_MODALITIES, PacsClient, PacsError, StudySummary
-from ..pacs.config import ServerConfig, servers_from
-from ..pacs.study import plan_study
-from .cases import CaseResult, label_at
-from .report_form import typed_fields
-from .scoring import case_report, heatmap_for, score_file
+from ...pacs.client import RADIOGRAPH_MODALITIES, PacsClient, PacsError, StudySummary
+from ...pacs.config import ServerConfig, servers_from
+from ...pacs.study import plan_study
+from ..reading.cases import CaseResult, label_at
+from ..reading.report_form import typed_fields
+from ..reading.scoring import case_report, heatmap_for, score_file
 
 if TYPE_CHECKING:
-    from ..evaluation.operating_point import OperatingPoint
-    from .sidebar import Settings
+    from ...evaluation.operating_point import OperatingPoint
+    from ..settings.state import Settings
 
 __all__ = ["STUDIES", "SCORED", "STORED", "ScoredStudy", "configured_servers", "search", "study_rows", "study_label",
            "score_study", "store_report"]
@@ -133,7 +133,7 @@ def store_report(server: ServerConfig, study_uid: str, r: CaseResult, s: Setting
                  op: OperatingPoint | None) -> str:
     """Stores the case's report in its study (new series, Encapsulated PDF); the message to
     show. Raises `PacsError` (or ValueError for a case without a call) with a message to show."""
-    from ..pacs.report_dicom import encapsulated_pdf
+    from ...pacs.report_dicom import encapsulated_pdf
 
     if not r.ok:
         raise ValueError("only a scored film has a report")

@@ -20,7 +20,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from ..io.overlay import render_overlay
+from ...io.overlay import render_overlay
 
 __all__ = ["VIEWS", "Display", "window_level", "film_figure", "display_controls", "show_film", "full_view"]
 

@@ -15,14 +15,16 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from .formatting import PRESET_DIGITS as DIGITS, escape_markdown, preset_groups, preset_label
+from ..runtime.formatting import PRESET_DIGITS as DIGITS, escape_markdown, preset_groups, preset_label
 from .operating_point import at as operating_point_at, describe
-from .resources import model_meta
+from ..runtime.resources import model_meta
 
 if TYPE_CHECKING:
-    from ..calibration.site import SiteProfile
+    from ...calibration.site import SiteProfile
+    from .state import Settings
 
-__all__ = ["OP", "SLIDER", "CUSTOM", "presets", "rules", "default_preset", "preset_meanings", "operating_controls"]
+__all__ = ["OP", "SLIDER", "CUSTOM", "presets", "rules", "default_preset", "preset_meanings", "operating_controls",
+           "operating_point_label"]
 
 OP, SLIDER, CONTEXT, CUSTOM = "op", "threshold_slider", "operating_context", "custom"
 
@@ -106,3 +108,11 @@ def operating_controls(model: str, site: SiteProfile | None, calibration: str, s
     if caption:
         st.caption(caption)
     return op, float(threshold)
+
+
+def operating_point_label(s: Settings) -> str:
+    """"balanced", "balanced = screening" where the two presets coincide, or "custom"."""
+    if s.operating_point == CUSTOM:
+        return CUSTOM
+    groups = preset_groups(presets(s.model, s.site), default_preset(s.model, s.site))
+    return " = ".join([s.operating_point, *(n for n in groups.get(s.operating_point, []) if n != s.operating_point)])

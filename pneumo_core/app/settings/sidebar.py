@@ -4,59 +4,20 @@ the saliency controls come after the page (`sidebar_saliency`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 import streamlit as st
 
-from ..inference.saliency_default import default_method
+from ...inference.saliency_default import default_method
+from ..access.login import account
+from ..runtime.formatting import disclaimer
+from ..runtime.paths import DEFAULT_MODEL, WEIGHTS_DIR, list_models
+from ..runtime.resources import model_meta, saliency_methods
 from .calibration_choice import (CALIBRATION, CALIBRATION_ERROR, PENDING, PROFILE_UPLOAD, SESSION_PROFILES, SOURCE,
                                  apply_pending, calibration_select, session_key, session_profiles, use_profile)
-from .formatting import calibration_label, disclaimer, preset_groups, probability_label
-from .login import account
-from .operating_controls import CUSTOM, default_preset, operating_controls, presets
-from .paths import DEFAULT_MODEL, WEIGHTS_DIR, list_models
-from .resources import model_meta, saliency_methods
-
-if TYPE_CHECKING:
-    from ..calibration.site import SiteProfile
+from .operating_controls import operating_controls
+from .state import Settings
 
 __all__ = ["Settings", "sidebar", "sidebar_saliency", "settings", "use_profile", "session_profiles", "session_key",
     "SOURCE", "CALIBRATION", "SESSION_PROFILES", "PENDING", "CALIBRATION_ERROR", "PROFILE_UPLOAD"]
-
-
-@dataclass(frozen=True)
-class Settings:
-    model: str
-    operating_point: str  # a preset name (the model's, or the site profile's), or "custom"
-    threshold: float
-    method: str  # a key of saliency.METHODS
-    opacity: float
-    site: SiteProfile | None = field(default=None, compare=False, repr=False)  # None: calibrated on validation data
-    calibration: str = SOURCE  # the sidebar option (see calibration_choice)
-
-    @property
-    def calibration_label(self) -> str:
-        """"calibrated on validation data" / "calibrated for <site>"."""
-        return calibration_label(self.site.name if self.site else None)
-
-    @property
-    def probability_label(self) -> str:
-        """"P(pneumonia), calibrated on validation data" / "P(pneumonia), calibrated for <site>"."""
-        return probability_label(self.site.name if self.site else None)
-
-    @property
-    def shipped_site(self) -> bool:
-        return self.calibration.startswith("shipped:")
-
-    @property
-    def operating_point_label(self) -> str:
-        """"balanced", "balanced = screening" where the two presets coincide, or "custom"."""
-        if self.operating_point == CUSTOM:
-            return CUSTOM
-        groups = preset_groups(presets(self.model, self.site), default_preset(self.model, self.site))
-        return " = ".join([self.operating_point, *(n for n in groups.get(self.operating_point, [])
-                                                   if n != self.operating_point)])
 
 
 def sidebar() -> Settings:

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from ..evaluation.operating_point import OperatingPoint, operating_point
-from .paths import resolve_model_dir
-from .resources import profile_key, weights_stamp
+from ...evaluation.operating_point import OperatingPoint, operating_point
+from ..runtime.paths import resolve_model_dir
+from ..runtime.resources import profile_key, weights_stamp
 
 if TYPE_CHECKING:
-    from ..calibration.site import SiteProfile
-    from .sidebar import Settings
+    from ...calibration.site import SiteProfile
+    from .state import Settings
 
 __all__ = ["current", "at", "describe", "NO_ESTIMATE"]
 

@@ -3,13 +3,13 @@ and history.json (`st.cache_data`, re-read when the file changes) and one shared
 per model and weights file (`st.cache_resource`).
 
 Code that needs torch or the CAM stack gets the module from `import_predictor` /
-`import_saliency` (`warmup`, re-exported here), which wait for the background warm-up, so
+`import_saliency` (`readiness`, re-exported here), which wait for the background warm-up, so
 no heavy module is imported by two threads at once; `import_site` needs numpy only and
 never waits.
 
-Site profiles: the shipped ones (`shipped_site_files`, `site_profile`), the out-of-fold
-evaluation of the test-split profile (`site_study_report`) and the test split under any
-profile (`evaluation_view`).
+Site profiles: the shipped ones (`shipped_site_files`, `site_profile`) and the out-of-fold
+evaluation of the test-split profile (`site_study_report`); the test split under any profile
+is the review room's (`review.evaluation_view`).
 """
 from __future__ import annotations
 
@@ -20,20 +20,20 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from ..models.metadata import ModelMetadata, read_metadata
+from ...models.metadata import ModelMetadata, read_metadata
 from .paths import resolve_model_dir
-from .warmup import import_predictor, import_saliency, import_site, warm_up
+from .readiness import import_predictor, import_saliency, import_site
 
 if TYPE_CHECKING:
-    from ..calibration.site import SiteProfile
-    from .eval_views import EvalView
+    from ...calibration.site import SiteProfile
 
-__all__ = ["model_meta", "selection_record", "eval_report", "history", "warm_up", "import_predictor", "import_saliency", "import_site",
+__all__ = ["model_meta", "selection_record", "eval_report", "history", "import_predictor", "import_saliency", "import_site",
     "get_predictor", "weights_stamp", "saliency_methods", "method_label", "site_study", "shipped_site_files", "site_profile",
-    "site_study_report", "profile_key", "evaluation_view"]
+    "site_study_report", "profile_key", "file_stamp"]
 
 
-def _stamp(path: Path) -> tuple[str, int]:
+def file_stamp(path: Path) -> tuple[str, int]:
+    """(path, a number that changes when the file is replaced): the cache key of a file read."""
     st_ = path.stat()
     return str(path), st_.st_mtime_ns ^ st_.st_size  # a replaced file (retrained model) is re-read
 
@@ -50,23 +50,23 @@ def _read_metadata(path: str, stamp: int) -> ModelMetadata:
 
 def model_meta(name: str) -> ModelMetadata:
     """The model's model.json, through the schema's one reader (re-read when the file changes)."""
-    return _read_metadata(*_stamp(resolve_model_dir(name) / "model.json"))
+    return _read_metadata(*file_stamp(resolve_model_dir(name) / "model.json"))
 
 
 def selection_record(name: str) -> dict | None:
     """The model's selection.json (the rounds `select --out` recorded), or None."""
     p = resolve_model_dir(name) / "selection.json"
-    return _read_json(*_stamp(p)) if p.is_file() else None
+    return _read_json(*file_stamp(p)) if p.is_file() else None
 
 
 def eval_report(name: str) -> dict | None:
     p = resolve_model_dir(name) / "eval_test.json"
-    return _read_json(*_stamp(p)) if p.is_file() else None
+    return _read_json(*file_stamp(p)) if p.is_file() else None
 
 
 def history(name: str) -> list[dict] | None:
     p = resolve_model_dir(name) / "history.json"
-    return _read_json(*_stamp(p)) if p.is_file() else None
+    return _read_json(*file_stamp(p)) if p.is_file() else None
 
 
 @st.cache_resource(show_spinner="Loading the model…")
@@ -76,7 +76,7 @@ def _predictor(name: str, stamp: int):
 
 def weights_stamp(model: str) -> int:
     """Changes when the model's weights file is replaced (a retrained model)."""
-    return _stamp(resolve_model_dir(model) / "model.pt")[1]
+    return file_stamp(resolve_model_dir(model) / "model.pt")[1]
 
 
 def get_predictor(name: str):
@@ -108,13 +108,13 @@ def _site_profile(path: str, stamp: int) -> SiteProfile:
 
 def site_profile(path: Path) -> SiteProfile:
     """A shipped profile, re-read when its file changes; raises `SiteProfileError` for a bad file."""
-    return _site_profile(*_stamp(Path(path)))
+    return _site_profile(*file_stamp(Path(path)))
 
 
 def site_study(model: str) -> dict | None:
     """The whole site_study_test.json (the study by sample size and the out-of-fold evaluation), or None."""
     p = resolve_model_dir(model) / "site_study_test.json"
-    return _read_json(*_stamp(p)) if p.is_file() else None
+    return _read_json(*file_stamp(p)) if p.is_file() else None
 
 
 def site_study_report(model: str) -> dict | None:
@@ -131,25 +131,3 @@ def profile_key(profile: SiteProfile | None) -> str:
     payload = json.dumps([profile.name, profile.model_sha256, profile.intercept, profile.slope, profile.thresholds,
                           profile.files_sha256, profile.created], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-@st.cache_data(show_spinner="Recalibrating the test split for this site…", max_entries=16)
-def _recalibrated(model: str, eval_stamp: int, key: str, _profile: SiteProfile) -> dict:
-    from .eval_views import recalibrated_eval
-    import_predictor()  # `evaluate` imports torch: after the warm-up has
-    return recalibrated_eval(eval_report(model), _profile)
-
-
-def evaluation_view(model: str, site: SiteProfile | None, shipped: bool = False) -> EvalView | None:
-    """The test split as the chosen calibration reads it (see `eval_views`), or None when the
-    model has no eval_test.json. Recalibrating is cached on the profile (`profile_key`)."""
-    from . import eval_views
-    ev = eval_report(model)
-    if ev is None:
-        return None
-    if site is None:
-        return eval_views.source_view(ev)
-    study = site_study_report(model) if eval_views.fitted_on_split(site, ev, shipped) else None
-    recal = None if study is not None else _recalibrated(model, _stamp(resolve_model_dir(model) / "eval_test.json")[1],
-                                                         profile_key(site), site)
-    return eval_views.site_view(site, ev, study, recal, shipped)

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 import streamlit as st
 
-from ..audit import default_log
+from ...audit import default_log
 
 __all__ = ["READER", "REPORTER", "LOCAL_USER", "login_configured", "current_user", "current_roles", "roles_from_claim",
            "claim_value", "has_role", "require_role", "audit"]
