@@ -19,7 +19,7 @@ from .limits import (BLANK_WARNING, COLOUR_WARN_LEVEL, COLOUR_WARNING, MAX_ASPEC
 from .pictures import colour_saturation, decode_picture
 from .scan import DICOM_SUFFIXES
 
-__all__ = ["IngestError", "Radiograph", "colour_saturation", "load", "COLOUR_WARNING", "BLANK_WARNING",
+__all__ = ["IngestError", "Radiograph", "colour_saturation", "load", "read_source", "COLOUR_WARNING", "BLANK_WARNING",
            "COLOUR_WARN_LEVEL"]
 
 _NOT_IMAGES = (  # (offset, magic, message): only used to word the error
@@ -51,7 +51,7 @@ def load(source: bytes | str | Path, name: str | None = None) -> Radiograph:
     `name` is only a hint (a `.dcm` suffix allows DICOM without its 128-byte preamble);
     it is never opened, so bytes from an upload cannot reach the file system.
     """
-    data = _read_source(source)
+    data = read_source(source)
     warnings: list[str] = []
     metadata: dict[str, str] = {}
     measured: dict[str, float] = {}  # facts lost in the grey conversion, kept for the OOD checks
@@ -78,7 +78,7 @@ def load(source: bytes | str | Path, name: str | None = None) -> Radiograph:
 
 
 # --- reading -----------------------------------------------------------------------
-def _read_source(source: bytes | bytearray | memoryview | str | Path) -> bytes:
+def read_source(source: bytes | bytearray | memoryview | str | Path) -> bytes:
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     else:
