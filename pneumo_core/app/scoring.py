@@ -18,10 +18,11 @@ import streamlit as st
 from ..io.budget import ServerBusy, heavy_work
 from ..io.ingest import IngestError
 from ..io.sandbox import load_untrusted
-from .cases import CORRECTED_PREFIX, FILM_MAX_SIDE, CaseResult, blend, content_digest, to_display, upright, with_site
+from .cases import (CORRECTED_PREFIX, FILM_MAX_SIDE, CaseResult, blend, case_id, content_digest, to_display, upright,
+                    with_site)
 from .formatting import site_name
 from .paths import DATA_DIR, resolve_model_dir, test_image_bytes
-from .report_form import ReportFields
+from .report_form import ReportFields, file_names_chosen
 from .resources import (get_predictor, import_predictor, import_saliency, method_label, model_meta, profile_key,
                         weights_stamp)
 
@@ -213,6 +214,7 @@ def case_report(result: CaseResult, s: Settings, label: str, hm: Heatmap,
     the operating point's expected sensitivity and specificity (`operating_point.current`),
     None when no honest estimate exists at this threshold."""
     fields = fields or ReportFields()
+    show_file_name = file_names_chosen()  # read now: the callable runs outside the script's run
 
     def render() -> bytes:
         from ..io.case_report import ReportCase, render_report
@@ -234,6 +236,7 @@ def case_report(result: CaseResult, s: Settings, label: str, hm: Heatmap,
                           heatmap_note=hm.note, heatmap_check=blanking_text(hm, s.site),
                           warnings=list(result.warnings), metadata=dict(result.metadata),
                           accession_number=fields.accession_number, impression=fields.impression,
-                          reader=fields.reader, **expected)
+                          reader=fields.reader, case_id=case_id(result, fields.accession_number),
+                          show_file_name=show_file_name, **expected)
         return render_report(case, fmt)
     return render
