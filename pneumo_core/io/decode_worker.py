@@ -22,6 +22,7 @@ from typing import BinaryIO
 __all__ = ["write_message", "read_message", "main"]
 
 _FRAME = struct.Struct(">IQ")
+_RETIRE_RSS = 256 * 2**20  # a worker that kept this much after a big film makes way for a fresh one
 
 
 def write_message(fh: BinaryIO, header: dict, payload: bytes | memoryview = b"") -> None:
@@ -82,9 +83,19 @@ def main() -> None:
     while (message := read_message(stdin)) is not None:
         _limit(memory_bytes, cpu_seconds)
         header, payload = _decode(*message)
+        if _rss() - len(payload) > _RETIRE_RSS:  # after a huge film: make way for a fresh worker
+            header["retire"] = True
         write_message(stdout, header, payload)
-        if header.get("retire"):  # after a MemoryError the heap may be fragmented: start afresh
+        if header.get("retire"):  # also after a MemoryError: the heap may be fragmented
             return
+
+
+def _rss() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 if __name__ == "__main__":

@@ -40,6 +40,10 @@ WORKER_WALL_SECONDS = 60  # CPU limit plus time waiting for a core on a busy ser
 _ROOT = str(Path(__file__).resolve().parents[2])
 
 
+class _Gone(Exception):
+    """The worker had already exited when a file was sent to it."""
+
+
 class _Worker:
     def __init__(self, memory_bytes: int, cpu_seconds: int) -> None:
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
@@ -62,11 +66,12 @@ class _Worker:
                 pass
 
     def decode(self, data: bytes, dicom_suffix: bool, wall_seconds: float) -> tuple[dict, bytes] | None:
-        """The worker's reply, or None when it died or ran out of time (then it is killed)."""
+        """The worker's reply, or None when it died or ran out of time decoding; `_Gone` when
+        it was dead before it got the file (not the file's fault)."""
         try:
             write_message(self.proc.stdin, {"dicom_suffix": dicom_suffix}, data)
-        except (BrokenPipeError, OSError):
-            return None
+        except OSError:  # BrokenPipeError included
+            raise _Gone from None
         ready, _, _ = select.select([self.proc.stdout], [], [], wall_seconds)
         if not ready:
             return None
@@ -104,12 +109,16 @@ class DecodePool:
         data = read_source(source)  # size and file checks here: a path never reaches the worker
         dicom_suffix = (name or "").lower().endswith(DICOM_SUFFIXES)
         with self._slots:
-            with self._lock:
-                worker = self._idle.pop() if self._idle else None
-            if worker is None or not worker.alive():
-                worker = _Worker(self.memory_bytes, self.cpu_seconds)
-            started = time.monotonic()
-            reply = worker.decode(data, dicom_suffix, self.wall_seconds)
+            worker, started = self._take(), time.monotonic()
+            try:
+                reply = worker.decode(data, dicom_suffix, self.wall_seconds)
+            except _Gone:  # an idle worker that died meanwhile: one retry in a fresh one
+                worker.kill()
+                worker, started = _Worker(self.memory_bytes, self.cpu_seconds), time.monotonic()
+                try:
+                    reply = worker.decode(data, dicom_suffix, self.wall_seconds)
+                except _Gone:
+                    reply = None
             if reply is None:
                 timed_out = worker.alive() and time.monotonic() - started >= self.wall_seconds
                 worker.kill()
@@ -121,6 +130,15 @@ class DecodePool:
             else:
                 worker.kill()
         return _radiograph(*reply)
+
+    def _take(self) -> _Worker:
+        with self._lock:
+            worker = self._idle.pop() if self._idle else None
+        if worker is None or not worker.alive():
+            if worker is not None:
+                worker.kill()
+            worker = _Worker(self.memory_bytes, self.cpu_seconds)
+        return worker
 
     def _stopped_message(self, returncode: int | None, timed_out: bool) -> str:
         if timed_out or returncode == -signal.SIGXCPU:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import struct
+import warnings
 import zlib
 
 import numpy as np
@@ -18,6 +19,13 @@ PATIENT = "SMITH^JOHN^MRN12345"  # what a crafted file smuggles; it must never c
 
 
 def _dicom(transfer_syntax: str, rows: int, cols: int, pixel_data: bytes, encapsulated: bool, **elements) -> bytes:
+    with warnings.catch_warnings():  # pydicom warns, quoting the crafted values, as it writes them
+        warnings.simplefilter("ignore")
+        return _write_dicom(transfer_syntax, rows, cols, pixel_data, encapsulated, **elements)
+
+
+def _write_dicom(transfer_syntax: str, rows: int, cols: int, pixel_data: bytes, encapsulated: bool,
+                 **elements) -> bytes:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # digital X-ray
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -140,3 +148,19 @@ def png(side: int, value: int = 90) -> bytes:
     buf = io.BytesIO()
     Image.new("L", (side, side), value).save(buf, "PNG")
     return buf.getvalue()
+
+
+def reset_peak_memory() -> None:
+    """Reset this process's peak resident memory (Linux: VmHWM), so the next reading is the
+    peak of what runs after."""
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+
+
+def peak_memory_mb(pid: int | str = "self") -> float:
+    """Peak resident memory (VmHWM) of a process in MB; 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        return 0.0
