@@ -58,14 +58,15 @@ def _decode(request: dict, data: bytes) -> tuple[dict, bytes]:
     import numpy as np
 
     from .ingest import IngestError, load
+    from .limits import DecodeMemoryError
     try:
         with warnings.catch_warnings():  # pydicom's and Pillow's warnings quote header values
             warnings.simplefilter("ignore")
             rad = load(data, name="upload.dcm" if request.get("dicom_suffix") else None)
-    except IngestError as exc:
-        return {"ok": False, "error": str(exc)}, b""
+    except IngestError as exc:  # after a memory error the heap may be fragmented: retire
+        return {"ok": False, "error": str(exc), "retire": isinstance(exc, DecodeMemoryError)}, b""
     except MemoryError:
-        return {"ok": False, "error": "not enough memory to decode this image", "retire": True}, b""
+        return {"ok": False, "error": str(DecodeMemoryError()), "retire": True}, b""
     pixels = np.ascontiguousarray(rad.pixels, dtype=np.float32)
     return ({"ok": True, "format": rad.source_format, "warnings": rad.warnings, "metadata": rad.metadata,
              "saturation": rad.colour_saturation, "shape": list(pixels.shape)}, memoryview(pixels).cast("B"))
@@ -86,7 +87,7 @@ def main() -> None:
         if _rss() - len(payload) > _RETIRE_RSS:  # after a huge film: make way for a fresh worker
             header["retire"] = True
         write_message(stdout, header, payload)
-        if header.get("retire"):  # also after a MemoryError: the heap may be fragmented
+        if header.get("retire"):
             return
 
 

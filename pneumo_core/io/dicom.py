@@ -28,6 +28,8 @@ def decode_dicom(data: bytes, warnings: list[str], force: bool) -> tuple[np.ndar
     """Stored values -> modality LUT -> VOI (the file's own window) -> bone white, [0, 1]."""
     try:
         ds = pydicom.dcmread(io.BytesIO(data), force=force)
+    except MemoryError:  # a deflated dataset inflates whole: a zlib bomb is a memory error, not damage
+        raise
     except Exception:  # noqa: BLE001 - parser messages may quote element values
         raise IngestError("not a readable DICOM file (damaged or truncated header)") from None
     if force:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .dicom import decode_dicom
 from .limits import (BLANK_WARNING, COLOUR_WARN_LEVEL, COLOUR_WARNING, MAX_ASPECT, MAX_FILE_BYTES, MIN_SIDE,
-                     IngestError)
+                     DecodeMemoryError, IngestError)
 from .pictures import colour_saturation, decode_picture
 from .scan import DICOM_SUFFIXES
 
@@ -69,7 +69,7 @@ def load(source: bytes | str | Path, name: str | None = None) -> Radiograph:
     except IngestError:
         raise
     except MemoryError:
-        raise IngestError("not enough memory to decode this image") from None
+        raise DecodeMemoryError() from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad input
         raise IngestError(f"cannot decode image ({type(exc).__name__})") from exc
     _check_geometry(pixels, warnings)
