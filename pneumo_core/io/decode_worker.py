@@ -22,7 +22,7 @@ from typing import BinaryIO
 __all__ = ["write_message", "read_message", "main"]
 
 _FRAME = struct.Struct(">IQ")
-_RETIRE_RSS = 256 * 2**20  # a worker that kept this much after a big film makes way for a fresh one
+_RETIRE_RSS = 160 * 2**20  # ~3x a fresh worker: one that kept this much after a big film makes way
 
 
 def write_message(fh: BinaryIO, header: dict, payload: bytes | memoryview = b"") -> None:
@@ -33,23 +33,33 @@ def write_message(fh: BinaryIO, header: dict, payload: bytes | memoryview = b"")
     fh.flush()
 
 
-def read_message(fh: BinaryIO) -> tuple[dict, bytes] | None:
-    """(header, payload), or None at end of input."""
+def read_message(fh: BinaryIO) -> tuple[dict, bytearray] | None:
+    """(header, payload), or None at end of input. The payload is a bytearray, so pixels
+    can be used where they land (writable, no copy of a film that may be 200 MB)."""
     frame = fh.read(_FRAME.size)
     if len(frame) < _FRAME.size:
         return None
     head_len, payload_len = _FRAME.unpack(frame)
-    return json.loads(fh.read(head_len)), fh.read(payload_len)
+    head = fh.read(head_len)
+    payload = bytearray(payload_len)
+    if len(head) < head_len or fh.readinto(payload) < payload_len:
+        return None
+    return json.loads(head), payload
 
 
 def _limit(memory_bytes: int, cpu_seconds: int) -> None:
-    """Address space for the whole process; CPU seconds from now (moved forward per request)."""
-    import resource
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    used = resource.getrusage(resource.RUSAGE_SELF)
-    spent = int(used.ru_utime + used.ru_stime) + 1
-    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
-    resource.setrlimit(resource.RLIMIT_CPU, (spent + cpu_seconds, hard))
+    """Address space for the whole process; CPU seconds from now (moved forward per request).
+    Where the OS has no such limits (Windows; macOS ignores RLIMIT_AS) the worker still keeps
+    a crash out of the server, and the parent's wall-time limit still holds."""
+    try:
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        spent = int(used.ru_utime + used.ru_stime) + 1
+        hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+        resource.setrlimit(resource.RLIMIT_CPU, (spent + cpu_seconds, hard))
+    except (ImportError, ValueError, OSError):
+        pass
 
 
 def _decode(request: dict, data: bytes) -> tuple[dict, bytes]:

@@ -1,7 +1,8 @@
 """Decode whatever a user or a folder hands us into one grayscale radiograph.
 
 Every path into the product (training, evaluation, CLI, app) goes through `load`, so
-an image is decoded the same way everywhere. Failures raise `IngestError` with a
+an image is decoded the same way everywhere; bytes from a user or a PACS reach it inside a
+worker process (`sandbox.load_untrusted`), so a decoder's bomb cannot take the server down. Failures raise `IngestError` with a
 one-line reason a clinician can read; it never echoes file names or DICOM values,
 because either may carry patient identity. Nothing is written to disk and no PIL
 or pydicom global setting is changed (the app decodes in several threads).

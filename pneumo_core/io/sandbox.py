@@ -65,7 +65,7 @@ class _Worker:
             except OSError:
                 pass
 
-    def decode(self, data: bytes, dicom_suffix: bool, wall_seconds: float) -> tuple[dict, bytes] | None:
+    def decode(self, data: bytes, dicom_suffix: bool, wall_seconds: float) -> tuple[dict, bytearray] | None:
         """The worker's reply, or None when it died or ran out of time decoding; `_Gone` when
         it was dead before it got the file (not the file's fault)."""
         try:
@@ -148,11 +148,11 @@ class DecodePool:
                 f"(limit {self.memory_bytes / 2**30:.1f} GB) or crashed the decoder")
 
 
-def _radiograph(header: dict, payload: bytes) -> Radiograph:
+def _radiograph(header: dict, payload: bytearray) -> Radiograph:
     if not header.get("ok"):
         raise IngestError(" ".join(str(header.get("error", "cannot decode image")).split())[:200])
     h, w = (int(v) for v in header["shape"])
-    pixels = np.frombuffer(payload, dtype=np.float32, count=h * w).reshape(h, w).copy()
+    pixels = np.frombuffer(payload, dtype=np.float32, count=h * w).reshape(h, w)  # writable: a bytearray
     return Radiograph(pixels=pixels, source_format=str(header["format"]),
                       warnings=[str(x) for x in header["warnings"]],
                       metadata={str(k): str(v) for k, v in header["metadata"].items()},

@@ -54,11 +54,12 @@ def j2k_codestream(side: int = 64) -> bytes:
 
 
 def j2k_bomb_dicom(claim: int = 16000, header: int = 512) -> bytes:
-    """A DICOM whose header says header x header but whose codestream's SIZ marker claims
-    claim x claim (image and tile size): the decoder allocates what SIZ says."""
+    """A DICOM (~780 bytes) whose header says header x header but whose codestream's SIZ
+    marker claims claim x claim in 64-px tiles: openjpeg allocates the whole image before it
+    finds the tiles missing (16000: ~1.9 GB, then an error)."""
     cs = bytearray(j2k_codestream())
     at = cs.find(b"\xff\x4f\xff\x51") + 4
-    for offset in (4, 8, 20, 24):  # Xsiz, Ysiz, XTsiz, YTsiz (after Lsiz, Rsiz)
+    for offset in (4, 8):  # Xsiz, Ysiz (after Lsiz, Rsiz)
         cs[at + offset:at + offset + 4] = claim.to_bytes(4, "big")
     return _dicom(JPEG2000Lossless, header, header, bytes(cs), encapsulated=True)
 
@@ -150,11 +151,14 @@ def png(side: int, value: int = 90) -> bytes:
     return buf.getvalue()
 
 
-def reset_peak_memory() -> None:
-    """Reset this process's peak resident memory (Linux: VmHWM), so the next reading is the
-    peak of what runs after."""
-    with open("/proc/self/clear_refs", "w") as fh:
-        fh.write("5")
+def reset_peak_memory(pid: int | str = "self") -> None:
+    """Reset a process's peak resident memory (Linux: VmHWM; this one, or a child), so the
+    next reading is the peak of what runs after."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:  # the child has exited
+        pass
 
 
 def peak_memory_mb(pid: int | str = "self") -> float:
