@@ -99,6 +99,7 @@ def main() -> None:
         write_message(stdout, header, payload)
         if header.get("retire"):
             return
+        del header, payload  # not held while waiting for the next file
 
 
 def _rss() -> int:

@@ -9,7 +9,7 @@ import zlib
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .limits import COLOUR_WARN_LEVEL, COLOUR_WARNING, MAX_PIXELS, IngestError, check_pixel_count, first_line, min_max
+from .limits import COLOUR_WARN_LEVEL, COLOUR_WARNING, MAX_PIXELS, IngestError, check_pixel_count, min_max
 
 __all__ = ["decode_picture", "colour_saturation"]
 
@@ -44,7 +44,7 @@ def decode_picture(data: bytes, warnings: list[str], measured: dict[str, float] 
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise IngestError(f"image too large (limit is {MAX_PIXELS // 1_000_000} megapixels)") from None
     except Exception as exc:  # noqa: BLE001 - header parse errors of any kind
-        raise IngestError(f"image file is truncated or damaged ({first_line(exc)})") from exc
+        raise IngestError(f"image file is truncated or damaged ({type(exc).__name__})") from exc  # Pillow's text quotes bytes
     with im:
         fmt = "JPEG" if im.format == "MPO" else (im.format or "image")
         check_pixel_count(*im.size)
@@ -65,7 +65,7 @@ def decode_picture(data: bytes, warnings: list[str], measured: dict[str, float] 
         except IngestError:
             raise
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise IngestError(f"cannot decode {fmt} image ({first_line(exc)})") from exc
+            raise IngestError(f"cannot decode {fmt} image ({type(exc).__name__})") from exc
 
 
 def _frames_up_to(im: Image.Image, cap: int) -> int:

@@ -168,3 +168,9 @@ def peak_memory_mb(pid: int | str = "self") -> float:
             return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM")) / 1024
     except (OSError, StopIteration):
         return 0.0
+
+
+def rss_mb() -> float:
+    """This process's resident memory now, in MB."""
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS")) / 1024
