@@ -6,6 +6,7 @@ import streamlit as st
 from pneumo_core.app.runtime import formatting
 from pneumo_core.app.settings import sidebar
 from pneumo_core.app.site import site_figures, site_page
+from pneumo_core.io.budget import session_budget
 
 s = sidebar.settings()
 
@@ -33,7 +34,15 @@ pneumonia = pneumonia_col.file_uploader("PNEUMONIA films", accept_multiple_files
 zipped = st.file_uploader("Or a zip with NORMAL/ and PNEUMONIA/ folders (optional)", type=["zip"],
                           accept_multiple_files=True, key="site_zip")
 
-r = site_page.calibrate(s.model, normal, pneumonia, zipped, name=name, prevalence=prevalence, cost_ratio=cost)
+budget = session_budget(st.session_state)
+kept = {}
+for key, files in (("normal", normal), ("pneumonia", pneumonia), ("zip", zipped)):
+    n, over_budget = budget.admit("calibrate_site", key, [f.size for f in files or []])
+    kept[key] = (files or [])[:n]
+    if over_budget:
+        st.warning(over_budget)
+r = site_page.calibrate(s.model, kept["normal"], kept["pneumonia"], kept["zip"], name=name, prevalence=prevalence,
+                        cost_ratio=cost)
 for note in r.notes:
     st.caption(formatting.escape_markdown(note))
 if r.skipped:

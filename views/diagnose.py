@@ -4,9 +4,10 @@ the probability under the sidebar's calibration, the call at the current thresho
 what that threshold means for patients, warnings, the report fields and the PDF."""
 import streamlit as st
 
-from pneumo_core.app.reading import case_view, cases, scoring
+from pneumo_core.app.reading import case_view, cases, report_form, scoring
 from pneumo_core.app.runtime import formatting, paths
 from pneumo_core.app.settings import operating_point, sidebar
+from pneumo_core.io.budget import session_budget
 
 s = sidebar.settings()
 
@@ -23,7 +24,10 @@ if left.button("Try the bundled examples"):
 if st.session_state.get("use_examples") and right.button("Remove the examples", type="tertiary"):
     st.session_state["use_examples"] = False
 
-inputs = [(f.name, f.getvalue()) for f in uploads or []]
+kept, over_budget = session_budget(st.session_state).admit("diagnose", "uploads", [f.size for f in uploads or []])
+if over_budget:
+    st.warning(over_budget)
+inputs = [(f.name, f.getvalue()) for f in (uploads or [])[:kept]]
 if st.session_state.get("use_examples"):
     inputs += [(p.name, p.read_bytes()) for p in paths.example_files()]
 if not inputs:
@@ -35,7 +39,8 @@ else:
 
     st.subheader("Results")
     op_text = f"threshold {s.threshold:.3f} ({s.operating_point}), model {s.model}, {s.probability_label}"
-    rows = cases.result_rows(results, s.threshold, s.operating_point)
+    rows = cases.result_rows(results, s.threshold, s.operating_point,
+                             report_form.typed_accessions([r.digest for r in results]))
     st.caption(cases.batch_summary(results, s.threshold) + f" · {op_text}")
     drift = scoring.batch_drift(s.model, results, s.site)
     if drift is not None:
@@ -43,13 +48,14 @@ else:
         show(drift.text)
     picked = st.dataframe(rows, hide_index=True, width="stretch",  # threshold, model, calibration: caption and CSV
                           key=case_view.table_key(), on_select="rerun", selection_mode="single-row",
-                          column_order=["file", "P(pneumonia)", "label", "warnings / error"], column_config={
+                          column_order=["file", "case", "P(pneumonia)", "label", "warnings / error"], column_config={
                               "P(pneumonia)": st.column_config.ProgressColumn(s.probability_label, format="%.3f",
                                                                               min_value=0.0, max_value=1.0),
                               "warnings / error": st.column_config.TextColumn(width="large")})
     case_view.open_row(picked)
     st.caption("Pick a row to open its case.")
-    st.download_button("Download the table (CSV)", cases.rows_to_csv(rows), file_name="pneumonia_results.csv",
+    file_names = report_form.file_names_choice()
+    st.download_button("Download the table (CSV)", cases.rows_to_csv(rows, file_names), file_name="pneumonia_results.csv",
                        mime="text/csv", on_click="ignore")
 
     st.subheader("Case")

@@ -35,7 +35,8 @@ import torch
 from ..errors import PneumoError
 from ..calibration import calibrated
 from ..data.preprocess import preprocess_batch, resize_square
-from ..io.ingest import IngestError, Radiograph, load
+from ..io.ingest import IngestError, Radiograph
+from ..io.sandbox import load_untrusted
 from ..models.bundle import ModelBundle, load_bundle
 from ..models.fusion import fuse_for_inference
 from ..stats.decision import call_label
@@ -207,7 +208,9 @@ class Predictor:
 
     def predict_sources(self, sources: Iterable[tuple[bytes | str | Path, str]], threshold: str | float | None = None,
                         batch_size: int = 32) -> Iterator[Prediction]:
-        """(source, display name) pairs -> predictions in input order, in bounded batches."""
+        """(source, display name) pairs -> predictions in input order, in bounded batches. Each
+        file is decoded in a worker process (`io.sandbox`), so one hostile file is one error
+        line and the rest of the batch is scored."""
         t = self.threshold(threshold)
         chunk: list[tuple[bytes | str | Path, str]] = []
         for src in sources:
@@ -223,7 +226,7 @@ class Predictor:
         good, good_idx = [], []
         for i, (src, name) in enumerate(chunk):
             try:
-                good.append(self._prepare(load(src, name=name)))
+                good.append(self._prepare(load_untrusted(src, name=name)))  # a worker process: hostile files
                 good_idx.append(i)
             except IngestError as exc:
                 results[i] = Prediction(name, None, None, t, self.name, [], str(exc), site=self._site_name)

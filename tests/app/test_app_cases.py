@@ -29,10 +29,23 @@ def test_results_table_keeps_failed_files_with_their_error():
 
 
 def test_csv_export_defuses_spreadsheet_formulas_in_file_names():
-    data = cases.rows_to_csv(cases.result_rows(_results(), 0.5, "balanced"))
+    data = cases.rows_to_csv(cases.result_rows(_results(), 0.5, "balanced"), file_names=True)
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
     assert len(rows) == 3 and rows[0]["file"].startswith("'=")
     assert rows[0]["P(pneumonia)"] == "0.800000" and rows[1]["P(pneumonia)"] == ""
+
+
+def test_csv_names_cases_by_accession_uid_or_hash_and_leaves_file_names_out_unless_chosen():
+    results = _results()
+    results[0].name = "SMITH_JOHN_MRN12345.png"
+    results[2].metadata = {"SOPInstanceUID": "1.2.840.99.7"}
+    results[1].digest = "ab" * 32
+    rows = cases.result_rows(results, 0.5, "balanced", ["ACC 77", "", ""])
+    data = cases.rows_to_csv(rows).decode("utf-8")
+    assert "SMITH" not in data and "file" not in next(csv.DictReader(io.StringIO(data)))
+    assert [r["case"] for r in csv.DictReader(io.StringIO(data))] == ["accession ACC 77", "sha256 " + "ab" * 6,
+                                                                       "instance 1.2.840.99.7"]
+    assert "SMITH_JOHN_MRN12345.png" in cases.rows_to_csv(rows, file_names=True).decode("utf-8")
 
 
 def test_overlay_keeps_the_radiograph_size_and_leaves_cold_regions_untinted():

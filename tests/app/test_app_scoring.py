@@ -37,6 +37,29 @@ def test_a_bad_upload_comes_back_with_its_error_instead_of_raising():
     assert not r.ok and r.error and "\n" not in r.error and r.probability is None
 
 
+def test_an_upload_is_decoded_in_the_worker_pool_not_in_the_server(monkeypatch, example_bytes):
+    from pneumo_core.io import ingest, sandbox
+    monkeypatch.setattr(ingest, "load", lambda *a, **k: pytest.fail("decoded in the server process"))
+    before = sandbox.default_pool()
+    scoring._score.clear()
+    r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg")
+    assert r.ok and sandbox.default_pool() is before and before._idle  # a warm worker kept for the next film
+
+
+def test_a_busy_server_says_so_and_does_not_cache_the_refusal(monkeypatch, example_bytes):
+    from pneumo_core.io import budget
+    scoring._score.clear()
+    held = [budget._HEAVY.acquire(timeout=5) for _ in range(budget.HEAVY_WORKERS)]
+    try:
+        monkeypatch.setattr(scoring, "heavy_work", lambda: budget.heavy_work(timeout=0.05))
+        busy = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg")
+    finally:
+        for _ in held:
+            budget._HEAVY.release()
+    assert not busy.ok and "busy" in busy.error
+    assert scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg").ok  # tried again, not the cached refusal
+
+
 def test_heatmap_is_cached_per_class_and_opacity_never_recomputes_it(monkeypatch, example_bytes):
     import pneumo_core.inference.saliency as saliency
     calls = []
@@ -54,12 +77,12 @@ def test_heatmap_is_cached_per_class_and_opacity_never_recomputes_it(monkeypatch
 
 def test_the_heatmap_explains_the_scored_model_input_without_decoding_the_file_again(monkeypatch, example_bytes):
     import pneumo_core.inference.saliency as saliency
-    from pneumo_core.io import ingest
+    from pneumo_core.io import sandbox
     scoring._score.clear()
     scoring._heatmap.clear()
     decoded, explained = [], []
-    real_load, real_explain = ingest.load, saliency.explain
-    monkeypatch.setattr(scoring, "load", lambda *a, **k: decoded.append(1) or real_load(*a, **k))
+    real_load, real_explain = sandbox.load_untrusted, saliency.explain
+    monkeypatch.setattr(scoring, "load_untrusted", lambda *a, **k: decoded.append(1) or real_load(*a, **k))
     monkeypatch.setattr(saliency, "explain", lambda p, image, **k: explained.append(image) or real_explain(p, image, **k))
     r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg")
     scoring.heatmap_for(paths.DEFAULT_MODEL, r, "gradcam", "NORMAL")

@@ -22,7 +22,7 @@ from ..runtime.formatting import SOURCE_CALIBRATION, calibration_label
 if TYPE_CHECKING:
     from ...calibration.site import SiteProfile
 
-__all__ = ["DISPLAY_MAX_SIDE", "FILM_MAX_SIDE", "CORRECTED_PREFIX", "BORDERLINE", "CaseResult", "with_site", "content_digest", "label_at", "result_rows",
+__all__ = ["DISPLAY_MAX_SIDE", "FILM_MAX_SIDE", "CORRECTED_PREFIX", "BORDERLINE", "CaseResult", "with_site", "content_digest", "label_at", "case_id", "result_rows",
     "batch_summary", "case_details", "rows_to_csv", "to_display", "upright", "blend"]
 
 DISPLAY_MAX_SIDE = 768  # px sent to the browser per image; big DICOMs are downsampled for display only
@@ -83,10 +83,24 @@ def with_site(result: CaseResult, site: SiteProfile | None) -> CaseResult:
     return replace(result, probability=p, calibration=calibration_label(site.name))
 
 
-def result_rows(results: list[CaseResult], threshold: float, operating_point_name: str) -> list[dict]:
+def case_id(result: CaseResult, accession: str = "") -> str:
+    """How the CSV and the PDF name a case, never by its file name (often the patient's):
+    the accession number the reader typed, else the DICOM instance UID, else the first 12
+    hex digits of the file's sha256."""
+    if accession.strip():
+        return f"accession {' '.join(accession.split())}"
+    uid = result.metadata.get("SOPInstanceUID")
+    return f"instance {uid}" if uid else f"sha256 {result.digest[:12]}"
+
+
+def result_rows(results: list[CaseResult], threshold: float, operating_point_name: str,
+                accessions: list[str] | None = None) -> list[dict]:
+    """One row per case; `accessions` (typed per case, "" when none) name the cases (`case_id`).
+    The "file" column is for the screen; `rows_to_csv` leaves it out unless asked."""
     rows = []
-    for r in results:
+    for i, r in enumerate(results):
         rows.append({
+            "case": case_id(r, accessions[i] if accessions else ""),
             "file": r.name,
             "P(pneumonia)": r.probability,
             "label": label_at(r.probability, threshold) if r.ok else ("not assessed" if r.not_assessed else "not scored"),
@@ -126,7 +140,11 @@ def case_details(result: CaseResult) -> list[dict]:
     return rows
 
 
-def rows_to_csv(rows: list[dict]) -> bytes:
+def rows_to_csv(rows: list[dict], file_names: bool = False) -> bytes:
+    """The table as CSV cells a spreadsheet cannot execute; file names only when the reader
+    chose to include them (an upload's name often carries the patient's)."""
+    if not file_names:
+        rows = [{k: v for k, v in row.items() if k != "file"} for row in rows]
     buf = io.StringIO()
     if rows:
         w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")

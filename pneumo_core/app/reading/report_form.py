@@ -14,7 +14,10 @@ import streamlit as st
 
 from ...io.case_report import FIELD_LIMITS
 
-__all__ = ["ReportFields", "field_key", "report_fields", "typed_fields"]
+__all__ = ["ReportFields", "field_key", "report_fields", "typed_fields", "file_names_choice", "file_names_chosen",
+           "typed_accessions"]
+
+_FILE_NAMES = "report_file_names"
 
 
 @dataclass(frozen=True)
@@ -68,3 +71,21 @@ def typed_fields(digest: str) -> ReportFields:
         key = field_key(digest, name)
         return str(ss.get(key, ss.get(_kept(key), ""))).strip()
     return ReportFields(value("accession_number"), value("impression"), value("reader"))
+
+
+def file_names_choice() -> bool:
+    """The reader's choice to print file names in the PDF and the CSV; off by default,
+    because an upload's name often carries the patient's."""
+    return st.checkbox("Print file names in the PDF and the CSV", value=False, key=_FILE_NAMES,
+                       help="Off: a case is named by the accession number typed, else its DICOM instance UID, "
+                            "else a hash of the file. File names often carry the patient's name.")
+
+
+def file_names_chosen() -> bool:
+    """`file_names_choice`'s value, read without drawing the checkbox."""
+    return bool(st.session_state.get(_FILE_NAMES, False))
+
+
+def typed_accessions(digests: list[str]) -> list[str]:
+    """The accession number typed for each case ("" where none), in order."""
+    return [typed_fields(d).accession_number for d in digests]

@@ -15,11 +15,14 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import streamlit as st
 
-from ...io.ingest import IngestError, load
-from .cases import CORRECTED_PREFIX, FILM_MAX_SIDE, CaseResult, blend, content_digest, to_display, upright, with_site
+from ...io.budget import ServerBusy, heavy_work
+from ...io.ingest import IngestError
+from ...io.sandbox import load_untrusted
 from ..runtime.formatting import site_name
 from ..runtime.paths import DATA_DIR, resolve_model_dir, test_image_bytes
-from .report_form import ReportFields
+from .cases import (CORRECTED_PREFIX, FILM_MAX_SIDE, CaseResult, blend, case_id, content_digest, to_display, upright,
+                    with_site)
+from .report_form import ReportFields, file_names_chosen
 from ..runtime.resources import (get_predictor, import_predictor, import_saliency, method_label, model_meta, profile_key,
                         weights_stamp)
 
@@ -35,12 +38,13 @@ __all__ = ["score_file", "test_case", "Heatmap", "heatmap_for", "blanking_text",
 @st.cache_data(show_spinner=False, max_entries=128)  # each entry holds the viewer's copy of the film
 def _score(model: str, weights: int, digest: str, name: str, _data: bytes) -> CaseResult:
     result = CaseResult(name=name, digest=digest, model=model)
-    try:
-        rad = load(_data, name=name)
-    except IngestError as exc:
-        result.error = str(exc)
-        return result
-    pred = get_predictor(model).predict_radiographs([rad], [name])[0]
+    with heavy_work():  # ServerBusy leaves the cache untouched: the next rerun tries again
+        try:
+            rad = load_untrusted(_data, name=name)  # a worker process with memory and time limits
+        except IngestError as exc:
+            result.error = str(exc)
+            return result
+        pred = get_predictor(model).predict_radiographs([rad], [name])[0]
     result.probability, result.warnings, result.ood_score = pred.probability, list(pred.warnings), pred.ood_score
     result.logit = None if pred.logit is None else float(pred.logit)
     result.features = None if pred.features is None else np.asarray(pred.features, np.float32)
@@ -57,8 +61,16 @@ def _score(model: str, weights: int, digest: str, name: str, _data: bytes) -> Ca
 def score_file(model: str, data: bytes, name: str, site: SiteProfile | None = None) -> CaseResult:
     """Cached on (model and its weights, content hash, name): reruns for a slider or a new
     calibration never re-score. The probability is the site's when a profile is given. A bad
-    file comes back with `error` set, like `Predictor.predict_bytes`."""
-    return with_site(_score(model, weights_stamp(model), content_digest(data), name, data), site)
+    file comes back with `error` set, like `Predictor.predict_bytes`, and so does a file the
+    busy server could not take now (that one is not cached)."""
+    return _scored(model, content_digest(data), name, data, site)
+
+
+def _scored(model: str, digest: str, name: str, data: bytes, site: SiteProfile | None) -> CaseResult:
+    try:
+        return with_site(_score(model, weights_stamp(model), digest, name, data), site)
+    except ServerBusy as exc:
+        return CaseResult(name=name, digest=digest, model=model, error=str(exc))
 
 
 @st.cache_data(show_spinner=False, max_entries=1024)
@@ -71,7 +83,7 @@ def test_case(model: str, key: str, site: SiteProfile | None = None) -> CaseResu
     """A test image (key from eval_test.json) scored like an upload, cached the same way; its
     bytes and hash are cached too, so a gallery's rerun reads and hashes no file."""
     data, digest = _test_file(key, (DATA_DIR / key).stat().st_mtime_ns)
-    return with_site(_score(model, weights_stamp(model), digest, Path(key).name, data), site)
+    return _scored(model, digest, Path(key).name, data, site)
 
 
 @dataclass
@@ -99,8 +111,9 @@ class Heatmap:
 def _heatmap(model: str, weights: int, digest: str, method: str, target: str, _model_input: np.ndarray) -> Heatmap:
     saliency = import_saliency()
     predictor = get_predictor(model)
-    exp = saliency.explain(predictor, _model_input, method=method, target=target)
-    check = saliency.blanking_check(predictor, exp)  # one more forward pass, cached with the map
+    with heavy_work():  # counted with the decodes: a CAM holds memory and a core too
+        exp = saliency.explain(predictor, _model_input, method=method, target=target)
+        check = saliency.blanking_check(predictor, exp)  # one more forward pass, cached with the map
     return Heatmap(np.asarray(exp.heatmap, np.float32), str(exp.target_class), str(exp.method),
                    bool(exp.class_specific), str(exp.note), str(check.text), float(check.p_before),
                    float(check.p_after), float(check.fraction))
@@ -110,7 +123,8 @@ def heatmap_for(model: str, result: CaseResult, method: str, target: str) -> Hea
     """The map of what the model saw when it scored `result` (its cached model input: the
     file is never decoded again), with the blanking check. Cached on (model, content hash,
     method, class explained); opacity is applied by `blend`, so the opacity slider never
-    re-runs the CAM. Raises ValueError for a result without a model input (not read)."""
+    re-runs the CAM. Raises ValueError for a result without a model input (not read), and
+    `io.budget.ServerBusy` when the server's heavy-work slots stay taken."""
     if result.model_input is None:
         raise ValueError(f"{result.name} has no model input to explain: it was not read")
     return _heatmap(model, weights_stamp(model), result.digest, method, target, result.model_input)
@@ -200,6 +214,7 @@ def case_report(result: CaseResult, s: Settings, label: str, hm: Heatmap,
     the operating point's expected sensitivity and specificity (`operating_point.current`),
     None when no honest estimate exists at this threshold."""
     fields = fields or ReportFields()
+    show_file_name = file_names_chosen()  # read now: the callable runs outside the script's run
 
     def render() -> bytes:
         from ...io.case_report import ReportCase, render_report
@@ -221,6 +236,7 @@ def case_report(result: CaseResult, s: Settings, label: str, hm: Heatmap,
                           heatmap_note=hm.note, heatmap_check=blanking_text(hm, s.site),
                           warnings=list(result.warnings), metadata=dict(result.metadata),
                           accession_number=fields.accession_number, impression=fields.impression,
-                          reader=fields.reader, **expected)
+                          reader=fields.reader, case_id=case_id(result, fields.accession_number),
+                          show_file_name=show_file_name, **expected)
         return render_report(case, fmt)
     return render
