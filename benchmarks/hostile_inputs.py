@@ -3,7 +3,7 @@ and the peak memory of the server process and of the decode worker.
 
     .venv/bin/python benchmarks/hostile_inputs.py     # about 3 minutes on 2 shared cores
 
-Each attack a security review found is crafted in memory (`tests/io/hostile_files.py`) and
+Each attack a security review found is crafted in memory (`harness/hostile_files.py`) and
 handed to the function the app calls:
 - Diagnose uploads: the page itself, driven by `streamlit.testing.v1.AppTest` (the script
   runs in this process, so this process is the server); the line is the results table's
@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from tests.io import hostile_files as hf  # noqa: E402
+from harness import hostile_files as hf  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "hostile_inputs.json"
 FILMS = ROOT.parent / "shared" / "data" / "chest_xray" / "test"

@@ -11,7 +11,7 @@ from pneumo_core.io import sandbox
 from pneumo_core.io.budget import UploadBudget
 
 from conftest import run_app
-from tests.io import hostile_files as hf
+from harness import hostile_files as hf
 
 
 

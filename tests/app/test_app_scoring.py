@@ -148,3 +148,21 @@ def test_under_a_site_profile_the_blanking_check_speaks_the_sites_probability(ex
     text = scoring.blanking_text(hm, site)
     assert text.startswith(f"blanking the highlighted region changes P(pneumonia) from {r.probability:.2f} to ")
     assert scoring.blanking_text(hm, None) == hm.check != text  # the cached check is on the source calibration
+
+
+@pytest.mark.parametrize("turns, inverted", [(1, False), (2, False), (3, False), (0, True)])
+def test_a_film_the_gate_turned_is_shown_as_scored_from_the_predictions_own_correction(turns, inverted, example_bytes):
+    from PIL import Image
+    import io
+    upright = np.asarray(Image.open(io.BytesIO(example_bytes)).convert("L"))
+    turned = np.rot90(upright, -turns)
+    turned = 255 - turned if inverted else turned
+
+    def png(a):
+        buf = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(a)).save(buf, format="PNG")
+        return buf.getvalue()
+    straight = scoring.score_file(paths.DEFAULT_MODEL, png(upright), "upright.png")
+    r = scoring.score_file(paths.DEFAULT_MODEL, png(turned), "turned.png")
+    assert r.status == "scored" and r.correction is not None and straight.correction is None
+    assert np.array_equal(r.film, straight.film)  # the viewer shows it upright, where the heatmap lies

@@ -13,7 +13,7 @@ import pytest
 from pneumo_core.app.site import site_uploads
 from pneumo_core.app.site.site_uploads import MAX_ZIP_MEMBERS, UploadRefused, gather, read_zip, zip_directory
 
-from tests.io import hostile_files as hf
+from harness import hostile_files as hf
 
 
 class _Upload:

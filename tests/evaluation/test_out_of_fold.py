@@ -54,3 +54,11 @@ def test_evaluate_under_the_profile_fitted_on_the_test_split_says_its_figures_ar
                        cwd=REPO, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert "in-sample" in r.stderr and "in-sample" in json.loads(out.read_text())["in_sample"]
+
+
+def test_the_app_shows_a_test_film_under_the_study_profile_with_its_out_of_fold_probability(study_profile, test_images):
+    from pneumo_core.app.reading import scoring
+    film = test_images["NORMAL"][5]
+    r = scoring.score_file("paper_cnn", film.read_bytes(), "renamed.jpeg", study_profile)
+    expected = out_of_fold_probability(_digest(film), study_profile, MODEL_DIR, DATA, shipped=True)
+    assert r.probability == expected and "out of fold" in r.calibration

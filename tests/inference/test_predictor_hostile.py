@@ -7,7 +7,7 @@ import pytest
 
 from pneumo_core.io import sandbox
 
-from tests.io import hostile_files as hf
+from harness import hostile_files as hf
 
 
 @pytest.fixture

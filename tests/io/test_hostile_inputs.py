@@ -12,7 +12,7 @@ from PIL import TiffImagePlugin
 from pneumo_core.io import budget, sandbox
 from pneumo_core.io.ingest import IngestError, load
 
-from tests.io import hostile_files as hf
+from harness import hostile_files as hf
 
 
 @pytest.fixture(scope="module")

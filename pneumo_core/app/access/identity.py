@@ -15,7 +15,7 @@ import streamlit as st
 from ...audit import default_log
 
 __all__ = ["READER", "REPORTER", "LOCAL_USER", "login_configured", "current_user", "current_roles", "roles_from_claim",
-           "claim_value", "has_role", "require_role", "audit"]
+           "claim_value", "has_role", "require_role", "audit", "audit_once"]
 
 READER, REPORTER = "reader", "reporter"
 LOCAL_USER = "local"  # the one person at the desk of a loopback-only app without login
@@ -84,6 +84,15 @@ def has_role(role: str) -> bool:
 def audit(action: str, **ids: str | int | float | bool) -> None:
     """One audit record in the current user's name."""
     default_log().append(current_user(), action, **ids)
+
+
+def audit_once(action: str, key: str, **ids: str | int | float | bool) -> None:
+    """One record per `key` (a film's sha256) and session: a rerun (a slider, another case and
+    back) is not a new action."""
+    done = st.session_state.setdefault("audited", set())
+    if (action, key) not in done:
+        audit(action, **ids)
+        done.add((action, key))
 
 
 def require_role(role: str, page: str = "") -> None:

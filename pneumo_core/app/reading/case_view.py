@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from ...io.budget import ServerBusy
 from ..access import identity
-from . import viewer
-from .cases import BORDERLINE, CaseResult, case_details, label_at
 from ..runtime.formatting import escape_markdown, format_probability, safe_filename
 from ..settings.operating_point import NO_ESTIMATE
-from .report_form import report_fields
+from . import viewer
+from .cases import BORDERLINE, CaseResult, case_details, case_id, label_at
+from .report_form import file_names_chosen, report_fields
 from .scoring import Heatmap, blanking_text, case_report, heatmap_for, split_warnings
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CASE", "table_key", "open_row", "case_stepper", "warning_text", "show_case", "show_gallery_case"]
 
-CASE, _TABLE_GEN, _OPENED = "case", "results_table_gen", "audited_cases"
+CASE, _TABLE_GEN = "case", "results_table_gen"
 BORDERLINE_NOTE = "Borderline: within {b} of the threshold; the call could go either way."
 
 
@@ -68,11 +69,7 @@ def case_stepper(names: list[str]) -> int:
 
 
 def _audit_opened(r: CaseResult) -> None:
-    """One `open_case` record per film and session (a rerun of the same case is not a new opening)."""
-    opened = st.session_state.setdefault(_OPENED, set())
-    if r.digest not in opened:
-        identity.audit("open_case", sha256=r.digest, model=r.model or "unknown")
-        opened.add(r.digest)
+    identity.audit_once("open_case", r.digest, sha256=r.digest, model=r.model or "unknown")
 
 
 def warning_text(warning: str) -> str:
@@ -103,6 +100,15 @@ def _heatmap_text(hm: Heatmap, s: Settings) -> None:
     st.caption(escape_markdown(hm.note))
 
 
+def _heatmap(s: Settings, r: CaseResult, label: str) -> Heatmap | None:
+    """The case's heatmap, or None (with the reason shown) while the server is at its limit of heavy work."""
+    try:
+        return heatmap_for(s.model, r, s.method, label)
+    except ServerBusy as exc:
+        st.warning(f"{exc} The heatmap and the report follow when you open the case again.")
+        return None
+
+
 def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None) -> None:
     """One scored upload: the viewer, the numbers, the heatmap's check, the report."""
     _audit_opened(r)
@@ -131,20 +137,25 @@ def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None) -> None:
         _numbers(r, s, label, op, other_warnings)
     with view_col:
         with st.spinner("Computing the heatmap…"):
-            hm = heatmap_for(s.model, r, s.method, label)
-        display = viewer.display_controls("viewer", s.opacity)
-        viewer.show_film(r.film, hm.heatmap, display, key=f"film_{r.digest[:12]}")
+            hm = _heatmap(s, r, label)
+        heat = hm.heatmap if hm is not None else None
+        display = viewer.display_controls("viewer", s.opacity, heatmap=hm is not None)
+        viewer.show_film(r.film, heat, display, key=f"film_{r.digest[:12]}")
         if st.button("Full view", key=f"full_{r.digest[:12]}", help="The film as large as the window allows."):
-            viewer.full_view(r.film, hm.heatmap, display, r.name)
+            viewer.full_view(r.film, heat, display, r.name)
     with num_col:
-        _heatmap_text(hm, s)
+        if hm is not None:
+            _heatmap_text(hm, s)
         with st.expander("Details"):
             st.dataframe(case_details(r), hide_index=True, width="stretch")
+    if hm is None:
+        return
     with st.expander("Report fields and PDF", expanded=False):
         fields = report_fields(r.digest)
+        named = r.name if file_names_chosen() else case_id(r, fields.accession_number)  # a file name is often the patient's
         st.download_button("Case report (PDF)",
                            case_report(r, s, label, hm, fields, op),
-                           file_name=safe_filename(r.name, "_report.pdf"), mime="application/pdf",
+                           file_name=safe_filename(named, "_report.pdf"), mime="application/pdf",
                            on_click="ignore", key=f"report_{r.digest[:12]}")
 
 
@@ -158,7 +169,9 @@ def show_gallery_case(r: CaseResult, s: Settings) -> None:
         viewer.show_film(r.film, None, viewer.Display(), key="gallery_film")
         return
     label = label_at(r.probability, s.threshold)
-    hm = heatmap_for(s.model, r, s.method, label)
+    hm = _heatmap(s, r, label)
+    if hm is None:
+        return
     st.markdown(f"{escape_markdown(s.probability_label)}: **{format_probability(r.probability)}**, called "
                 f"**{label}** at threshold {s.threshold:.3f}")
     display = viewer.display_controls("gallery_viewer", s.opacity)

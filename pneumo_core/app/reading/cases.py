@@ -17,17 +17,17 @@ from PIL import Image
 from ...io.overlay import render_overlay
 from ...io.spreadsheet import csv_cell
 from ...stats.decision import call_label
+from ...inference.gate import NOT_ASSESSED_PREFIX
 from ..runtime.formatting import SOURCE_CALIBRATION, calibration_label
 
 if TYPE_CHECKING:
     from ...calibration.site import SiteProfile
 
-__all__ = ["DISPLAY_MAX_SIDE", "FILM_MAX_SIDE", "CORRECTED_PREFIX", "BORDERLINE", "CaseResult", "with_site", "content_digest", "label_at", "case_id", "result_rows",
-    "batch_summary", "case_details", "rows_to_csv", "to_display", "upright", "blend"]
+__all__ = ["DISPLAY_MAX_SIDE", "FILM_MAX_SIDE", "BORDERLINE", "CaseResult", "with_site", "content_digest", "label_at", "case_id", "result_rows",
+    "batch_summary", "case_details", "rows_to_csv", "to_display", "blend"]
 
 DISPLAY_MAX_SIDE = 768  # px sent to the browser per image; big DICOMs are downsampled for display only
 FILM_MAX_SIDE = 2048  # px of the viewer's copy: full resolution for most films, bounded for huge DICOMs
-CORRECTED_PREFIX = "corrected before scoring"  # the input gate's warning when it turned or inverted the film
 BORDERLINE = 0.05  # |p - threshold| below this is called out as borderline
 
 
@@ -59,6 +59,11 @@ class CaseResult:
     logit: float | None = None  # source-calibrated logit: what a site profile recalibrates
     features: np.ndarray | None = field(default=None, repr=False)  # penultimate features, for the drift alarm
     calibration: str = SOURCE_CALIBRATION  # what `probability` is calibrated on, in plain words
+    # the prediction's facts (`inference.prediction.Prediction`), never parsed back from the warnings
+    status: str = "error"              # "scored", "not_assessed" or "error"
+    reasons: tuple[str, ...] = ()      # why the call is withheld (`inference.gate.REASONS` codes)
+    correction: int | None = None      # the orientation transform undone before scoring (None: as given)
+    out_of_distribution: bool = False  # scored, with the out-of-distribution warning
 
     @property
     def ok(self) -> bool:
@@ -67,9 +72,9 @@ class CaseResult:
     @property
     def not_assessed(self) -> str | None:
         """The input gate's reason ("not assessed: ...") when the file was read but gets no call."""
-        if self.error is not None or self.probability is not None or self.display is None:
+        if self.status != "not_assessed" or self.error is not None:
             return None
-        return next((w for w in self.warnings if w.startswith("not assessed")), "not assessed")
+        return next((w for w in self.warnings if w.startswith(NOT_ASSESSED_PREFIX)), NOT_ASSESSED_PREFIX.rstrip(": "))
 
 
 def with_site(result: CaseResult, site: SiteProfile | None) -> CaseResult:
@@ -160,23 +165,6 @@ def to_display(pixels: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarr
     if max(img.size) > max_side:
         img.thumbnail((max_side, max_side), Image.LANCZOS)
     return np.asarray(img)
-
-
-def upright(film: np.ndarray, model_input: np.ndarray) -> np.ndarray:
-    """The film turned and inverted as the input gate corrected it before scoring, so the
-    heatmap (computed on the model input) lies on the right anatomy. Of the eight quarter
-    turns with or without inversion, the one whose small copy matches the model input."""
-    s = model_input.shape[0]
-    small = np.asarray(Image.fromarray(film).resize((s, s), Image.BILINEAR), np.float32)
-    target = np.asarray(model_input, np.float32)
-
-    def transformed(a: np.ndarray, k: int, inverted: bool) -> np.ndarray:
-        out = np.rot90(a, k)
-        return (255 - out) if inverted else out
-
-    k, inverted = min(((k, inv) for k in range(4) for inv in (False, True)),
-                      key=lambda t: float(np.mean((transformed(small, *t) - target) ** 2)))
-    return np.ascontiguousarray(transformed(np.asarray(film), k, inverted)).astype(np.uint8)
 
 
 def blend(gray_u8: np.ndarray, heatmap: np.ndarray, opacity: float) -> np.ndarray:

@@ -8,20 +8,22 @@ download button is clicked.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import streamlit as st
 
+from ...evaluation.out_of_fold import OUT_OF_FOLD, out_of_fold_probability
+from ...inference.orientation import undo
 from ...io.budget import ServerBusy, heavy_work
 from ...io.ingest import IngestError
 from ...io.sandbox import load_untrusted
+from ..access import identity
 from ..runtime.formatting import site_name
 from ..runtime.paths import DATA_DIR, resolve_model_dir, test_image_bytes
-from .cases import (CORRECTED_PREFIX, FILM_MAX_SIDE, CaseResult, blend, case_id, content_digest, to_display, upright,
-                    with_site)
+from .cases import FILM_MAX_SIDE, CaseResult, blend, case_id, content_digest, to_display, with_site
 from .report_form import ReportFields, file_names_chosen
 from ..runtime.resources import (get_predictor, import_predictor, import_saliency, method_label, model_meta, profile_key,
                         weights_stamp)
@@ -46,13 +48,15 @@ def _score(model: str, weights: int, digest: str, name: str, _data: bytes) -> Ca
             return result
         pred = get_predictor(model).predict_radiographs([rad], [name])[0]
     result.probability, result.warnings, result.ood_score = pred.probability, list(pred.warnings), pred.ood_score
+    result.status, result.reasons, result.correction = pred.status, tuple(pred.reasons), pred.correction
+    result.out_of_distribution = pred.out_of_distribution
     result.logit = None if pred.logit is None else float(pred.logit)
     result.features = None if pred.features is None else np.asarray(pred.features, np.float32)
     result.model_input = None if pred.model_input is None else np.asarray(pred.model_input, np.uint8)
     result.source_format, result.metadata = rad.source_format, dict(rad.metadata)
     film = to_display(rad.pixels, FILM_MAX_SIDE)
-    if result.model_input is not None and any(w.startswith(CORRECTED_PREFIX) for w in result.warnings):
-        film = upright(film, result.model_input)  # shown as scored, so the heatmap lies on the right anatomy
+    if result.correction is not None:  # shown as scored, so the heatmap lies on the right anatomy
+        film = undo(film, result.correction)
     result.film, result.display = film, to_display(film / np.float32(255))
     result.size = (int(rad.pixels.shape[1]), int(rad.pixels.shape[0]))
     return result
@@ -62,15 +66,24 @@ def score_file(model: str, data: bytes, name: str, site: SiteProfile | None = No
     """Cached on (model and its weights, content hash, name): reruns for a slider or a new
     calibration never re-score. The probability is the site's when a profile is given. A bad
     file comes back with `error` set, like `Predictor.predict_bytes`, and so does a file the
-    busy server could not take now (that one is not cached)."""
-    return _scored(model, content_digest(data), name, data, site)
+    busy server could not take now (that one is not cached). A test film under a profile
+    fitted on the test split gets its out-of-fold probability (`evaluation.out_of_fold`).
+    Audited once per film and session, by the bytes' sha256."""
+    digest = content_digest(data)
+    result = _scored(model, digest, name, data, site)
+    uid = result.metadata.get("SOPInstanceUID")
+    identity.audit_once("score", digest, sha256=digest, model=model, outcome=result.status,
+                        **({"instance_uid": uid} if uid else {}))
+    return result
 
 
 def _scored(model: str, digest: str, name: str, data: bytes, site: SiteProfile | None) -> CaseResult:
     try:
-        return with_site(_score(model, weights_stamp(model), digest, name, data), site)
+        result = with_site(_score(model, weights_stamp(model), digest, name, data), site)
     except ServerBusy as exc:
         return CaseResult(name=name, digest=digest, model=model, error=str(exc))
+    oof = out_of_fold_probability(digest, site, resolve_model_dir(model), DATA_DIR, shipped=False) if result.ok else None
+    return result if oof is None else replace(result, probability=oof, calibration=f"{result.calibration}, {OUT_OF_FOLD}")
 
 
 @st.cache_data(show_spinner=False, max_entries=1024)
@@ -145,8 +158,7 @@ def split_warnings(result: CaseResult) -> tuple[str | None, list[str]]:
     """(the out-of-distribution warning if raised, the other warnings): the app shows the
     first one prominently."""
     ood_warning = import_predictor().OOD_WARNING
-    ood = next((w for w in result.warnings if w == ood_warning), None)
-    return ood, [w for w in result.warnings if w != ood_warning]
+    return (ood_warning if result.out_of_distribution else None), [w for w in result.warnings if w != ood_warning]
 
 
 @dataclass(frozen=True)

@@ -72,12 +72,13 @@ class _WarmUp:
 
 
 def _warm_up_radiograph():
-    """A bundled example decoded like an upload (the decoders' first use is paid here too),
-    or a flat grey film when the examples are missing."""
-    from ...io.ingest import Radiograph, load
+    """A bundled example decoded like an upload, in the decode worker (so the first upload
+    does not wait for a worker to start), or a flat grey film when the examples are missing."""
+    from ...io.ingest import Radiograph
+    from ...io.sandbox import load_untrusted
     examples = [p for p in example_files() if p.suffix.lower() in (".jpeg", ".jpg", ".png")]
     if examples:
-        return load(examples[0].read_bytes(), name=examples[0].name)
+        return load_untrusted(examples[0].read_bytes(), name=examples[0].name)
     return Radiograph(pixels=np.full((256, 256), 0.5, np.float32), source_format="warm-up")
 
 
