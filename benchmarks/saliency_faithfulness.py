@@ -254,6 +254,38 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def run_model(arch: str, args: argparse.Namespace, done: dict) -> dict:
+    """One model's films (from the checkpoint where already scored), summary and choice."""
+    predictor = Predictor(arch, gate=False)
+    cands = candidates(arch)
+    records = []
+    t0 = time.time()
+    for i, path in enumerate(sample(arch, args.data, args.per_class)):
+        if i >= 2 and i % 2 == 0 and time.time() - t0 > 60 * args.minutes:
+            break
+        rec = done.get((arch, str(path)))
+        if rec is None:
+            rec = dict(run_film(predictor, path, i, cands), model=arch)
+            with args.checkpoint.open("a") as f:
+                f.write(json.dumps(rec) + "\n")
+        records.append(rec)
+        print(f"{arch} film {i + 1}: {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+    summary = summarise(records, cands)
+    out = {"films": len(records), "minutes": round((time.time() - t0) / 60, 1),
+           "load_after": os.getloadavg(), "threshold": predictor.threshold(),
+           "shown_classes": {c: sum(r["shown_class"] == c for r in records) for c in CLASSES},
+           "true_classes": {c: sum(r["true_class"] == c for r in records) for c in CLASSES},
+           "candidates": summary, "choice": choose(summary),
+           "films_used": [str(Path(r["file"]).relative_to(args.data)) for r in records]}
+    for k, s in sorted(summary.items(), key=_order):
+        f, i = s["flat"], s["infill"]
+        print(f"{arch:18s} {k:26s} flat {f['share_top_beats_random']:.2f} x{f['drop_ratio']:.1f} "
+              f"infill {i['share_top_beats_random']:.2f} x{i['drop_ratio']:.1f} ins {s['insertion_auc']:.3f} "
+              f"{1000 * s['median_seconds_per_film']:.0f} ms/film")
+    print(arch, json.dumps(out["choice"]))
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", default=["efficientnet_lite0", "paper_cnn"])
@@ -286,33 +318,7 @@ def main(argv: list[str] | None = None) -> dict:
               "torch_threads": torch.get_num_threads(), "load_before": os.getloadavg()},
               "models": previous.get("models", {})}  # a run for one model keeps the others' results
     for arch in args.models:
-        predictor = Predictor(arch, gate=False)
-        cands = candidates(arch)
-        records = []
-        t0 = time.time()
-        for i, path in enumerate(sample(arch, args.data, args.per_class)):
-            if i >= 2 and i % 2 == 0 and time.time() - t0 > 60 * args.minutes:
-                break
-            rec = done.get((arch, str(path)))
-            if rec is None:
-                rec = dict(run_film(predictor, path, i, cands), model=arch)
-                with args.checkpoint.open("a") as f:
-                    f.write(json.dumps(rec) + "\n")
-            records.append(rec)
-            print(f"{arch} film {i + 1}: {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
-        summary = summarise(records, cands)
-        report["models"][arch] = {"films": len(records), "minutes": round((time.time() - t0) / 60, 1),
-                                  "load_after": os.getloadavg(), "threshold": predictor.threshold(),
-                                  "shown_classes": {c: sum(r["shown_class"] == c for r in records) for c in CLASSES},
-                                  "true_classes": {c: sum(r["true_class"] == c for r in records) for c in CLASSES},
-                                  "candidates": summary, "choice": choose(summary),
-                                  "films_used": [str(Path(r["file"]).relative_to(args.data)) for r in records]}
-        for k, s in sorted(summary.items(), key=_order):
-            f, i = s["flat"], s["infill"]
-            print(f"{arch:18s} {k:26s} flat {f['share_top_beats_random']:.2f} x{f['drop_ratio']:.1f} "
-                  f"infill {i['share_top_beats_random']:.2f} x{i['drop_ratio']:.1f} ins {s['insertion_auc']:.3f} "
-                  f"{1000 * s['median_seconds_per_film']:.0f} ms/film")
-        print(arch, json.dumps(report["models"][arch]["choice"]))
+        report["models"][arch] = run_model(arch, args, done)
         args.out.write_text(json.dumps(report, indent=2) + "\n")  # one model's results survive a later failure
     report["machine"]["load_after"] = os.getloadavg()
     args.out.write_text(json.dumps(report, indent=2) + "\n")
