@@ -144,14 +144,16 @@ def heatmap_for(model: str, result: CaseResult, method: str, target: str) -> Hea
 
 
 def blanking_text(hm: Heatmap, site: SiteProfile | None) -> str:
-    """The heatmap's blanking check in the probability the page shows: the cached check is on
-    the source calibration (the shared predictor has no site), so under a site profile both
-    probabilities go through the profile's recalibration, as the case's own probability does."""
+    """The heatmap's check, said for the class that was called (`saliency.BlankingCheck.text`:
+    the map's top fifth filled in from the film around it, and what the change means for that
+    call), in the probability the page shows: the cached check is on the source calibration
+    (the shared predictor has no site), so under a site profile both probabilities go through
+    the profile's recalibration, as the case's own probability does."""
     if site is None or hm.p_before is None or hm.p_after is None:
         return hm.check
     p = np.clip(np.array([hm.p_before, hm.p_after], np.float64), 1e-12, 1 - 1e-12)
     before, after = site.probability(np.log(p / (1 - p)))  # back to the source-calibrated logit first
-    return import_saliency().BlankingCheck(float(before), float(after), hm.fraction).text
+    return import_saliency().BlankingCheck(float(before), float(after), hm.fraction, hm.target_class).text
 
 
 def split_warnings(result: CaseResult) -> tuple[str | None, list[str]]:
