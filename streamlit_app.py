@@ -1,5 +1,7 @@
-"""Entrypoint: page config, the shared sidebar, and the navigation. Pages live in pages/
-and never call st.stop(), so the saliency controls drawn after them always render.
+"""Entrypoint: page config, the door (`login.admit`), the shared sidebar, and the navigation.
+Pages live in views/ (a `pages/` folder Streamlit would also run on its own, skipping this
+file) and never call st.stop(), so the saliency controls drawn after them always render. The PACS page is in the navigation only for a reporter (with login; without
+it, the one person at the desk holds both roles), so a reader's `/pacs` finds no such page.
 
 No `:material/...:` icons: Streamlit fetches those as images from fonts.gstatic.com, which
 a hospital network does not reach (tests/test_browser.py checks that the browser asks no
@@ -7,19 +9,24 @@ host but the app's own); no emoji in the page either, which a workstation withou
 font shows as empty boxes. The favicon's emoji is drawn by Streamlit itself."""
 import streamlit as st
 
-from pneumo_core.app import sidebar, warmup
+from pneumo_core.app.access import identity, login
+from pneumo_core.app.settings import sidebar
+from pneumo_core.app.runtime import warmup
 
-st.set_page_config(page_title="Pneumonia detector (research demo)", page_icon="🩻",
-                   layout="wide", initial_sidebar_state="expanded")
-navigation = st.navigation([
-    st.Page("pages/diagnose.py", title="Diagnose", default=True),
-    st.Page("pages/evaluation.py", title="Evaluation"),
-    st.Page("pages/normal.py", title="NORMAL cases", url_path="normal"),
-    st.Page("pages/pneumonia.py", title="PNEUMONIA cases", url_path="pneumonia"),
-    st.Page("pages/model_card.py", title="Model card"),
-    st.Page("pages/calibrate_site.py", title="Calibrate for your site", url_path="calibrate_site"),
-    st.Page("pages/pacs.py", title="PACS", url_path="pacs"),
-])
+st.set_page_config(page_title=login.TITLE, page_icon="🩻", layout="wide", initial_sidebar_state="expanded")
+if not login.admit():  # with login configured: the login or "no access" page, and nothing else
+    st.stop()
+pages = [
+    st.Page("views/diagnose.py", title="Diagnose", default=True),
+    st.Page("views/evaluation.py", title="Evaluation"),
+    st.Page("views/normal.py", title="NORMAL cases", url_path="normal"),
+    st.Page("views/pneumonia.py", title="PNEUMONIA cases", url_path="pneumonia"),
+    st.Page("views/model_card.py", title="Model card"),
+    st.Page("views/calibrate_site.py", title="Calibrate for your site", url_path="calibrate_site"),
+]
+if identity.has_role(identity.REPORTER):
+    pages.append(st.Page("views/pacs.py", title="PACS", url_path="pacs"))
+navigation = st.navigation(pages)
 sidebar.sidebar()
 navigation.run()
 warmup.warm_up()  # after the page, so torch's import does not slow its first paint (`app.serve` warms before)

@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pneumo_core.app.local_server import CHROMIUM, CHROMIUM_ARGS, LAUNCHER, PLAIN, local_server  # noqa: E402
+from harness.local_server import CHROMIUM, CHROMIUM_ARGS, LAUNCHER, PLAIN, local_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "app_timings.json"

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from pneumo_core.cli.drift import score_features  # noqa: E402
+from pneumo_core.inference.batch import score_batch  # noqa: E402
 from pneumo_core.evaluation.evaluate import split_items  # noqa: E402
 from pneumo_core.inference.predictor import Predictor  # noqa: E402
 from pneumo_core.monitoring.drift import drift_test, load_reference  # noqa: E402
@@ -77,8 +77,10 @@ def evaluate(model: str, data: Path, n_batches: int, batch: int, seed: int) -> d
                          "the false-alarm rate needs the full dataset")
     test = [it.path for it in split_items(predictor.bundle, ROOT / "data", "test")]
     t0 = time.perf_counter()
-    held_f, held_l, _, held_failed = score_features(predictor, [(p, str(p)) for p in heldout])
-    test_f, test_l, _, test_failed = score_features(predictor, [(p, str(p)) for p in test])
+    held = score_batch(predictor, [(p, str(p)) for p in heldout])
+    held_f, held_l, held_failed = held.features, held.logits, held.failed
+    tested = score_batch(predictor, [(p, str(p)) for p in test])
+    test_f, test_l, test_failed = tested.features, tested.logits, tested.failed
     t1 = time.perf_counter()
     out = {"model": model, "model_sha256": predictor.bundle.meta.model_sha256, "reference": reference.describe(),
            "false_alarm": batch_rates(reference, held_f, held_l, n_batches, batch, seed),

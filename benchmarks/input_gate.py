@@ -15,7 +15,7 @@ then `inference.gate.decide` on the features of the film that would be scored):
   the combinations too), the share corrected to upright, corrected into the wrong
   orientation, and the mean absolute change in probability of corrected films against the
   upright original (target <= 0.02);
-- the non-radiograph set of `benchmarks/ood_rates.py` (PNG bytes -> `ingest.load`): the
+- the non-radiograph set of `harness/non_radiographs.py` (PNG bytes -> `ingest.load`): the
   share withheld (target >= 97%), by reason and group.
 
 Nothing here chooses anything: the head, its confidence level and the far-OOD limits were
@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.ood_rates import as_radiographs, non_radiographs, official_test_radiographs  # noqa: E402
+from harness.non_radiographs import as_radiographs, non_radiographs, official_test_radiographs  # noqa: E402
 from pneumo_core.data.preprocess import resize_square  # noqa: E402
 from pneumo_core.inference.gate import (FAR_OOD_REASON, Tier, decide, far_ood_limits,  # noqa: E402
                                         far_out_of_distribution)

@@ -12,7 +12,7 @@ those below it (`tests/test_house.py` holds this), and nothing here imports the 
 * `inference`: the shared `Predictor` with its input gate, out-of-distribution checks and heatmaps;
 * `evaluation`, `pacs`: a labelled split measured, and what a threshold means for patients;
   studies read from and reports stored to a PACS over DICOMweb;
-* `training`: how the shipped models were trained and their files maintained;
+* `training`: how the shipped models were trained, their files maintained and their runs summarised;
 * `cli`, `app`: `python -m pneumo_core` and what the Streamlit pages compute and draw.
 """
 from __future__ import annotations

@@ -29,8 +29,8 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pneumo_core.app import paths  # noqa: E402
-from pneumo_core.app.local_server import CHROMIUM, CHROMIUM_ARGS, local_server  # noqa: E402
+from pneumo_core.app.runtime import paths  # noqa: E402
+from harness.local_server import CHROMIUM, CHROMIUM_ARGS, local_server  # noqa: E402
 
 SLOW = 300_000  # ms: the first heatmap on a shared 2-core machine can take minutes
 

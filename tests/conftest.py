@@ -59,19 +59,3 @@ def run_app(page: str | None = None, **state):
     if page:
         at.switch_page(page)
     return at.run()
-
-
-@pytest.fixture
-def navigation_like_a_server(monkeypatch):
-    """A running server turns the legacy `pages/` discovery off for good the first time
-    `st.navigation` runs. AppTest resets that switch before every run, so with a `pages/`
-    folder its reruns would execute the page file alone, skipping the entrypoint and its
-    sidebar. Each AppTest run starts in the state the server is in."""
-    from streamlit.runtime.pages_manager import PagesManager
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from pneumo_core.app import paths, resources
-from pneumo_core.app.local_server import CHROMIUM, CHROMIUM_ARGS, local_server
+from pneumo_core.app.runtime import paths, resources
+from harness.local_server import CHROMIUM, CHROMIUM_ARGS, local_server
 
 pytestmark = pytest.mark.browser
 

@@ -64,3 +64,59 @@ def test_every_package_says_what_it_is_for_and_what_it_exports(package):
     assert ast.get_docstring(tree), f"{package}/__init__.py has no docstring"
     assert any(isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in n.targets)
                for n in tree.body), f"{package}/__init__.py has no __all__"
+
+
+def _imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and not n.level}
+    return {name.split(".")[0] for name in names}
+
+
+@pytest.mark.parametrize("folder, forbidden", [("tests", "benchmarks"), ("benchmarks", "tests"),
+                                               ("pneumo_core", "benchmarks"), ("pneumo_core", "tests"),
+                                               ("pneumo_core", "harness")])
+def test_tests_and_benchmarks_never_import_each_other_and_the_product_imports_neither(folder, forbidden):
+    offenders = [str(p.relative_to(REPO)) for p in (REPO / folder).rglob("*.py") if forbidden in _imports_of(p)]
+    assert not offenders, f"{offenders} import {forbidden}"
+
+
+def test_no_two_packages_import_each_other():
+    edges = {(_package(p), dep) for p in CORE.rglob("*.py") if _package(p) in LAYER
+             for dep in _runtime_imports(p) if dep in LAYER and dep != _package(p)}
+    mutual = sorted((a, b) for a, b in edges if (b, a) in edges and a < b)
+    assert not mutual, f"packages importing each other: {mutual}"
+
+
+APP = CORE / "app"
+# The app's rooms, each importing only rooms of an earlier entry (or its own).
+APP_LAYERS = [{"runtime", "access"}, {"settings"}, {"reading"}, {"review"}, {"site", "pacs"}]
+APP_LAYER = {room: i for i, layer in enumerate(APP_LAYERS) for room in layer}
+
+
+def _app_rooms_imported(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    rooms = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 2 and node.module:
+            rooms.add(node.module.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.level == 2:
+            rooms |= {a.name for a in node.names}
+    return rooms & set(APP_LAYER)
+
+
+def test_every_app_module_lives_in_a_room():
+    loose = sorted(p.name for p in APP.glob("*.py") if p.name not in ("__init__.py", "serve.py"))
+    assert not loose and {p.name for p in APP.iterdir() if p.is_dir() and p.name != "__pycache__"} == set(APP_LAYER)
+
+
+@pytest.mark.parametrize("path", sorted(p for p in APP.glob("*/*.py")), ids=lambda p: str(p.relative_to(APP)))
+def test_no_app_room_imports_a_later_room(path):
+    own = APP_LAYER[path.parent.name]
+    later = sorted(r for r in _app_rooms_imported(path) if APP_LAYER[r] > own)
+    assert not later, f"{path.relative_to(REPO)} imports {later}, a room after its own"
+
+
+def test_no_two_app_rooms_import_each_other():
+    edges = {(p.parent.name, r) for p in APP.glob("*/*.py") for r in _app_rooms_imported(p) if r != p.parent.name}
+    assert not [(a, b) for a, b in edges if (b, a) in edges]

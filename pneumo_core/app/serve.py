@@ -1,8 +1,15 @@
-"""Launcher: warm the model, then serve the app, in one process.
+"""Launcher: check who could reach the server, warm the model, then serve the app, in one process.
 
     python -m pneumo_core.app.serve [streamlit run options, e.g. --server.port 8501]
 
-Streamlit runs the app's script only when a browser connects, so under a plain
+Exposure: `.streamlit/config.toml` listens on 127.0.0.1 and accepts only loopback Host
+headers, so a plain `streamlit run` is safe too. Serving anyone else (another address, or
+another host name, as behind a reverse proxy) makes the app a door into patient records, so
+the launcher refuses it, in one line and before the model loads, unless login is configured
+(`exposure_problem`). The options are resolved by Streamlit's own parser (flags, `STREAMLIT_*`
+variables, config files), so the check sees what the server will do.
+
+Warm-up: Streamlit runs the app's script only when a browser connects, so under a plain
 `streamlit run` the first visitor waits for torch, the model, the CAM stack and their
 first passes. Here they are done (`warmup.warm_up(wait=True)`) before the server takes
 its first request; Streamlit then starts in this same process, so its sessions find the
@@ -11,30 +18,122 @@ warmed `st.cache_resource` predictor and the imported modules.
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import logging
 import sys
 import time
+from typing import Sequence
 
-from .paths import REPO_DIR
+from .runtime.paths import REPO_DIR
 
-__all__ = ["main", "ENTRYPOINT"]
+__all__ = ["main", "ENTRYPOINT", "check_exposure", "exposure_problem", "is_loopback"]
 
 ENTRYPOINT = REPO_DIR / "streamlit_app.py"
+_SEE = "See docs/serving.md, or serve on 127.0.0.1 with the shipped .streamlit/config.toml."
 _QUIET = ("streamlit.runtime.caching.cache_data_api", "streamlit.runtime.scriptrunner_utils.script_run_context")
 
 
+def is_loopback(host: str | None) -> bool:
+    """True for "localhost" and loopback IP addresses; False for a name, an unset address
+    (Streamlit then listens on every interface) and a wildcard (0.0.0.0, ::)."""
+    if not host:
+        return False
+    name = host.strip().strip("[]").lower().rstrip(".")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # a host name may resolve to any interface
+
+
+def exposure_problem(address: str | None, allowed_hosts: Sequence[str], login_problem: str | None) -> str | None:
+    """Why serving on `address` would expose the app, or None when it is safe to start.
+
+    Without login the app is for the person at this machine: loopback address, loopback Host
+    names only (a host name in `server.allowedHosts` means users reach it by that name, e.g.
+    through a reverse proxy). With login, listening beyond loopback needs the users' host name
+    in `server.allowedHosts`, and no empty or `*` list (DNS rebinding).
+
+    Args:
+        address: `server.address` (None or "" listens on every interface).
+        allowed_hosts: `server.allowedHosts`.
+        login_problem: None when login is configured, else what is missing.
+    """
+    hosts = [h.strip() for h in allowed_hosts]
+    any_host = not hosts or "*" in hosts
+    where = f"on {address}" if address else "on every network interface"
+    if login_problem is not None:
+        if not is_loopback(address):
+            return f"refusing to listen {where} without login: {login_problem} {_SEE}"
+        if any_host or not all(is_loopback(h) for h in hosts):
+            return (f"refusing to accept host names other than loopback (server.allowedHosts) without login: "
+                    f"{login_problem} {_SEE}")
+        return None
+    if is_loopback(address):
+        return None
+    if any_host:
+        return (f"refusing to listen {where} with server.allowedHosts accepting any Host header (DNS rebinding): "
+                "set it to the host name users type (see docs/serving.md).")
+    if all(is_loopback(h) for h in hosts):
+        return (f"refusing to listen {where}: server.allowedHosts names only loopback hosts, so no other machine "
+                "could connect; add the host name users type (see docs/serving.md).")
+    return None
+
+
+def _login_problem() -> str | None:
+    """None when `st.login` has all it needs, else why not (in Streamlit's words, on one line)."""
+    from streamlit.auth_util import is_authlib_installed, validate_auth_credentials
+    from streamlit.errors import StreamlitAuthError
+
+    from .access import identity
+    if not identity.login_configured():
+        return "the app's secrets (.streamlit/secrets.toml) have no [auth] section."
+    if not is_authlib_installed():
+        return "Authlib is missing (pip install 'streamlit[auth]')."
+    try:
+        validate_auth_credentials("default")
+    except StreamlitAuthError as exc:
+        return " ".join(str(exc).split())
+    return None
+
+
+def check_exposure(argv: Sequence[str]) -> str | None:
+    """Resolves the options `streamlit run` would use with `argv` and checks them (`exposure_problem`);
+    an `[auth]` section that `st.login` could not use is refused wherever the app listens."""
+    import click
+    from streamlit import config
+    from streamlit.web import bootstrap, cli
+    try:
+        ctx = cli.main_run.make_context("run", [str(ENTRYPOINT), *argv])
+    except click.ClickException as exc:
+        return exc.format_message()
+    bootstrap.load_config_options({k: v for k, v in ctx.params.items() if k not in ("target", "args")})
+    from .access import identity
+    login_problem = _login_problem()
+    if login_problem and identity.login_configured():  # a half-made login fails at the start, not at the first click
+        return f"refusing to start with an incomplete login: {login_problem}"
+    return exposure_problem(config.get_option("server.address"), list(config.get_option("server.allowedHosts") or ()),
+                            login_problem)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Warms up, then runs `streamlit run streamlit_app.py` with `argv`; returns when the server stops."""
+    """Checks the exposure, warms up, then runs `streamlit run streamlit_app.py` with `argv`;
+    returns when the server stops. Exits with status 2 and one line when the exposure is refused."""
     argv = sys.argv[1:] if argv is None else list(argv)
     t0 = time.monotonic()
     importlib.import_module("streamlit")  # creates its loggers, with their levels
+    problem = check_exposure(argv)
+    if problem:
+        print(f"pneumo: {problem}", file=sys.stderr, flush=True)
+        raise SystemExit(2)
     # "No runtime found" and "missing ScriptRunContext" are expected here: the runtime starts below
     quiet = [logging.getLogger(name) for name in _QUIET]
     levels = [q.level for q in quiet]
     for q in quiet:
         q.setLevel(logging.ERROR)
     try:
-        from . import warmup
+        from .runtime import warmup
         warmup.warm_up(wait=True)
     finally:
         for q, level in zip(quiet, levels):

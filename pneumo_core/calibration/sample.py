@@ -1,5 +1,6 @@
 """A site's labelled sample: which files, which label, which patient, and the model's logit
-for each. Files that cannot be read are listed and skipped, never dropped silently."""
+for each (scored by `inference.batch.score_batch`). Files that cannot be read are listed and
+skipped, never dropped silently."""
 from __future__ import annotations
 
 import csv
@@ -14,9 +15,9 @@ from ..io.scan import scan_paths
 from .site import SiteProfileError
 
 if TYPE_CHECKING:
-    from ..inference.predictor import Predictor
+    from ..inference.batch import ScoredBatch
 
-__all__ = ["LabelledFile", "ScoredSample", "read_labelled", "score_labelled"]
+__all__ = ["LabelledFile", "ScoredSample", "read_labelled"]
 
 _LABELS = {"normal": 0, "0": 0, "pneumonia": 1, "1": 1}
 
@@ -51,6 +52,11 @@ class ScoredSample:
     @property
     def keys(self) -> list[str]:
         return [f.key for f in self.files]
+
+    @classmethod
+    def from_batch(cls, files: list[LabelledFile], batch: ScoredBatch) -> "ScoredSample":
+        """The labelled files `inference.batch.score_batch` scored, with its logits and features."""
+        return cls([files[i] for i in batch.kept], batch.logits, batch.features, list(batch.failed))
 
 
 def _from_folder(root: Path) -> tuple[list[LabelledFile], list[str]]:
@@ -99,21 +105,3 @@ def read_labelled(sources: list[Path]) -> tuple[list[LabelledFile], list[str]]:
         files += got
         notes += more
     return files, notes
-
-
-def score_labelled(predictor: Predictor, files: list[LabelledFile], batch_size: int = 32,
-                   progress=None) -> ScoredSample:
-    """The model's logit and features for every readable file; `progress(done, total)` is
-    called after each film (the app's progress bar)."""
-    kept, logits, feats, skipped = [], [], [], []
-    for i, pred in enumerate(predictor.predict_sources(((f.source, f.key) for f in files), 0.5, batch_size=batch_size)):
-        if pred.probability is not None:
-            kept.append(files[i])
-            logits.append(pred.logit)
-            feats.append(pred.features)
-        else:  # unreadable, or not a film the model can assess
-            skipped.append((files[i].key, pred.unscored_reason))
-        if progress is not None:
-            progress(i + 1, len(files))
-    return ScoredSample(kept, np.asarray(logits, np.float64),
-                        np.stack(feats) if feats else np.zeros((0, 0), np.float32), skipped)

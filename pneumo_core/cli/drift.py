@@ -9,11 +9,10 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 
 from ..models.manifest import write_manifest
 
-__all__ = ["register", "score_features"]
+__all__ = ["register"]
 
 
 def _error(message: str) -> int:
@@ -21,24 +20,13 @@ def _error(message: str) -> int:
     return 2
 
 
-def score_features(predictor, sources: list[tuple], batch_size: int = 32, quiet: bool = True):
-    """(features (n, D), logits (n,), indices of the readable sources, [(name, error)]) for
-    (path_or_bytes, name) sources, scored through the product's own path."""
+def _scored(predictor, sources: list[tuple], batch_size: int, quiet: bool):
+    """The library's scoring loop with a progress bar on stderr."""
     from tqdm import tqdm
 
-    features, logits, kept, failed = [], [], [], []
-    preds = predictor.predict_sources(sources, None, batch_size=batch_size)
-    for i, pred in enumerate(tqdm(preds, total=len(sources), desc="score", unit="img", file=sys.stderr,
-                                  disable=quiet)):
-        if pred.probability is None:  # unreadable, or not a film the model can assess
-            failed.append((pred.file, pred.unscored_reason))
-            continue
-        features.append(np.asarray(pred.features, np.float32))
-        logits.append(float(pred.logit))
-        kept.append(i)
-    dim = features[0].shape[0] if features else 0
-    return (np.stack(features) if features else np.empty((0, dim), np.float32), np.asarray(logits),
-            np.asarray(kept, int), failed)
+    from ..inference.batch import score_batch
+    with tqdm(total=len(sources), desc="score", unit="img", file=sys.stderr, disable=quiet) as bar:
+        return score_batch(predictor, sources, batch_size, progress=lambda done, total: bar.update(1))
 
 
 def _cmd_drift_reference(args: argparse.Namespace) -> int:
@@ -55,8 +43,8 @@ def _cmd_drift_reference(args: argparse.Namespace) -> int:
         return _error(str(exc))
     # a patient (or one film filed under two names) is never on both sides
     group = patient_groups(items, read_duplicate_groups(duplicates_file(args.data)))
-    features, logits, kept, failed = score_features(predictor, [(it.path, it.key) for it in items],
-                                                    args.batch_size, args.quiet)
+    scored = _scored(predictor, [(it.path, it.key) for it in items], args.batch_size, args.quiet)
+    features, logits, kept, failed = scored.features, scored.logits, scored.kept, scored.failed
     for name, reason in failed:
         print(f"skipped (unreadable): {name}: {reason}", file=sys.stderr)
     items = [items[i] for i in kept]
@@ -114,8 +102,8 @@ def _cmd_drift(args: argparse.Namespace) -> int:
     if len(files) < MIN_BATCH:  # no need to load the model to refuse
         return _error(f"the drift test needs at least {MIN_BATCH} films; found {len(files)} in the given paths")
     predictor = Predictor(model_dir, site=profile)
-    features, logits, _, failed = score_features(predictor, [(f, str(f)) for f in files], args.batch_size,
-                                                 args.quiet)
+    scored = _scored(predictor, [(f, str(f)) for f in files], args.batch_size, args.quiet)
+    features, logits, failed = scored.features, scored.logits, scored.failed
     for name, reason in failed:
         print(f"unreadable: {name}: {reason}", file=sys.stderr)
     if len(features) < MIN_BATCH:

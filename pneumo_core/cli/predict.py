@@ -40,7 +40,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     except _Usage as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    keys = (["file", "probability", "label", "threshold", "model", "warnings", "error"]
+    keys = (["file", "status", "probability", "label", "threshold", "model", "warnings", "error"]
             + (["site"] if predictor.site is not None else []) + (["cam"] if cam_writer else [])
             + (job.keys if job else []))
     write = _line_writer(args.format, keys)

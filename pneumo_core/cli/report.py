@@ -4,23 +4,32 @@ class counts)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..models.manifest import restamp_if_in_bundle
 
 __all__ = ["register"]
 
+IN_SAMPLE = ("the site profile was fitted on these very films, so these figures are in-sample (too good); "
+             "the honest ones are the out-of-fold evaluation in site_study_test.json (`site-study`)")
+
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from ..evaluation.evaluate import evaluate
+    from ..evaluation.out_of_fold import fitted_on_test_split
     from ..inference.predictor import Predictor
     from .site import site_profile_for
 
     # every film scored as given: the evaluation measures the model; the input gate has its own benchmark
     predictor = Predictor(args.model, site=site_profile_for(args.model, args.site), gate=False)
     result = evaluate(predictor, args.data, args.split, n_boot=args.bootstrap)
+    if args.split == "test" and fitted_on_test_split(predictor.site, predictor.bundle.directory,
+                                                     shipped=args.site == getattr(predictor.site, "name", None)):
+        result["in_sample"] = IN_SAMPLE
+        print(f"warning: {IN_SAMPLE}", file=sys.stderr)
     suffix = f"_site-{predictor.site.name}" if predictor.site is not None else ""
     out = args.out or predictor.bundle.directory / f"eval_{args.split}{suffix}.json"
     Path(out).write_text(json.dumps(result, indent=1) + "\n")

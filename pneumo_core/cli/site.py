@@ -34,7 +34,8 @@ def _sizes(text: str) -> list[int]:
 def _cmd_calibrate_site(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..calibration.sample import read_labelled, score_labelled
+    from ..calibration.sample import ScoredSample, read_labelled
+    from ..inference.batch import score_batch
     from ..calibration.site import build_site_profile, save_profile
     from ..inference.predictor import Predictor
 
@@ -43,7 +44,8 @@ def _cmd_calibrate_site(args: argparse.Namespace) -> int:
         print(note, file=sys.stderr)
     predictor = Predictor(args.model)
     with tqdm(total=len(files), desc="score", unit="img", file=sys.stderr, disable=args.quiet) as bar:
-        sample = score_labelled(predictor, files, progress=lambda done, total: bar.update(1))
+        sample = ScoredSample.from_batch(files, score_batch(predictor, [(f.source, f.key) for f in files],
+                                                            progress=lambda done, total: bar.update(1)))
     for key, reason in sample.skipped:
         print(f"skipped (unreadable): {key}: {reason}", file=sys.stderr)
     profile = build_site_profile(sample.logits, sample.labels, sample.patients, sample.keys,

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.dataset import CLASSES, Item, manifest_items, patient_id, scan_split
+from ..inference.batch import ScoredBatch, score_batch
 from ..inference.predictor import Predictor
 from ..models.bundle import ModelBundle
 from ..stats.metrics import curves, metrics_with_ci, per_class_metrics
@@ -32,25 +33,25 @@ def split_items(bundle: ModelBundle, data_root: str | Path, split: str) -> list[
     return scan_split(root, split)
 
 
-def _scored(predictor: Predictor, items: list[Item], batch_size: int) -> list:
+def _scored(predictor: Predictor, items: list[Item], batch_size: int) -> ScoredBatch:
     from tqdm import tqdm
-    out = []
-    for p in tqdm(predictor.predict_sources(((it.path, it.key) for it in items), threshold=0.5, batch_size=batch_size),
-                  total=len(items), desc="score", leave=False):
-        if p.probability is None:  # unreadable, or withheld by the input gate: no metric may skip a film silently
-            raise RuntimeError(f"{p.file}: {p.unscored_reason}")
-        out.append(p)
-    return out
+    with tqdm(total=len(items), desc="score", leave=False) as bar:
+        batch = score_batch(predictor, [(it.path, it.key) for it in items], batch_size,
+                            progress=lambda done, total: bar.update(1))
+    if batch.failed:  # unreadable, or withheld by the input gate: no metric may skip a film silently
+        name, reason = batch.failed[0]
+        raise RuntimeError(f"{name}: {reason}")
+    return batch
 
 
 def predictions_for(predictor: Predictor, items: list[Item], batch_size: int = 64) -> np.ndarray:
     """The probability of every item (the site's, when the predictor has a profile)."""
-    return np.asarray([p.probability for p in _scored(predictor, items, batch_size)], dtype=np.float64)
+    return _scored(predictor, items, batch_size).probabilities
 
 
 def logits_for(predictor: Predictor, items: list[Item], batch_size: int = 64) -> np.ndarray:
     """The source-calibrated logit of every item (what a site profile recalibrates)."""
-    return np.asarray([p.logit for p in _scored(predictor, items, batch_size)], dtype=np.float64)
+    return _scored(predictor, items, batch_size).logits
 
 
 def evaluate(predictor: Predictor, data_root: str | Path, split: str = "test", n_boot: int = 1000) -> dict:

@@ -6,8 +6,9 @@ functions, so they report the same figures.
 
 Faithfulness (`film_baseline` + `score_map`, used by `benchmarks/saliency_faithfulness.py`):
 the class explained is the class the product shows; a film's class score is the logit
-signed towards that class. Blanking (`inference.occlusion.blank`, the image mean) is the
-product's own rule, so the app's blanking check and these figures perturb alike.
+signed towards that class. Each film is perturbed two ways (`inference.occlusion.FILLS`):
+`flat` (the image mean) and `infill` (from the unblanked film around each pixel, which stays
+on the film); the app's check line uses the same functions, so it and these figures agree.
 - top vs random grid: blank the map's top `fraction`; blank `draws` random sets of whole
   cells of a `grid` x `grid` partition covering the same share; the map wins when the top
   blanking lowers the class score more than the random ones do on average. Whole cells keep
@@ -31,7 +32,7 @@ from PIL import Image, ImageFilter
 
 from ..calibration import calibrated
 from ..data.preprocess import preprocess_batch
-from ..inference.occlusion import blank, cell_masks, class_logits, top_mask
+from ..inference.occlusion import FILLS, blank, cell_masks, class_logits, top_mask
 from ..inference.saliency import explain
 from ..io.ingest import load
 
@@ -63,13 +64,15 @@ class FilmBaseline:
     target_class: str          # the class the product shows (explained by every map)
     sign: float                # +1 for PNEUMONIA, -1 for NORMAL: class score = sign x logit
     logit: float               # raw logit of the film as given
-    random_logits: np.ndarray  # (draws,) raw logits with random grid cells blanked
+    random_logits: np.ndarray  # (draws,) raw logits with random grid cells blanked flat
     end_logits: tuple[float, float]  # (all blanked: deletion's end, blurred: insertion's start)
+    random_logits_infill: np.ndarray | None = None  # (draws,) the same cells filled in (`infill`)
 
 
 def film_baseline(predictor: Any, model_input: np.ndarray, rng: np.random.Generator, threshold: str | float | None = None,
                   fraction: float = FRACTION, draws: int = DRAWS, grid: int = GRID) -> FilmBaseline:
-    """One film's unperturbed, randomly blanked and end-point scores (draws + 3 forward passes)."""
+    """One film's unperturbed, randomly blanked (both fills) and end-point scores (2 x draws + 3
+    forward passes)."""
     model_input = np.asarray(model_input, dtype=np.uint8)
     size = model_input.shape[-1]
     x = preprocess_batch(model_input[None], predictor.spec)
@@ -77,20 +80,23 @@ def film_baseline(predictor: Any, model_input: np.ndarray, rng: np.random.Genera
     blurred = preprocess_batch(np.array(Image.fromarray(model_input).filter(ImageFilter.GaussianBlur(sigma)))[None],
                                predictor.spec)
     everything = np.ones((size, size), dtype=bool)
-    z = class_logits(predictor, torch.cat([x, blank(x, random_grid_masks(size, fraction, rng, draws, grid)),
-                                           blank(x, everything), blurred]))
+    random = random_grid_masks(size, fraction, rng, draws, grid)
+    z = class_logits(predictor, torch.cat([x, blank(x, random), blank(x, everything), blurred,
+                                           FILLS["infill"](x, random)]))
     label = predictor.label(float(predictor.probabilities(z[:1])[0]), predictor.threshold(threshold))
     return FilmBaseline(model_input, x, blurred, label, 1.0 if label == "PNEUMONIA" else -1.0, float(z[0]),
-                        z[1:1 + draws], (float(z[-2]), float(z[-1])))
+                        z[1:1 + draws], (float(z[1 + draws]), float(z[2 + draws])), z[3 + draws:])
 
 
 def score_map(predictor: Any, base: FilmBaseline, heatmap: np.ndarray, fraction: float = FRACTION,
               steps: int = STEPS) -> dict:
-    """Faithfulness of one map of `base`'s film, for its shown class (2 x (steps - 1) forward
+    """Faithfulness of one map of `base`'s film, for its shown class (3 x (steps - 1) forward
     passes; `fraction` must be a multiple of 1/steps, whose deletion step it reuses).
 
-    Returns: class-score drops (top blanked, mean of the random grid draws), whether top wins,
-    the deletion and insertion curves of P(class) at fractions 0, 1/steps, ..., 1, their areas.
+    Returns: class-score drops (top blanked flat, mean of the random grid draws), whether top
+    wins, the deletion and insertion curves of P(class) at fractions 0, 1/steps, ..., 1 and
+    their areas; under "infill", the same top-vs-random figures and deletion curve with the
+    pixels filled in from the film around them (all pixels masked: the image mean, as flat).
     """
     k_top = round(fraction * steps)
     if not np.isclose(k_top, fraction * steps):
@@ -99,17 +105,29 @@ def score_map(predictor: Any, base: FilmBaseline, heatmap: np.ndarray, fraction:
     inserted = base.blurred.expand(len(masks), -1, -1, -1).clone()
     m = torch.from_numpy(masks)[:, None].expand_as(inserted)
     inserted[m] = base.x.expand_as(inserted)[m]
-    z = class_logits(predictor, torch.cat([blank(base.x, masks), inserted]))
-    deletion_z = np.concatenate([[base.logit], z[:steps - 1], [base.end_logits[0]]])
-    insertion_z = np.concatenate([[base.end_logits[1]], z[steps - 1:], [base.logit]])
+    n = steps - 1
+    z = class_logits(predictor, torch.cat([blank(base.x, masks), inserted, FILLS["infill"](base.x, masks)]))
+    deletion_z = np.concatenate([[base.logit], z[:n], [base.end_logits[0]]])
+    insertion_z = np.concatenate([[base.end_logits[1]], z[n:2 * n], [base.logit]])
+    infill_z = np.concatenate([[base.logit], z[2 * n:], [base.end_logits[0]]])
     t = predictor.bundle.temperature
     deletion, insertion = calibrated(base.sign * deletion_z, t), calibrated(base.sign * insertion_z, t)
-    top_drop = base.sign * (base.logit - deletion_z[k_top])
-    random_drop = float(np.mean(base.sign * (base.logit - base.random_logits)))
+    infill_deletion = calibrated(base.sign * infill_z, t)
     dx = 1.0 / steps
-    return {"top_drop": float(top_drop), "random_drop": random_drop, "top_beats_random": bool(top_drop > random_drop),
-            "deletion": [float(v) for v in deletion], "insertion": [float(v) for v in insertion],
-            "deletion_auc": float(np.trapezoid(deletion, dx=dx)), "insertion_auc": float(np.trapezoid(insertion, dx=dx))}
+    out = {**_top_vs_random(base, deletion_z[k_top], base.random_logits),
+           "deletion": [float(v) for v in deletion], "insertion": [float(v) for v in insertion],
+           "deletion_auc": float(np.trapezoid(deletion, dx=dx)), "insertion_auc": float(np.trapezoid(insertion, dx=dx))}
+    if base.random_logits_infill is not None:
+        out["infill"] = {**_top_vs_random(base, infill_z[k_top], base.random_logits_infill),
+                         "deletion": [float(v) for v in infill_deletion],
+                         "deletion_auc": float(np.trapezoid(infill_deletion, dx=dx))}
+    return out
+
+
+def _top_vs_random(base: FilmBaseline, top_logit: float, random_logits: np.ndarray) -> dict:
+    top_drop = float(base.sign * (base.logit - top_logit))
+    random_drop = float(np.mean(base.sign * (base.logit - random_logits)))
+    return {"top_drop": top_drop, "random_drop": random_drop, "top_beats_random": bool(top_drop > random_drop)}
 
 
 def deletion_check(predictor: Any, images: Sequence[np.ndarray], fraction: float = 0.2, method: str = "gradcam",

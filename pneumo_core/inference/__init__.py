@@ -1,7 +1,9 @@
 """Scoring films with a shipped model: the shared, thread-safe `predictor` and its per-film
-`prediction` (probability, call, warnings), the input gate (`gate`, `orientation`), the
-out-of-distribution score and image checks (`ood`), and heatmaps (`saliency`: the default
-occlusion map, `occlusion`, and the Grad-CAM family, `cam`; which one is shown first:
+`prediction` (probability, call, warnings), many films at once (`batch`), the input gate
+(`gate`, `orientation`), the out-of-distribution score and image checks (`ood`), and heatmaps
+(`saliency`; the exact occlusion map and the blanking rules, `occlusion`; the Grad-CAM family,
+`cam`; the fast stand-ins for occlusion, `linear_occlusion`; which one is shown first:
 `saliency_default`)."""
 
-__all__ = ["predictor", "prediction", "gate", "orientation", "ood", "saliency", "saliency_default", "occlusion", "cam"]
+__all__ = ["predictor", "prediction", "batch", "gate", "orientation", "ood", "saliency", "saliency_default", "occlusion",
+           "cam", "linear_occlusion"]

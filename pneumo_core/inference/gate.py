@@ -24,13 +24,15 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from ..io.ingest import BLANK_WARNING, COLOUR_WARNING
+from .ood import POSTERISED_WARNING
 from .orientation import RECORD_FILE, WITHHELD_REASON
 
 if TYPE_CHECKING:
     from .ood import OODModel
     from .orientation import Assessment
 
-__all__ = ["Tier", "GateDecision", "decide", "far_ood_limits", "far_out_of_distribution", "NOT_ASSESSED_PREFIX",
+__all__ = ["Tier", "GateDecision", "decide", "REASONS", "reason_code", "far_ood_limits", "far_out_of_distribution", "NOT_ASSESSED_PREFIX",
            "FAR_OOD_REASON", "FAR_OOD_MARGIN", "FAR_OOD_RULE"]
 
 NOT_ASSESSED_PREFIX = "not assessed: "
@@ -38,6 +40,16 @@ FAR_OOD_MARGIN = 2.0
 FAR_OOD_RULE = (f"either out-of-distribution term (Mahalanobis distance in the PCA subspace, residual outside it) "
                 f"above {FAR_OOD_MARGIN:g} x its largest value over the model's validation films")
 FAR_OOD_REASON = "far outside the features of the training radiographs (not a chest radiograph?)"
+# Why a film gets no call, as a code a program can match and the words a reader sees: the one
+# place they are paired (a check the table does not know is "image_check", in its own words).
+REASONS = {"colour": COLOUR_WARNING, "posterised": POSTERISED_WARNING, "blank": BLANK_WARNING,
+           "far_ood": FAR_OOD_REASON, "orientation_unreadable": WITHHELD_REASON}
+_CODES = {words: code for code, words in REASONS.items()}
+
+
+def reason_code(words: str) -> str:
+    """The code of a reason worded by an image check, the far limit or the orientation head."""
+    return _CODES.get(words, "image_check")
 
 
 class Tier(str, Enum):
@@ -50,6 +62,8 @@ class Tier(str, Enum):
 class GateDecision:
     tier: Tier
     warnings: tuple[str, ...] = ()  # to add to the prediction's own (decoding) warnings
+    reasons: tuple[str, ...] = ()   # codes (`REASONS`) of why the call is withheld
+    correction: int | None = None   # `orientation.TRANSFORMS` index undone before scoring, when one was
 
     @property
     def withheld(self) -> bool:
@@ -77,9 +91,12 @@ def decide(check_reasons: Sequence[str] = (), far_ood: bool = False, orientation
     if orientation is not None and orientation.status == "withheld":
         reasons.append(orientation.reason or WITHHELD_REASON)
     if reasons:
-        return GateDecision(Tier.NOT_ASSESSED, (NOT_ASSESSED_PREFIX + "; ".join(reasons),))
-    extra = (orientation.warning,) if orientation is not None and orientation.status == "corrected" else ()
-    return GateDecision(Tier.UNUSUAL if ood_flag else Tier.OK, extra)
+        return GateDecision(Tier.NOT_ASSESSED, (NOT_ASSESSED_PREFIX + "; ".join(reasons),),
+                            tuple(reason_code(r) for r in reasons))
+    if orientation is not None and orientation.status == "corrected":
+        return GateDecision(Tier.UNUSUAL if ood_flag else Tier.OK, (orientation.warning,),
+                            correction=orientation.transform)
+    return GateDecision(Tier.UNUSUAL if ood_flag else Tier.OK)
 
 
 def far_ood_limits(model_dir: str | Path) -> tuple[float, float] | None:

@@ -1,10 +1,14 @@
 """Blanking regions of a model input, and the occlusion map built from it.
 
-One blanking rule for the product and its checks: masked pixels take the image's own mean
-(over the whole model input, before blanking). That removes local content without darkening
-the film; 0 (black, like aerated lung) would itself push towards NORMAL wherever it lands.
-`saliency.blanking_check`, the occlusion map and `evaluation.saliency_checks` all call
-`blank`, so the app's check line and the benchmark perturb films the same way.
+Two blanking rules, one home (`FILLS`), so the app's check line, the occlusion map and the
+benchmark perturb films alike:
+- `blank` (flat): masked pixels take the image's own mean. That removes local content without
+  darkening the film (0, black like aerated lung, would push towards NORMAL wherever it
+  lands), but a flat grey patch can itself look like an opacity.
+- `infill`: masked pixels are filled from their unmasked neighbourhood (normalised Gaussian
+  convolution, sigma one 14x14 cell), so the film keeps its local density and look and a
+  compact opacity is replaced by the lung around it. A plain local blur would keep a
+  consolidation's low-frequency density in place.
 
 The occlusion map (Zeiler & Fergus 2014) blanks each cell of a grid x grid partition of the
 input in turn and records how much the explained class's logit falls: one forward pass per
@@ -18,9 +22,11 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-__all__ = ["grid_edges", "cell_masks", "top_mask", "blank", "class_logits", "occlusion_map"]
+__all__ = ["grid_edges", "cell_masks", "pool_to_cells", "top_mask", "blank", "infill", "FILLS", "class_logits",
+           "occlusion_map"]
 
-CELLS_PER_PASS = 14  # one grid row per forward pass at 14x14: small batches stay in the CPU's caches
+CELLS_PER_PASS = 4  # small batches stay in the CPU's caches: ~5 ms per Lite0 pass at 4, ~6.5 at 14 (2 cores)
+INFILL_CELLS = 14  # infill sigma: one cell of a 14x14 grid (16 px at 224)
 
 
 def grid_edges(size: int, grid: int) -> np.ndarray:
@@ -38,6 +44,18 @@ def cell_masks(size: int, grid: int) -> np.ndarray:
     for r in range(grid):
         for c in range(grid):
             out[r * grid + c, e[r]:e[r + 1], e[c]:e[c + 1]] = True
+    return out
+
+
+def pool_to_cells(heatmap: np.ndarray, grid: int) -> np.ndarray:
+    """The map averaged over each cell of a grid x grid partition (blocky, same shape): its
+    top share is then made of whole cells, like the random baseline it is compared with."""
+    heat = np.asarray(heatmap, dtype=np.float32)
+    e = grid_edges(heat.shape[-1], grid)
+    out = np.empty_like(heat)
+    for r in range(grid):
+        for c in range(grid):
+            out[e[r]:e[r + 1], e[c]:e[c + 1]] = heat[e[r]:e[r + 1], e[c]:e[c + 1]].mean()
     return out
 
 
@@ -64,6 +82,41 @@ def blank(x: torch.Tensor, masks: np.ndarray | torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _gauss_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (B, C, S, S) with zero padding (3 sigma)."""
+    r = max(1, int(3 * sigma))
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype) / sigma) ** 2)
+    k = (k / k.sum())
+    c = x.shape[1]
+    x = torch.nn.functional.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), padding=(0, r), groups=c)
+    return torch.nn.functional.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), padding=(r, 0), groups=c)
+
+
+def infill(x: torch.Tensor, masks: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Copies of one model input (1, C, S, S) with each mask's pixels filled from the unmasked
+    film around them: blur(x * keep) / blur(keep), sigma S / 14. Where almost nothing within
+    reach is unmasked, the mean of the unmasked pixels fills in (the image mean when all
+    are masked). `masks` is (S, S) or (B, S, S) bool -> (B, C, S, S)."""
+    m = torch.as_tensor(np.asarray(masks, dtype=bool))
+    if m.dim() == 2:
+        m = m[None]
+    with torch.inference_mode(False), torch.no_grad():
+        x0 = x.detach().float().clone()
+        keep = (~m)[:, None].to(x0.dtype)
+        base = x0.expand(len(m), -1, -1, -1)
+        sigma = x.shape[-1] / INFILL_CELLS
+        num, den = _gauss_blur(base * keep, sigma), _gauss_blur(keep, sigma)
+        kept = keep.sum(dim=(1, 2, 3), keepdim=True)
+        far = torch.where(kept > 0, (base * keep).sum(dim=(1, 2, 3), keepdim=True) / kept.clamp(min=1),
+                          x0.mean().expand_as(kept))
+        fill = torch.where(den > 1e-3, num / den.clamp(min=1e-3), far.expand_as(num))
+        out = torch.where(keep.bool().expand_as(base), base, fill)
+    return out.to(x.dtype)
+
+
+FILLS: dict[str, Callable[[torch.Tensor, Any], torch.Tensor]] = {"flat": blank, "infill": infill}
+
+
 def class_logits(predictor: Any, x: torch.Tensor, batch: int = CELLS_PER_PASS) -> np.ndarray:
     """Raw logits (B,) of model inputs (B, C, S, S), in batches under the predictor's lock."""
     out = []
@@ -75,8 +128,8 @@ def class_logits(predictor: Any, x: torch.Tensor, batch: int = CELLS_PER_PASS) -
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def occlusion_map(predictor: Any, x: torch.Tensor, grid: int,
-                  decide: Callable[[float], int]) -> tuple[np.ndarray, float, float]:
+def occlusion_map(predictor: Any, x: torch.Tensor, grid: int, decide: Callable[[float], int],
+                  fill: str = "flat") -> tuple[np.ndarray, float, float]:
     """Occlusion map of one model input (1, C, S, S).
 
     Args:
@@ -84,6 +137,7 @@ def occlusion_map(predictor: Any, x: torch.Tensor, grid: int,
         x: the standardised model input.
         grid: cells per side.
         decide: the unoccluded raw logit -> the class explained (1 = PNEUMONIA, 0 = NORMAL).
+        fill: a key of `FILLS`, how a cell is blanked.
 
     Returns:
         (map S x S float32 in [0, 1], constant within each cell and scaled to its maximum;
@@ -92,7 +146,7 @@ def occlusion_map(predictor: Any, x: torch.Tensor, grid: int,
     """
     size = x.shape[-1]
     masks = cell_masks(size, grid)
-    logits = class_logits(predictor, torch.cat([x, blank(x, masks)]))
+    logits = class_logits(predictor, torch.cat([x, FILLS[fill](x, masks)]))
     sign = 1.0 if decide(float(logits[0])) == 1 else -1.0
     drops = np.maximum(sign * (logits[0] - logits[1:]), 0.0)
     raw_max = float(drops.max())

@@ -35,7 +35,8 @@ import torch
 from ..errors import PneumoError
 from ..calibration import calibrated
 from ..data.preprocess import preprocess_batch, resize_square
-from ..io.ingest import IngestError, Radiograph, load
+from ..io.ingest import IngestError, Radiograph
+from ..io.sandbox import load_untrusted
 from ..models.bundle import ModelBundle, load_bundle
 from ..models.fusion import fuse_for_inference
 from ..stats.decision import call_label
@@ -190,13 +191,15 @@ class Predictor:
                 decision = decide(prep.check_reasons, bool(far[i]), assessments[i], bool(flags[i]))
             warnings = prep.warnings + list(decision.warnings)
             if decision.withheld:  # read, but not a film we can call: no probability, no label
-                out.append(Prediction(name, None, None, t, self.name, warnings, None, score, site, model_input=scored))
+                out.append(Prediction(name, None, None, t, self.name, warnings, None, score, site, model_input=scored,
+                                      reasons=decision.reasons))
                 continue
-            if decision.tier is Tier.UNUSUAL:  # the warning, plus check reasons not already said
+            unusual = decision.tier is Tier.UNUSUAL
+            if unusual:  # the warning, plus check reasons not already said
                 warnings += [OOD_WARNING] + [w for w in prep.check_reasons if w not in warnings]
             p = float(probs[i])
-            out.append(Prediction(name, p, self.label(p, t), t, self.name, warnings, None, score,
-                                  site, float(x[i]), feats[i], scored))
+            out.append(Prediction(name, p, self.label(p, t), t, self.name, warnings, None, score, site, float(x[i]),
+                                  feats[i], scored, correction=decision.correction, out_of_distribution=unusual))
         return out
 
     def predict_bytes(self, data: bytes, name: str, threshold: str | float | None = None) -> Prediction:
@@ -205,7 +208,9 @@ class Predictor:
 
     def predict_sources(self, sources: Iterable[tuple[bytes | str | Path, str]], threshold: str | float | None = None,
                         batch_size: int = 32) -> Iterator[Prediction]:
-        """(source, display name) pairs -> predictions in input order, in bounded batches."""
+        """(source, display name) pairs -> predictions in input order, in bounded batches. Each
+        file is decoded in a worker process (`io.sandbox`), so one hostile file is one error
+        line and the rest of the batch is scored."""
         t = self.threshold(threshold)
         chunk: list[tuple[bytes | str | Path, str]] = []
         for src in sources:
@@ -221,7 +226,7 @@ class Predictor:
         good, good_idx = [], []
         for i, (src, name) in enumerate(chunk):
             try:
-                good.append(self._prepare(load(src, name=name)))
+                good.append(self._prepare(load_untrusted(src, name=name)))  # a worker process: hostile files
                 good_idx.append(i)
             except IngestError as exc:
                 results[i] = Prediction(name, None, None, t, self.name, [], str(exc), site=self._site_name)

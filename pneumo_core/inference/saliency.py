@@ -4,11 +4,12 @@
 target it explains the class shown at the threshold. Maps are relative: scaled per image
 to their own maximum, so colours are not comparable across images; `cam_max` keeps the raw
 maximum. `blanking_check` says, in one extra forward pass, whether the highlighted region
-matters for this film: P(pneumonia) before and after blanking the map's top 20%.
+matters for this film: P(pneumonia) before and after the map's top 20% is filled in from the
+film around it (`occlusion.infill`, which does not paint an opacity-like patch).
 
-The default method and layer were chosen by `benchmarks/saliency_faithfulness.py` on
-validation films (docs/saliency.md): `DEFAULT_METHOD`, `default_method(arch)`, and the
-layer in `models.registry` (`target_layer`).
+The default method was chosen by `benchmarks/saliency_faithfulness.py` on validation films
+(docs/saliency.md): `DEFAULT_METHOD`, `default_method(arch)`; the CAM layer is in
+`models.registry` (`target_layer`).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -28,18 +29,30 @@ from ..io.ingest import Radiograph
 from ..io.overlay import render_overlay
 from ..models.registry import target_layer
 from .cam import cam_map
-from .occlusion import blank, class_logits, occlusion_map, top_mask
+from .linear_occlusion import cam_times_coarse_occlusion, linear_occlusion_map
+from .occlusion import FILLS, class_logits, occlusion_map, pool_to_cells, top_mask
 from .saliency_default import DEFAULT_METHOD, default_method
 
 __all__ = ["CamMethod", "METHODS", "DEFAULT_METHOD", "default_method", "Explanation", "explain",
            "BlankingCheck", "blanking_check", "CamWriter"]
 
 
+Builder = Callable[[Any, Any, Any, Callable[[float], int]], tuple[np.ndarray, float, float]]
+
+
 class CamMethod(NamedTuple):
-    cam: type | None  # a pytorch-grad-cam class; None for occlusion
+    cam: type | None  # a pytorch-grad-cam class; None for maps built another way
     class_specific: bool
     label: str
-    grid: int = 0  # occlusion: cells per side (one forward pass per cell)
+    grid: int = 0  # occlusion-type maps: cells per side
+    build: Builder | None = None  # (predictor, x, layer, decide) -> (map, raw max, logit) when not a plain CAM
+    highlights: str = "regions that raised the {cls} score"
+
+
+def _layercam_cells(predictor: Any, x: Any, layer: Any, decide: Callable[[float], int]) -> tuple[np.ndarray, float, float]:
+    heat, cam_max, logit = cam_map(predictor, x, LayerCAM, layer, decide)
+    cells = pool_to_cells(heat, 14)
+    return (cells / cells.max() if cells.max() > 0 else cells).astype(np.float32), cam_max, logit
 
 
 METHODS: dict[str, CamMethod] = {
@@ -47,8 +60,19 @@ METHODS: dict[str, CamMethod] = {
     "gradcam++": CamMethod(GradCAMPlusPlus, True, "Grad-CAM++"),
     "hirescam": CamMethod(HiResCAM, True, "HiResCAM"),
     "layercam": CamMethod(LayerCAM, True, "LayerCAM"),
+    "layercam-cells": CamMethod(LayerCAM, True, "LayerCAM, 14x14 cells", grid=14, build=_layercam_cells),
+    "linear-occlusion": CamMethod(None, True, "Linearised occlusion (14x14 cells, one backward pass)", grid=14,
+                                  build=lambda p, x, _l, d: linear_occlusion_map(p, x, 14, d),
+                                  highlights="regions whose blanking is estimated (to first order) to lower the "
+                                             "{cls} score most"),
+    "layercam-occ3": CamMethod(LayerCAM, True, "LayerCAM x 3x3 occlusion (10 passes)", grid=14,
+                               build=lambda p, x, layer, d: cam_times_coarse_occlusion(p, x, LayerCAM, layer, d),
+                               highlights="regions that raised the {cls} score, weighted by how much blanking "
+                                          "each ninth of the film lowered it"),
     "eigencam": CamMethod(EigenCAM, False, "EigenCAM (not class-specific)"),
-    "occlusion": CamMethod(None, True, "Occlusion (14x14 cells, slow)", grid=14),
+    "occlusion": CamMethod(None, True, "Occlusion (14x14 cells, exact, slow)", grid=14,
+                           build=lambda p, x, _l, d: occlusion_map(p, x, 14, d),
+                           highlights="regions whose blanking lowered the {cls} score most"),
 }
 
 _RELATIVE = ("Relative map: scaled to this image's own maximum, so colours cannot be compared "
@@ -128,10 +152,10 @@ def explain(predictor: Any, image: Radiograph | np.ndarray, method: str | None =
         return CLASSES.index(predictor.label(float(predictor.probabilities([raw_logit])[0]), thr))
 
     x = preprocess_batch(model_input[None], predictor.spec)
-    if spec.cam is None:
-        heatmap, cam_max, logit = occlusion_map(predictor, x, spec.grid, decide)
+    module = predictor.model.get_submodule(layer) if layer else target_layer(predictor.model, predictor.bundle.arch)
+    if spec.build is not None:
+        heatmap, cam_max, logit = spec.build(predictor, x, module, decide)
     else:
-        module = predictor.model.get_submodule(layer) if layer else target_layer(predictor.model, predictor.bundle.arch)
         heatmap, cam_max, logit = cam_map(predictor, x, spec.cam, module, decide)
     target_class = CLASSES[decide(logit)]
     return Explanation(heatmap=heatmap, overlay=render_overlay(picture, heatmap, opacity), target_class=target_class,
@@ -144,36 +168,45 @@ def _note(spec: CamMethod, target_class: str, cam_max: float) -> str:
     if not spec.class_specific:
         return (f"{_RELATIVE} {spec.label}: the main pattern in the model's features, the same "
                 "whichever class is shown.")
-    if spec.cam is None:  # occlusion: measured by blanking, not by gradients
-        if cam_max <= 0.0:
-            return f"{_RELATIVE} Blanking no region lowered the {target_class} score: the map is empty."
-        return f"{_RELATIVE} Highlights regions whose blanking lowered the {target_class} score most."
     if cam_max <= 0.0:
-        return f"{_RELATIVE} No region raised the {target_class} score: the map is empty."
-    return f"{_RELATIVE} Highlights regions that raised the {target_class} score."
+        return f"{_RELATIVE} No region was found for the {target_class} score: the map is empty."
+    return f"{_RELATIVE} Highlights {spec.highlights.format(cls=target_class)}."
 
 
 @dataclass(frozen=True)
 class BlankingCheck:
     p_before: float  # P(pneumonia) of the film as explained
-    p_after: float  # P(pneumonia) with the map's top `fraction` blanked to the image mean
+    p_after: float  # P(pneumonia) with the map's top `fraction` filled in from the film around it
     fraction: float
+    target_class: str = "PNEUMONIA"  # the class the map explains (the call shown)
 
     @property
     def text(self) -> str:
-        return f"blanking the highlighted region changes P(pneumonia) from {self.p_before:.2f} to {self.p_after:.2f}"
+        """What the check means for the class that was called, in the probability shown."""
+        sign = 1.0 if self.target_class == "PNEUMONIA" else -1.0
+        p = np.clip(np.array([self.p_before, self.p_after]), 1e-6, 1 - 1e-6)
+        drop = sign * float(np.diff(np.log(p / (1 - p)))[0]) * -1.0  # class logit drop
+        if drop >= 1.0:
+            meaning = f"the region carries much of the {self.target_class} call"
+        elif drop > 0.2:
+            meaning = f"the region carries some of the {self.target_class} call; the rest lies elsewhere"
+        else:
+            meaning = f"the {self.target_class} call does not rest on this region alone"
+        return (f"filling the highlighted region in from the film around it changes P(pneumonia) from "
+                f"{self.p_before:.2f} to {self.p_after:.2f}: {meaning}")
 
 
-def blanking_check(predictor: Any, explanation: Explanation, fraction: float = 0.2) -> BlankingCheck:
-    """Does the map matter for this film? Blanks the map's top `fraction` of the model input
-    with the image mean (`occlusion.blank`, the rule the faithfulness benchmark measured) and
-    scores it: one forward pass. Probabilities are calibrated like `Prediction.probability`
-    (the site profile's when the predictor has one); `p_before` comes from the map's own
-    forward pass."""
+def blanking_check(predictor: Any, explanation: Explanation, fraction: float = 0.2,
+                   fill: str = "infill") -> BlankingCheck:
+    """Does the map matter for this film? Fills the map's top `fraction` of the model input
+    in from the film around it (`occlusion.infill`, one of the two perturbations the
+    faithfulness benchmark measures; `fill="flat"` for the image mean) and scores it: one
+    forward pass. Probabilities are calibrated like `Prediction.probability` (the site
+    profile's when the predictor has one); `p_before` comes from the map's own forward pass."""
     x = preprocess_batch(explanation.model_input[None], predictor.spec)
-    after = class_logits(predictor, blank(x, top_mask(explanation.heatmap, fraction)))
+    after = class_logits(predictor, FILLS[fill](x, top_mask(explanation.heatmap, fraction)))
     p = predictor.probabilities([explanation.logit, after[0]])
-    return BlankingCheck(float(p[0]), float(p[1]), fraction)
+    return BlankingCheck(float(p[0]), float(p[1]), fraction, explanation.target_class)
 
 
 class CamWriter:

@@ -36,7 +36,7 @@ _PNEUMONIA, _NORMAL = "#d95f02", "#1f77b4"
 
 @dataclass
 class ReportCase:
-    file_name: str
+    file_name: str  # printed only when `show_file_name`: an upload's name often carries the patient's
     probability: float
     label: str
     threshold: float
@@ -65,6 +65,8 @@ class ReportCase:
     accession_number: str = ""
     impression: str = ""
     reader: str = ""
+    case_id: str = ""  # how the report names the case: the typed accession, the instance UID or a content hash
+    show_file_name: bool = False  # the reader chose to print the file name
 
 
 def report_disclaimer(site: str | None) -> str:
@@ -86,8 +88,10 @@ def _estimate(value: float, ci: tuple[float, float] | None) -> str:
 
 def report_lines(case: ReportCase) -> list[tuple[str, str]]:
     """The report's facts as (label, value) rows, in the order printed."""
-    lines = [
-        ("File", case.file_name),
+    lines = [("Case", case.case_id or "not identified")]
+    if case.show_file_name:
+        lines.append(("File", case.file_name))
+    lines += [
         ("P(pneumonia)", f"{case.probability:.4f}, {case.calibration}"),
         ("Calibration", case.calibration_detail or case.calibration),
         ("Call at this threshold", case.label),
@@ -105,8 +109,9 @@ def report_lines(case: ReportCase) -> list[tuple[str, str]]:
         lines.append(("Expected at this point", case.operating_point_source
                       or "no estimate of sensitivity and specificity at this threshold"))
     lines.append(("Model", f"{case.model}" + (f" - {case.model_description}" if case.model_description else "")))
-    if case.metadata:
-        lines.append(("DICOM (non-identifying)", ", ".join(f"{k}={v}" for k, v in case.metadata.items())))
+    shown = {k: v for k, v in case.metadata.items() if k != "SOPInstanceUID"}  # the UID names the case above
+    if shown:
+        lines.append(("DICOM (non-identifying)", ", ".join(f"{k}={v}" for k, v in shown.items())))
     return lines
 
 

@@ -4,12 +4,14 @@ element values, which may identify the patient."""
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pydicom
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from .codestream import check_codestream
 from .limits import IngestError, check_pixel_count, min_max
 
 __all__ = ["decode_dicom"]
@@ -17,12 +19,17 @@ __all__ = ["decode_dicom"]
 _DICOM_METADATA = ("Modality", "ViewPosition", "BodyPartExamined",
                    "PhotometricInterpretation", "Rows", "Columns")  # nothing identifying
 _RADIOGRAPH_MODALITIES = {"CR", "DX", "DR", "RG", "OT"}
+_COLOUR_PHOTOMETRIC = {"RGB", "PALETTE COLOR", "YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL_420", "YBR_ICT", "YBR_RCT"}
+_CODE_STRING = re.compile(r"[A-Z0-9_ ]{1,16}")  # the CS value representation: no names fit ("^" is not allowed)
+_UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
 
 
 def decode_dicom(data: bytes, warnings: list[str], force: bool) -> tuple[np.ndarray, dict[str, str]]:
     """Stored values -> modality LUT -> VOI (the file's own window) -> bone white, [0, 1]."""
     try:
         ds = pydicom.dcmread(io.BytesIO(data), force=force)
+    except MemoryError:  # a deflated dataset inflates whole: a zlib bomb is a memory error, not damage
+        raise
     except Exception:  # noqa: BLE001 - parser messages may quote element values
         raise IngestError("not a readable DICOM file (damaged or truncated header)") from None
     if force:
@@ -38,7 +45,7 @@ def decode_dicom(data: bytes, warnings: list[str], force: bool) -> tuple[np.ndar
     photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
     samples = int(ds.get("SamplesPerPixel", 1) or 1)
     if samples != 1 or photometric not in ("MONOCHROME1", "MONOCHROME2"):
-        if photometric in ("RGB", "PALETTE COLOR") or photometric.startswith("YBR_"):
+        if photometric in _COLOUR_PHOTOMETRIC:  # a known term only: the element is free text in a crafted file
             raise IngestError(f"colour DICOM ({photometric}) is not supported; radiographs are grayscale")
         if samples != 1:
             raise IngestError(f"colour DICOM ({samples} samples per pixel) is not supported; "
@@ -47,12 +54,14 @@ def decode_dicom(data: bytes, warnings: list[str], force: bool) -> tuple[np.ndar
     if "Rows" not in ds or "Columns" not in ds:
         raise IngestError("DICOM image has no Rows/Columns")
     check_pixel_count(int(ds.Columns), int(ds.Rows))
+    check_codestream(ds.file_meta.get("TransferSyntaxUID"), int(ds.Rows), int(ds.Columns), samples, ds.get("PixelData"))
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     if frames > 1:
         warnings.append(f"DICOM has {frames} frames; only the first is used")
     modality = str(ds.get("Modality", "")).upper()
     if modality and modality not in _RADIOGRAPH_MODALITIES:
-        warnings.append(f"DICOM modality is {modality[:8]}, not a radiograph (CR/DX)")
+        named = modality if _CODE_STRING.fullmatch(modality) and len(modality) <= 4 else "not a known code"
+        warnings.append(f"DICOM modality is {named}, not a radiograph (CR/DX)")
     try:
         arr = pydicom.pixels.pixel_array(ds, index=0)  # decodes the first frame only
     except MemoryError:
@@ -65,17 +74,35 @@ def decode_dicom(data: bytes, warnings: list[str], force: bool) -> tuple[np.ndar
     pixels = min_max(arr) if voi_range is None else _to_unit(arr, *voi_range)
     if photometric == "MONOCHROME1":  # after VOI, so the window is read as the file meant it
         pixels = 1.0 - pixels
-    metadata = {k: str(ds.get(k)) for k in _DICOM_METADATA if ds.get(k) not in (None, "")}
+    metadata = _metadata(ds)
     return np.ascontiguousarray(pixels, dtype=np.float32), metadata
 
 
+def _metadata(ds: pydicom.Dataset) -> dict[str, str]:
+    """The non-identifying fields, each only when it is a valid code string or number (a
+    crafted file can put a name in any element), and the instance UID when it is one."""
+    out = {}
+    for k in _DICOM_METADATA:
+        value = ds.get(k)
+        text = str(value).strip() if value is not None else ""
+        if isinstance(value, int) or _CODE_STRING.fullmatch(text):
+            out[k] = text
+    uid = str(ds.get("SOPInstanceUID", "")).strip()
+    if len(uid) <= 64 and _UID.fullmatch(uid):
+        out["SOPInstanceUID"] = uid
+    return out
+
+
 def _pixel_error(ts: UID | None) -> str:
+    """In our words: the transfer syntax's UID is never quoted (a crafted file can put any
+    text there); a registered syntax is named by pydicom's own dictionary."""
     try:
         compressed = ts is not None and ts.is_compressed
-    except ValueError:  # a private/unknown transfer syntax
-        return f"cannot decode DICOM pixel data in unknown transfer syntax ({ts})"
+        name = ts.name if compressed and ts.is_private is False and ts.name != str(ts) else None
+    except (ValueError, AttributeError):  # not a transfer syntax pydicom knows
+        return "unsupported compression: the DICOM's pixel data is in a format we cannot read"
     if compressed:
-        return f"cannot decode DICOM compressed as {ts.name} ({ts})"
+        return f"cannot decode DICOM compressed as {name}" if name else "unsupported compression"
     return "cannot read DICOM pixel data (damaged or incomplete file)"
 
 

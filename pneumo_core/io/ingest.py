@@ -1,7 +1,8 @@
 """Decode whatever a user or a folder hands us into one grayscale radiograph.
 
 Every path into the product (training, evaluation, CLI, app) goes through `load`, so
-an image is decoded the same way everywhere. Failures raise `IngestError` with a
+an image is decoded the same way everywhere; bytes from a user or a PACS reach it inside a
+worker process (`sandbox.load_untrusted`), so a decoder's bomb cannot take the server down. Failures raise `IngestError` with a
 one-line reason a clinician can read; it never echoes file names or DICOM values,
 because either may carry patient identity. Nothing is written to disk and no PIL
 or pydicom global setting is changed (the app decodes in several threads).
@@ -15,11 +16,11 @@ import numpy as np
 
 from .dicom import decode_dicom
 from .limits import (BLANK_WARNING, COLOUR_WARN_LEVEL, COLOUR_WARNING, MAX_ASPECT, MAX_FILE_BYTES, MIN_SIDE,
-                     IngestError)
+                     DecodeMemoryError, IngestError)
 from .pictures import colour_saturation, decode_picture
 from .scan import DICOM_SUFFIXES
 
-__all__ = ["IngestError", "Radiograph", "colour_saturation", "load", "COLOUR_WARNING", "BLANK_WARNING",
+__all__ = ["IngestError", "Radiograph", "colour_saturation", "load", "read_source", "COLOUR_WARNING", "BLANK_WARNING",
            "COLOUR_WARN_LEVEL"]
 
 _NOT_IMAGES = (  # (offset, magic, message): only used to word the error
@@ -51,7 +52,7 @@ def load(source: bytes | str | Path, name: str | None = None) -> Radiograph:
     `name` is only a hint (a `.dcm` suffix allows DICOM without its 128-byte preamble);
     it is never opened, so bytes from an upload cannot reach the file system.
     """
-    data = _read_source(source)
+    data = read_source(source)
     warnings: list[str] = []
     metadata: dict[str, str] = {}
     measured: dict[str, float] = {}  # facts lost in the grey conversion, kept for the OOD checks
@@ -69,7 +70,7 @@ def load(source: bytes | str | Path, name: str | None = None) -> Radiograph:
     except IngestError:
         raise
     except MemoryError:
-        raise IngestError("not enough memory to decode this image") from None
+        raise DecodeMemoryError() from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad input
         raise IngestError(f"cannot decode image ({type(exc).__name__})") from exc
     _check_geometry(pixels, warnings)
@@ -78,7 +79,7 @@ def load(source: bytes | str | Path, name: str | None = None) -> Radiograph:
 
 
 # --- reading -----------------------------------------------------------------------
-def _read_source(source: bytes | bytearray | memoryview | str | Path) -> bytes:
+def read_source(source: bytes | bytearray | memoryview | str | Path) -> bytes:
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     else:

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import PneumoError
 
-__all__ = ["IngestError", "MAX_FILE_BYTES", "MAX_PIXELS", "MIN_SIDE", "MAX_ASPECT", "COLOUR_WARN_LEVEL",
+__all__ = ["IngestError", "DecodeMemoryError", "MAX_FILE_BYTES", "MAX_PIXELS", "MIN_SIDE", "MAX_ASPECT", "COLOUR_WARN_LEVEL",
            "COLOUR_WARNING", "BLANK_WARNING", "check_pixel_count", "min_max", "first_line"]
 
 MAX_FILE_BYTES = 256 * 2**20  # a 50 MP 16-bit DICOM is ~100 MB; more is not one radiograph
@@ -20,6 +20,13 @@ BLANK_WARNING = "image is blank (a single grey level)"
 
 class IngestError(PneumoError, ValueError):
     """The input cannot be turned into a radiograph; the message is one line."""
+
+
+class DecodeMemoryError(IngestError):
+    """Decoding ran out of memory (a decompression bomb, or a limit set for a worker)."""
+
+    def __init__(self) -> None:
+        super().__init__("not enough memory to decode this image")
 
 
 def check_pixel_count(width: int, height: int) -> None:

@@ -55,7 +55,8 @@ class EfficientNetLite0(nn.Module):
         self._conv_head = nn.Conv2d(cin, 1280, 1, bias=False)
         self._bn1 = nn.BatchNorm2d(1280, **_BN)
         self.act = nn.ReLU6(inplace=True)
-        # Grad-CAM's target layer: the last spatial feature map, after its activation.
+        # a module of its own (not the shared `act`), so the last feature map can be hooked after its activation;
+        # the CAM layer the product uses is the registry's `target_layer`
         self.head_act = nn.ReLU6()
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)

@@ -23,7 +23,7 @@ class PaperCNN(nn.Module):
                 layers.append(nn.MaxPool2d(2))
             layers.append(_block(cin, w))
             cin = w
-        # The last block's output (before pooling) is Grad-CAM's target layer.
+        # the CAM layer the product hooks is the registry's `target_layer` (one of these blocks)
         self.blocks = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(cin, 128), nn.ReLU(inplace=True), nn.Dropout(dropout))

@@ -16,7 +16,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pneumo_core.app import calibration_choice, cases, eval_views, formatting, operating_point, paths, resources, sidebar
+from pneumo_core.app.settings import calibration_choice, operating_point, sidebar
+from pneumo_core.app.reading import cases
+from pneumo_core.app.review import eval_views
+from pneumo_core.app.review.evaluation_view import evaluation_view
+from pneumo_core.app.runtime import formatting, paths, resources
 from pneumo_core.calibration.recalibration import logit
 from pneumo_core.calibration.site import build_site_profile, load_profile, save_profile
 
@@ -45,7 +49,7 @@ def profiles(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(autouse=True)
-def _app_env(monkeypatch, profiles, navigation_like_a_server):
+def _app_env(monkeypatch, profiles):
     """Navigation as on a running server, and "test-site" shipped beside whatever each model
     really ships."""
     real = resources.shipped_site_files
@@ -102,7 +106,7 @@ def test_choosing_a_site_profile_changes_the_probability_label_and_threshold_on_
 
 
 def _scored_examples() -> list[cases.CaseResult]:
-    from pneumo_core.app import scoring
+    from pneumo_core.app.reading import scoring
     return [scoring.score_file(MODEL, p.read_bytes(), p.name) for p in paths.example_files()]
 
 
@@ -124,7 +128,7 @@ def test_a_profile_for_other_weights_or_a_broken_file_shows_an_error_not_an_exce
 def _page_using_a_profile(path: str) -> None:
     import streamlit as st
 
-    from pneumo_core.app import sidebar
+    from pneumo_core.app.settings import sidebar
     from pneumo_core.calibration.site import load_profile
     s = sidebar.sidebar()
     st.text(s.probability_label)
@@ -155,12 +159,12 @@ def test_evaluation_under_a_site_profile_says_which_calibration_and_shows_its_nu
         site = load_profile(profiles["whole-split"])
         calibration = sidebar.session_key(site)
         state["session_profiles"] = {calibration: site}
-    at = _app("pages/evaluation.py", calibration=calibration, **state)
+    at = _app("views/evaluation.py", calibration=calibration, **state)
     assert not at.exception and not at.error
     s = at.session_state["settings"]
     info = _plain(at.info[0].value)
     assert f"calibrated for {s.site.name}" in info and how in info
-    view = resources.evaluation_view(MODEL, s.site, s.shipped_site)
+    view = evaluation_view(MODEL, s.site, s.shipped_site)
     assert view.out_of_fold == (how == eval_views.OUT_OF_FOLD_NOTE)
     labels, probs, _ = eval_views.eval_arrays(view.ev)
     source_labels, source_probs, _ = eval_views.eval_arrays(resources.eval_report(MODEL))
@@ -190,7 +194,7 @@ def test_results_csv_and_case_report_name_the_calibration(monkeypatch, profiles)
 
 
 def test_drift_verdict_waits_for_twenty_scored_films_and_is_cached_per_calibration(monkeypatch, profiles):
-    from pneumo_core.app import scoring
+    from pneumo_core.app.reading import scoring
     from pneumo_core.monitoring import drift
     from pneumo_core.monitoring.site_reference import reference_for
     assert reference_for(paths.resolve_model_dir(MODEL), None) is not None  # the default model ships one
@@ -251,7 +255,7 @@ def test_a_site_profile_gives_words_at_its_cross_fitted_threshold_and_says_so_wh
 
 
 def test_the_evaluation_page_leads_with_the_operating_point_in_words():
-    at = _app("pages/evaluation.py")
+    at = _app("views/evaluation.py")
     assert not at.exception
     s = at.session_state["settings"]
     words = operating_point.at(MODEL, s.threshold).in_words()

@@ -1,4 +1,4 @@
-"""Tests for pneumo_core.app.eval_views: what the evaluation pages compute at any threshold.
+"""Tests for pneumo_core.app.review.eval_views: what the evaluation pages compute at any threshold.
 
 Each test name says the failure it guards against. Numbers are read from the shipped
 evaluation files at run time, never hard-coded, so retrained models keep these green.
@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from pneumo_core.app import eval_views, figures, resources
+from pneumo_core.app.review import eval_views, figures
+from pneumo_core.app.runtime import resources
 from pneumo_core.models.bundle import list_models
 
 MODELS = list_models()
@@ -148,7 +149,7 @@ def test_metrics_table_leads_with_sensitivity_and_specificity():
 
 
 def test_site_study_x_ticks_never_print_a_study_size_on_top_of_the_samples_own():
-    from pneumo_core.app import site_figures
+    from pneumo_core.app.site import site_figures
     study = resources.site_study(MODELS[0])
     sizes = sorted(int(n) for n in study["sizes"])
     ticks = list(site_figures.study_figure(study, None, sizes[0] + 3).layout.xaxis.tickvals)

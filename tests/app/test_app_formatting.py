@@ -1,4 +1,4 @@
-"""Tests for pneumo_core.app.formatting: user-supplied names and probabilities as the app prints them.
+"""Tests for pneumo_core.app.runtime.formatting: user-supplied names and probabilities as the app prints them.
 
 Each test name says the failure it guards against. Numbers are read from the shipped
 evaluation files at run time, never hard-coded, so retrained models keep these green.
@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from pneumo_core.app import formatting
+from pneumo_core.app.runtime import formatting
 
 
 @pytest.mark.parametrize("name", ["**bold**", "[link](http://x)", "<img src=x onerror=alert(1)>", "$x^2$",

@@ -1,4 +1,4 @@
-"""Tests for pneumo_core.app.model_card: the card's and the comparison's rows and captions.
+"""Tests for pneumo_core.app.review.model_card: the card's and the comparison's rows and captions.
 
 Each test name says the failure it guards against. Numbers are read from the shipped
 evaluation files at run time, never hard-coded, so retrained models keep these green.
@@ -9,7 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from pneumo_core.app import formatting, model_card, resources
+from pneumo_core.app.runtime import formatting, resources
+from pneumo_core.app.review import model_card
 from pneumo_core.models.bundle import list_models
 
 MODELS = list_models()

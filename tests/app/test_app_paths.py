@@ -1,4 +1,4 @@
-"""Tests for pneumo_core.app.paths: the shipped models, examples and test images the app reads.
+"""Tests for pneumo_core.app.runtime.paths: the shipped models, examples and test images the app reads.
 
 Each test name says the failure it guards against. Numbers are read from the shipped
 evaluation files at run time, never hard-coded, so retrained models keep these green.
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from pneumo_core.app import paths
+from pneumo_core.app.runtime import paths
 from pneumo_core.models.bundle import list_models
 
 MODELS = list_models()

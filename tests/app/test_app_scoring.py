@@ -1,4 +1,4 @@
-"""Tests for pneumo_core.app.scoring: a slider move must not re-run the network.
+"""Tests for pneumo_core.app.reading.scoring: a slider move must not re-run the network.
 
 Each test name says the failure it guards against. Numbers are read from the shipped
 evaluation files at run time, never hard-coded, so retrained models keep these green.
@@ -8,7 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pneumo_core.app import cases, paths, resources, scoring, sidebar
+from pneumo_core.app.reading import cases, scoring
+from pneumo_core.app.runtime import paths, resources
+from pneumo_core.app.settings import sidebar
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +37,29 @@ def test_a_bad_upload_comes_back_with_its_error_instead_of_raising():
     assert not r.ok and r.error and "\n" not in r.error and r.probability is None
 
 
+def test_an_upload_is_decoded_in_the_worker_pool_not_in_the_server(monkeypatch, example_bytes):
+    from pneumo_core.io import ingest, sandbox
+    monkeypatch.setattr(ingest, "load", lambda *a, **k: pytest.fail("decoded in the server process"))
+    before = sandbox.default_pool()
+    scoring._score.clear()
+    r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg")
+    assert r.ok and sandbox.default_pool() is before and before._idle  # a warm worker kept for the next film
+
+
+def test_a_busy_server_says_so_and_does_not_cache_the_refusal(monkeypatch, example_bytes):
+    from pneumo_core.io import budget
+    scoring._score.clear()
+    held = [budget._HEAVY.acquire(timeout=5) for _ in range(budget.HEAVY_WORKERS)]
+    try:
+        monkeypatch.setattr(scoring, "heavy_work", lambda: budget.heavy_work(timeout=0.05))
+        busy = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg")
+    finally:
+        for _ in held:
+            budget._HEAVY.release()
+    assert not busy.ok and "busy" in busy.error
+    assert scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg").ok  # tried again, not the cached refusal
+
+
 def test_heatmap_is_cached_per_class_and_opacity_never_recomputes_it(monkeypatch, example_bytes):
     import pneumo_core.inference.saliency as saliency
     calls = []
@@ -52,12 +77,12 @@ def test_heatmap_is_cached_per_class_and_opacity_never_recomputes_it(monkeypatch
 
 def test_the_heatmap_explains_the_scored_model_input_without_decoding_the_file_again(monkeypatch, example_bytes):
     import pneumo_core.inference.saliency as saliency
-    from pneumo_core.io import ingest
+    from pneumo_core.io import sandbox
     scoring._score.clear()
     scoring._heatmap.clear()
     decoded, explained = [], []
-    real_load, real_explain = ingest.load, saliency.explain
-    monkeypatch.setattr(scoring, "load", lambda *a, **k: decoded.append(1) or real_load(*a, **k))
+    real_load, real_explain = sandbox.load_untrusted, saliency.explain
+    monkeypatch.setattr(scoring, "load_untrusted", lambda *a, **k: decoded.append(1) or real_load(*a, **k))
     monkeypatch.setattr(saliency, "explain", lambda p, image, **k: explained.append(image) or real_explain(p, image, **k))
     r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg")
     scoring.heatmap_for(paths.DEFAULT_MODEL, r, "gradcam", "NORMAL")
@@ -90,8 +115,8 @@ def _captured_report(monkeypatch, render_args: tuple) -> object:
 
 def test_case_report_carries_the_typed_fields_and_the_operating_points_sensitivity_and_specificity(
         monkeypatch, example_bytes):
-    from pneumo_core.app import operating_point
-    from pneumo_core.app.report_form import ReportFields
+    from pneumo_core.app.settings import operating_point
+    from pneumo_core.app.reading.report_form import ReportFields
     r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg")
     hm = scoring.heatmap_for(paths.DEFAULT_MODEL, r, "gradcam", "PNEUMONIA")
     s = sidebar.Settings(paths.DEFAULT_MODEL, "balanced", resources.model_meta(paths.DEFAULT_MODEL).thresholds["balanced"],
@@ -123,3 +148,21 @@ def test_under_a_site_profile_the_blanking_check_speaks_the_sites_probability(ex
     text = scoring.blanking_text(hm, site)
     assert text.startswith(f"blanking the highlighted region changes P(pneumonia) from {r.probability:.2f} to ")
     assert scoring.blanking_text(hm, None) == hm.check != text  # the cached check is on the source calibration
+
+
+@pytest.mark.parametrize("turns, inverted", [(1, False), (2, False), (3, False), (0, True)])
+def test_a_film_the_gate_turned_is_shown_as_scored_from_the_predictions_own_correction(turns, inverted, example_bytes):
+    from PIL import Image
+    import io
+    upright = np.asarray(Image.open(io.BytesIO(example_bytes)).convert("L"))
+    turned = np.rot90(upright, -turns)
+    turned = 255 - turned if inverted else turned
+
+    def png(a):
+        buf = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(a)).save(buf, format="PNG")
+        return buf.getvalue()
+    straight = scoring.score_file(paths.DEFAULT_MODEL, png(upright), "upright.png")
+    r = scoring.score_file(paths.DEFAULT_MODEL, png(turned), "turned.png")
+    assert r.status == "scored" and r.correction is not None and straight.correction is None
+    assert np.array_equal(r.film, straight.film)  # the viewer shows it upright, where the heatmap lies

@@ -1,4 +1,4 @@
-"""The "Calibrate for your site" page (`pneumo_core.app.site_page`, `site_figures`) and the
+"""The "Calibrate for your site" page (`pneumo_core.app.site.site_page`, `site_figures`) and the
 page itself driven headless by AppTest. The zip tests need no model; the AppTest ones share
 one model load (st.cache_resource) and one scored 10 + 10 sample.
 """
@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pneumo_core.app import site_page
-from pneumo_core.app.site_uploads import UploadRefused, gather, read_zip
+from pneumo_core.app.site import site_page
+from pneumo_core.app.site.site_uploads import UploadRefused, gather, read_zip
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRYPOINT = str(REPO / "streamlit_app.py")
-PAGE = "pages/calibrate_site.py"
+PAGE = "views/calibrate_site.py"
 TIMEOUT = 240  # the first run imports torch and loads the model on a shared 2-core machine
 
 
@@ -96,7 +96,6 @@ def test_downloaded_profile_json_loads_back_as_the_same_profile():
 
 # --- the page ---------------------------------------------------------------------------
 
-pytestmark = pytest.mark.usefixtures("navigation_like_a_server")
 
 
 def _films(test_images, n_normal: int, n_pneumonia: int) -> tuple[list, list]:
@@ -119,10 +118,10 @@ def _estimates(at: AppTest):
 
 
 def test_ten_films_per_class_give_estimates_figures_a_download_and_a_profile_the_session_can_use(test_images, monkeypatch):
-    from pneumo_core.calibration import sample
+    from pneumo_core.inference import batch
     calls = []
-    original = sample.score_labelled
-    monkeypatch.setattr(sample, "score_labelled", lambda *a, **k: calls.append(1) or original(*a, **k))
+    original = batch.score_batch
+    monkeypatch.setattr(batch, "score_batch", lambda *a, **k: calls.append(1) or original(*a, **k))
     at = _page(*_films(test_images, 10, 10))
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -181,7 +180,7 @@ def test_a_zip_in_class_folders_alone_is_enough_to_calibrate(test_images):
 
 
 def test_the_roc_marks_each_operating_point_at_its_own_sensitivity_and_false_positive_rate():
-    from pneumo_core.app.site_figures import site_roc_figure
+    from pneumo_core.app.site.site_figures import site_roc_figure
     y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
     p = np.array([0.1, 0.15, 0.3, 0.6, 0.25, 0.4, 0.7, 0.9])
     fig = site_roc_figure(y, p, {"balanced": 0.5, "screening": 0.2})

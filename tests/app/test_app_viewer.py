@@ -1,4 +1,4 @@
-"""Tests for pneumo_core.app.viewer and the wording of pneumo_core.app.case_view: the
+"""Tests for pneumo_core.app.reading.viewer and the wording of pneumo_core.app.reading.case_view: the
 display never reaches the scored film, and side-by-side panels zoom together.
 
 Each test name says the failure it guards against.
@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pneumo_core.app import case_view, viewer
+from pneumo_core.app.reading import case_view, viewer
 
 
 def _film() -> np.ndarray:

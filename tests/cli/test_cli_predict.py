@@ -7,7 +7,7 @@ import sys
 import pytest
 from conftest import REPO
 
-KEYS = ["file", "probability", "label", "threshold", "model", "warnings", "error"]
+KEYS = ["file", "status", "probability", "label", "threshold", "model", "warnings", "error"]
 
 
 def _predict(*args: str) -> subprocess.CompletedProcess:

@@ -72,7 +72,7 @@ def test_predict_with_a_site_changes_probability_and_threshold_and_names_the_sit
     film = str(test_images["NORMAL"][-1])
     plain = json.loads(_run("predict", "--quiet", "--model", MODEL, film).stdout)
     site = json.loads(_run("predict", "--quiet", "--model", MODEL, "--site", str(out), film).stdout)
-    assert sorted(plain) == sorted(["file", "probability", "label", "threshold", "model", "warnings", "error"])
+    assert sorted(plain) == sorted(["file", "status", "probability", "label", "threshold", "model", "warnings", "error"])
     assert sorted(site) == sorted([*plain, "site"]) and site["site"] == "st-elsewhere"
     assert site["threshold"] == 0.5 and plain["threshold"] != 0.5
     assert site["probability"] != pytest.approx(plain["probability"], abs=1e-6)

@@ -46,16 +46,22 @@ def test_curves_start_and_end_where_the_protocol_says(paper, film):
     assert s["insertion"][0] == pytest.approx(calibrated(np.array([base.sign * base.end_logits[1]]), t)[0])
     assert 0.0 <= s["deletion_auc"] <= 1.0 and 0.0 <= s["insertion_auc"] <= 1.0
     assert s["top_beats_random"] == (s["top_drop"] > s["random_drop"])
+    inf = s["infill"]  # the on-film perturbation: same start, same all-blanked end
+    assert len(inf["deletion"]) == 11 and inf["deletion"][0] == pytest.approx(p_class)
+    assert inf["deletion"][-1] == pytest.approx(s["deletion"][-1])
+    assert inf["top_beats_random"] == (inf["top_drop"] > inf["random_drop"])
 
 
-def test_benchmark_top_blanking_is_the_apps_blanking_check(paper, film):
-    """One blanking rule: the benchmark's top-20% drop is the drop the app's check line shows."""
+def test_benchmark_top_infill_is_the_apps_blanking_check(paper, film):
+    """One rule per perturbation: the benchmark's top-20% infill drop is the drop the app's
+    check line shows."""
     exp = explain(paper, film.model_input, "gradcam", target=film.label)
     base = film_baseline(paper, film.model_input, np.random.default_rng(0))
     s = score_map(paper, base, exp.heatmap)
     check = blanking_check(paper, exp)
     assert isinstance(check, BlankingCheck)
     t = paper.bundle.temperature
+    s = s["infill"]
     assert s["deletion"][2] == pytest.approx(check.p_after if base.sign > 0 else 1 - check.p_after, abs=1e-6)
     assert s["top_drop"] == pytest.approx(base.sign * t * (np.log(check.p_before / (1 - check.p_before))
                                                            - np.log(check.p_after / (1 - check.p_after))), abs=1e-3)

@@ -14,6 +14,8 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from conftest import REPO
 from pneumo_core.inference.gate import NOT_ASSESSED_PREFIX
+from pneumo_core.inference.gate import REASONS, reason_code
+from pneumo_core.inference.orientation import TRANSFORMS
 from pneumo_core.inference.predictor import Predictor
 from pneumo_core.io.ingest import COLOUR_WARNING
 
@@ -46,8 +48,10 @@ def _not_assessed(p) -> str:
 def test_a_colour_photograph_gets_no_call(predictor):
     rng = np.random.default_rng(0)
     photo = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
-    reason = _not_assessed(predictor.predict_bytes(_png(photo), "holiday.png"))
+    p = predictor.predict_bytes(_png(photo), "holiday.png")
+    reason = _not_assessed(p)
     assert "colour" in reason or "training radiographs" in reason
+    assert p.status == "not_assessed" and set(p.reasons) & {"colour", "far_ood"} and p.to_record()["status"] == "not_assessed"
 
 
 @pytest.mark.parametrize("turns, inverted, words", [
@@ -58,16 +62,16 @@ def test_a_turned_or_negative_film_is_corrected_and_scored_like_the_upright_one(
     turned = np.rot90(film, -turns)
     turned = 255 - turned if inverted else turned
     p = predictor.predict_bytes(_png(np.ascontiguousarray(turned)), "turned.png")
-    if p.probability is None:  # the gate may withhold a film it cannot read with confidence, never miscall it
-        _not_assessed(p)
-        return
+    assert p.probability is not None, p.warnings  # this clear film is corrected, not withheld
     assert any(words in w for w in p.warnings), p.warnings
+    assert p.status == "scored" and TRANSFORMS[p.correction].turns_cw == turns and TRANSFORMS[p.correction].inverted == inverted
     assert abs(p.probability - upright.probability) < 0.05 and p.label == upright.label
 
 
 def test_an_upright_film_is_scored_without_a_correction(predictor, film):
     p = predictor.predict_bytes(_png(film), "upright.png")
     assert p.probability is not None and not any("corrected" in w for w in p.warnings)
+    assert p.status == "scored" and p.correction is None and p.reasons == ()
 
 
 def test_a_dicom_whose_photometric_tag_disagrees_with_its_pixels_is_corrected(predictor, film, tmp_path):
@@ -127,3 +131,13 @@ def test_turned_films_are_mostly_corrected_and_never_scored_as_given(predictor, 
             outcomes.append("corrected" if corrected else "withheld" if p.probability is None else "scored as given")
     assert "scored as given" not in outcomes, outcomes
     assert outcomes.count("corrected") >= 0.9 * len(outcomes), outcomes
+
+
+def test_an_unreadable_file_has_status_error_and_no_reasons(predictor):
+    p = predictor.predict_bytes(b"\x89PNG\r\n\x1a\nbroken", "broken.png")
+    assert p.status == "error" and p.error and p.reasons == () and p.to_record()["status"] == "error"
+
+
+@pytest.mark.parametrize("code", sorted(REASONS))
+def test_every_reason_code_has_its_words_and_back(code):
+    assert reason_code(REASONS[code]) == code

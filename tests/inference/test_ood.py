@@ -16,8 +16,8 @@ import pytest
 from conftest import REPO
 from PIL import Image
 
-from benchmarks.ood_rates import (as_radiographs, official_test_radiographs, png_bytes, skimage_samples,
-                                  synthetic_samples)
+from harness.non_radiographs import (as_radiographs, official_test_radiographs, png_bytes, skimage_samples,
+                                     synthetic_samples)
 from pneumo_core.inference.ood import (POSTERISED_WARNING, OODModel, colour_check, grey_level_concentration,
                                        image_check_reasons, ood_record, posterised_check)
 from pneumo_core.inference.predictor import OOD_WARNING, Prediction, Predictor
@@ -88,7 +88,8 @@ def test_warnings_stay_one_line_and_ood_is_said_once(non_radiograph_predictions,
     for p in non_radiograph_predictions + test_predictions:
         assert all(isinstance(w, str) and w and "\n" not in w for w in p.warnings), p.warnings
         assert p.warnings.count(OOD_WARNING) <= 1 and len(set(p.warnings)) == len(p.warnings), p.warnings
-        assert set(p.to_record()) == {"file", "probability", "label", "threshold", "model", "warnings", "error"}
+        assert set(p.to_record()) == {"file", "status", "probability", "label", "threshold", "model", "warnings",
+                                      "error"}
 
 
 @pytest.mark.parametrize("name", ["efficientnet_lite0", "paper_cnn"])

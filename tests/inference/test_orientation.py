@@ -12,7 +12,7 @@ import shutil
 import numpy as np
 import pytest
 
-from benchmarks.ood_rates import as_radiographs, skimage_samples
+from harness.non_radiographs import as_radiographs, skimage_samples
 from pneumo_core.data.preprocess import resize_square
 from pneumo_core.inference.gate import (FAR_OOD_REASON, NOT_ASSESSED_PREFIX, Tier, decide, far_ood_limits,
                                         far_out_of_distribution)

@@ -1,4 +1,4 @@
-"""Tests for the blanking rule (inference.occlusion), the occlusion map and
+"""Tests for the blanking rules (inference.occlusion: flat and infill), the occlusion map and
 saliency.blanking_check: the one-pass check the app shows beside each heatmap."""
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import torch
 
 from pneumo_core.calibration.site import resolve_profile
 from pneumo_core.data.preprocess import preprocess_batch
-from pneumo_core.inference.occlusion import blank, cell_masks, class_logits, grid_edges, occlusion_map, top_mask
+from pneumo_core.inference.occlusion import (blank, cell_masks, class_logits, grid_edges, infill, occlusion_map,
+                                            pool_to_cells, top_mask)
 from pneumo_core.inference.predictor import Predictor
 from pneumo_core.inference.saliency import METHODS, BlankingCheck, blanking_check, explain
 from pneumo_core.io.ingest import Radiograph, load
@@ -41,6 +42,26 @@ def test_blank_sets_only_masked_pixels_to_the_image_mean():
     assert torch.equal(x, torch.arange(16, dtype=torch.float32).reshape(1, 1, 4, 4))  # input untouched
 
 
+def test_infill_keeps_unmasked_pixels_and_fills_a_bright_patch_with_the_film_around_it():
+    x = torch.zeros(1, 1, 64, 64)
+    x[..., :, 32:] = 1.0  # dark left half, bright right half
+    x[..., 20:28, 8:16] = 5.0  # a bright "opacity" in the dark half
+    mask = np.zeros((64, 64), bool)
+    mask[20:28, 8:16] = True
+    out = infill(x, mask)
+    keep = torch.from_numpy(~mask)
+    assert torch.equal(out[0, 0][keep], x[0, 0][keep])  # only masked pixels change
+    assert float(out[0, 0][torch.from_numpy(mask)].max()) < 0.5  # filled from the dark lung around it, not grey
+    assert torch.equal(infill(x, np.ones((64, 64), bool)), blank(x, np.ones((64, 64), bool)))  # nothing left: the mean
+
+
+def test_pooled_map_is_constant_per_cell_and_keeps_each_cells_mean():
+    heat = np.random.default_rng(0).random((224, 224)).astype(np.float32)
+    pooled = pool_to_cells(heat, 14)
+    for c in cell_masks(224, 14)[:20]:
+        assert np.ptp(pooled[c]) == 0 and pooled[c][0] == pytest.approx(heat[c].mean(), rel=1e-5)
+
+
 def test_grid_cells_partition_the_image_even_when_the_size_does_not_divide():
     for size, grid in ((224, 14), (128, 14), (224, 7)):
         cells = cell_masks(size, grid)
@@ -61,17 +82,30 @@ def test_occlusion_map_is_constant_per_cell_and_its_hottest_cell_drops_the_logit
     assert raw_max == pytest.approx(float(np.max(logit - z)), rel=1e-5)
 
 
-def test_blanking_check_is_one_pass_over_the_map_top_fifth_and_says_so(lite0, test_images):
+def test_blanking_check_is_one_infill_pass_over_the_map_top_fifth_and_says_so(lite0, test_images):
     pred = lite0.predict_radiographs([load(test_images["PNEUMONIA"][1])], ["p"])[0]
     exp = explain(lite0, pred.model_input, "gradcam")
     check = blanking_check(lite0, exp)
-    assert isinstance(check, BlankingCheck) and check.fraction == 0.2
+    assert isinstance(check, BlankingCheck) and check.fraction == 0.2 and check.target_class == exp.target_class
     assert check.p_before == pytest.approx(pred.probability, abs=1e-4)
     x = preprocess_batch(pred.model_input[None], lite0.spec)
-    by_hand = lite0.probabilities(class_logits(lite0, blank(x, top_mask(exp.heatmap, 0.2))))[0]
+    by_hand = lite0.probabilities(class_logits(lite0, infill(x, top_mask(exp.heatmap, 0.2))))[0]
     assert check.p_after == pytest.approx(by_hand, abs=1e-9)
-    assert check.text == (f"blanking the highlighted region changes P(pneumonia) from {check.p_before:.2f} "
-                          f"to {check.p_after:.2f}")
+    assert check.text.startswith(f"filling the highlighted region in from the film around it changes P(pneumonia) "
+                                 f"from {check.p_before:.2f} to {check.p_after:.2f}: ")
+
+
+@pytest.mark.parametrize("called, before, after, words", [
+    ("PNEUMONIA", 0.93, 0.41, "carries much of the PNEUMONIA call"),
+    ("NORMAL", 0.08, 0.40, "carries much of the NORMAL call"),
+    ("NORMAL", 0.08, 0.09, "the NORMAL call does not rest on this region alone"),
+    ("NORMAL", 0.08, 0.01, "the NORMAL call does not rest on this region alone"),  # moved away from PNEUMONIA
+    ("PNEUMONIA", 0.93, 0.88, "carries some of the PNEUMONIA call"),
+])
+def test_check_sentence_speaks_of_the_class_that_was_called(called, before, after, words):
+    """A NORMAL call whose highlighted region, filled in, raises P(pneumonia) is evidence for
+    NORMAL there: the sentence must say so rather than read as an alarm."""
+    assert words in BlankingCheck(before, after, 0.2, called).text
 
 
 def test_with_a_site_profile_map_and_check_use_the_site_probability_like_the_prediction(test_images, one_torch_thread):

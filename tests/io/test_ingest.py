@@ -53,7 +53,8 @@ def test_network_guard_is_active_so_no_test_here_can_silently_go_online():
 
 # --- fixtures --------------------------------------------------------------------
 PATIENT_NAME, PATIENT_ID, ACCESSION = "Doe^Johnathan", "PID-778899", "ACC-445566"
-WHITELIST = {"Modality", "ViewPosition", "BodyPartExamined", "PhotometricInterpretation", "Rows", "Columns"}
+WHITELIST = {"Modality", "ViewPosition", "BodyPartExamined", "PhotometricInterpretation", "Rows", "Columns",
+             "SOPInstanceUID"}  # an identifier, not a name: it names the case in the CSV and the PDF
 
 
 def _ref() -> np.ndarray:
@@ -148,6 +149,17 @@ def _dicom_broken_jpeg2000() -> bytes:
     return _dicom_bytes(ds)
 
 
+def _dicom_damaged_jpeg2000() -> bytes:
+    """A codestream that declares the header's size, cut off after its first bytes."""
+    buf = io.BytesIO()
+    Image.fromarray(REF).save(buf, "JPEG2000", no_jp2=True, irreversible=False)
+    ds = _dicom_ds(REF)
+    ds.file_meta.TransferSyntaxUID = JPEG2000
+    ds.PixelData = encapsulate([buf.getvalue()[:120]])
+    ds["PixelData"].VR = "OB"
+    return _dicom_bytes(ds)
+
+
 def _dicom_bomb() -> bytes:
     ds = _dicom_ds(REF)
     ds.Rows = ds.Columns = 30000  # header claims 900 MP; pixel data is tiny
@@ -211,8 +223,10 @@ BAD_INPUTS: list[tuple[str, Callable[[], bytes], str | None, str, str]] = [
     ("dicom_without_pixel_data", _dicom_without_pixels, None, "error", "no pixel data"),
     ("dicom_rgb_colour", _dicom_rgb, None, "error", "colour DICOM (RGB) is not supported"),
     ("dicom_truncated", lambda: _dicom(REF)[:400], None, "error", "DICOM"),
-    ("dicom_undecodable_jpeg2000", _dicom_broken_jpeg2000, None, "error",
-     "cannot decode DICOM compressed as JPEG 2000 Image Compression (1.2.840.10008.1.2.4.91)"),
+    ("dicom_jpeg2000_header_not_its_own", _dicom_broken_jpeg2000, None, "error",
+     "compressed image does not match its DICOM header"),
+    ("dicom_undecodable_jpeg2000", _dicom_damaged_jpeg2000, None, "error",
+     "cannot decode DICOM compressed as JPEG 2000 Image Compression"),
     ("junk_named_dcm", lambda: b"\x08\x00\x10\x00" + bytes(range(1, 200)), "scan.dcm", "error", "unrecognised file type"),
     ("extreme_aspect_ratio", lambda: _enc(Image.fromarray(np.tile(REF, (1, 4))[:, :400])), None,
      "warning", "unusual shape (400x96)"),
@@ -464,9 +478,12 @@ def test_dicom_is_recognised_by_content_not_file_name(preamble, name):
 
 
 def test_dicom_metadata_is_whitelisted_and_identity_never_leaks():
-    result = load(_dicom(_STORED, WindowCenter=2000, WindowWidth=2000))
+    data = _dicom(_STORED, WindowCenter=2000, WindowWidth=2000)
+    result = load(data)
+    uid = str(pydicom.dcmread(io.BytesIO(data)).SOPInstanceUID)
     assert result.metadata == {"Modality": "CR", "ViewPosition": "PA", "BodyPartExamined": "CHEST",
-                               "PhotometricInterpretation": "MONOCHROME2", "Rows": "96", "Columns": "128"}
+                               "PhotometricInterpretation": "MONOCHROME2", "Rows": "96", "Columns": "128",
+                               "SOPInstanceUID": uid}  # the UID names the case in the CSV and the PDF
     assert set(result.metadata) <= WHITELIST
 
 

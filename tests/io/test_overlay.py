@@ -30,7 +30,7 @@ def test_uint8_and_unit_float_images_give_the_same_overlay(image):
 
 
 def test_cli_and_app_draw_the_same_overlay(default_predictor, test_images):
-    from pneumo_core.app.cases import blend
+    from pneumo_core.app.reading.cases import blend
     from pneumo_core.inference.saliency import explain
     from pneumo_core.io.ingest import load
     rad = load(test_images["PNEUMONIA"][0])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pneumo_core.app import formatting
+from pneumo_core.app.runtime import formatting
 from pneumo_core.io.case_report import (FIELD_LIMITS, REPORT_DISCLAIMER, ReportCase, reader_lines, render_report,
                                        report_lines)
 
@@ -28,10 +28,20 @@ def _case(**kw) -> ReportCase:
 
 
 def test_report_renders_a_file_name_full_of_mathtext_and_markup_as_plain_text():
-    pdf = render_report(_case(), "pdf")
+    pdf = render_report(_case(show_file_name=True), "pdf")
     assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
-    png = Image.open(io.BytesIO(render_report(_case(), "png")))
+    png = Image.open(io.BytesIO(render_report(_case(show_file_name=True), "png")))
     assert png.size == (827, 1169)  # A4 at 100 dpi
+
+
+def test_report_names_the_case_by_its_id_and_prints_the_file_name_only_when_chosen():
+    case = _case(file_name="SMITH_JOHN.png", case_id="accession A123",
+                 metadata={"Modality": "CR", "SOPInstanceUID": "1.2.3.4"})
+    lines = dict(report_lines(case))
+    assert lines["Case"] == "accession A123"
+    assert "File" not in lines and not any("SMITH" in v for v in lines.values())
+    assert "1.2.3.4" not in lines["DICOM (non-identifying)"]  # an identifier is not listed as non-identifying
+    assert dict(report_lines(_case(file_name="SMITH_JOHN.png", show_file_name=True)))["File"] == "SMITH_JOHN.png"
 
 
 def test_report_without_heatmap_or_warnings_still_renders():

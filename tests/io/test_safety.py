@@ -23,7 +23,7 @@ from pneumo_core.inference.predictor import Prediction, Predictor
 from pneumo_core.models.bundle import WEIGHTS_DIR, WeightsError, load_bundle
 
 TEST_DIR = Path(__file__).resolve().parents[2] / "data" / "test"
-RECORD_KEYS = {"file", "probability", "label", "threshold", "model", "warnings", "error"}
+RECORD_KEYS = {"file", "status", "probability", "label", "threshold", "model", "warnings", "error"}
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from pneumo_core.app import sidebar
+from pneumo_core.app.settings import sidebar
 
-PAGE = Path(__file__).resolve().parents[2] / "pages" / "pacs.py"
+PAGE = Path(__file__).resolve().parents[2] / "views" / "pacs.py"
 navigation = st.navigation([st.Page(PAGE, title="PACS", url_path="pacs", default=True)])
 sidebar.sidebar()
 navigation.run()

@@ -15,7 +15,7 @@ ENTRY = str(REPO / "tests" / "pacs" / "pacs_app.py")
 
 
 @pytest.fixture(autouse=True)
-def _no_server_from_the_environment(monkeypatch, navigation_like_a_server):
+def _no_server_from_the_environment(monkeypatch):
     """Reruns as on a server; servers come only from each test's secrets, never the shell's environment."""
     for k in ("PNEUMO_DICOMWEB_URL", "PNEUMO_DICOMWEB_USER", "PNEUMO_DICOMWEB_PASSWORD", "PNEUMO_DICOMWEB_TOKEN",
               "PNEUMO_DICOMWEB_ALLOW_HTTP"):

@@ -15,7 +15,7 @@ from .orthanc_server import PASSWORD
 from conftest import REPO
 from pneumo_core.cli import main
 
-KEYS = ["file", "probability", "label", "threshold", "model", "warnings", "error"]
+KEYS = ["file", "status", "probability", "label", "threshold", "model", "warnings", "error"]
 
 
 def _run(capsys, *args: str) -> tuple[int, list[dict], list[str]]:

@@ -8,6 +8,7 @@ import pytest
 from pneumo_core.inference.ood import OODModel
 from pneumo_core.inference.predictor import Predictor
 from pneumo_core.models.bundle import load_bundle, sha256_file
+from pneumo_core.models.manifest import verify_bundle
 from pneumo_core.training.config import TrainConfig
 from pneumo_core.training.train import train
 
@@ -29,7 +30,11 @@ def test_one_epoch_writes_valid_artifacts(tiny_dataset, tmp_path):
     cfg = TrainConfig(data=tiny_dataset, arch="paper_cnn", out=out, run_dir=tmp_path / "run", epochs=1,
                       batch_size=8, val_fraction=0.3, workers=1)
     meta = train(cfg)
-    assert {p.name for p in out.iterdir()} == {"model.pt", "model.json", "history.json", "split.json", "ood.npz"}
+    assert {p.name for p in out.iterdir()} == {"model.pt", "model.json", "history.json", "split.json", "ood.npz",
+                                               "manifest.json"}
+    assert verify_bundle(out) == ["orientation.npz: missing", "orientation.json: missing",
+                                  "drift_reference.npz: missing", "drift_reference.json: missing",
+                                  "eval_test.json: missing", "eval_val.json: missing"]  # added by later commands
     on_disk = json.loads((out / "model.json").read_text())
     assert on_disk["model_sha256"] == sha256_file(out / "model.pt")
     assert on_disk["input"] == {"size": 128, "channels": 1, "mean": 0.5, "std": 0.5}
@@ -155,7 +160,7 @@ def test_regularised_run_records_its_settings(tiny_dataset, tmp_path):
 
 def test_every_run_records_its_flip_setting(tiny_dataset, tmp_path):
     """The documented command (no --hflip auto) must still say whether flips were used, and why."""
-    from pneumo_core.app.model_card import training_rows
+    from pneumo_core.app.review.model_card import training_rows
 
     meta = train(TrainConfig(data=tiny_dataset, arch="paper_cnn", out=tmp_path / "w", run_dir=tmp_path / "run", epochs=1,
                              batch_size=8, val_fraction=0.3, workers=1))

@@ -1,4 +1,0 @@
-"""PNEUMONIA: how the model does on the truly-pneumonia test images at the current threshold."""
-from pneumo_core.app import widgets
-
-widgets.class_page("PNEUMONIA")

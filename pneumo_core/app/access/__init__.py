@@ -1,0 +1,4 @@
+"""Who is at the app and what they may do: the login door and the sign-in box (`login`),
+the user, the roles and the audit records in their name (`identity`)."""
+
+__all__ = ["identity", "login"]

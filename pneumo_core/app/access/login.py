@@ -1,0 +1,91 @@
+"""The door: with login configured, who gets past the entrypoint, and the sidebar's account line.
+
+`admit()` runs before the entrypoint declares its navigation. Someone it does not admit gets
+a navigation of one hidden page (the login, or "no access"), so no other page exists for
+their session: a bookmarked `/pacs` opens that one page, not the PACS. Without login (the
+launcher then serves loopback only) everyone is admitted, as the one person at the desk.
+Which pages an admitted user sees is the entrypoint's navigation (`identity.has_role`).
+"""
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+import streamlit as st
+
+from . import identity
+
+__all__ = ["admit", "account", "role_label", "TITLE"]
+
+TITLE = "Pneumonia detector (research demo)"
+_RECORDED = "_login_recorded"  # session state: this session's login is accounted for in the audit trail
+_SEEN: set[tuple[str, str]] = set()  # (sub, iat) of the ID tokens this server has recorded
+_SEEN_LOCK = threading.Lock()
+
+
+def role_label() -> str:
+    """The user's highest role, as recorded and shown ("reporter", "reader", or "" for none)."""
+    roles = identity.current_roles()
+    return identity.REPORTER if identity.REPORTER in roles else identity.READER if identity.READER in roles else ""
+
+
+def _record_once(action: str, **ids: str) -> None:
+    """One audit record per login. A reload or a second tab starts a new Streamlit session
+    with the same ID token (same `sub`, same issue time `iat`): that is not a new login."""
+    if st.session_state.get(_RECORDED):
+        return
+    st.session_state[_RECORDED] = True
+    issued = st.user.get("iat")
+    if issued is not None:
+        with _SEEN_LOCK:
+            if (str(st.user.get("sub")), str(issued)) in _SEEN:
+                return
+            _SEEN.add((str(st.user.get("sub")), str(issued)))
+    identity.audit(action, **ids)
+
+
+def _login_page() -> None:
+    st.title(TITLE)
+    st.write("Sign in with your hospital account to use this app.")
+    if st.button("Log in", type="primary", key="login"):
+        st.login()
+
+
+def _no_access_page() -> None:
+    st.title(TITLE)
+    st.text(f"Signed in as {identity.current_user()}")
+    st.error("This account has no role in this app. Ask the administrator for the reader or reporter role.")
+    if st.button("Log out", key="logout"):
+        st.logout()
+
+
+def _only(page: Callable[[], None], title: str) -> None:
+    """This session's whole app is `page`: any other URL path falls back to it."""
+    st.navigation([st.Page(page, title=title, default=True)], position="hidden").run()
+
+
+def admit() -> bool:
+    """True when the visitor may use the app; otherwise draws the login or "no access" page
+    (the only page of their navigation) and returns False. Records the login, or the refusal
+    of an account without a role, once per login."""
+    if not identity.login_configured():
+        return True
+    if not st.user.is_logged_in:
+        _only(_login_page, "Log in")
+        return False
+    role = role_label()
+    if not role:
+        _record_once("access_denied", page="app")
+        _only(_no_access_page, "No access")
+        return False
+    _record_once("login", role=role)
+    return True
+
+
+def account() -> None:
+    """The signed-in user and the log-out button, at the top of the sidebar (login only)."""
+    if not identity.login_configured() or not st.user.is_logged_in:
+        return
+    st.text(f"Signed in as {identity.current_user()} ({role_label()})")  # text: an e-mail is not made a link
+    if st.button("Log out", key="logout"):
+        st.logout()

@@ -1,0 +1,178 @@
+"""The PACS page's work, kept out of the page file: the configured servers, a search, a study
+scored one instance at a time through the Diagnose page's cached scorer, and a case report
+stored back in the study.
+
+Servers come only from configuration (`pacs.config`: Streamlit secrets `[dicomweb]`, else
+`PNEUMO_DICOMWEB_URL`): the page picks among them and never takes a URL from its user, so
+the app cannot be turned into a proxy into the hospital network. The page shows what a
+search returns without patient attributes (accession, date, modalities, counts) and, per
+case, what Diagnose shows. The library's rules apply unchanged (`pacs.rules`, `pacs.store`):
+a search names one accession number or a few days, and a report is stored only when the
+accession number typed in its report fields is the study's, once. Each search and each store
+is recorded in the audit trail in the user's name.
+
+Session-state keys: `pacs_studies` (the last search's `StudySummary` list, with its server),
+`pacs_scored` (`ScoredStudy`: results of the study scored last), `pacs_stored` ({case digest:
+(outcome, message)} of the reports stored, already stored, refused or failed).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import TYPE_CHECKING, Any, Mapping
+
+import streamlit as st
+
+from ...pacs.client import RADIOGRAPH_MODALITIES, PacsClient, PacsError, PacsRefused, StudySummary
+from ...pacs.config import ServerConfig, servers_from
+from ...pacs.rules import MAX_SEARCH_DAYS, is_uid
+from ...pacs.store import REFUSED, ReportContent
+from ...pacs.study import plan_study
+from ..access import identity
+from ..reading.cases import CaseResult, label_at
+from ..reading.report_form import typed_fields
+from ..reading.scoring import case_report, heatmap_for, score_file
+
+if TYPE_CHECKING:
+    from ...evaluation.operating_point import OperatingPoint
+    from ..settings.state import Settings
+
+__all__ = ["STUDIES", "SCORED", "STORED", "FAILED", "ScoredStudy", "configured_servers", "search", "study_rows",
+           "study_label", "score_study", "store_report", "SEARCH_HELP"]
+
+STUDIES, SCORED, STORED = "pacs_studies", "pacs_scored", "pacs_stored"
+FAILED = "failed"  # a store the PACS did not answer or accept (beside pacs.store's outcomes)
+SEARCH_HELP = (f"An exact accession number (no wildcards), or a study date range of at most {MAX_SEARCH_DAYS} days. "
+               "To store a report, type the study's accession number in the case's report fields: it is checked "
+               "against the study's own.")
+
+
+def _plain(value: Any) -> Any:
+    """Streamlit's secrets (AttrDict, nested) as plain dicts."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def _secrets_section() -> dict | None:
+    try:
+        section = st.secrets.get("dicomweb")
+    except Exception:  # noqa: BLE001 - no secrets file: Streamlit raises its own FileNotFoundError kinds
+        return None
+    return _plain(section) if section else None
+
+
+def configured_servers() -> list[ServerConfig]:
+    """The servers this installation allows (secrets first, else the environment)."""
+    return servers_from(_secrets_section())
+
+
+def _client(server: ServerConfig) -> PacsClient:
+    return PacsClient(server.url, server.auth, allow_http=server.allow_http)
+
+
+def search(server: ServerConfig, accession: str = "", dates: tuple[date, ...] = (),
+           modalities: tuple[str, ...] = RADIOGRAPH_MODALITIES) -> list[StudySummary]:
+    """Studies on `server` by an exact accession number and/or a study date range (one date:
+    that day), recorded in the audit trail; `PacsRefused` for a search the rules refuse."""
+    date_from = dates[0].strftime("%Y%m%d") if dates else None
+    date_to = dates[-1].strftime("%Y%m%d") if dates else None
+    ids = {"server": server.name[:128]}
+    try:
+        with _client(server) as client:
+            studies = client.search_studies(accession=accession.strip() or None, date_from=date_from,
+                                            date_to=date_to, modalities=modalities)
+    except PacsRefused:
+        identity.audit("pacs_search", **ids, outcome=REFUSED)
+        raise
+    identity.audit("pacs_search", **ids, count=len(studies), **({"accession": accession.strip()} if accession.strip()
+                                                                 else {}))
+    return studies
+
+
+def _date(text: str) -> str:
+    return f"{text[:4]}-{text[4:6]}-{text[6:8]}" if len(text) == 8 and text.isdigit() else text
+
+
+def study_rows(studies: list[StudySummary]) -> list[dict]:
+    """The study table: no patient attributes."""
+    return [{"accession": s.accession, "study date": _date(s.date), "modalities": ", ".join(s.modalities),
+             "series": s.n_series, "instances": s.n_instances} for s in studies]
+
+
+def study_label(s: StudySummary) -> str:
+    n = f"{s.n_instances} instance{'s' if s.n_instances != 1 else ''}" if s.n_instances is not None else "?"
+    return f"{s.accession or '(no accession)'} · {_date(s.date)} · {', '.join(s.modalities)} · {n}"
+
+
+@dataclass
+class ScoredStudy:
+    """A study's image instances scored (source calibration; the page applies the sidebar's),
+    the model they were scored with, and what was skipped."""
+    server: str
+    study_uid: str
+    model: str
+    results: list[CaseResult]
+    skipped: list[str] = field(default_factory=list)  # "an Encapsulated PDF", ...
+    sources: dict[str, str] = field(default_factory=dict)  # case name -> the film's SOP Instance UID
+
+
+def score_study(server: ServerConfig, study_uid: str, model: str) -> ScoredStudy:
+    """Each image instance fetched, scored and dropped in turn (one file in memory at a time);
+    one the header says is not a frontal chest film is shown *not assessed* with that reason.
+    Raises `PacsError` when the study cannot be listed; an instance that cannot be fetched
+    comes back with `error` set."""
+    with _client(server) as client:
+        plan = plan_study(client.instances(study_uid))
+        reasons = {r.sop_uid: why for r, why in plan.other}
+        results = []
+        for ref in plan.ordered:
+            try:
+                data = client.retrieve(ref)
+            except PacsError as exc:
+                results.append(CaseResult(name=ref.name, digest=ref.sop_uid, model=model,
+                                          error=f"cannot retrieve instance: {exc}"))
+                continue
+            r = score_file(model, data, ref.name)
+            del data
+            if ref.sop_uid in reasons and r.error is None:  # read, but not a film this model reads
+                r = replace(r, probability=None, logit=None, features=None,
+                            warnings=[reasons[ref.sop_uid]] + [w for w in r.warnings if w != reasons[ref.sop_uid]])
+            results.append(r)
+    return ScoredStudy(server.name, study_uid, model, results, [what for _, what in plan.skipped],
+                       {ref.name: ref.sop_uid for ref in plan.ordered})
+
+
+def _report_pdf(r: CaseResult, s: Settings, op: OperatingPoint | None) -> bytes:
+    """The Diagnose page's case report of `r`, with the reader's typed fields."""
+    label = label_at(r.probability, s.threshold)
+    hm = heatmap_for(s.model, r, s.method, label)
+    return case_report(r, s, label, hm, typed_fields(r.digest), op)()
+
+
+def store_report(server: ServerConfig, scored: ScoredStudy, r: CaseResult, s: Settings,
+                 op: OperatingPoint | None) -> tuple[str, str]:
+    """Stores the case's report in its study (`pacs.store`: only when the accession number
+    typed in its report fields is the study's, and once); (outcome, message to show), the
+    outcome recorded in the audit trail."""
+    from ...pacs.store import store_report as store
+
+    sop = scored.sources.get(r.name, "")
+    if not r.ok:
+        return REFUSED, "Report not stored: only a scored film has a report."
+    fields = typed_fields(r.digest)
+    label = label_at(r.probability, s.threshold)
+    content = ReportContent(label, float(r.probability), float(s.threshold), s.operating_point,
+                            s.site.name if s.site is not None else "", fields.impression, fields.reader)
+    try:
+        with _client(server) as client:
+            done = store(client, scored.study_uid, sop, fields.accession_number, lambda: _report_pdf(r, s, op),
+                         s.model, content)
+    except (PacsError, ValueError) as exc:
+        ids = {k: v for k, v in (("study_uid", scored.study_uid), ("instance_uid", sop)) if is_uid(v)}
+        identity.audit("report_stored", **ids, outcome=FAILED)
+        return FAILED, f"Report not stored: {exc}"
+    identity.audit("report_stored", **done.audit_ids())
+    if done.outcome == REFUSED:
+        return REFUSED, f"Report not stored: {done.message}"
+    return done.outcome, done.message

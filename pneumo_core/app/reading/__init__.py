@@ -1,0 +1,5 @@
+"""The reading room: one scored film (`cases`), scored and explained with its heatmap and
+report (`scoring`), shown one case at a time (`case_view`) in the zoomable viewer (`viewer`),
+with the reader"s typed report fields (`report_form`)."""
+
+__all__ = ["cases", "scoring", "case_view", "viewer", "report_form"]

@@ -1,0 +1,179 @@
+"""One case at a time: stepping through a batch (previous/next, a case list, a row of the
+results table), and the case itself (the viewer, the numbers, the heatmap's check, the
+report fields and the PDF). A batch of fifty films is read like a worklist, not scrolled.
+
+Session-state keys: `case` (the index of the case shown), `results_table_<n>` (the
+table; `n` changes after each row picked, so picking the same row again still opens it),
+`viewer_*` (the display choices, shared by every case of the batch).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from ...io.budget import ServerBusy
+from ..access import identity
+from ..runtime.formatting import escape_markdown, format_probability, safe_filename
+from ..settings.operating_point import NO_ESTIMATE
+from . import viewer
+from .cases import BORDERLINE, CaseResult, case_details, case_id, label_at
+from .report_form import file_names_chosen, report_fields
+from .scoring import Heatmap, blanking_text, case_report, heatmap_for, split_warnings
+
+if TYPE_CHECKING:
+    from ...evaluation.operating_point import OperatingPoint
+    from ..settings.state import Settings
+
+__all__ = ["CASE", "table_key", "open_row", "case_stepper", "warning_text", "show_case", "show_gallery_case"]
+
+CASE, _TABLE_GEN = "case", "results_table_gen"
+BORDERLINE_NOTE = "Borderline: within {b} of the threshold; the call could go either way."
+
+
+def table_key() -> str:
+    """The results table's current key (see the module docstring)."""
+    return f"results_table_{st.session_state.get(_TABLE_GEN, 0)}"
+
+
+def open_row(event) -> None:
+    """Called with what the results table returned (`on_select="rerun"`): a picked row
+    becomes the case shown. Called before `case_stepper` draws the case list, so the list
+    follows; the table is then drawn afresh (a new key) on the next run, so picking the same
+    row again after stepping away still opens it."""
+    rows = list(getattr(getattr(event, "selection", None), "rows", None) or [])
+    if rows:
+        ss = st.session_state
+        ss[CASE] = int(rows[0])
+        ss[_TABLE_GEN] = ss.get(_TABLE_GEN, 0) + 1
+
+
+def _step(delta: int, n: int) -> None:
+    ss = st.session_state
+    ss[CASE] = min(max(int(ss.get(CASE, 0)) + delta, 0), n - 1)
+
+
+def case_stepper(names: list[str]) -> int:
+    """Previous / a case list / next; returns the index of the case to show."""
+    n = len(names)
+    ss = st.session_state
+    if not isinstance(ss.get(CASE), int) or not 0 <= ss[CASE] < n:
+        ss[CASE] = 0
+    prev_col, pick_col, next_col = st.columns([1, 5, 1], vertical_alignment="bottom")
+    prev_col.button("← Previous", key="case_prev", on_click=_step, args=(-1, n), disabled=ss[CASE] == 0,
+                    width="stretch")
+    pick_col.selectbox("Case", range(n), key=CASE, format_func=lambda i: f"{i + 1} of {n}: {names[i]}")
+    next_col.button("Next →", key="case_next", on_click=_step, args=(1, n), disabled=ss[CASE] == n - 1,
+                    width="stretch")
+    return int(ss[CASE])
+
+
+def _audit_opened(r: CaseResult) -> None:
+    identity.audit_once("open_case", r.digest, sha256=r.digest, model=r.model or "unknown")
+
+
+def warning_text(warning: str) -> str:
+    """A warning as a sentence under its own heading: "out of distribution: unlike ..." ->
+    "**Out of distribution:** unlike ...", so the heading is not said twice."""
+    head, sep, rest = warning.partition(": ")
+    if not sep:
+        return escape_markdown(warning[:1].upper() + warning[1:])
+    return f"**{escape_markdown(head[:1].upper() + head[1:])}:** {escape_markdown(rest)}"
+
+
+def _numbers(r: CaseResult, s: Settings, label: str, op: OperatingPoint | None, other_warnings: list[str]) -> None:
+    st.metric(s.probability_label, format_probability(r.probability))
+    st.progress(float(r.probability))
+    st.badge(f"{label} at threshold {s.threshold:.3f}", color="orange" if label == "PNEUMONIA" else "blue")
+    if abs(r.probability - s.threshold) < BORDERLINE:
+        st.caption(BORDERLINE_NOTE.format(b=BORDERLINE))
+    st.caption(f"At this threshold the model {op.in_words()} ({escape_markdown(op.source)})." if op is not None
+               else escape_markdown(NO_ESTIMATE))
+    for w in other_warnings:
+        st.warning(warning_text(w))
+
+
+def _heatmap_text(hm: Heatmap, s: Settings) -> None:
+    st.caption(escape_markdown(hm.caption))
+    if hm.check:
+        st.caption("Check: " + escape_markdown(blanking_text(hm, s.site)) + ".")
+    st.caption(escape_markdown(hm.note))
+
+
+def _heatmap(s: Settings, r: CaseResult, label: str) -> Heatmap | None:
+    """The case's heatmap, or None (with the reason shown) while the server is at its limit of heavy work."""
+    try:
+        return heatmap_for(s.model, r, s.method, label)
+    except ServerBusy as exc:
+        st.warning(f"{exc} The heatmap and the report follow when you open the case again.")
+        return None
+
+
+def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None) -> None:
+    """One scored upload: the viewer, the numbers, the heatmap's check, the report."""
+    _audit_opened(r)
+    st.text(r.name)
+    if r.not_assessed:  # read, but the input gate withholds the call: the film, and why
+        view_col, msg_col = st.columns([2.2, 1])
+        with view_col:
+            display = viewer.display_controls("viewer", s.opacity, heatmap=False)
+            viewer.show_film(r.film, None, display, key=f"film_{r.digest[:12]}")
+        msg_col.warning(warning_text(r.not_assessed))
+        for w in r.warnings:
+            if w != r.not_assessed:
+                msg_col.warning(warning_text(w))
+        with st.expander("Details"):
+            st.dataframe(case_details(r), hide_index=True, width="stretch")
+        return
+    if not r.ok:
+        st.error("Not scored: " + escape_markdown(r.error))
+        return
+    label = label_at(r.probability, s.threshold)
+    ood, other_warnings = split_warnings(r)
+    if ood:
+        st.warning(warning_text(ood))
+    view_col, num_col = st.columns([2.2, 1])
+    with num_col:
+        _numbers(r, s, label, op, other_warnings)
+    with view_col:
+        with st.spinner("Computing the heatmap…"):
+            hm = _heatmap(s, r, label)
+        heat = hm.heatmap if hm is not None else None
+        display = viewer.display_controls("viewer", s.opacity, heatmap=hm is not None)
+        viewer.show_film(r.film, heat, display, key=f"film_{r.digest[:12]}")
+        if st.button("Full view", key=f"full_{r.digest[:12]}", help="The film as large as the window allows."):
+            viewer.full_view(r.film, heat, display, r.name)
+    with num_col:
+        if hm is not None:
+            _heatmap_text(hm, s)
+        with st.expander("Details"):
+            st.dataframe(case_details(r), hide_index=True, width="stretch")
+    if hm is None:
+        return
+    with st.expander("Report fields and PDF", expanded=False):
+        fields = report_fields(r.digest)
+        named = r.name if file_names_chosen() else case_id(r, fields.accession_number)  # a file name is often the patient's
+        st.download_button("Case report (PDF)",
+                           case_report(r, s, label, hm, fields, op),
+                           file_name=safe_filename(named, "_report.pdf"), mime="application/pdf",
+                           on_click="ignore", key=f"report_{r.digest[:12]}")
+
+
+@st.dialog("Test case", width=1800)  # pixels; capped at the window's width
+def show_gallery_case(r: CaseResult, s: Settings) -> None:
+    """A gallery thumbnail opened: the film in the viewer with its heatmap and numbers."""
+    _audit_opened(r)
+    st.text(r.name)
+    if not r.ok:
+        st.warning(warning_text(r.not_assessed or r.error or "not scored"))
+        viewer.show_film(r.film, None, viewer.Display(), key="gallery_film")
+        return
+    label = label_at(r.probability, s.threshold)
+    hm = _heatmap(s, r, label)
+    if hm is None:
+        return
+    st.markdown(f"{escape_markdown(s.probability_label)}: **{format_probability(r.probability)}**, called "
+                f"**{label}** at threshold {s.threshold:.3f}")
+    display = viewer.display_controls("gallery_viewer", s.opacity)
+    viewer.show_film(r.film, hm.heatmap, display, key="gallery_film", height=700)
+    _heatmap_text(hm, s)

@@ -1,0 +1,172 @@
+"""One scored input and what the Diagnose page makes of it, without Streamlit: the
+threshold-free `CaseResult`, its call at a threshold, table rows, CSV, display copies and
+heatmap overlay. A result keeps the model's logit, so a site profile's probability is
+derived from the cached score (`with_site`) and switching calibration never re-scores.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+from ...io.overlay import render_overlay
+from ...io.spreadsheet import csv_cell
+from ...stats.decision import call_label
+from ...inference.gate import NOT_ASSESSED_PREFIX
+from ..runtime.formatting import SOURCE_CALIBRATION, calibration_label
+
+if TYPE_CHECKING:
+    from ...calibration.site import SiteProfile
+
+__all__ = ["DISPLAY_MAX_SIDE", "FILM_MAX_SIDE", "BORDERLINE", "CaseResult", "with_site", "content_digest", "label_at", "case_id", "result_rows",
+    "batch_summary", "case_details", "rows_to_csv", "to_display", "blend"]
+
+DISPLAY_MAX_SIDE = 768  # px sent to the browser per image; big DICOMs are downsampled for display only
+FILM_MAX_SIDE = 2048  # px of the viewer's copy: full resolution for most films, bounded for huge DICOMs
+BORDERLINE = 0.05  # |p - threshold| below this is called out as borderline
+
+
+def content_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def label_at(probability: float, threshold: float) -> str:
+    """Same rule as `Predictor.label`, without loading a model."""
+    return call_label(probability, threshold)
+
+
+@dataclass
+class CaseResult:
+    """Everything about one input that does not depend on the threshold (cached)."""
+    name: str
+    digest: str
+    probability: float | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    ood_score: float | None = None
+    source_format: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    display: np.ndarray | None = None  # uint8 HxW, at most DISPLAY_MAX_SIDE a side
+    film: np.ndarray | None = field(default=None, repr=False)  # uint8 HxW for the viewer, at most FILM_MAX_SIDE
+    model_input: np.ndarray | None = field(default=None, repr=False)  # uint8 SxS the model saw: what the heatmap explains
+    size: tuple[int, int] | None = None  # original (width, height) in pixels
+    model: str = ""
+    logit: float | None = None  # source-calibrated logit: what a site profile recalibrates
+    features: np.ndarray | None = field(default=None, repr=False)  # penultimate features, for the drift alarm
+    calibration: str = SOURCE_CALIBRATION  # what `probability` is calibrated on, in plain words
+    # the prediction's facts (`inference.prediction.Prediction`), never parsed back from the warnings
+    status: str = "error"              # "scored", "not_assessed" or "error"
+    reasons: tuple[str, ...] = ()      # why the call is withheld (`inference.gate.REASONS` codes)
+    correction: int | None = None      # the orientation transform undone before scoring (None: as given)
+    out_of_distribution: bool = False  # scored, with the out-of-distribution warning
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.probability is not None
+
+    @property
+    def not_assessed(self) -> str | None:
+        """The input gate's reason ("not assessed: ...") when the file was read but gets no call."""
+        if self.status != "not_assessed" or self.error is not None:
+            return None
+        return next((w for w in self.warnings if w.startswith(NOT_ASSESSED_PREFIX)), NOT_ASSESSED_PREFIX.rstrip(": "))
+
+
+def with_site(result: CaseResult, site: SiteProfile | None) -> CaseResult:
+    """The result with its probability under a site profile (from the cached logit), or as
+    it is under the source calibration. A shallow copy: the display image is shared."""
+    if site is None or (result.ok and result.logit is None):  # no logit: only the source probability is known
+        return result
+    if not result.ok:
+        return replace(result, calibration=calibration_label(site.name))
+    p = float(site.probability(np.array([result.logit], dtype=np.float64))[0])
+    return replace(result, probability=p, calibration=calibration_label(site.name))
+
+
+def case_id(result: CaseResult, accession: str = "") -> str:
+    """How the CSV and the PDF name a case, never by its file name (often the patient's):
+    the accession number the reader typed, else the DICOM instance UID, else the first 12
+    hex digits of the file's sha256."""
+    if accession.strip():
+        return f"accession {' '.join(accession.split())}"
+    uid = result.metadata.get("SOPInstanceUID")
+    return f"instance {uid}" if uid else f"sha256 {result.digest[:12]}"
+
+
+def result_rows(results: list[CaseResult], threshold: float, operating_point_name: str,
+                accessions: list[str] | None = None) -> list[dict]:
+    """One row per case; `accessions` (typed per case, "" when none) name the cases (`case_id`).
+    The "file" column is for the screen; `rows_to_csv` leaves it out unless asked."""
+    rows = []
+    for i, r in enumerate(results):
+        rows.append({
+            "case": case_id(r, accessions[i] if accessions else ""),
+            "file": r.name,
+            "P(pneumonia)": r.probability,
+            "label": label_at(r.probability, threshold) if r.ok else ("not assessed" if r.not_assessed else "not scored"),
+            "threshold": round(threshold, 4),
+            "operating point": operating_point_name,
+            "model": r.model,
+            "calibration": r.calibration,
+            "warnings / error": ("ERROR: " + r.error) if r.error else "; ".join(r.warnings),
+        })
+    return rows
+
+
+def batch_summary(results: list[CaseResult], threshold: float) -> str:
+    ok = [r for r in results if r.ok]
+    n_pos = sum(label_at(r.probability, threshold) == "PNEUMONIA" for r in ok)
+    parts = [f"{len(results)} image{'s' if len(results) != 1 else ''}", f"{n_pos} called PNEUMONIA",
+             f"{len(ok) - n_pos} called NORMAL"]
+    withheld = sum(r.not_assessed is not None for r in results)
+    if withheld:
+        parts.append(f"{withheld} not assessed")
+    if len(ok) + withheld < len(results):
+        parts.append(f"{len(results) - len(ok) - withheld} not scored")
+    if any(r.warnings for r in ok):
+        parts.append(f"{sum(bool(r.warnings) for r in ok)} with warnings")
+    return ", ".join(parts)
+
+
+def case_details(result: CaseResult) -> list[dict]:
+    """Field/value rows for one scored file: format, size, OOD score, whitelisted DICOM tags."""
+    rows = [{"field": "format", "value": str(result.source_format)}]
+    if result.size is not None:
+        rows.append({"field": "size (px)", "value": f"{result.size[0]} x {result.size[1]}"})
+    if result.ood_score is not None:
+        # pooled for display; the flag judges each term against its own validation limit
+        rows.append({"field": "out-of-distribution score (pooled)", "value": f"{result.ood_score:.2f}"})
+    rows += [{"field": f"DICOM {k}", "value": str(v)} for k, v in result.metadata.items()]
+    return rows
+
+
+def rows_to_csv(rows: list[dict], file_names: bool = False) -> bytes:
+    """The table as CSV cells a spreadsheet cannot execute; file names only when the reader
+    chose to include them (an upload's name often carries the patient's)."""
+    if not file_names:
+        rows = [{k: v for k, v in row.items() if k != "file"} for row in rows]
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: csv_cell(v) for k, v in row.items()})
+    return buf.getvalue().encode("utf-8")
+
+
+def to_display(pixels: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
+    """Float [0,1] HxW -> uint8 for the browser, aspect ratio kept."""
+    img = Image.fromarray(np.clip(np.rint(np.asarray(pixels, np.float32) * 255), 0, 255).astype(np.uint8))
+    if max(img.size) > max_side:
+        img.thumbnail((max_side, max_side), Image.LANCZOS)
+    return np.asarray(img)
+
+
+def blend(gray_u8: np.ndarray, heatmap: np.ndarray, opacity: float) -> np.ndarray:
+    """The product's one overlay (`io.overlay.render_overlay`) over the displayed radiograph."""
+    return render_overlay(gray_u8, heatmap, opacity)

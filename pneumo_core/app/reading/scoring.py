@@ -1,0 +1,256 @@
+"""Scores and heatmaps for uploads and test images, cached with `st.cache_data` on the
+file's content hash and the settings that change them (never the threshold, the opacity or
+the calibration): a slider move re-derives the call from the cached probability, a
+calibration change re-derives the probability from the cached logit (`cases.with_site`),
+and the opacity re-blends the cached map. Also the batch's drift verdict (cached on the
+batch's digests and the calibration), and the case report, rendered only when its
+download button is clicked.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+import streamlit as st
+
+from ...evaluation.out_of_fold import OUT_OF_FOLD, out_of_fold_probability
+from ...inference.orientation import undo
+from ...io.budget import ServerBusy, heavy_work
+from ...io.ingest import IngestError
+from ...io.sandbox import load_untrusted
+from ..access import identity
+from ..runtime.formatting import site_name
+from ..runtime.paths import DATA_DIR, resolve_model_dir, test_image_bytes
+from .cases import FILM_MAX_SIDE, CaseResult, blend, case_id, content_digest, to_display, with_site
+from .report_form import ReportFields, file_names_chosen
+from ..runtime.resources import (get_predictor, import_predictor, import_saliency, method_label, model_meta, profile_key,
+                        weights_stamp)
+
+if TYPE_CHECKING:
+    from ...calibration.site import SiteProfile
+    from ...evaluation.operating_point import OperatingPoint
+    from ..settings.state import Settings
+
+__all__ = ["score_file", "test_case", "Heatmap", "heatmap_for", "blanking_text", "split_warnings", "DriftVerdict", "batch_drift",
+    "case_report", "calibration_detail"]
+
+
+@st.cache_data(show_spinner=False, max_entries=128)  # each entry holds the viewer's copy of the film
+def _score(model: str, weights: int, digest: str, name: str, _data: bytes) -> CaseResult:
+    result = CaseResult(name=name, digest=digest, model=model)
+    with heavy_work():  # ServerBusy leaves the cache untouched: the next rerun tries again
+        try:
+            rad = load_untrusted(_data, name=name)  # a worker process with memory and time limits
+        except IngestError as exc:
+            result.error = str(exc)
+            return result
+        pred = get_predictor(model).predict_radiographs([rad], [name])[0]
+    result.probability, result.warnings, result.ood_score = pred.probability, list(pred.warnings), pred.ood_score
+    result.status, result.reasons, result.correction = pred.status, tuple(pred.reasons), pred.correction
+    result.out_of_distribution = pred.out_of_distribution
+    result.logit = None if pred.logit is None else float(pred.logit)
+    result.features = None if pred.features is None else np.asarray(pred.features, np.float32)
+    result.model_input = None if pred.model_input is None else np.asarray(pred.model_input, np.uint8)
+    result.source_format, result.metadata = rad.source_format, dict(rad.metadata)
+    film = to_display(rad.pixels, FILM_MAX_SIDE)
+    if result.correction is not None:  # shown as scored, so the heatmap lies on the right anatomy
+        film = undo(film, result.correction)
+    result.film, result.display = film, to_display(film / np.float32(255))
+    result.size = (int(rad.pixels.shape[1]), int(rad.pixels.shape[0]))
+    return result
+
+
+def score_file(model: str, data: bytes, name: str, site: SiteProfile | None = None) -> CaseResult:
+    """Cached on (model and its weights, content hash, name): reruns for a slider or a new
+    calibration never re-score. The probability is the site's when a profile is given. A bad
+    file comes back with `error` set, like `Predictor.predict_bytes`, and so does a file the
+    busy server could not take now (that one is not cached). A test film under a profile
+    fitted on the test split gets its out-of-fold probability (`evaluation.out_of_fold`).
+    Audited once per film and session, by the bytes' sha256."""
+    digest = content_digest(data)
+    result = _scored(model, digest, name, data, site)
+    uid = result.metadata.get("SOPInstanceUID")
+    identity.audit_once("score", digest, sha256=digest, model=model, outcome=result.status,
+                        **({"instance_uid": uid} if uid else {}))
+    return result
+
+
+def _scored(model: str, digest: str, name: str, data: bytes, site: SiteProfile | None) -> CaseResult:
+    try:
+        result = with_site(_score(model, weights_stamp(model), digest, name, data), site)
+    except ServerBusy as exc:
+        return CaseResult(name=name, digest=digest, model=model, error=str(exc))
+    oof = out_of_fold_probability(digest, site, resolve_model_dir(model), DATA_DIR, shipped=False) if result.ok else None
+    return result if oof is None else replace(result, probability=oof, calibration=f"{result.calibration}, {OUT_OF_FOLD}")
+
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def _test_file(key: str, stamp: int) -> tuple[bytes, str]:
+    data = test_image_bytes(key)
+    return data, content_digest(data)
+
+
+def test_case(model: str, key: str, site: SiteProfile | None = None) -> CaseResult:
+    """A test image (key from eval_test.json) scored like an upload, cached the same way; its
+    bytes and hash are cached too, so a gallery's rerun reads and hashes no file."""
+    data, digest = _test_file(key, (DATA_DIR / key).stat().st_mtime_ns)
+    return _scored(model, digest, Path(key).name, data, site)
+
+
+@dataclass
+class Heatmap:
+    heatmap: np.ndarray  # float32 SxS in [0, 1], relative
+    target_class: str
+    method: str
+    class_specific: bool
+    note: str
+    check: str = ""  # "blanking the highlighted region changes P(pneumonia) from X to Y" (source calibration)
+    p_before: float | None = None
+    p_after: float | None = None
+    fraction: float = 0.2  # the share of the map blanked
+
+    @property
+    def caption(self) -> str:
+        """What the map shows, in one line: the class it explains, or that it explains none."""
+        label = method_label(self.method)
+        if not self.class_specific:
+            return f"{label}: the strongest pattern in the model's features, whichever class is called"
+        return f"{label}: explains {self.target_class} (red: strongest, untinted: none)"
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _heatmap(model: str, weights: int, digest: str, method: str, target: str, _model_input: np.ndarray) -> Heatmap:
+    saliency = import_saliency()
+    predictor = get_predictor(model)
+    with heavy_work():  # counted with the decodes: a CAM holds memory and a core too
+        exp = saliency.explain(predictor, _model_input, method=method, target=target)
+        check = saliency.blanking_check(predictor, exp)  # one more forward pass, cached with the map
+    return Heatmap(np.asarray(exp.heatmap, np.float32), str(exp.target_class), str(exp.method),
+                   bool(exp.class_specific), str(exp.note), str(check.text), float(check.p_before),
+                   float(check.p_after), float(check.fraction))
+
+
+def heatmap_for(model: str, result: CaseResult, method: str, target: str) -> Heatmap:
+    """The map of what the model saw when it scored `result` (its cached model input: the
+    file is never decoded again), with the blanking check. Cached on (model, content hash,
+    method, class explained); opacity is applied by `blend`, so the opacity slider never
+    re-runs the CAM. Raises ValueError for a result without a model input (not read), and
+    `io.budget.ServerBusy` when the server's heavy-work slots stay taken."""
+    if result.model_input is None:
+        raise ValueError(f"{result.name} has no model input to explain: it was not read")
+    return _heatmap(model, weights_stamp(model), result.digest, method, target, result.model_input)
+
+
+def blanking_text(hm: Heatmap, site: SiteProfile | None) -> str:
+    """The heatmap's check, said for the class that was called (`saliency.BlankingCheck.text`:
+    the map's top fifth filled in from the film around it, and what the change means for that
+    call), in the probability the page shows: the cached check is on the source calibration
+    (the shared predictor has no site), so under a site profile both probabilities go through
+    the profile's recalibration, as the case's own probability does."""
+    if site is None or hm.p_before is None or hm.p_after is None:
+        return hm.check
+    p = np.clip(np.array([hm.p_before, hm.p_after], np.float64), 1e-12, 1 - 1e-12)
+    before, after = site.probability(np.log(p / (1 - p)))  # back to the source-calibrated logit first
+    return import_saliency().BlankingCheck(float(before), float(after), hm.fraction, hm.target_class).text
+
+
+def split_warnings(result: CaseResult) -> tuple[str | None, list[str]]:
+    """(the out-of-distribution warning if raised, the other warnings): the app shows the
+    first one prominently."""
+    ood_warning = import_predictor().OOD_WARNING
+    return (ood_warning if result.out_of_distribution else None), [w for w in result.warnings if w != ood_warning]
+
+
+@dataclass(frozen=True)
+class DriftVerdict:
+    """The drift alarm's words for one batch. `shifted` is None when the test could not run
+    (then `text` says why)."""
+    text: str
+    shifted: bool | None
+    n: int
+    p_value: float | None = None
+
+
+@st.cache_data(show_spinner="Checking the batch for drift…", max_entries=16)
+def _drift(model: str, weights: int, digests: tuple[str, ...], calibration: str, _features: np.ndarray,
+           _logits: np.ndarray, _site: SiteProfile | None) -> DriftVerdict:
+    from ...monitoring import drift, site_reference
+    n = len(digests)
+    try:
+        ref = site_reference.reference_for(resolve_model_dir(model), _site)
+        if ref is None:
+            return DriftVerdict("No drift reference ships with this model: the batch was not checked for drift.",
+                                None, n)
+        result = drift.drift_test(ref, _features, _logits)
+    except ValueError as exc:  # DriftReferenceError: a reference for other weights, a sample that does not fit
+        return DriftVerdict(f"The batch was not checked for drift: {exc}", None, n)
+    against = site_name(getattr(ref, "source", "") or "the reference")
+    if _site is not None and getattr(_site, "drift_reference", None) is None:
+        against += f"; profile {site_name(_site.name)} carries no sample of its site"
+    text = drift.verdict_text(result, against)
+    return DriftVerdict(text[:1].upper() + text[1:], bool(result["shifted"]), int(result["n"]),
+                        float(result["p_value"]))
+
+
+def batch_drift(model: str, results: list[CaseResult], site: SiteProfile | None) -> DriftVerdict | None:
+    """Whether a batch's scored films look like the data its operating point was set on
+    (the site's calibration sample under a profile that carries one, else validation data).
+    None below the alarm's minimum batch (`drift.MIN_BATCH` scored films). Cached on the
+    batch's digests and the calibration."""
+    from ...monitoring.drift import MIN_BATCH
+    scored = [r for r in results if r.ok and r.features is not None]
+    if len(scored) < MIN_BATCH:
+        return None
+    features = np.stack([r.features for r in scored])
+    logits = None if any(r.logit is None for r in scored) else np.array([r.logit for r in scored], np.float64)
+    return _drift(model, weights_stamp(model), tuple(r.digest for r in scored), profile_key(site), features, logits,
+                  site)
+
+
+def calibration_detail(site: SiteProfile | None, model: str) -> str:
+    """One sentence for the case report: what the probability and the thresholds come from."""
+    if site is None:
+        t = model_meta(model).temperature
+        return (f"temperature scaling (T = {t:.3f}) fitted on the model's validation data, from its training "
+                "centre; the thresholds were chosen on the same validation data")
+    c = site.counts
+    return (f"recalibrated on {sum(c.values())} labelled films of {site_name(site.name)} ({c.get('NORMAL', 0)} "
+            f"NORMAL, {c.get('PNEUMONIA', 0)} PNEUMONIA); the thresholds are the site's")
+
+
+def case_report(result: CaseResult, s: Settings, label: str, hm: Heatmap,
+                fields: ReportFields | None = None, op: OperatingPoint | None = None,
+                fmt: str = "pdf") -> Callable[[], bytes]:
+    """A callable rendering the case report, for `st.download_button(data=...)`: the PDF
+    is drawn only when clicked (the overlay too, at the sidebar's opacity). `fields` are what the reader typed (`report_form`); `op`
+    the operating point's expected sensitivity and specificity (`operating_point.current`),
+    None when no honest estimate exists at this threshold."""
+    fields = fields or ReportFields()
+    show_file_name = file_names_chosen()  # read now: the callable runs outside the script's run
+
+    def render() -> bytes:
+        from ...io.case_report import ReportCase, render_report
+        expected = {}
+        if op is not None:
+            expected = dict(sensitivity=float(op.sensitivity), sensitivity_ci=tuple(op.sensitivity_ci),
+                            specificity=float(op.specificity), specificity_ci=tuple(op.specificity_ci),
+                            operating_point_words=op.in_words(), operating_point_source=op.source)
+        else:
+            from ..settings.operating_point import NO_ESTIMATE
+            expected = dict(operating_point_source=NO_ESTIMATE)
+        case = ReportCase(file_name=result.name, probability=float(result.probability), label=label,
+                          threshold=s.threshold, operating_point=s.operating_point, model=s.model,
+                          calibration=s.calibration_label, calibration_detail=calibration_detail(s.site, s.model),
+                          site=site_name(s.site.name) if s.site is not None else None,
+                          image=result.display, overlay=blend(result.display, hm.heatmap, s.opacity),
+                          model_description=model_meta(s.model).description,
+                          method=method_label(hm.method), target_class=hm.target_class if hm.class_specific else "",
+                          heatmap_note=hm.note, heatmap_check=blanking_text(hm, s.site),
+                          warnings=list(result.warnings), metadata=dict(result.metadata),
+                          accession_number=fields.accession_number, impression=fields.impression,
+                          reader=fields.reader, case_id=case_id(result, fields.accession_number),
+                          show_file_name=show_file_name, **expected)
+        return render_report(case, fmt)
+    return render

@@ -1,0 +1,79 @@
+"""Tests for pneumo_core.app.access.login: who gets past the entrypoint, and what the trail records.
+
+AppTest's simulated `st.user` and secrets stand in for the login here (fast, no server);
+tests/test_browser_login.py runs the real OpenID Connect flow in Chromium."""
+from __future__ import annotations
+
+import itertools
+
+from streamlit.testing.v1 import AppTest
+
+from pneumo_core.audit import AuditLog
+
+from test_identity import AUTH
+
+_iat = itertools.count(1_800_000_000)  # each test's own login: the gate records one record per login
+
+
+def _door() -> None:
+    import streamlit as st
+
+    from pneumo_core.app.access import login
+    if login.admit():
+        st.text("inside")
+        with st.sidebar:
+            login.account()
+
+
+def _run(user: dict | None, secrets: dict | None = None) -> AppTest:
+    at = AppTest.from_function(_door)
+    if user is not None:
+        at.user = user
+    at.secrets.update(secrets or {})
+    at.run()
+    assert not at.exception
+    return at
+
+
+def _records(trail, user: str) -> list[dict]:
+    return [r for r in AuditLog(trail).records() if r["user"] == user]
+
+
+def _inside(at: AppTest) -> bool:
+    return any(t.value == "inside" for t in at.text)
+
+
+def test_without_login_configured_everyone_is_inside_and_no_login_is_recorded(audit_trail_in_a_temporary_file):
+    before = len(_records(audit_trail_in_a_temporary_file, "local"))
+    at = _run(None)
+    assert _inside(at) and not [b for b in at.button if b.label == "Log out"]
+    assert len(_records(audit_trail_in_a_temporary_file, "local")) == before
+
+
+def test_an_anonymous_visitor_gets_only_the_login_button():
+    at = _run({"is_logged_in": False}, {"auth": AUTH})
+    assert not _inside(at)
+    assert [b.label for b in at.button] == ["Log in"]
+
+
+def test_a_reader_is_inside_with_a_log_out_button_and_the_login_is_recorded_once_per_login(
+        audit_trail_in_a_temporary_file):
+    user = {"is_logged_in": True, "email": "reader@example.org", "sub": "r1", "roles": ["reader"], "iat": next(_iat)}
+    at = _run(user, {"auth": AUTH})
+    assert _inside(at) and [b.label for b in at.sidebar.button] == ["Log out"]
+    assert any("reader@example.org (reader)" in t.value for t in at.sidebar.text)
+    at.run()  # a rerun of the same session
+    _run(user, {"auth": AUTH})  # a reload: a new session with the same ID token
+    logins = [r for r in _records(audit_trail_in_a_temporary_file, "reader@example.org") if r["action"] == "login"]
+    assert [r["ids"] for r in logins] == [{"role": "reader"}]
+    _run(dict(user, iat=next(_iat)), {"auth": AUTH})  # logged in again: a new ID token
+    assert sum(r["action"] == "login" for r in _records(audit_trail_in_a_temporary_file, "reader@example.org")) == 2
+
+
+def test_an_account_without_a_role_sees_no_access_and_the_refusal_is_recorded(audit_trail_in_a_temporary_file):
+    user = {"is_logged_in": True, "email": "nobody@example.org", "sub": "n1", "roles": ["admin"], "iat": next(_iat)}
+    at = _run(user, {"auth": AUTH})
+    assert not _inside(at)
+    assert "no role" in at.error[0].value and [b.label for b in at.button] == ["Log out"]
+    (record,) = _records(audit_trail_in_a_temporary_file, "nobody@example.org")
+    assert record["action"] == "access_denied" and record["ids"] == {"page": "app"}

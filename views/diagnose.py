@@ -1,0 +1,64 @@
+"""Diagnose: upload radiographs; the batch's table (a row opens its case), CSV and drift
+verdict; then one case at a time (previous/next): the film in the viewer with its heatmap,
+the probability under the sidebar's calibration, the call at the current threshold and
+what that threshold means for patients, warnings, the report fields and the PDF."""
+import streamlit as st
+
+from pneumo_core.app.reading import case_view, cases, report_form, scoring
+from pneumo_core.app.runtime import formatting, paths
+from pneumo_core.app.settings import operating_point, sidebar
+from pneumo_core.io.budget import session_budget
+
+s = sidebar.settings()
+
+st.title("Pneumonia on a chest radiograph")
+st.info(formatting.disclaimer(s.site.name if s.site else None))
+
+uploads = st.file_uploader(
+    "Chest radiographs (frontal view): DICOM (with or without .dcm), PNG, JPEG, TIFF, BMP or WebP",
+    accept_multiple_files=True, type=None, key="uploads",
+    help="Up to 50 MB per file. Files are read in memory and never stored. DICOM is recognised by its content.")
+left, right = st.columns([1, 3])
+if left.button("Try the bundled examples"):
+    st.session_state["use_examples"] = True
+if st.session_state.get("use_examples") and right.button("Remove the examples", type="tertiary"):
+    st.session_state["use_examples"] = False
+
+kept, over_budget = session_budget(st.session_state).admit("diagnose", "uploads", [f.size for f in uploads or []])
+if over_budget:
+    st.warning(over_budget)
+inputs = [(f.name, f.getvalue()) for f in (uploads or [])[:kept]]
+if st.session_state.get("use_examples"):
+    inputs += [(p.name, p.read_bytes()) for p in paths.example_files()]
+if not inputs:
+    st.caption("Upload one or more radiographs, or try the four bundled test images "
+               "(two NORMAL, two PNEUMONIA from the official test split).")
+else:
+    with st.spinner(f"Scoring {len(inputs)} image(s)…"):
+        results = [scoring.score_file(s.model, data, name, s.site) for name, data in inputs]
+
+    st.subheader("Results")
+    op_text = f"threshold {s.threshold:.3f} ({s.operating_point}), model {s.model}, {s.probability_label}"
+    rows = cases.result_rows(results, s.threshold, s.operating_point,
+                             report_form.typed_accessions([r.digest for r in results]))
+    st.caption(cases.batch_summary(results, s.threshold) + f" · {op_text}")
+    drift = scoring.batch_drift(s.model, results, s.site)
+    if drift is not None:
+        show = {None: st.info, True: st.warning, False: st.success}[drift.shifted]
+        show(drift.text)
+    picked = st.dataframe(rows, hide_index=True, width="stretch",  # threshold, model, calibration: caption and CSV
+                          key=case_view.table_key(), on_select="rerun", selection_mode="single-row",
+                          column_order=["file", "case", "P(pneumonia)", "label", "warnings / error"], column_config={
+                              "P(pneumonia)": st.column_config.ProgressColumn(s.probability_label, format="%.3f",
+                                                                              min_value=0.0, max_value=1.0),
+                              "warnings / error": st.column_config.TextColumn(width="large")})
+    case_view.open_row(picked)
+    st.caption("Pick a row to open its case.")
+    file_names = report_form.file_names_choice()
+    st.download_button("Download the table (CSV)", cases.rows_to_csv(rows, file_names), file_name="pneumonia_results.csv",
+                       mime="text/csv", on_click="ignore")
+
+    st.subheader("Case")
+    i = case_view.case_stepper([r.name for r in results])
+    with st.container(border=True):
+        case_view.show_case(results[i], s, operating_point.current(s))

@@ -1,0 +1,4 @@
+"""PNEUMONIA: how the model does on the truly-pneumonia test images at the current threshold."""
+from pneumo_core.app.review import widgets
+
+widgets.class_page("PNEUMONIA")
