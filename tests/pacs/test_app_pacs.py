@@ -61,7 +61,7 @@ def test_a_study_is_found_scored_and_shown_case_by_case_without_patient_data(ort
 
 def test_a_user_without_the_reporter_role_is_stopped_at_the_top_of_the_page(orthanc, loaded, audit_records,
                                                                             monkeypatch):
-    from pneumo_core.app import identity
+    from pneumo_core.app.access import identity
     monkeypatch.setattr(identity, "current_roles", lambda: frozenset({identity.READER}))  # a logged-in reader
     at = _app(orthanc.url)
     assert not at.exception and "do not have access" in at.error[0].value

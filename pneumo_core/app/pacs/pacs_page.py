@@ -136,7 +136,7 @@ def score_study(server: ServerConfig, study_uid: str, model: str) -> ScoredStudy
             r = score_file(model, data, ref.name)
             del data
             if ref.sop_uid in reasons and r.error is None:  # read, but not a film this model reads
-                r = replace(r, probability=None, logit=None, features=None,
+                r = replace(r, probability=None, logit=None, features=None, status="not_assessed",
                             warnings=[reasons[ref.sop_uid]] + [w for w in r.warnings if w != reasons[ref.sop_uid]])
             results.append(r)
     return ScoredStudy(server.name, study_uid, model, results, [what for _, what in plan.skipped],
