@@ -118,7 +118,7 @@ def _attacks(client, orthanc_url: str, loaded: dict, hostile_url: str) -> list[t
     content = ReportContent("PNEUMONIA", 0.8, 0.5, "balanced", impression="benchmark")
 
     def search(**kw) -> Callable[[], str]:
-        return lambda: f"{len(client.search_studies(**kw))} studies listed"
+        return lambda: f"listed: {len(client.search_studies(**kw))} study(ies)"
 
     def store(typed: str) -> Callable[[], tuple[str, str]]:
         def run() -> tuple[str, str]:
@@ -155,7 +155,7 @@ def _attacks(client, orthanc_url: str, loaded: dict, hostile_url: str) -> list[t
         ("WADO with UID '1.2.abc'", "request sent", retrieve("1.2.abc"), True, None, "1.2.abc"),
         ("a PACS lists an instance with UID '1.2.3/../../../../system'", "GET sent to the path it names",
          hostile_listing, HostilePacs.received, None, "system"),
-        ("plain http to the PACS, not allowed", "credentials and films sent in clear text",
+        ("plain http to the PACS, not allowed", "allowed (with credentials: to this machine only)",
          http(orthanc_url, False), None, None, None),
         ("plain http with credentials to another machine, allowed", "refused (already)",
          http("http://pacs.example.org/dicom-web", True), None, None, None),
