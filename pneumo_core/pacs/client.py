@@ -45,8 +45,6 @@ _CHUNK = 1 << 20
 _T = TypeVar("_T")
 
 
-
-
 class PacsClient:
     """One DICOMweb server (its base URL, e.g. `https://pacs.example/dicom-web`).
 
