@@ -120,3 +120,12 @@ def test_no_app_room_imports_a_later_room(path):
 def test_no_two_app_rooms_import_each_other():
     edges = {(p.parent.name, r) for p in APP.glob("*/*.py") for r in _app_rooms_imported(p) if r != p.parent.name}
     assert not [(a, b) for a, b in edges if (b, a) in edges]
+
+
+@pytest.mark.parametrize("path", sorted(CORE.rglob("*.py")), ids=lambda p: str(p.relative_to(CORE)))
+def test_no_library_file_over_300_lines_nor_function_over_60(path):
+    text = path.read_text()
+    assert len(text.splitlines()) <= 300, f"{path.relative_to(REPO)}: split it by what its parts do"
+    long = [f"{n.name} ({n.end_lineno - n.lineno + 1} lines)" for n in ast.walk(ast.parse(text))
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.end_lineno - n.lineno + 1 > 60]
+    assert not long, f"{path.relative_to(REPO)}: {long}"

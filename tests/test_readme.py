@@ -310,13 +310,18 @@ def test_readme_input_gate_figures_come_from_input_gate_json():
 def test_readme_saliency_figures_come_from_the_faithfulness_benchmark():
     from pneumo_core.inference.saliency_default import default_method
     lite = _json("benchmarks", "results", "saliency_faithfulness.json")["models"][DEFAULT]
-    wins = {k: round(c["share_top_beats_random"] * c["n"]) for k, c in lite["candidates"].items()}
-    n = lite["films"]
+    c, n = lite["candidates"], lite["films"]
+    wins = {k: (v["flat"]["wins"], v["infill"]["wins"]) for k, v in c.items()}
     text = _flat(README)
-    assert default_method(DEFAULT) == "occlusion" and "The default heatmap is an **occlusion map**" in text
-    assert f"does so on {wins['occlusion14']} of {n} validation films for the default model" in text
-    assert f"the former default, on {wins['gradcam@head_act']} of {n}" in text
-    assert f"nearly free, on {wins['layercam@_blocks.4']} of {n}" in text
+    assert default_method(DEFAULT) == "layercam-occ3" == lite["choice"]["default_method"]
+    assert "**LayerCAM at its third stage, pooled to a 14×14 grid and weighted by a 3×3 occlusion** (12 forward" in text
+    assert c["layercam-occ3@_blocks.4"]["passes"] == 12
+    assert "this one does so on {} and {} of {}".format(*wins["layercam-occ3@_blocks.4"], n) in text
+    cost = c["occlusion14"]["median_seconds_per_film"] / c["layercam-occ3@_blocks.4"]["median_seconds_per_film"]
+    assert "still in the sidebar, on {} and {} at {}× the cost".format(*wins["occlusion14"], int(cost)) in text
+    assert "Grad-CAM at the last block on {} and {}".format(*wins["gradcam@head_act"]) in text
+    assert all(v[p]["drop_ratio"] < 3 for v in c.values() for p in ("flat", "infill"))
+    assert "No map, exact occlusion included, reached the rule's second floor (a drop 3× that" in text
 
 
 def test_readme_pacs_figures_come_from_the_throughput_benchmark():

@@ -129,7 +129,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     r.add_argument("--batch-size", type=_positive_int, default=32)
     r.add_argument("--cam", type=Path, metavar="OUTDIR", help="also write, per scored film, <stem>.<method>.png (the heatmap over the model's input image) and <stem>.<method>.npy (the map: float32, [0, 1], the model's input size); 'cam' holds the PNG path")
-    r.add_argument("--cam-method", default=None, help="saliency method (default: the model's, chosen on validation: occlusion, about 200 forward passes per film; layercam is about 100x faster and also met the target; see docs/saliency.md)")
+    r.add_argument("--cam-method", default=None, help="saliency method (default: the model's, chosen on validation by a cost-first rule: layercam-occ3 for efficientnet_lite0, linear-occlusion for paper_cnn; occlusion is exact, about 200 forward passes per film; see docs/saliency.md)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--dicomweb", metavar="URL", help="score a study from this DICOMweb server instead of PATHs "
                    "(credentials from PNEUMO_DICOMWEB_USER/_PASSWORD or PNEUMO_DICOMWEB_TOKEN)")

@@ -53,7 +53,7 @@ class ReportCase:
     calibration: str = "calibrated on validation data"  # what the probability is calibrated on, in plain words
     calibration_detail: str = ""  # one sentence: the sample it was fitted on, where the thresholds come from
     site: str | None = None  # the site profile's name, when one calibrated the probability
-    heatmap_check: str = ""  # "blanking the highlighted region changes P(pneumonia) from X to Y"
+    heatmap_check: str = ""  # "filling the highlighted region in ... changes P(pneumonia) from X to Y: what that means"
     # the operating point's expected sensitivity and specificity (95% intervals), in words, and their source
     sensitivity: float | None = None
     sensitivity_ci: tuple[float, float] | None = None

@@ -93,8 +93,9 @@ def test_the_heatmap_explains_the_scored_model_input_without_decoding_the_file_a
 def test_each_heatmap_carries_its_blanking_check_in_words(example_bytes):
     r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg")
     hm = scoring.heatmap_for(paths.DEFAULT_MODEL, r, "gradcam", "PNEUMONIA")
-    assert hm.check == (f"blanking the highlighted region changes P(pneumonia) from {hm.p_before:.2f} to "
-                        f"{hm.p_after:.2f}")
+    assert hm.check.startswith(f"filling the highlighted region in from the film around it changes P(pneumonia) "
+                               f"from {hm.p_before:.2f} to {hm.p_after:.2f}: ")
+    assert "PNEUMONIA call" in hm.check  # said for the class the map explains
     assert hm.p_before == pytest.approx(r.probability, abs=1e-4)  # the map's own pass agrees with the score
 
 
@@ -146,7 +147,9 @@ def test_under_a_site_profile_the_blanking_check_speaks_the_sites_probability(ex
     r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg", site)
     hm = scoring.heatmap_for(paths.DEFAULT_MODEL, r, "gradcam", "NORMAL")
     text = scoring.blanking_text(hm, site)
-    assert text.startswith(f"blanking the highlighted region changes P(pneumonia) from {r.probability:.2f} to ")
+    assert text.startswith(f"filling the highlighted region in from the film around it changes P(pneumonia) from "
+                           f"{r.probability:.2f} to ")
+    assert "NORMAL call" in text
     assert scoring.blanking_text(hm, None) == hm.check != text  # the cached check is on the source calibration
 
 

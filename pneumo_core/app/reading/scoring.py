@@ -106,7 +106,7 @@ class Heatmap:
     method: str
     class_specific: bool
     note: str
-    check: str = ""  # "blanking the highlighted region changes P(pneumonia) from X to Y" (source calibration)
+    check: str = ""  # "filling the highlighted region in ... changes P(pneumonia) from X to Y: what that means" (source calibration)
     p_before: float | None = None
     p_after: float | None = None
     fraction: float = 0.2  # the share of the map blanked
