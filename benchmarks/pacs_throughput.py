@@ -131,7 +131,7 @@ def main() -> None:
 
     films = _films(args.n)
     load_before = os.getloadavg()
-    env = dict(os.environ, PNEUMO_DICOMWEB_USER=USER, PNEUMO_DICOMWEB_PASSWORD=PASSWORD,
+    env = dict(os.environ, PNEUMO_DICOMWEB_ALLOW_HTTP="1", PNEUMO_DICOMWEB_USER=USER, PNEUMO_DICOMWEB_PASSWORD=PASSWORD,
                PYTHONPATH=str(REPO))
     env.pop("PNEUMO_DICOMWEB_TOKEN", None)
     results = []

@@ -339,6 +339,6 @@ def test_readme_app_timings_come_from_the_browser_benchmark():
     serve = _json("benchmarks", "results", "app_timings.json")["summary"]["serve"]
     text = _flat(README)
     assert (f"the sidebar is complete {serve['page_to_sidebar_s']:.1f} s after the page loads and the first result "
-            f"shows {serve['upload_to_result_s']:.1f} s after upload, the film with its occlusion heatmap "
+            f"shows {serve['upload_to_result_s']:.1f} s after upload, the film with its heatmap "
             f"{serve['upload_to_viewer_s']:.1f} s") in text
     assert serve["external_hosts"] == [] and "the browser requests nothing from any other host" in text

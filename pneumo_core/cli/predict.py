@@ -134,7 +134,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--dicomweb", metavar="URL", help="score a study from this DICOMweb server instead of PATHs "
                    "(credentials from PNEUMO_DICOMWEB_USER/_PASSWORD or PNEUMO_DICOMWEB_TOKEN)")
     r.add_argument("--study", metavar="UID", help="with --dicomweb: the StudyInstanceUID")
-    r.add_argument("--accession", metavar="ACC", help="with --dicomweb: the study's accession number")
+    r.add_argument("--accession", metavar="ACC", help="with --dicomweb: the study's accession number; required with "
+                                                    "--store-report, and checked against the study before a report is "
+                                                    "stored")
     r.add_argument("--store-report", action="store_true",
                    help="with --dicomweb: store each scored film's report in its study (Encapsulated PDF)")
     r.set_defaults(func=_cmd_predict)

@@ -19,7 +19,7 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, gene
 
 from ..inference.predictor import Prediction, Predictor
 from ..io.case_report import ReportCase, render_report
-from ..io.ingest import load
+from ..io.sandbox import load_untrusted
 
 __all__ = ["ENCAPSULATED_PDF", "PATIENT_ATTRIBUTES", "STUDY_ATTRIBUTES", "REPORT_SERIES_NUMBER", "encapsulated_pdf",
            "report_pdf"]
@@ -83,9 +83,10 @@ def report_pdf(predictor: Predictor, prediction: Prediction, data: bytes, operat
     """The one-page case report (no heatmap) of a scored instance, from its file's bytes."""
     if prediction.probability is None or prediction.label is None:
         raise ValueError("only a scored film has a report")
-    rad = load(data, name=prediction.file)
+    rad = load_untrusted(data, name=prediction.file)  # a PACS's bytes are untrusted too: the decode worker
     site = predictor.site.name if predictor.site is not None else None
-    case = ReportCase(file_name=prediction.file, probability=prediction.probability, label=prediction.label,
+    uid = rad.metadata.get("SOPInstanceUID")
+    case = ReportCase(file_name=prediction.file, case_id=f"instance {uid}" if uid else "", probability=prediction.probability, label=prediction.label,
                       threshold=prediction.threshold, operating_point=operating_point, model=predictor.name,
                       image=_display(rad.pixels), model_description=predictor.bundle.meta.description,
                       warnings=list(prediction.warnings), metadata=dict(rad.metadata),
