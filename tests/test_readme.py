@@ -314,7 +314,7 @@ def test_readme_saliency_figures_come_from_the_faithfulness_benchmark():
     wins = {k: (v["flat"]["wins"], v["infill"]["wins"]) for k, v in c.items()}
     text = _flat(README)
     assert default_method(DEFAULT) == "layercam-occ3" == lite["choice"]["default_method"]
-    assert "**LayerCAM at its third stage, pooled to a 14×14 grid and weighted by a 3×3 occlusion** (12 forward" in text
+    assert "**LayerCAM at its third stage, pooled to a 14×14 grid and weighted by a 3×3 occlusion** (12 forward-pass equivalents)" in text
     assert c["layercam-occ3@_blocks.4"]["passes"] == 12
     assert "this one does so on {} and {} of {}".format(*wins["layercam-occ3@_blocks.4"], n) in text
     cost = c["occlusion14"]["median_seconds_per_film"] / c["layercam-occ3@_blocks.4"]["median_seconds_per_film"]
