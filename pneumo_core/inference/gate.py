@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from ..io.header_policy import HEADER_PREFIX
 from ..io.ingest import BLANK_WARNING, COLOUR_WARNING
 from .ood import POSTERISED_WARNING
 from .orientation import RECORD_FILE, WITHHELD_REASON
@@ -49,6 +50,8 @@ _CODES = {words: code for code, words in REASONS.items()}
 
 def reason_code(words: str) -> str:
     """The code of a reason worded by an image check, the far limit or the orientation head."""
+    if words.startswith(HEADER_PREFIX):
+        return "dicom_header"
     return _CODES.get(words, "image_check")
 
 

@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..io.header_policy import HEADER_PREFIX
 from ..io.ingest import BLANK_WARNING, COLOUR_WARN_LEVEL, COLOUR_WARNING, Radiograph
 
 __all__ = ["OODModel", "fit_ood", "ood_record", "ImageCheck", "IMAGE_CHECKS", "colour_check", "posterised_check",
@@ -133,7 +134,13 @@ def posterised_check(r: Radiograph) -> str | None:
     return BLANK_WARNING if blank else POSTERISED_WARNING  # ingest already words the blank case
 
 
-IMAGE_CHECKS: tuple[ImageCheck, ...] = (colour_check, posterised_check)
+def header_check(r: Radiograph) -> str | None:
+    """A DICOM header that names another modality, body part or view (`io.header_policy`, the
+    policy uploads and PACS instances share): the decoder said so among its warnings."""
+    return next((w for w in r.warnings if w.startswith(HEADER_PREFIX)), None)
+
+
+IMAGE_CHECKS: tuple[ImageCheck, ...] = (colour_check, posterised_check, header_check)
 
 
 def image_check_reasons(r: Radiograph, checks: tuple[ImageCheck, ...] = IMAGE_CHECKS) -> list[str]:

@@ -12,15 +12,14 @@ from pydicom.pixels import apply_modality_lut, apply_voi_lut
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from .codestream import check_codestream
+from .header_policy import CODE_STRING, header_reason
 from .limits import IngestError, check_pixel_count, min_max
 
 __all__ = ["decode_dicom"]
 
 _DICOM_METADATA = ("Modality", "ViewPosition", "BodyPartExamined",
                    "PhotometricInterpretation", "Rows", "Columns")  # nothing identifying
-_RADIOGRAPH_MODALITIES = {"CR", "DX", "DR", "RG", "OT"}
 _COLOUR_PHOTOMETRIC = {"RGB", "PALETTE COLOR", "YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL_420", "YBR_ICT", "YBR_RCT"}
-_CODE_STRING = re.compile(r"[A-Z0-9_ ]{1,16}")  # the CS value representation: no names fit ("^" is not allowed)
 _UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
 
 
@@ -58,10 +57,10 @@ def decode_dicom(data: bytes, warnings: list[str], force: bool) -> tuple[np.ndar
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     if frames > 1:
         warnings.append(f"DICOM has {frames} frames; only the first is used")
-    modality = str(ds.get("Modality", "")).upper()
-    if modality and modality not in _RADIOGRAPH_MODALITIES:
-        named = modality if _CODE_STRING.fullmatch(modality) and len(modality) <= 4 else "not a known code"
-        warnings.append(f"DICOM modality is {named}, not a radiograph (CR/DX)")
+    reason = header_reason(str(ds.get("Modality", "")), str(ds.get("BodyPartExamined", "")),
+                           str(ds.get("ViewPosition", "")))
+    if reason is not None:  # the input gate withholds the call for it (`inference.ood.header_check`)
+        warnings.append(reason)
     try:
         arr = pydicom.pixels.pixel_array(ds, index=0)  # decodes the first frame only
     except MemoryError:
@@ -85,7 +84,7 @@ def _metadata(ds: pydicom.Dataset) -> dict[str, str]:
     for k in _DICOM_METADATA:
         value = ds.get(k)
         text = str(value).strip() if value is not None else ""
-        if isinstance(value, int) or _CODE_STRING.fullmatch(text):
+        if isinstance(value, int) or CODE_STRING.fullmatch(text):
             out[k] = text
     uid = str(ds.get("SOPInstanceUID", "")).strip()
     if len(uid) <= 64 and _UID.fullmatch(uid):

@@ -15,13 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..inference.gate import NOT_ASSESSED_PREFIX
-from .client import RADIOGRAPH_MODALITIES, InstanceRef
+from ..io.header_policy import header_reason
+from .client import InstanceRef
 
-__all__ = ["FRONTAL_VIEWS", "CHEST_BODY_PARTS", "NON_IMAGE_SOP_CLASSES", "StudyPlan", "plan_study",
-           "not_frontal_chest_reason"]
+__all__ = ["NON_IMAGE_SOP_CLASSES", "StudyPlan", "plan_study", "not_frontal_chest_reason"]
 
-FRONTAL_VIEWS = ("PA", "AP")
-CHEST_BODY_PARTS = ("CHEST", "THORAX", "LUNG")
 NON_IMAGE_SOP_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.104.1": "an Encapsulated PDF",
     "1.2.840.10008.5.1.4.1.1.104.2": "an Encapsulated CDA",
@@ -40,14 +38,9 @@ def _non_image(ref: InstanceRef) -> str | None:
 
 def not_frontal_chest_reason(ref: InstanceRef) -> str | None:
     """Why the header says this image is not a frontal chest radiograph ("not assessed: ..."),
-    or None when it may be one."""
-    if ref.modality and ref.modality not in RADIOGRAPH_MODALITIES:
-        return f"{NOT_ASSESSED_PREFIX}DICOM modality is {ref.modality[:8]}, not a radiograph (CR/DX)"
-    if ref.body_part and ref.body_part not in CHEST_BODY_PARTS:
-        return f"{NOT_ASSESSED_PREFIX}DICOM body part is {ref.body_part[:16]}, not the chest"
-    if ref.view_position and ref.view_position not in FRONTAL_VIEWS:
-        return f"{NOT_ASSESSED_PREFIX}DICOM view is {ref.view_position[:8]}, not frontal (PA/AP)"
-    return None
+    or None when it may be one: the policy an upload's header meets too (`io.header_policy`)."""
+    reason = header_reason(ref.modality, ref.body_part, ref.view_position)
+    return None if reason is None else NOT_ASSESSED_PREFIX + reason
 
 
 @dataclass(frozen=True)

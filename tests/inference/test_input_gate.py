@@ -141,3 +141,26 @@ def test_an_unreadable_file_has_status_error_and_no_reasons(predictor):
 @pytest.mark.parametrize("code", sorted(REASONS))
 def test_every_reason_code_has_its_words_and_back(code):
     assert reason_code(REASONS[code]) == code
+
+
+@pytest.mark.parametrize("tags, code_words", [({"ViewPosition": "LL"}, "view is LL"),
+                                              ({"Modality": "MR"}, "modality is MR"),
+                                              ({"BodyPartExamined": "HAND"}, "body part is HAND")])
+def test_an_uploaded_dicom_whose_header_says_it_is_not_a_frontal_chest_film_gets_no_call(predictor, film, tags,
+                                                                                          code_words):
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = "1.2.840.10008.5.1.4.1.1.1.1", generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = pydicom.Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Modality, ds.ViewPosition, ds.BodyPartExamined, ds.PhotometricInterpretation = "DX", "PA", "CHEST", "MONOCHROME2"
+    for k, v in tags.items():
+        setattr(ds, k, v)
+    ds.Rows, ds.Columns = film.shape
+    ds.SamplesPerPixel, ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 1, 8, 8, 7, 0
+    ds.PixelData = film.astype(np.uint8).tobytes()
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    p = predictor.predict_bytes(buf.getvalue(), "film.dcm")
+    assert p.status == "not_assessed" and "dicom_header" in p.reasons and code_words in _not_assessed(p)

@@ -40,7 +40,7 @@ def test_a_study_by_accession_prints_one_contract_line_per_image_instance(orthan
     for kind in ("mono2", "mono1", "jpeg"):
         assert by_sop[loaded.sop[kind]]["label"] in ("NORMAL", "PNEUMONIA")
     assert by_sop[loaded.sop["hand"]]["probability"] is None
-    assert by_sop[loaded.sop["hand"]]["warnings"][0].startswith("not assessed: DICOM body part is HAND")
+    assert by_sop[loaded.sop["hand"]]["warnings"][0].startswith("not assessed: DICOM header: body part is HAND")
 
 
 def test_an_unreadable_instance_is_an_error_line_the_rest_go_on_and_exit_1(capsys, orthanc, loaded, dicomweb_env):

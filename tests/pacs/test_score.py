@@ -14,7 +14,7 @@ def test_every_image_instance_gets_one_prediction_named_for_dicomweb(client, loa
         assert out[loaded.sop[kind]].file.startswith(f"dicomweb:{loaded.a.uid}/")
     hand = out[loaded.sop["hand"]]
     assert hand.probability is None and hand.error is None
-    assert hand.warnings[0].startswith("not assessed: DICOM body part is HAND")
+    assert hand.warnings[0].startswith("not assessed: DICOM header: body part is HAND")
 
 
 def test_an_unreadable_instance_is_an_error_and_the_others_are_still_scored(client, loaded, default_predictor):

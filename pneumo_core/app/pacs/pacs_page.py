@@ -17,7 +17,7 @@ Session-state keys: `pacs_studies` (the last search's `StudySummary` list, with 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -118,27 +118,28 @@ class ScoredStudy:
 
 
 def score_study(server: ServerConfig, study_uid: str, model: str) -> ScoredStudy:
-    """Each image instance fetched, scored and dropped in turn (one file in memory at a time);
-    one the header says is not a frontal chest film is shown *not assessed* with that reason.
-    Raises `PacsError` when the study cannot be listed; an instance that cannot be fetched
-    comes back with `error` set."""
+    """Each frontal chest instance fetched, scored and dropped in turn (one file in memory at a
+    time); one the header says is not a frontal chest film is neither fetched nor scored, and is
+    shown *not assessed* with that reason, as the command line's `pacs.score` does (the header
+    policy, `io.header_policy`, is an upload's too). Raises `PacsError` when the study cannot be
+    listed; an instance that cannot be fetched comes back with `error` set."""
     with _client(server) as client:
         plan = plan_study(client.instances(study_uid))
         reasons = {r.sop_uid: why for r, why in plan.other}
         results = []
         for ref in plan.ordered:
+            if ref.sop_uid in reasons:
+                results.append(CaseResult(name=ref.name, digest=ref.sop_uid, model=model, status="not_assessed",
+                                          warnings=[reasons[ref.sop_uid]]))
+                continue
             try:
                 data = client.retrieve(ref)
             except PacsError as exc:
                 results.append(CaseResult(name=ref.name, digest=ref.sop_uid, model=model,
                                           error=f"cannot retrieve instance: {exc}"))
                 continue
-            r = score_file(model, data, ref.name)
+            results.append(score_file(model, data, ref.name))
             del data
-            if ref.sop_uid in reasons and r.error is None:  # read, but not a film this model reads
-                r = replace(r, probability=None, logit=None, features=None, status="not_assessed",
-                            warnings=[reasons[ref.sop_uid]] + [w for w in r.warnings if w != reasons[ref.sop_uid]])
-            results.append(r)
     return ScoredStudy(server.name, study_uid, model, results, [what for _, what in plan.skipped],
                        {ref.name: ref.sop_uid for ref in plan.ordered})
 

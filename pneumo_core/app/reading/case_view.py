@@ -115,9 +115,12 @@ def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None) -> None:
     st.text(r.name)
     if r.not_assessed:  # read, but the input gate withholds the call: the film, and why
         view_col, msg_col = st.columns([2.2, 1])
-        with view_col:
-            display = viewer.display_controls("viewer", s.opacity, heatmap=False)
-            viewer.show_film(r.film, None, display, key=f"film_{r.digest[:12]}")
+        if r.film is None:  # withheld from its header alone: never fetched
+            view_col.caption("Not fetched: the header says this is not a frontal chest film.")
+        else:
+            with view_col:
+                display = viewer.display_controls("viewer", s.opacity, heatmap=False)
+                viewer.show_film(r.film, None, display, key=f"film_{r.digest[:12]}")
         msg_col.warning(warning_text(r.not_assessed))
         for w in r.warnings:
             if w != r.not_assessed:
@@ -166,7 +169,8 @@ def show_gallery_case(r: CaseResult, s: Settings) -> None:
     st.text(r.name)
     if not r.ok:
         st.warning(warning_text(r.not_assessed or r.error or "not scored"))
-        viewer.show_film(r.film, None, viewer.Display(), key="gallery_film")
+        if r.film is not None:
+            viewer.show_film(r.film, None, viewer.Display(), key="gallery_film")
         return
     label = label_at(r.probability, s.threshold)
     hm = _heatmap(s, r, label)
