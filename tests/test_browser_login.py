@@ -23,7 +23,8 @@ from pneumo_core.audit import AuditLog
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:.*deprecated:DeprecationWarning")]
 
 SLOW = 240_000  # ms; a shared 2-core machine can be slow
-READER, REPORTER, NOBODY = "reader@example.org", "reporter@example.org", "nobody@example.org"
+# addresses of this module's own: the whole test session shares one audit trail, and other tests log in too
+READER, REPORTER, NOBODY = "browser-reader@example.org", "browser-reporter@example.org", "browser-nobody@example.org"
 PACS_TITLE = "Studies from the PACS"
 DIAGNOSE_TITLE = "Pneumonia on a chest radiograph"
 

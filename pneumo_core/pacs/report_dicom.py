@@ -10,6 +10,7 @@ under the right patient and study and carries nothing more about them.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pydicom
@@ -17,9 +18,11 @@ from PIL import Image
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
 
-from ..inference.predictor import Prediction, Predictor
 from ..io.case_report import ReportCase, render_report
 from ..io.sandbox import load_untrusted
+
+if TYPE_CHECKING:  # the app's PACS page imports this module before torch has loaded
+    from ..inference.predictor import Prediction, Predictor
 
 __all__ = ["ENCAPSULATED_PDF", "PATIENT_ATTRIBUTES", "STUDY_ATTRIBUTES", "REPORT_SERIES_NUMBER", "encapsulated_pdf",
            "report_pdf"]
