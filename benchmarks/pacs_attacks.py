@@ -22,16 +22,15 @@ import json
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "pacs"))  # the Orthanc launcher the tests use
+from harness.hostile_pacs import HostilePacs, hostile_pacs  # noqa: E402
+
 OUT = REPO / "benchmarks" / "results" / "pacs_attacks.json"
 PDF = b"%PDF-1.4\n%minimal\n"
 
@@ -49,26 +48,6 @@ class Spy:
             self.sent.append((request.method, request.url))
             return send(request, **kwargs)
         session.send = spy
-
-
-class HostilePacs(BaseHTTPRequestHandler):
-    """Lists one instance whose SOP Instance UID climbs out of the WADO-RS path; `received` counts requests."""
-    received = Spy()
-
-    def do_GET(self):  # noqa: N802 - http.server's name
-        type(self).received.sent.append(("GET", self.path))
-        body = b"[]" if "offset=" in self.path and "offset=0" not in self.path else json.dumps([{
-            "0020000D": {"vr": "UI", "Value": [self.path.split("/")[3]]},
-            "0020000E": {"vr": "UI", "Value": ["1.2.3.4"]},
-            "00080018": {"vr": "UI", "Value": ["1.2.3/../../../../system"]}}]).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/dicom+json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 def _attempt(fn: Callable[[], str | tuple[str, str]]) -> tuple[str, str]:
@@ -154,7 +133,7 @@ def _attacks(client, orthanc_url: str, loaded: dict, hostile_url: str) -> list[t
         ("WADO with a 65-character UID", "request sent", retrieve("1." + "2" * 63), True, None, "1." + "2" * 63),
         ("WADO with UID '1.2.abc'", "request sent", retrieve("1.2.abc"), True, None, "1.2.abc"),
         ("a PACS lists an instance with UID '1.2.3/../../../../system'", "GET sent to the path it names",
-         hostile_listing, HostilePacs.received, None, "system"),
+         hostile_listing, HostilePacs, None, "system"),
         ("plain http to the PACS, not allowed", "allowed (with credentials: to this machine only)",
          http(orthanc_url, False), None, None, None),
         ("plain http with credentials to another machine, allowed", "refused (already)",
@@ -165,7 +144,7 @@ def _attacks(client, orthanc_url: str, loaded: dict, hostile_url: str) -> list[t
 
 
 def _load(server) -> dict:
-    from orthanc_server import dicom_from_image, new_study
+    from harness.orthanc_server import dicom_from_image, new_study
     from pydicom.uid import generate_uid
     import pydicom
     import io
@@ -188,14 +167,12 @@ def main() -> None:
     args = p.parse_args()
 
     import requests
-    from orthanc_server import PASSWORD, USER, start_orthanc
+    from harness.orthanc_server import PASSWORD, USER, start_orthanc
 
     from pneumo_core.pacs.client import PacsClient
     from pneumo_core.pacs.config import auth_from
 
-    stub = ThreadingHTTPServer(("127.0.0.1", 0), HostilePacs)
-    threading.Thread(target=stub.serve_forever, daemon=True).start()
-    with tempfile.TemporaryDirectory(prefix="pacs_attacks_") as tmp:
+    with hostile_pacs() as stub_url, tempfile.TemporaryDirectory(prefix="pacs_attacks_") as tmp:
         server = start_orthanc(Path(tmp) / "orthanc")
         try:
             version = requests.get(f"{server.base}/system", auth=server.auth, timeout=5).json()["Version"]
@@ -203,13 +180,11 @@ def main() -> None:
             with PacsClient(server.url, auth_from(user=USER, password=PASSWORD), allow_http=True) as client:
                 spy = Spy(client.session)
                 rows = []
-                for name, now, fn, watch, count, hostile in _attacks(client, server.url, loaded,
-                                                                     f"http://127.0.0.1:{stub.server_port}/dicom-web"):
+                for name, now, fn, watch, count, hostile in _attacks(client, server.url, loaded, stub_url):
                     watch = spy if watch is True else watch
                     rows.append(_measure(name, now, fn, watch, count, hostile, args.repeats))
         finally:
             server.stop()
-            stub.shutdown()
     record = {"orthanc": version, "transport": "HTTP on loopback (allowed for this test server), basic auth",
               "repeats": args.repeats, "attacks": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -37,7 +37,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any torch import (
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "pacs"))  # the Orthanc launcher the tests use
 OUT = REPO / "benchmarks" / "results" / "pacs_throughput.json"
 
 
@@ -126,7 +125,7 @@ def main() -> None:
         return _child(args)
 
     import requests
-    from orthanc_server import PASSWORD, USER, new_study, start_orthanc
+    from harness.orthanc_server import PASSWORD, USER, new_study, start_orthanc
     from pydicom.uid import generate_uid
 
     films = _films(args.n)

@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 REPO_DIR = Path(__file__).resolve().parent.parent
 
 
-__all__ = ["LAUNCHER", "PLAIN", "CHROMIUM", "CHROMIUM_ARGS", "LocalServer", "local_server", "free_port", "ServerFailed"]
+__all__ = ["LAUNCHER", "PLAIN", "CHROMIUM", "CHROMIUM_ARGS", "LocalServer", "local_server", "free_port", "ServerFailed", "wait_idle"]
 
 LAUNCHER = (sys.executable, "-m", "pneumo_core.app.serve")  # warms the model before it serves (`make run`)
 PLAIN = (sys.executable, "-m", "streamlit", "run", "streamlit_app.py")  # Streamlit's own: warms on the first visit
@@ -76,3 +76,15 @@ def local_server(log: Path, command: Sequence[str] = LAUNCHER, flags: Sequence[s
         yield LocalServer(f"http://127.0.0.1:{port}", time.monotonic() - t0, log)
     finally:
         _stop(proc)
+
+
+def wait_idle(page, timeout_s: float) -> None:
+    """Until the page's script run has finished (and stayed finished for a moment): a Playwright page."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if page.get_attribute('[data-testid="stApp"]', "data-test-script-state") == "notRunning":
+            page.wait_for_timeout(600)
+            if page.get_attribute('[data-testid="stApp"]', "data-test-script-state") == "notRunning":
+                return
+        page.wait_for_timeout(200)
+    raise AssertionError("the app was still running after the timeout")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pneumo_core.app.runtime import paths, resources
-from harness.local_server import CHROMIUM, CHROMIUM_ARGS, local_server
+from harness.local_server import CHROMIUM, CHROMIUM_ARGS, local_server, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -45,16 +45,8 @@ def browser():
             b.close()
 
 
-def _wait_idle(page, timeout_s: float = SLOW / 1000) -> None:
-    """Until the script run has finished (and stayed finished for a moment)."""
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        if page.get_attribute('[data-testid="stApp"]', "data-test-script-state") == "notRunning":
-            page.wait_for_timeout(600)
-            if page.get_attribute('[data-testid="stApp"]', "data-test-script-state") == "notRunning":
-                return
-        page.wait_for_timeout(200)
-    raise AssertionError("the app was still running after the timeout")
+def _wait_idle(page) -> None:
+    wait_idle(page, SLOW / 1000)
 
 
 def _no_exception(page) -> None:

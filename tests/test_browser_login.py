@@ -10,13 +10,12 @@ A missing browser is a failure with instructions, never a skip (see tests/test_b
 from __future__ import annotations
 
 import secrets
-import time
 import warnings
 from pathlib import Path
 
 import pytest
 
-from harness.local_server import CHROMIUM, CHROMIUM_ARGS, free_port, local_server
+from harness.local_server import CHROMIUM, CHROMIUM_ARGS, free_port, local_server, wait_idle
 from pneumo_core.audit import AuditLog
 
 # the mock provider calls Authlib APIs that Authlib has deprecated: warnings about a test tool, not the app
@@ -83,16 +82,8 @@ def visitor(browser):
         context.close()
 
 
-def _wait_idle(page, timeout_s: float = SLOW / 1000) -> None:
-    """Until the script run has finished (and stayed finished for a moment)."""
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        if page.get_attribute('[data-testid="stApp"]', "data-test-script-state") == "notRunning":
-            page.wait_for_timeout(600)
-            if page.get_attribute('[data-testid="stApp"]', "data-test-script-state") == "notRunning":
-                return
-        page.wait_for_timeout(200)
-    raise AssertionError("the app was still running after the timeout")
+def _wait_idle(page) -> None:
+    wait_idle(page, SLOW / 1000)
 
 
 def _open(page, url: str) -> None:

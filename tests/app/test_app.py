@@ -115,7 +115,7 @@ def test_report_fields_are_kept_per_case_and_never_filled_from_the_files_tags():
 
     from pydicom.uid import generate_uid
 
-    from tests.pacs.orthanc_server import dicom_from_image, new_study
+    from harness.orthanc_server import dicom_from_image, new_study
     film = next(p for p in paths.example_files() if p.name.startswith("person"))
     tagged = dicom_from_image(film, new_study("ACC-FROM-TAG", date(2026, 1, 2)), generate_uid(), 1)
     at = _app()

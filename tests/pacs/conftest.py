@@ -11,7 +11,7 @@ import pydicom
 import pytest
 from pydicom.uid import generate_uid
 
-from .orthanc_server import PASSWORD, USER, Orthanc, Study, dicom_from_image, new_study, start_orthanc
+from harness.orthanc_server import PASSWORD, USER, Orthanc, Study, dicom_from_image, new_study, start_orthanc
 
 
 @dataclass

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import APP_TIMEOUT, REPO
 
-from .orthanc_server import PASSWORD, USER
+from harness.orthanc_server import PASSWORD, USER
 
 ENTRY = str(REPO / "tests" / "pacs" / "pacs_app.py")
 

@@ -3,10 +3,6 @@ refused before any request leaves the client (a spy on the session counts them),
 that does not repeat the hostile value."""
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -14,7 +10,8 @@ from pneumo_core.pacs.client import InstanceRef, PacsClient, PacsRefused
 from pneumo_core.pacs.config import auth_from
 
 from .conftest import RequestSpy
-from .orthanc_server import PASSWORD, USER
+from harness.hostile_pacs import HostilePacs, hostile_pacs
+from harness.orthanc_server import PASSWORD, USER
 
 HOSTILE_UIDS = {"dot-dot": "1.2.3/../../../system", "too long": "1." + "2" * 63, "letters": "1.2.abc",
                 "leading zero": "1.02.3", "encoded": "1.2%2F..%2F..%2Fsystem", "query": "1.2?limit=100000"}
@@ -48,44 +45,19 @@ def test_a_hostile_uid_is_refused_before_any_request_and_not_echoed(client, spy,
     assert spy.sent == []
 
 
-class _HostilePacs(BaseHTTPRequestHandler):
-    """Answers every QIDO-RS instance listing with one instance whose SOP Instance UID climbs out of the path."""
-    paths: list[str] = []
-
-    def do_GET(self):  # noqa: N802 - http.server's name
-        type(self).paths.append(self.path)
-        study = self.path.split("/")[3]
-        offset = int(parse_qs(urlparse(self.path).query).get("offset", ["0"])[0])
-        body = json.dumps([] if offset else [{"0020000D": {"vr": "UI", "Value": [study]},
-                            "0020000E": {"vr": "UI", "Value": ["1.2.3.4"]},
-                            "00080018": {"vr": "UI", "Value": ["1.2.3/../../../../system"]},
-                            "00080060": {"vr": "CS", "Value": ["CR"]}}]).encode()  # one page, then none
-        self.send_response(200)
-        self.send_header("Content-Type", "application/dicom+json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture()
-def hostile_pacs():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _HostilePacs)
-    _HostilePacs.paths = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def hostile_pacs_url():
+    with hostile_pacs() as url:
+        yield url
 
 
-def test_a_pacs_listing_a_hostile_uid_gets_the_study_refused_and_no_retrieval(hostile_pacs):
-    with PacsClient(f"http://127.0.0.1:{hostile_pacs.server_port}/dicom-web", allow_http=True) as client:
+def test_a_pacs_listing_a_hostile_uid_gets_the_study_refused_and_no_retrieval(hostile_pacs_url):
+    with PacsClient(hostile_pacs_url, allow_http=True) as client:
         with pytest.raises(PacsRefused, match="invalid or foreign UID") as exc:
             client.instances("1.2.3")
     assert "system" not in str(exc.value)
-    assert _HostilePacs.paths and all(p.startswith("/dicom-web/studies/1.2.3/instances?") for p in _HostilePacs.paths)
+    paths = [path for _, path in HostilePacs.sent]
+    assert paths and all(p.startswith("/dicom-web/studies/1.2.3/instances?") for p in paths)
 
 
 def test_plain_http_is_refused_unless_allowed_and_allowed_only_then(orthanc, loaded, monkeypatch):

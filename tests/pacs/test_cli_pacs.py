@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from .orthanc_server import PASSWORD
+from harness.orthanc_server import PASSWORD
 
 from conftest import REPO
 from pneumo_core.cli import main

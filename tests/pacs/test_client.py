@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pydicom
 import pytest
-from .orthanc_server import PASSWORD, USER
+from harness.orthanc_server import PASSWORD, USER
 from PIL import Image
 from pydicom.uid import JPEGBaseline8Bit
 
