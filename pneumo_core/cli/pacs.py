@@ -72,9 +72,10 @@ class DicomwebJob:
         content = ReportContent(pred.label, pred.probability, pred.threshold, self.operating_point, pred.site or "")
         data = scored.data
         try:
-            done = store_report(self.client, scored.ref.study_uid, scored.ref.sop_uid, self.accession or "",
-                                lambda: report_pdf(self._predictor, pred, data, self.operating_point), pred.model,
-                                content)
+            accession = self.accession or ""
+            done = store_report(self.client, scored.ref.study_uid, scored.ref.sop_uid, accession,
+                                lambda: report_pdf(self._predictor, pred, data, self.operating_point, accession),
+                                pred.model, content)
         except (PacsError, ValueError) as exc:
             self.failures += 1
             self._audit(study_uid=scored.ref.study_uid, instance_uid=scored.ref.sop_uid, outcome="failed")

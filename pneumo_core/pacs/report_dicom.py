@@ -9,6 +9,7 @@ under the right patient and study and carries nothing more about them.
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,7 @@ from PIL import Image
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
 
-from ..io.case_report import ReportCase, render_report
+from ..io.case_report import render_report
 from ..io.sandbox import load_untrusted
 
 if TYPE_CHECKING:  # the app's PACS page imports this module before torch has loaded
@@ -82,16 +83,37 @@ def _display(pixels: np.ndarray) -> np.ndarray:
     return np.asarray(img)
 
 
-def report_pdf(predictor: Predictor, prediction: Prediction, data: bytes, operating_point: str) -> bytes:
-    """The one-page case report (no heatmap) of a scored instance, from its file's bytes."""
-    if prediction.probability is None or prediction.label is None:
+def report_pdf(predictor: Predictor, prediction: Prediction, data: bytes, operating_point: str,
+               accession: str = "") -> bytes:
+    """The case report of a scored instance, from its file's bytes: the app's report
+    (`reporting.case`), with the model's default heatmap and its check, the operating point's
+    expected sensitivity and specificity, and the accession number the study was opened by.
+    The film is decoded in the decode worker (a PACS's bytes are untrusted too) and turned as
+    the input gate turned it, so the heatmap lies on the anatomy it explains."""
+    from ..evaluation.operating_point import operating_point as expected_at
+    from ..inference import saliency
+    from ..inference.orientation import undo
+    from ..inference.saliency_default import default_method
+    from ..reporting.case import HeatmapSummary, ReaderFields, case_name, case_report
+
+    if prediction.probability is None or prediction.label is None or prediction.model_input is None:
         raise ValueError("only a scored film has a report")
-    rad = load_untrusted(data, name=prediction.file)  # a PACS's bytes are untrusted too: the decode worker
-    site = predictor.site.name if predictor.site is not None else None
+    rad = load_untrusted(data, name=prediction.file)
+    display = _display(rad.pixels)
+    if prediction.correction is not None:
+        display = undo(display, prediction.correction)
+    method = default_method(predictor.bundle.arch)
+    exp = saliency.explain(predictor, prediction.model_input, method=method, target=prediction.label)
+    check = saliency.blanking_check(predictor, exp)
+    heat = HeatmapSummary(exp.heatmap, saliency.METHODS[method].label, exp.target_class if exp.class_specific else "",
+                          exp.note, check.text)
     uid = rad.metadata.get("SOPInstanceUID")
-    case = ReportCase(file_name=prediction.file, case_id=f"instance {uid}" if uid else "", probability=prediction.probability, label=prediction.label,
-                      threshold=prediction.threshold, operating_point=operating_point, model=predictor.name,
-                      image=_display(rad.pixels), model_description=predictor.bundle.meta.description,
-                      warnings=list(prediction.warnings), metadata=dict(rad.metadata),
-                      **({"calibration": f"recalibrated for {site}", "site": site} if site else {}))
+    meta = predictor.bundle.meta
+    case = case_report(model=predictor.name, model_description=meta.description, temperature=meta.temperature,
+                       site=predictor.site, probability=prediction.probability, threshold=prediction.threshold,
+                       operating_point=operating_point, display=display, heatmap=heat, opacity=0.5,
+                       op=expected_at(predictor.bundle.directory, prediction.threshold, predictor.site),
+                       fields=ReaderFields(accession_number=accession), warnings=prediction.warnings,
+                       metadata=rad.metadata, case_id=case_name(accession, uid, hashlib.sha256(data).hexdigest()),
+                       file_name=prediction.file)
     return render_report(case, "pdf")

@@ -125,7 +125,7 @@ def test_case_report_carries_the_typed_fields_and_the_operating_points_sensitivi
     op = operating_point.current(s)
     assert op is not None
     fields = ReportFields("ACC-42", "Patchy right lower zone opacity.", "Dr Test")
-    case = _captured_report(monkeypatch, (r, s, "PNEUMONIA", hm, fields, op))
+    case = _captured_report(monkeypatch, (r, s, hm, fields, op))
     assert (case.accession_number, case.impression, case.reader) == ("ACC-42", "Patchy right lower zone opacity.",
                                                                      "Dr Test")
     assert (case.sensitivity, case.specificity) == (op.sensitivity, op.specificity)
@@ -137,7 +137,7 @@ def test_case_report_callable_renders_the_scored_case_on_demand(example_bytes):
     r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg")
     hm = scoring.heatmap_for(paths.DEFAULT_MODEL, r, "gradcam", "PNEUMONIA")
     s = sidebar.Settings(paths.DEFAULT_MODEL, "custom", 0.5, "gradcam", 0.5)
-    render = scoring.case_report(r, s, "PNEUMONIA", hm)
+    render = scoring.case_report(r, s, hm)
     assert callable(render) and render().startswith(b"%PDF")
 
 

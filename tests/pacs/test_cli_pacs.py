@@ -132,3 +132,37 @@ def test_credentials_in_the_url_are_refused_and_not_echoed(capsys, orthanc, dico
 def test_a_hostile_study_uid_is_refused_without_being_echoed(capsys, orthanc, dicomweb_env):
     code, lines, err = _run(capsys, "--dicomweb", orthanc.url, "--study", "1.2.3/../../../system")
     assert (code, lines, len(err)) == (2, [], 1) and "not a valid DICOM UID" in err[0] and "system" not in err[0]
+
+
+def test_the_stored_report_is_the_apps_one_report_with_heatmap_check_operating_point_and_accession(
+        capsys, orthanc, loaded, dicomweb_env, client, monkeypatch):
+    """Built by `reporting.case.case_report`, the function the app's download uses; read back
+    from the PACS and its page's text checked."""
+    import io
+
+    import pydicom
+    from pypdf import PdfReader
+
+    from pneumo_core.reporting import case as reporting
+    built = []
+    original = reporting.case_report
+    monkeypatch.setattr(reporting, "case_report", lambda **kw: built.append(kw) or original(**kw))
+    from datetime import date
+
+    from pydicom.uid import generate_uid
+
+    from harness.orthanc_server import dicom_from_image, new_study
+    study = new_study("ACC-6006", date(2024, 9, 1), "CR", patient_name="DOE^JOAN", patient_id="PAT-0006")
+    orthanc.upload(dicom_from_image(loaded.source["d_film"], study, generate_uid(), 1))  # a study of this test's own
+    code, lines, _ = _run(capsys, "--dicomweb", orthanc.url, "--study", study.uid, "--accession", "ACC-6006",
+                          "--store-report")
+    assert code == 0 and len(lines) == 1 and len(built) == 1 and lines[0]["report"]
+    sop = lines[0]["report"].rsplit("/", 1)[1]
+    stored = pydicom.dcmread(io.BytesIO(client.retrieve({r.sop_uid: r for r in client.instances(study.uid)}[sop])))
+    pdf = PdfReader(io.BytesIO(stored.EncapsulatedDocument.rstrip(b"\0")))
+    text = " ".join(pdf.pages[0].extract_text().split())
+    assert "Case: accession ACC-6006" in text and "Accession number: ACC-6006" in text
+    assert "filling the highlighted region in from the film around it changes p(pneumonia)" in text.lower()
+    assert "Expected at this point: sensitivity" in text and "Calibration: temperature scaling" in text
+    assert len(pdf.pages[0].images) == 2  # the film, and the film with its heatmap
+

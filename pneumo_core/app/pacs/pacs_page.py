@@ -148,7 +148,7 @@ def _report_pdf(r: CaseResult, s: Settings, op: OperatingPoint | None) -> bytes:
     """The Diagnose page's case report of `r`, with the reader's typed fields."""
     label = label_at(r.probability, s.threshold)
     hm = heatmap_for(s.model, r, s.method, label)
-    return case_report(r, s, label, hm, typed_fields(r.digest), op)()
+    return case_report(r, s, hm, typed_fields(r.digest), op)()
 
 
 def store_report(server: ServerConfig, scored: ScoredStudy, r: CaseResult, s: Settings,

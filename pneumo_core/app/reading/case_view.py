@@ -157,7 +157,7 @@ def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None) -> None:
         fields = report_fields(r.digest)
         named = r.name if file_names_chosen() else case_id(r, fields.accession_number)  # a file name is often the patient's
         st.download_button("Case report (PDF)",
-                           case_report(r, s, label, hm, fields, op),
+                           case_report(r, s, hm, fields, op),
                            file_name=safe_filename(named, "_report.pdf"), mime="application/pdf",
                            on_click="ignore", key=f"report_{r.digest[:12]}")
 

@@ -18,6 +18,7 @@ from ...io.overlay import render_overlay
 from ...io.spreadsheet import csv_cell
 from ...stats.decision import call_label
 from ...inference.gate import NOT_ASSESSED_PREFIX
+from ...reporting.case import case_name
 from ..runtime.formatting import SOURCE_CALIBRATION, calibration_label
 
 if TYPE_CHECKING:
@@ -89,13 +90,8 @@ def with_site(result: CaseResult, site: SiteProfile | None) -> CaseResult:
 
 
 def case_id(result: CaseResult, accession: str = "") -> str:
-    """How the CSV and the PDF name a case, never by its file name (often the patient's):
-    the accession number the reader typed, else the DICOM instance UID, else the first 12
-    hex digits of the file's sha256."""
-    if accession.strip():
-        return f"accession {' '.join(accession.split())}"
-    uid = result.metadata.get("SOPInstanceUID")
-    return f"instance {uid}" if uid else f"sha256 {result.digest[:12]}"
+    """How the CSV and the PDF name this case (`reporting.case.case_name`, the one rule)."""
+    return case_name(accession, result.metadata.get("SOPInstanceUID"), result.digest)
 
 
 def result_rows(results: list[CaseResult], threshold: float, operating_point_name: str,

@@ -7,12 +7,12 @@ number in a report must be one the reader typed and checked against the film.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import streamlit as st
 
 from ...io.case_report import FIELD_LIMITS
+from ...reporting.case import ReaderFields as ReportFields
 
 __all__ = ["ReportFields", "field_key", "report_fields", "typed_fields", "file_names_choice", "file_names_chosen",
            "typed_accessions"]
@@ -20,11 +20,6 @@ __all__ = ["ReportFields", "field_key", "report_fields", "typed_fields", "file_n
 _FILE_NAMES = "report_file_names"
 
 
-@dataclass(frozen=True)
-class ReportFields:
-    accession_number: str = ""
-    impression: str = ""
-    reader: str = ""
 
 
 def field_key(digest: str, name: str) -> str:

@@ -20,10 +20,12 @@ from ...inference.orientation import undo
 from ...io.budget import ServerBusy, heavy_work
 from ...io.ingest import IngestError
 from ...io.sandbox import load_untrusted
+from ...reporting.case import HeatmapSummary
+from ...reporting.case import case_report as build_report
 from ..access import identity
 from ..runtime.formatting import site_name
 from ..runtime.paths import DATA_DIR, resolve_model_dir, test_image_bytes
-from .cases import FILM_MAX_SIDE, CaseResult, blend, case_id, content_digest, to_display, with_site
+from .cases import FILM_MAX_SIDE, CaseResult, case_id, content_digest, to_display, with_site
 from .report_form import ReportFields, file_names_chosen
 from ..runtime.resources import (get_predictor, import_predictor, import_saliency, method_label, model_meta, profile_key,
                         weights_stamp)
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from ..settings.state import Settings
 
 __all__ = ["score_file", "test_case", "Heatmap", "heatmap_for", "blanking_text", "split_warnings", "DriftVerdict", "batch_drift",
-    "case_report", "calibration_detail"]
+    "case_report"]
 
 
 @st.cache_data(show_spinner=False, max_entries=128)  # each entry holds the viewer's copy of the film
@@ -209,48 +211,26 @@ def batch_drift(model: str, results: list[CaseResult], site: SiteProfile | None)
                   site)
 
 
-def calibration_detail(site: SiteProfile | None, model: str) -> str:
-    """One sentence for the case report: what the probability and the thresholds come from."""
-    if site is None:
-        t = model_meta(model).temperature
-        return (f"temperature scaling (T = {t:.3f}) fitted on the model's validation data, from its training "
-                "centre; the thresholds were chosen on the same validation data")
-    c = site.counts
-    return (f"recalibrated on {sum(c.values())} labelled films of {site_name(site.name)} ({c.get('NORMAL', 0)} "
-            f"NORMAL, {c.get('PNEUMONIA', 0)} PNEUMONIA); the thresholds are the site's")
-
-
-def case_report(result: CaseResult, s: Settings, label: str, hm: Heatmap,
+def case_report(result: CaseResult, s: Settings, hm: Heatmap,
                 fields: ReportFields | None = None, op: OperatingPoint | None = None,
                 fmt: str = "pdf") -> Callable[[], bytes]:
-    """A callable rendering the case report, for `st.download_button(data=...)`: the PDF
-    is drawn only when clicked (the overlay too, at the sidebar's opacity). `fields` are what the reader typed (`report_form`); `op`
-    the operating point's expected sensitivity and specificity (`operating_point.current`),
-    None when no honest estimate exists at this threshold."""
+    """A callable rendering the case report (`reporting.case`, the one the command line stores
+    in a PACS too), for `st.download_button(data=...)`: drawn only when clicked. `fields` are
+    what the reader typed (`report_form`); `op` the operating point's expected sensitivity and
+    specificity (`operating_point.current`), None when no honest estimate exists here."""
     fields = fields or ReportFields()
     show_file_name = file_names_chosen()  # read now: the callable runs outside the script's run
 
     def render() -> bytes:
-        from ...io.case_report import ReportCase, render_report
-        expected = {}
-        if op is not None:
-            expected = dict(sensitivity=float(op.sensitivity), sensitivity_ci=tuple(op.sensitivity_ci),
-                            specificity=float(op.specificity), specificity_ci=tuple(op.specificity_ci),
-                            operating_point_words=op.in_words(), operating_point_source=op.source)
-        else:
-            from ..settings.operating_point import NO_ESTIMATE
-            expected = dict(operating_point_source=NO_ESTIMATE)
-        case = ReportCase(file_name=result.name, probability=float(result.probability), label=label,
-                          threshold=s.threshold, operating_point=s.operating_point, model=s.model,
-                          calibration=s.calibration_label, calibration_detail=calibration_detail(s.site, s.model),
-                          site=site_name(s.site.name) if s.site is not None else None,
-                          image=result.display, overlay=blend(result.display, hm.heatmap, s.opacity),
-                          model_description=model_meta(s.model).description,
-                          method=method_label(hm.method), target_class=hm.target_class if hm.class_specific else "",
-                          heatmap_note=hm.note, heatmap_check=blanking_text(hm, s.site),
-                          warnings=list(result.warnings), metadata=dict(result.metadata),
-                          accession_number=fields.accession_number, impression=fields.impression,
-                          reader=fields.reader, case_id=case_id(result, fields.accession_number),
-                          show_file_name=show_file_name, **expected)
+        from ...io.case_report import render_report
+        meta = model_meta(s.model)
+        heat = HeatmapSummary(hm.heatmap, method_label(hm.method), hm.target_class if hm.class_specific else "",
+                              hm.note, blanking_text(hm, s.site))
+        case = build_report(model=s.model, model_description=meta.description, temperature=meta.temperature,
+                            site=s.site, probability=float(result.probability), threshold=s.threshold,
+                            operating_point=s.operating_point, display=result.display, heatmap=heat,
+                            opacity=s.opacity, op=op, fields=fields, warnings=result.warnings,
+                            metadata=result.metadata, case_id=case_id(result, fields.accession_number),
+                            file_name=result.name, show_file_name=show_file_name)
         return render_report(case, fmt)
     return render

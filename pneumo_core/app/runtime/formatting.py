@@ -8,30 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ...reporting.words import SOURCE_CALIBRATION, calibration_label, site_name  # one home: the report's words
+
 __all__ = ["DISCLAIMER", "SOURCE_CALIBRATION", "site_name", "calibration_label", "probability_label", "disclaimer",
     "escape_markdown", "safe_filename", "format_probability", "format_number", "format_ci", "PRESET_DIGITS",
     "preset_groups", "preset_label"]
 
 DISCLAIMER = ("Research demo, not a diagnosis and not a medical device. Probabilities are calibrated on "
               "validation data from one paediatric centre; they may not transfer to your patients.")
-SOURCE_CALIBRATION = "calibrated on validation data"
 PRESET_DIGITS = 3  # thresholds print (and the slider moves) to three decimals
-
-
-_NAME_UNSAFE = re.compile(r"[^\w .'-]|_")
-
-
-def site_name(name: str, max_len: int = 60) -> str:
-    """A site profile's name as the app prints it. The name comes from a file anyone can
-    upload, and it is printed mid-sentence in markdown, metric labels, CSV and PDF alike:
-    keeping only letters, digits, spaces and . ' - makes one string safe in all of them."""
-    return _NAME_UNSAFE.sub("-", " ".join(str(name).split()))[:max_len].strip() or "unnamed site"
-
-
-def calibration_label(site: str | None) -> str:
-    """What a probability is calibrated on, in plain words: every page, table, CSV and report
-    says it the same way, so a reader never mistakes a site's probability for the source's."""
-    return SOURCE_CALIBRATION if site is None else f"calibrated for {site_name(site)}"
 
 
 def probability_label(site: str | None) -> str:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from ...evaluation.operating_point import OperatingPoint, operating_point
+from ...reporting.case import NO_ESTIMATE
 from ..runtime.paths import resolve_model_dir
 from ..runtime.resources import profile_key, weights_stamp
 
@@ -16,10 +17,6 @@ if TYPE_CHECKING:
     from .state import Settings
 
 __all__ = ["current", "at", "describe", "NO_ESTIMATE"]
-
-NO_ESTIMATE = ("No estimate of sensitivity and specificity exists at this threshold for this calibration: a site "
-               "profile carries one only at the threshold it was cross-fitted at (its balanced one), and grading it "
-               "on other films would not describe the site.")
 
 
 def _files_stamp(model: str) -> int:

@@ -1,0 +1,36 @@
+"""How a calibration is said: every page, table, CSV and report says it the same way, so a
+reader never mistakes a site's probability for the source's. A site's name comes from a file
+anyone can upload, so it is printed only through `site_name`."""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..calibration.site import SiteProfile
+
+__all__ = ["SOURCE_CALIBRATION", "site_name", "calibration_label", "calibration_detail"]
+
+SOURCE_CALIBRATION = "calibrated on validation data"
+_NAME_UNSAFE = re.compile(r"[^\w .'-]|_")
+
+
+def site_name(name: str, max_len: int = 60) -> str:
+    """A site profile's name as printed mid-sentence in markdown, metric labels, CSV and PDF:
+    only letters, digits, spaces and . ' - are kept, which is safe in all of them."""
+    return _NAME_UNSAFE.sub("-", " ".join(str(name).split()))[:max_len].strip() or "unnamed site"
+
+
+def calibration_label(site: str | None) -> str:
+    """What a probability is calibrated on, in plain words."""
+    return SOURCE_CALIBRATION if site is None else f"calibrated for {site_name(site)}"
+
+
+def calibration_detail(site: SiteProfile | None, temperature: float) -> str:
+    """One sentence for the case report: what the probability and the thresholds come from."""
+    if site is None:
+        return (f"temperature scaling (T = {temperature:.3f}) fitted on the model's validation data, from its "
+                "training centre; the thresholds were chosen on the same validation data")
+    c = site.counts
+    return (f"recalibrated on {sum(c.values())} labelled films of {site_name(site.name)} ({c.get('NORMAL', 0)} "
+            f"NORMAL, {c.get('PNEUMONIA', 0)} PNEUMONIA); the thresholds are the site's")
