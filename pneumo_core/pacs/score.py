@@ -9,13 +9,16 @@ and the rest go on; a server that cannot be reached at all fails every later fet
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from ..inference.predictor import Prediction, Predictor
+from ..inference.prediction import Prediction
 from .client import InstanceRef, PacsClient, PacsError
 from .study import StudyPlan
 
-__all__ = ["ScoredInstance", "score_study", "BATCH"]
+if TYPE_CHECKING:  # the app's PACS page fetches through this module before torch has loaded
+    from ..inference.predictor import Predictor
+
+__all__ = ["ScoredInstance", "FetchedInstance", "fetch_instances", "score_study", "BATCH"]
 
 BATCH = 8  # files held at once: 8 x ingest's 256 MB limit at worst, a few MB for usual films
 
@@ -29,6 +32,35 @@ class ScoredInstance:
     data: bytes | None = None
 
 
+@dataclass
+class FetchedInstance:
+    """One image instance of a plan, in study order: its bytes, or why there are none (the
+    header rules it out: `not_assessed`; it could not be fetched: `error`)."""
+    ref: InstanceRef
+    data: bytes | None = None
+    not_assessed: str | None = None
+    error: str | None = None
+
+
+def fetch_instances(client: PacsClient, plan: StudyPlan, batch_size: int = BATCH) -> Iterator[list[FetchedInstance]]:
+    """The plan's image instances a batch at a time, in study order: the one policy for what is
+    fetched (frontal chest films only; `io.header_policy`), shared by the command line and the
+    app's PACS page. At most `batch_size` files are held at once."""
+    reasons = {r.sop_uid: why for r, why in plan.other}
+    ordered = plan.ordered
+    for start in range(0, len(ordered), batch_size):
+        batch = []
+        for ref in ordered[start:start + batch_size]:
+            if ref.sop_uid in reasons:
+                batch.append(FetchedInstance(ref, not_assessed=reasons[ref.sop_uid]))
+                continue
+            try:
+                batch.append(FetchedInstance(ref, data=client.retrieve(ref)))
+            except PacsError as exc:
+                batch.append(FetchedInstance(ref, error=f"cannot retrieve instance: {exc}"))
+        yield batch
+
+
 def score_study(predictor: Predictor, client: PacsClient, plan: StudyPlan, threshold: str | float | None = None,
                 batch_size: int = BATCH) -> Iterator[ScoredInstance]:
     """Every image instance of `plan` in study order: the frontal ones scored, the others
@@ -36,26 +68,13 @@ def score_study(predictor: Predictor, client: PacsClient, plan: StudyPlan, thres
     reason), the ones that could not be fetched with `error` set."""
     t = predictor.threshold(threshold)
     site = predictor.site.name if predictor.site is not None else None
-    reasons = {r.sop_uid: why for r, why in plan.other}
-    ordered = plan.ordered
-    for start in range(0, len(ordered), batch_size):
-        chunk = ordered[start:start + batch_size]
-        fetched: dict[str, bytes] = {}
-        out: dict[str, ScoredInstance] = {}
-        for ref in chunk:
-            if ref.sop_uid in reasons:
-                out[ref.sop_uid] = ScoredInstance(ref, Prediction(ref.name, None, None, t, predictor.name,
-                                                                  [reasons[ref.sop_uid]], None, site=site))
-                continue
-            try:
-                fetched[ref.sop_uid] = client.retrieve(ref)
-            except PacsError as exc:
-                out[ref.sop_uid] = ScoredInstance(ref, Prediction(ref.name, None, None, t, predictor.name, [],
-                                                                  f"cannot retrieve instance: {exc}", site=site))
-        refs = [r for r in chunk if r.sop_uid in fetched]
-        preds = predictor.predict_sources(((fetched[r.sop_uid], r.name) for r in refs), t, batch_size=batch_size)
-        for ref, pred in zip(refs, preds):
-            out[ref.sop_uid] = ScoredInstance(ref, pred, fetched[ref.sop_uid])
-        del fetched
-        for ref in chunk:
-            yield out.pop(ref.sop_uid)
+    for batch in fetch_instances(client, plan, batch_size):
+        fetched = [f for f in batch if f.data is not None]
+        preds = iter(predictor.predict_sources(((f.data, f.ref.name) for f in fetched), t, batch_size=batch_size))
+        for f in batch:
+            if f.data is not None:
+                yield ScoredInstance(f.ref, next(preds), f.data)
+            else:
+                warnings = [f.not_assessed] if f.not_assessed else []
+                yield ScoredInstance(f.ref, Prediction(f.ref.name, None, None, t, predictor.name, warnings, f.error,
+                                                       site=site))

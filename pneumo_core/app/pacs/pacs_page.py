@@ -27,6 +27,7 @@ from ...pacs.client import RADIOGRAPH_MODALITIES, PacsClient, PacsError, PacsRef
 from ...pacs.config import ServerConfig, servers_from
 from ...pacs.rules import MAX_SEARCH_DAYS, is_uid
 from ...pacs.store import REFUSED, ReportContent
+from ...pacs.score import fetch_instances
 from ...pacs.study import plan_study
 from ..access import identity
 from ..reading.cases import CaseResult, label_at
@@ -125,21 +126,14 @@ def score_study(server: ServerConfig, study_uid: str, model: str) -> ScoredStudy
     listed; an instance that cannot be fetched comes back with `error` set."""
     with _client(server) as client:
         plan = plan_study(client.instances(study_uid))
-        reasons = {r.sop_uid: why for r, why in plan.other}
         results = []
-        for ref in plan.ordered:
-            if ref.sop_uid in reasons:
-                results.append(CaseResult(name=ref.name, digest=ref.sop_uid, model=model, status="not_assessed",
-                                          warnings=[reasons[ref.sop_uid]]))
-                continue
-            try:
-                data = client.retrieve(ref)
-            except PacsError as exc:
-                results.append(CaseResult(name=ref.name, digest=ref.sop_uid, model=model,
-                                          error=f"cannot retrieve instance: {exc}"))
-                continue
-            results.append(score_file(model, data, ref.name))
-            del data
+        for (f,) in fetch_instances(client, plan, batch_size=1):  # one file in memory at a time
+            if f.data is None:
+                results.append(CaseResult(name=f.ref.name, digest=f.ref.sop_uid, model=model, error=f.error,
+                                          status="not_assessed" if f.not_assessed else "error",
+                                          warnings=[f.not_assessed] if f.not_assessed else []))
+            else:
+                results.append(score_file(model, f.data, f.ref.name))
     return ScoredStudy(server.name, study_uid, model, results, [what for _, what in plan.skipped],
                        {ref.name: ref.sop_uid for ref in plan.ordered})
 
