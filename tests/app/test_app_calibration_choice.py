@@ -177,7 +177,8 @@ def test_evaluation_under_a_site_profile_says_which_calibration_and_shows_its_nu
 def test_results_csv_and_case_report_name_the_calibration(monkeypatch, profiles):
     from pneumo_core.io import case_report as report
     site = load_profile(profiles["test-site"])
-    r = cases.CaseResult("a.png", "d", probability=0.3, logit=float(logit(0.3)), model=MODEL)
+    from pneumo_core.inference.prediction import Prediction
+    r = cases.CaseResult.scored(Prediction("a.png", 0.3, None, 0.5, MODEL, logit=float(logit(0.3))), "d")
     mine = cases.with_site(r, site)
     assert mine.probability == pytest.approx(float(site.probability(np.array([logit(0.3)]))[0]))
     assert r.calibration == "calibrated on validation data"  # the cached result is left as it was

@@ -12,13 +12,17 @@ import numpy as np
 import pytest
 
 from pneumo_core.app.reading import cases
+from pneumo_core.inference.prediction import Prediction
+
+
+def _scored(name: str, digest: str, p: float, warnings=()) -> cases.CaseResult:
+    return cases.CaseResult.scored(Prediction(name, p, None, 0.5, "m", list(warnings)), digest)
 
 
 def _results() -> list[cases.CaseResult]:
-    return [cases.CaseResult("=HYPERLINK(\"http://x\").png", "d1", probability=0.8, warnings=["image has colour"],
-                           model="m"),
-            cases.CaseResult("b.png", "d2", error="not an image: looks like a text file", model="m"),
-            cases.CaseResult("c.jpeg", "d3", probability=0.1, model="m")]
+    return [_scored("=HYPERLINK(\"http://x\").png", "d1", 0.8, ["image has colour"]),
+            cases.CaseResult.unscored("b.png", "d2", "m", error="not an image: looks like a text file"),
+            _scored("c.jpeg", "d3", 0.1)]
 
 
 def test_results_table_keeps_failed_files_with_their_error():
@@ -37,7 +41,7 @@ def test_csv_export_defuses_spreadsheet_formulas_in_file_names():
 
 def test_csv_names_cases_by_accession_uid_or_hash_and_leaves_file_names_out_unless_chosen():
     results = _results()
-    results[0].name = "SMITH_JOHN_MRN12345.png"
+    results[0].prediction.file = "SMITH_JOHN_MRN12345.png"
     results[2].metadata = {"SOPInstanceUID": "1.2.840.99.7"}
     results[1].digest = "ab" * 32
     rows = cases.result_rows(results, 0.5, "balanced", ["ACC 77", "", ""])

@@ -3,6 +3,7 @@ checked through what each caller produces for a film scored exactly at its thres
 import numpy as np
 
 from pneumo_core.app.reading.cases import CaseResult, result_rows
+from pneumo_core.inference.prediction import Prediction
 from pneumo_core.stats.decision import call_label
 from pneumo_core.stats.metrics import confusion_counts
 
@@ -20,5 +21,5 @@ def test_a_film_exactly_at_its_threshold_is_pneumonia_for_the_predictor_the_metr
     assert (at.label, above.label) == ("PNEUMONIA", "NORMAL")
     tn, fp, fn, tp = confusion_counts(np.array([1, 1]), np.array([p, p]), p)
     assert (tp, fn) == (2, 0)
-    rows = result_rows([CaseResult(name="a", digest="0" * 64, probability=p)], p, "balanced")
+    rows = result_rows([CaseResult.scored(Prediction("a", p, None, p, "m"), "0" * 64)], p, "balanced")
     assert rows[0]["label"] == "PNEUMONIA"

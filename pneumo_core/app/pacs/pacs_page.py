@@ -129,9 +129,7 @@ def score_study(server: ServerConfig, study_uid: str, model: str) -> ScoredStudy
         results = []
         for (f,) in fetch_instances(client, plan, batch_size=1):  # one file in memory at a time
             if f.data is None:
-                results.append(CaseResult(name=f.ref.name, digest=f.ref.sop_uid, model=model, error=f.error,
-                                          status="not_assessed" if f.not_assessed else "error",
-                                          warnings=[f.not_assessed] if f.not_assessed else []))
+                results.append(CaseResult.unscored(f.ref.name, f.ref.sop_uid, model, f.error, f.not_assessed))
             else:
                 results.append(score_file(model, f.data, f.ref.name))
     return ScoredStudy(server.name, study_uid, model, results, [what for _, what in plan.skipped],

@@ -18,6 +18,7 @@ from ...io.overlay import render_overlay
 from ...io.spreadsheet import csv_cell
 from ...stats.decision import call_label
 from ...inference.gate import NOT_ASSESSED_PREFIX
+from ...inference.prediction import Prediction
 from ...reporting.case import case_name
 from ..runtime.formatting import SOURCE_CALIBRATION, calibration_label
 
@@ -43,28 +44,44 @@ def label_at(probability: float, threshold: float) -> str:
 
 @dataclass
 class CaseResult:
-    """Everything about one input that does not depend on the threshold (cached)."""
-    name: str
+    """One input as the reading room holds it (cached; nothing here depends on the threshold):
+    the scoring pass's `Prediction` (its facts: status, reasons, correction, OOD flag, logit,
+    features, the model input; source calibration), the probability as shown (`with_site`
+    recalibrates the prediction's logit for a site profile), and what the page draws."""
+    prediction: Prediction
     digest: str
-    probability: float | None = None
-    warnings: list[str] = field(default_factory=list)
-    error: str | None = None
-    ood_score: float | None = None
+    probability: float | None = None  # as shown, calibrated as `calibration` says (`scored` starts it at the prediction's)
+    calibration: str = SOURCE_CALIBRATION  # what `probability` is calibrated on, in plain words
     source_format: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     display: np.ndarray | None = None  # uint8 HxW, at most DISPLAY_MAX_SIDE a side
     film: np.ndarray | None = field(default=None, repr=False)  # uint8 HxW for the viewer, at most FILM_MAX_SIDE
-    model_input: np.ndarray | None = field(default=None, repr=False)  # uint8 SxS the model saw: what the heatmap explains
     size: tuple[int, int] | None = None  # original (width, height) in pixels
-    model: str = ""
-    logit: float | None = None  # source-calibrated logit: what a site profile recalibrates
-    features: np.ndarray | None = field(default=None, repr=False)  # penultimate features, for the drift alarm
-    calibration: str = SOURCE_CALIBRATION  # what `probability` is calibrated on, in plain words
-    # the prediction's facts (`inference.prediction.Prediction`), never parsed back from the warnings
-    status: str = "error"              # "scored", "not_assessed" or "error"
-    reasons: tuple[str, ...] = ()      # why the call is withheld (`inference.gate.REASONS` codes)
-    correction: int | None = None      # the orientation transform undone before scoring (None: as given)
-    out_of_distribution: bool = False  # scored, with the out-of-distribution warning
+
+    @classmethod
+    def scored(cls, prediction: Prediction, digest: str, **drawing) -> CaseResult:
+        """A prediction as the page shows it, with its probability under the source calibration."""
+        return cls(prediction, digest, prediction.probability, **drawing)
+
+    @classmethod
+    def unscored(cls, name: str, digest: str, model: str, error: str | None = None,
+                 not_assessed: str | None = None) -> CaseResult:
+        """A file that was not read (`error`), or one ruled out before scoring (`not_assessed`, the reason)."""
+        warnings = [not_assessed] if not_assessed else []
+        return cls(Prediction(name, None, None, float("nan"), model, warnings, error), digest)
+
+    name = property(lambda self: self.prediction.file)
+    model = property(lambda self: self.prediction.model)
+    warnings = property(lambda self: self.prediction.warnings)
+    error = property(lambda self: self.prediction.error)
+    status = property(lambda self: self.prediction.status)
+    reasons = property(lambda self: self.prediction.reasons)
+    correction = property(lambda self: self.prediction.correction)
+    out_of_distribution = property(lambda self: self.prediction.out_of_distribution)
+    ood_score = property(lambda self: self.prediction.ood_score)
+    logit = property(lambda self: self.prediction.logit)
+    features = property(lambda self: self.prediction.features)
+    model_input = property(lambda self: self.prediction.model_input)
 
     @property
     def ok(self) -> bool:
@@ -73,7 +90,7 @@ class CaseResult:
     @property
     def not_assessed(self) -> str | None:
         """The input gate's reason ("not assessed: ...") when the file was read but gets no call."""
-        if self.status != "not_assessed" or self.error is not None:
+        if self.status != "not_assessed":
             return None
         return next((w for w in self.warnings if w.startswith(NOT_ASSESSED_PREFIX)), NOT_ASSESSED_PREFIX.rstrip(": "))
 

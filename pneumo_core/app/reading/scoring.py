@@ -41,27 +41,18 @@ __all__ = ["score_file", "test_case", "Heatmap", "heatmap_for", "blanking_text",
 
 @st.cache_data(show_spinner=False, max_entries=128)  # each entry holds the viewer's copy of the film
 def _score(model: str, weights: int, digest: str, name: str, _data: bytes) -> CaseResult:
-    result = CaseResult(name=name, digest=digest, model=model)
     with heavy_work():  # ServerBusy leaves the cache untouched: the next rerun tries again
         try:
             rad = load_untrusted(_data, name=name)  # a worker process with memory and time limits
         except IngestError as exc:
-            result.error = str(exc)
-            return result
+            return CaseResult.unscored(name, digest, model, error=str(exc))
         pred = get_predictor(model).predict_radiographs([rad], [name])[0]
-    result.probability, result.warnings, result.ood_score = pred.probability, list(pred.warnings), pred.ood_score
-    result.status, result.reasons, result.correction = pred.status, tuple(pred.reasons), pred.correction
-    result.out_of_distribution = pred.out_of_distribution
-    result.logit = None if pred.logit is None else float(pred.logit)
-    result.features = None if pred.features is None else np.asarray(pred.features, np.float32)
-    result.model_input = None if pred.model_input is None else np.asarray(pred.model_input, np.uint8)
-    result.source_format, result.metadata = rad.source_format, dict(rad.metadata)
     film = to_display(rad.pixels, FILM_MAX_SIDE)
-    if result.correction is not None:  # shown as scored, so the heatmap lies on the right anatomy
-        film = undo(film, result.correction)
-    result.film, result.display = film, to_display(film / np.float32(255))
-    result.size = (int(rad.pixels.shape[1]), int(rad.pixels.shape[0]))
-    return result
+    if pred.correction is not None:  # shown as scored, so the heatmap lies on the right anatomy
+        film = undo(film, pred.correction)
+    return CaseResult.scored(pred, digest, source_format=rad.source_format, metadata=dict(rad.metadata), film=film,
+                             display=to_display(film / np.float32(255)),
+                             size=(int(rad.pixels.shape[1]), int(rad.pixels.shape[0])))
 
 
 def score_file(model: str, data: bytes, name: str, site: SiteProfile | None = None) -> CaseResult:
@@ -83,7 +74,7 @@ def _scored(model: str, digest: str, name: str, data: bytes, site: SiteProfile |
     try:
         result = with_site(_score(model, weights_stamp(model), digest, name, data), site)
     except ServerBusy as exc:
-        return CaseResult(name=name, digest=digest, model=model, error=str(exc))
+        return CaseResult.unscored(name, digest, model, error=str(exc))
     oof = out_of_fold_probability(digest, site, resolve_model_dir(model), DATA_DIR, shipped=False) if result.ok else None
     return result if oof is None else replace(result, probability=oof, calibration=f"{result.calibration}, {OUT_OF_FOLD}")
 
