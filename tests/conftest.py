@@ -59,3 +59,17 @@ def run_app(page: str | None = None, **state):
     if page:
         at.switch_page(page)
     return at.run()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium under Playwright (Playwright's own browser download cannot run offline)."""
+    from playwright.sync_api import sync_playwright
+
+    from harness.local_server import CHROMIUM, CHROMIUM_ARGS
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pneumo_core.app.runtime import paths, resources
-from harness.local_server import CHROMIUM, CHROMIUM_ARGS, local_server, wait_idle
+from harness.local_server import CHROMIUM, local_server, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -32,17 +32,6 @@ def server(tmp_path_factory):
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
     with local_server(log, timeout_s=240) as running:  # the launcher warms the model before it serves
         yield running.url, log
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _wait_idle(page) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.local_server import CHROMIUM, CHROMIUM_ARGS, free_port, local_server, wait_idle
+from harness.local_server import CHROMIUM, free_port, local_server, wait_idle
 from pneumo_core.audit import AuditLog
 
 # the mock provider calls Authlib APIs that Authlib has deprecated: warnings about a test tool, not the app
@@ -59,17 +59,6 @@ server_metadata_url = "{provider}/.well-known/openid-configuration"
     with local_server(folder / "streamlit.log", flags=["--secrets.files", str(secrets_file)], timeout_s=240,
                       port=port) as running:
         yield running.url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture
