@@ -4,8 +4,11 @@ stored back in it (`cli.pacs`). Exit 0 all scored, 1 some failed, 2 usage error.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from pathlib import Path
+
+from ..audit import cli_user, default_log
 
 __all__ = ["register"]
 
@@ -29,6 +32,17 @@ class _Usage(Exception):
     """A usage error: one `error:` line on stderr, exit 2, before any film is scored."""
 
 
+def _audit_score(pred, user: str) -> None:
+    """One `score` record per film, as the app writes: a PACS instance by its UID, a file by
+    the sha256 of its bytes (never its name or path)."""
+    ids = {"model": pred.model, "outcome": pred.status}
+    if pred.file.startswith("dicomweb:"):
+        ids["instance_uid"] = pred.file.rsplit("/", 1)[1]
+    elif Path(pred.file).is_file():
+        ids["sha256"] = hashlib.sha256(Path(pred.file).read_bytes()).hexdigest()
+    default_log().append(user, "score", **ids)
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -44,7 +58,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             + (["site"] if predictor.site is not None else []) + (["cam"] if cam_writer else [])
             + (job.keys if job else []))
     write = _line_writer(args.format, keys)
-    errors = 0
+    errors, user = 0, cli_user()
     predictions = (job.predictions(predictor, threshold, args.batch_size) if job
                    else predictor.predict_sources(((f, str(f)) for f in files), threshold, batch_size=args.batch_size))
     for pred in tqdm(predictions, total=job.total if job else len(files),
@@ -61,6 +75,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                     rec["warnings"].append(f"heatmap not written ({type(exc).__name__})")
         errors += pred.error is not None
         write(rec)
+        _audit_score(pred, user)
     return 1 if errors or (job and job.failures) else 0
 
 

@@ -98,3 +98,18 @@ def test_csv_keeps_a_formula_like_file_name_as_text(tmp_path, test_images):
                        cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[1].startswith("'=HYPERLINK(1).jpeg,")
+
+
+def test_each_scored_film_is_audited_under_the_cli_user_by_the_sha256_of_its_bytes(folder, audit_trail_in_a_temporary_file):
+    import hashlib
+
+    from pneumo_core.audit import AuditLog
+    before = sum(1 for _ in AuditLog(audit_trail_in_a_temporary_file).records())
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    r = _predict(*map(str, files))
+    assert r.returncode in (0, 1), r.stderr
+    new = list(AuditLog(audit_trail_in_a_temporary_file).records())[before:]
+    assert [x["action"] for x in new] == ["score"] * len(files) and all(x["user"].startswith("cli:") for x in new)
+    assert {x["ids"]["sha256"] for x in new} == {hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    text = audit_trail_in_a_temporary_file.read_text()
+    assert not any(p.name in text for p in files) and str(folder) not in text  # no name, no path
