@@ -128,6 +128,7 @@ class SiteProfile:
     default_threshold: str = "balanced"
     warnings: list[str] = field(default_factory=list)
     drift_reference: dict | None = None  # the sample's features as the drift alarm's reference (monitoring.drift)
+    adaptation: dict | None = None  # normalisation moments re-estimated on the site's unlabelled films (adaptation)
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -144,19 +145,32 @@ class SiteProfile:
                                    f"{self.model_sha256[:12]}..., not for {model} {model_sha256[:12]}...; "
                                    "calibrate the site again for these weights")
 
+    @property
+    def labelled(self) -> bool:
+        """Fitted on labelled films (an adapted profile may be too, or not)."""
+        return sum(self.counts.values()) > 0
+
     def describe(self) -> str:
         """One line for a reader: what the probability is calibrated on."""
-        return (f"calibrated for {self.name} on {sum(self.counts.values())} labelled films "
-                f"({self.counts['NORMAL']} NORMAL, {self.counts['PNEUMONIA']} PNEUMONIA)")
+        parts = []
+        if self.adaptation:
+            parts.append(f"adapted to {self.name} on {self.adaptation['films']} unlabelled films (estimated "
+                         f"prevalence {self.adaptation['estimated_prevalence']:.0%})")
+        if self.labelled:
+            parts.append(f"calibrated for {self.name} on {sum(self.counts.values())} labelled films "
+                         f"({self.counts['NORMAL']} NORMAL, {self.counts['PNEUMONIA']} PNEUMONIA)")
+        return ", then ".join(parts)
 
 
 def build_site_profile(logits: np.ndarray, labels: np.ndarray, groups: Sequence, files: Sequence[str], *, name: str,
                        model: str, model_sha256: str, prevalence: float | None = None,
                        cost_ratio: float = DEFAULT_COST_RATIO, n_boot: int = 1000, features: np.ndarray | None = None,
-                       model_dir: str | Path | None = None) -> SiteProfile:
+                       model_dir: str | Path | None = None, adaptation: dict | None = None) -> SiteProfile:
     """Fits a profile on a labelled sample (one logit, label, patient and file per film). Given
     the films' features and the model's folder, the profile also keeps the sample as the drift
-    alarm's reference, so a later batch is compared with the films the site was calibrated on."""
+    alarm's reference, so a later batch is compared with the films the site was calibrated on.
+    `adaptation`: an adapted profile's section, kept when the logits came from that adapted
+    model (adapt first, then calibrate on the few labels there are)."""
     from .. import __version__
     y = np.asarray(labels, int)
     counts = {"NORMAL": int((y == 0).sum()), "PNEUMONIA": int((y == 1).sum())}
@@ -186,7 +200,7 @@ def build_site_profile(logits: np.ndarray, labels: np.ndarray, groups: Sequence,
         cost_ratio=float(cost_ratio),
         estimates=cross_fitted_estimates(logits, y, groups, thresholds["balanced"], prevalence, n_boot),
         files_sha256=files_digest(files), created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        pneumo_core_version=__version__, warnings=warnings, drift_reference=drift_reference)
+        pneumo_core_version=__version__, warnings=warnings, drift_reference=drift_reference, adaptation=adaptation)
 
 
 def profile_json(profile: SiteProfile) -> str:

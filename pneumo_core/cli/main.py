@@ -11,11 +11,11 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import audit, build, drift, predict, report, site, verify
+    from . import adapt, audit, build, drift, predict, report, site, verify
 
     p = argparse.ArgumentParser(prog="python -m pneumo_core", description="Pneumonia detection on chest radiographs.")
     sub = p.add_subparsers(dest="command", required=True)
-    for group in (predict, report, site, drift, build, verify, audit):  # the order `--help` lists them in
+    for group in (predict, report, site, adapt, drift, build, verify, audit):  # the order `--help` lists them in
         group.register(sub)
     return p
 

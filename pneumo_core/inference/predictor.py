@@ -16,7 +16,9 @@ and the PDF):
 the gate is measured in `benchmarks/input_gate.py`).
 
 With a site profile (`calibration.site`), the probability and the named thresholds are the
-site's: the profile recalibrates the same logit, so the ranking does not change.
+site's: a labelled profile recalibrates the same logit, so the ranking does not change; an
+adapted one (`adaptation`) also brings its own normalisation moments, so the logit is the
+adapted model's.
 
 One `Predictor` is meant to be shared by every caller in a process (the app caches one
 per model): forward passes and Grad-CAM calls on its model take `self.lock`, because
@@ -33,6 +35,7 @@ import numpy as np
 import torch
 
 from ..errors import PneumoError
+from ..adaptation.profile import adapted_model
 from ..calibration import calibrated
 from ..data.preprocess import preprocess_batch, resize_square
 from ..io.ingest import IngestError, Radiograph
@@ -76,7 +79,8 @@ class Predictor:
             site.check_model(self.bundle.name, self.bundle.meta.model_sha256)
         self.site = site
         self.device = torch.device(device)
-        self.model = fuse_for_inference(self.bundle.model).to(self.device)
+        # an adapted profile scores with its own normalisation moments (adaptation.profile)
+        self.model = fuse_for_inference(adapted_model(self.bundle.model, site)).to(self.device)
         for p in self.model.parameters():
             p.requires_grad_(False)  # inference and Grad-CAM never need parameter gradients
         ood_path = self.bundle.directory / "ood.npz"

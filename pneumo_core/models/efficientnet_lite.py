@@ -62,11 +62,19 @@ class EfficientNetLite0(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self._fc = nn.Linear(1280, num_outputs)
 
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        """What enters `_blocks[0]`."""
+        return self.act(self._bn0(self._conv_stem(x)))
+
+    def features_from(self, h: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Pooled features from `h`, the input of `_blocks[start]`: site adaptation re-runs only
+        the part of the network whose normalisation it changes."""
+        x = self.head_act(self._bn1(self._conv_head(self._blocks[start:](h))))
+        return self.pool(x).flatten(1)
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate (pooled) features, used by the out-of-distribution score."""
-        x = self.act(self._bn0(self._conv_stem(x)))
-        x = self.head_act(self._bn1(self._conv_head(self._blocks(x))))
-        return self.pool(x).flatten(1)
+        return self.features_from(self.stem(x))
 
     def classify(self, features: torch.Tensor) -> torch.Tensor:
         return self._fc(self.dropout(features))

@@ -63,6 +63,10 @@ BUNDLE_FILES = (
     BundleFile("site_study_test.json", "the cross-fitted site-calibration study", "json", False, True,
                "evaluation.operating_point"),
     BundleFile("selection.json", "the model-selection rounds", "json", False, False, "app.resources.selection"),
+    BundleFile("class_moments.npz", "per-class normalisation moments of the training films (site adaptation)",
+               "npz", False, False, "adaptation.source.load_class_moments"),
+    BundleFile("adapt_study_*.json", "the site-adaptation study (method choice on validation, protocol on test)",
+               "json", False, True, "none: the record of `adapt-study`"),
     BundleFile("sites/*.json", "shipped site profiles", "json", False, True, "calibration.site.load_profile"),
 )
 

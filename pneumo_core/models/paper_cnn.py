@@ -29,9 +29,17 @@ class PaperCNN(nn.Module):
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(cin, 128), nn.ReLU(inplace=True), nn.Dropout(dropout))
         self.fc = nn.Linear(128, 1)
 
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        """What enters `blocks[0]`: the film itself."""
+        return x
+
+    def features_from(self, h: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Pooled features from `h`, the input of `blocks[start]` (see EfficientNetLite0)."""
+        return self.pool(self.blocks[start:](h)).flatten(1)
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate (pooled) features, used by the out-of-distribution score."""
-        return self.pool(self.blocks(x)).flatten(1)
+        return self.features_from(self.stem(x))
 
     def classify(self, features: torch.Tensor) -> torch.Tensor:
         return self.fc(self.head(features))

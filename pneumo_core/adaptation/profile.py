@@ -1,0 +1,93 @@
+"""A site profile made without labels: the adapted normalisation moments, the estimated
+prevalence, and the probability and thresholds that follow from them.
+
+The profile is the same `SiteProfile` that `calibrate-site` writes (one schema, one reader,
+one writer), with its `adaptation` section filled in and no labelled counts. Its numbers:
+- the probability is the adapted model's source-calibrated probability moved by Bayes' rule
+  from the source's prevalence to the estimated one (`recalibration.prior_shift`);
+- the named thresholds are the model's own (Youden's J on validation, prevalence-free)
+  carried through the same move, so the call is the model's decision rule on the adapted
+  features and does not swing with the estimate: a screening site and a ward keep the
+  same sensitivity and specificity, which is what the study measures.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Sequence
+
+import numpy as np
+from torch import nn
+
+from ..calibration.recalibration import logit, sigmoid
+from ..calibration.site import SiteProfile, SiteProfileError, files_digest
+from .method import MIN_FILMS, Adaptation
+from .normalisation import Statistics, apply_statistics
+
+__all__ = ["build_adapted_profile", "profile_statistics", "adapted_model", "adaptation_key", "check_film_count"]
+
+_SIGNIFICANT = 7  # digits kept in the profile's JSON: float32 moments round-trip
+
+
+def check_film_count(n: int) -> None:
+    if n < MIN_FILMS:
+        raise SiteProfileError(f"adapting to a site needs at least {MIN_FILMS} readable films; got {n}")
+
+
+def _encode(statistics: Statistics) -> dict:
+    return {name: {"mean": [float(f"{v:.{_SIGNIFICANT}g}") for v in mean],
+                   "var": [float(f"{v:.{_SIGNIFICANT}g}") for v in var]} for name, (mean, var) in statistics.items()}
+
+
+def profile_statistics(profile: SiteProfile) -> Statistics:
+    """The adapted moments a profile carries (empty when it carries none)."""
+    layers = (profile.adaptation or {}).get("layers", {})
+    return {name: (np.asarray(v["mean"], np.float64), np.asarray(v["var"], np.float64)) for name, v in layers.items()}
+
+
+def adaptation_key(profile: SiteProfile | None) -> str:
+    """Tells adapted models apart ("" for the source model): the sha256 of the moments."""
+    if profile is None or not profile.adaptation or not profile.adaptation.get("layers"):
+        return ""
+    return hashlib.sha256(json.dumps(profile.adaptation["layers"], sort_keys=True).encode()).hexdigest()
+
+
+def adapted_model(model: nn.Module, profile: SiteProfile | None) -> nn.Module:
+    """`model` as the profile adapted it: a copy with the profile's moments, or `model` itself."""
+    statistics = profile_statistics(profile) if profile is not None else {}
+    if not statistics:
+        return model
+    try:
+        return apply_statistics(copy.deepcopy(model), statistics)
+    except ValueError as exc:
+        raise SiteProfileError(f"site profile {profile.name!r} does not fit this model: {exc}") from None
+
+
+def build_adapted_profile(adaptation: Adaptation, files: Sequence[str], *, name: str, model: str, model_sha256: str,
+                          thresholds: dict[str, float], threshold_rule: str) -> SiteProfile:
+    """The profile of one adaptation. `thresholds` are the model's own named thresholds (on
+    its source-calibrated probability); `files` only feed the sample's digest."""
+    from .. import __version__
+    check_film_count(adaptation.films)
+    shift = float(logit(adaptation.prevalence) - logit(adaptation.source_prevalence))
+    moved = {k: float(sigmoid(logit(t) + shift)) for k, t in thresholds.items()}
+    rules = {k: (f"the model's own {k} threshold ({threshold_rule}), moved with the probability from the source's "
+                 f"prevalence to the estimated one: P >= {moved[k]:.3g} here, the same call on the adapted model "
+                 "at any prevalence") for k in moved}
+    m = adaptation.method
+    return SiteProfile(
+        name=name, model=model, model_sha256=model_sha256, intercept=shift, slope=1.0, slope_fitted=False,
+        thresholds=moved, threshold_rules=rules, counts={"NORMAL": 0, "PNEUMONIA": 0}, patients=0,
+        sample_prevalence=float(adaptation.prevalence), site_prevalence=float(adaptation.prevalence),
+        prevalence_source="estimated without labels (EM on the adapted posteriors)", cost_ratio=1.0,
+        estimates={}, files_sha256=files_digest(files),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), pneumo_core_version=__version__,
+        recalibration_rule="Bayes' rule on the odds: the intercept moves the source prevalence to the estimated one",
+        warnings=["adapted without labels: no measured accuracy at this site; the adaptation study "
+                  "(docs/site-adaptation.md) says how the method does at other sites"],
+        adaptation={"method": m.name, "description": m.describe(), "films": adaptation.films,
+                    "estimated_prevalence": float(adaptation.prevalence),
+                    "source_prevalence": float(adaptation.source_prevalence),
+                    "layers": _encode(adaptation.statistics)})

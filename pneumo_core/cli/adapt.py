@@ -1,0 +1,113 @@
+"""Site adaptation commands: `adapt-site` makes a profile from a site's unlabelled films,
+`adapt-study` measures adaptation by draws (validation shifts: which method ships; the test
+split: the committed protocol), `class-moments` measures the source's per-class moments."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..models.manifest import restamp_if_in_bundle
+
+__all__ = ["register"]
+
+
+def _cmd_adapt_site(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..audit import cli_user, default_log
+    from ..calibration.site import save_profile
+    from ..inference.predictor import Predictor
+    from ..inference.site_adaptation import adapt_site
+    from ..io.scan import scan_paths
+
+    files, notes = scan_paths(args.paths)
+    for note in notes:
+        print(note, file=sys.stderr)
+    predictor = Predictor(args.model)
+    with tqdm(total=len(files), desc="read", unit="img", file=sys.stderr, disable=args.quiet) as bar:
+        site = adapt_site(predictor, [(f, str(f)) for f in files], name=args.name or args.out.stem,
+                          progress=lambda done, total: bar.update(1))
+    for name, reason in site.withheld:
+        print(f"not used: {name}: {reason}", file=sys.stderr)
+    save_profile(site.profile, args.out)
+    restamp_if_in_bundle(args.out)
+    p = site.profile
+    default_log().append(cli_user(), "profile_made", model=p.model, site_sha256=p.files_sha256, count=site.used)
+    print(json.dumps({"profile": str(args.out), "name": p.name, "films": site.used, "not_used": len(site.withheld),
+                      "method": p.adaptation["method"], "estimated_prevalence": p.adaptation["estimated_prevalence"],
+                      "thresholds": p.thresholds}, indent=1))
+    return 0
+
+
+def _split(args: argparse.Namespace):
+    import numpy as np
+
+    from ..data.dataset import duplicates_file, load_resized, patient_groups, read_duplicate_groups
+    from ..evaluation.evaluate import split_items
+    from ..models.bundle import load_bundle
+
+    bundle = load_bundle(args.model)
+    items = split_items(bundle, args.data, args.split)
+    group = patient_groups(items, read_duplicate_groups(duplicates_file(args.data)))
+    images = load_resized(items, bundle.spec.size, workers=0)
+    return bundle, items, images, np.array([it.label for it in items]), np.array([group[it.key] for it in items])
+
+
+def _cmd_class_moments(args: argparse.Namespace) -> int:
+    from ..adaptation.source import measure_class_moments, save_class_moments
+
+    import numpy as np
+
+    from ..data.dataset import load_resized, manifest_items
+    from ..models.bundle import load_bundle
+    bundle = load_bundle(args.model)
+    items = manifest_items(bundle.directory / "split.json", args.data)["train"]
+    images = load_resized(items, bundle.spec.size, workers=0)
+    moments = measure_class_moments(bundle, images, np.array([it.label for it in items]))
+    out = save_class_moments(moments, bundle.directory)
+    restamp_if_in_bundle(out)
+    print(f"{bundle.name}: class moments of {len(moments)} layers on {len(items)} training films -> {out}")
+    return 0
+
+
+def _cmd_adapt_study(args: argparse.Namespace) -> int:
+    from ..evaluation.adaptation_runner import run_study
+    bundle, items, images, labels, patients = _split(args)
+    record = run_study(bundle, images, labels, patients, split=args.split, draws=args.draws, seed=args.seed,
+                       device=args.device, progress=None if args.quiet else lambda line: print(line, file=sys.stderr))
+    out = args.out or bundle.directory / f"adapt_study_{args.split}.json"
+    Path(out).write_text(json.dumps(record, indent=1) + "\n")
+    restamp_if_in_bundle(out)
+    print(f"{bundle.name} adaptation study on {args.split} (n={len(items)}, {args.draws} draws) -> {out}")
+    for line in record["table"]:
+        print("  " + line)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    a = sub.add_parser("adapt-site", help="adapt a model to a site from its unlabelled films (a site profile)")
+    a.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="films or folders of the site (no labels)")
+    a.add_argument("--model", default=None, help="shipped model name or folder (default efficientnet_lite0)")
+    a.add_argument("--out", required=True, type=Path, help="the profile JSON to write")
+    a.add_argument("--name", help="the site's name, shown with every call (default: the file name)")
+    a.add_argument("--quiet", action="store_true", help="no progress bar")
+    a.set_defaults(func=_cmd_adapt_site)
+
+    s = sub.add_parser("adapt-study", help="measure site adaptation by draws on a labelled split")
+    s.add_argument("--model", default=None, help="shipped model name or folder (default efficientnet_lite0)")
+    s.add_argument("--data", type=Path, default=Path("data"), help="folder holding the splits (default: data)")
+    s.add_argument("--split", default="test", help="val: every candidate under simulated shifts, and the choice; "
+                   "test: the shipped method by the committed protocol")
+    s.add_argument("--draws", type=int, default=200, help="draws per prevalence (and shift) (default 200)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="cpu", help="cpu (default) or cuda: the same numbers, faster")
+    s.add_argument("--out", type=Path, help="output JSON (default weights/MODEL/adapt_study_SPLIT.json)")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=_cmd_adapt_study)
+
+    c = sub.add_parser("class-moments", help="measure the per-class normalisation moments on the training films")
+    c.add_argument("--model", default=None, help="shipped model name or folder (default efficientnet_lite0)")
+    c.add_argument("--data", type=Path, required=True, help="the full dataset's folder (the training films)")
+    c.set_defaults(func=_cmd_class_moments)
