@@ -23,6 +23,7 @@ pages = [
     st.Page("views/pneumonia.py", title="PNEUMONIA cases", url_path="pneumonia"),
     st.Page("views/model_card.py", title="Model card"),
     st.Page("views/calibrate_site.py", title="Calibrate for your site", url_path="calibrate_site"),
+    st.Page("views/adapt_site.py", title="Adapt to your site (no labels)", url_path="adapt_site"),
 ]
 if identity.has_role(identity.REPORTER):
     pages.append(st.Page("views/pacs.py", title="PACS", url_path="pacs"))

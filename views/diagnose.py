@@ -1,5 +1,5 @@
 """Diagnose: upload radiographs; the batch's table (a row opens its case), CSV and drift
-verdict; then one case at a time (previous/next): the film in the viewer with its heatmap,
+verdict (with, when it fires, the offer to adapt to the site without labels); then one case at a time (previous/next): the film in the viewer with its heatmap,
 the probability under the sidebar's calibration, the call at the current threshold and
 what that threshold means for patients, warnings, the report fields and the PDF."""
 import streamlit as st
@@ -7,6 +7,7 @@ import streamlit as st
 from pneumo_core.app.reading import case_view, cases, report_form, scoring
 from pneumo_core.app.runtime import formatting, paths
 from pneumo_core.app.settings import operating_point, sidebar
+from pneumo_core.app.site import adapt_flow
 from pneumo_core.io.budget import session_budget
 
 s = sidebar.settings()
@@ -46,6 +47,7 @@ else:
     if drift is not None:
         show = {None: st.info, True: st.warning, False: st.success}[drift.shifted]
         show(drift.text)
+        adapt_flow.offer(s.model, results, s.site, drift.shifted)
     picked = st.dataframe(rows, hide_index=True, width="stretch",  # threshold, model, calibration: caption and CSV
                           key=case_view.table_key(), on_select="rerun", selection_mode="single-row",
                           column_order=["file", "case", "P(pneumonia)", "label", "warnings / error"], column_config={

@@ -50,16 +50,16 @@ class AdaptationMethod:
 NO_ADAPTATION = AdaptationMethod("none", 0)
 CANDIDATES: tuple[AdaptationMethod, ...] = (
     NO_ADAPTATION,
-    *(AdaptationMethod(f"bn-last{d}", d) for d in (1, 4, 16, 49)),
+    *(AdaptationMethod(f"bn-last{d}", d) for d in (1, 4, 16, 48)),
     *(AdaptationMethod(f"bn-last{d}-half", d, share=0.5) for d in (4, 16)),
-    *(AdaptationMethod(f"bn-last{d}-weighted", d, balance="weighted", rounds=2) for d in (1, 4, 16, 49)),
-    *(AdaptationMethod(f"bn-last{d}-corrected", d, balance="corrected", rounds=3) for d in (1, 4, 16, 49)),
+    *(AdaptationMethod(f"bn-last{d}-weighted", d, balance="weighted", rounds=2) for d in (1, 4, 16, 48)),
+    *(AdaptationMethod(f"bn-last{d}-corrected", d, balance="corrected", rounds=3) for d in (1, 4, 16, 48)),
 )
 
 
-# The method adapt-site uses, chosen by `evaluation.adaptation_study.SELECTION_RULE` on validation shifts
-# (weights/<model>/adapt_study_val.json, docs/site-adaptation.md).
-DEFAULT_METHOD = NO_ADAPTATION
+# The method adapt-site uses: the one `evaluation.adaptation_study.SELECTION_RULE` chose on
+# validation shifts (weights/efficientnet_lite0/adapt_study_val.json, docs/site-adaptation.md).
+DEFAULT_METHOD = next(m for m in CANDIDATES if m.name == "bn-last48-weighted")
 
 
 @dataclass

@@ -65,12 +65,14 @@ def block_inputs(model: nn.Module, x: torch.Tensor, start: int) -> torch.Tensor:
 
 
 def _weighted_moments(x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and variance over films (weighted) and positions (equally)."""
-    w = (w / w.sum()).to(x.device, x.dtype).view(-1, 1, 1, 1)
-    per_film = x.mean(dim=(2, 3), keepdim=True)
-    mean = (w * per_film).sum(0, keepdim=True)
-    var = (w * ((x - mean) ** 2).mean(dim=(2, 3), keepdim=True)).sum(0)
-    return mean.flatten(), var.flatten()
+    """Per-channel mean and variance over films (weighted) and positions (equally). Each
+    film's first and second moments are taken in the tensor's own precision (no float64
+    copy of a 112x112 feature map), then combined in float64."""
+    w = (w / w.sum()).to(x.device, torch.float64).view(-1, 1)
+    first = x.mean(dim=(2, 3)).double()
+    second = (x * x).mean(dim=(2, 3)).double()
+    mean = (w * first).sum(0)
+    return mean, ((w * second).sum(0) - mean ** 2).clamp_min(0.0)
 
 
 @torch.no_grad()
@@ -89,7 +91,7 @@ def collect_statistics(model: nn.Module, h: torch.Tensor, start: int, layers: li
 
     def hook(name: str):
         def pre(module: nn.BatchNorm2d, inputs: tuple[torch.Tensor]) -> None:
-            mean, var = _weighted_moments(inputs[0].double(), w)
+            mean, var = _weighted_moments(inputs[0], w)
             mean, var = mean.cpu().numpy(), var.cpu().numpy()
             if adjust is not None:
                 mean, var = adjust(name, mean, var)

@@ -13,8 +13,6 @@ one writer), with its `adaptation` section filled in and no labelled counts. Its
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from datetime import datetime, timezone
 from typing import Sequence
 
@@ -26,7 +24,7 @@ from ..calibration.site import SiteProfile, SiteProfileError, files_digest
 from .method import MIN_FILMS, Adaptation
 from .normalisation import Statistics, apply_statistics
 
-__all__ = ["build_adapted_profile", "profile_statistics", "adapted_model", "adaptation_key", "check_film_count"]
+__all__ = ["build_adapted_profile", "profile_statistics", "adapted_model", "check_film_count"]
 
 _SIGNIFICANT = 7  # digits kept in the profile's JSON: float32 moments round-trip
 
@@ -45,13 +43,6 @@ def profile_statistics(profile: SiteProfile) -> Statistics:
     """The adapted moments a profile carries (empty when it carries none)."""
     layers = (profile.adaptation or {}).get("layers", {})
     return {name: (np.asarray(v["mean"], np.float64), np.asarray(v["var"], np.float64)) for name, v in layers.items()}
-
-
-def adaptation_key(profile: SiteProfile | None) -> str:
-    """Tells adapted models apart ("" for the source model): the sha256 of the moments."""
-    if profile is None or not profile.adaptation or not profile.adaptation.get("layers"):
-        return ""
-    return hashlib.sha256(json.dumps(profile.adaptation["layers"], sort_keys=True).encode()).hexdigest()
 
 
 def adapted_model(model: nn.Module, profile: SiteProfile | None) -> nn.Module:

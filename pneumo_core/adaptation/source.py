@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["CLASS_MOMENTS", "source_prevalence", "load_class_moments", "save_class_moments", "measure_class_moments"]
 
 CLASS_MOMENTS = "class_moments.npz"
-_DEEPEST = 49  # moments for this many layers from the end: every candidate's (method.CANDIDATES)
+_DEEPEST = 48  # moments for this many layers from the end: every candidate's (method.CANDIDATES)
 
 
 def source_prevalence(bundle: ModelBundle) -> float:

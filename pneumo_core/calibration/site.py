@@ -146,6 +146,13 @@ class SiteProfile:
                                    "calibrate the site again for these weights")
 
     @property
+    def adaptation_digest(self) -> str:
+        """Tells adapted models apart ("" when the profile adapts nothing): the moments' sha256."""
+        if not self.adaptation or not self.adaptation.get("layers"):
+            return ""
+        return hashlib.sha256(json.dumps(self.adaptation["layers"], sort_keys=True).encode()).hexdigest()
+
+    @property
     def labelled(self) -> bool:
         """Fitted on labelled films (an adapted profile may be too, or not)."""
         return sum(self.counts.values()) > 0

@@ -73,11 +73,16 @@ def _cmd_class_moments(args: argparse.Namespace) -> int:
 
 
 def _cmd_adapt_study(args: argparse.Namespace) -> int:
+    from ..adaptation.method import DEFAULT_METHOD, method_named
     from ..evaluation.adaptation_runner import run_study
     bundle, items, images, labels, patients = _split(args)
-    record = run_study(bundle, images, labels, patients, split=args.split, draws=args.draws, seed=args.seed,
-                       device=args.device, progress=None if args.quiet else lambda line: print(line, file=sys.stderr))
     out = args.out or bundle.directory / f"adapt_study_{args.split}.json"
+    partial = Path(out).with_suffix(".partial.json")
+    record = run_study(bundle, images, labels, patients, split=args.split, draws=args.draws, seed=args.seed,
+                       device=args.device, method=method_named(args.method) if args.method else DEFAULT_METHOD,
+                       progress=None if args.quiet else lambda line: print(line, file=sys.stderr, flush=True),
+                       checkpoint=lambda so_far: partial.write_text(json.dumps(so_far, indent=1) + "\n"))
+    partial.unlink(missing_ok=True)
     Path(out).write_text(json.dumps(record, indent=1) + "\n")
     restamp_if_in_bundle(out)
     print(f"{bundle.name} adaptation study on {args.split} (n={len(items)}, {args.draws} draws) -> {out}")
@@ -103,6 +108,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--draws", type=int, default=200, help="draws per prevalence (and shift) (default 200)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu", help="cpu (default) or cuda: the same numbers, faster")
+    s.add_argument("--method", help="the method a test-split run measures (default: the shipped one)")
     s.add_argument("--out", type=Path, help="output JSON (default weights/MODEL/adapt_study_SPLIT.json)")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_adapt_study)

@@ -42,7 +42,14 @@ def _cmd_calibrate_site(args: argparse.Namespace) -> int:
     files, notes = read_labelled(args.labelled)
     for note in notes:
         print(note, file=sys.stderr)
-    predictor = Predictor(args.model)
+    base = None
+    if args.adapted:  # adapt first, then recalibrate the adapted model on the few labels there are
+        from ..calibration.site import load_profile
+        base = load_profile(args.adapted)
+        if not base.adaptation:
+            from ..calibration.site import SiteProfileError
+            raise SiteProfileError(f"{args.adapted} is not an adapted profile (adapt-site makes one)")
+    predictor = Predictor(args.model, site=base)
     with tqdm(total=len(files), desc="score", unit="img", file=sys.stderr, disable=args.quiet) as bar:
         sample = ScoredSample.from_batch(files, score_batch(predictor, [(f.source, f.key) for f in files],
                                                             progress=lambda done, total: bar.update(1)))
@@ -52,7 +59,8 @@ def _cmd_calibrate_site(args: argparse.Namespace) -> int:
                                  name=args.name or args.out.stem, model=predictor.name,
                                  model_sha256=predictor.bundle.meta.model_sha256, prevalence=args.prevalence,
                                  cost_ratio=args.cost_ratio, n_boot=args.bootstrap,
-                                 features=sample.features, model_dir=predictor.bundle.directory)
+                                 features=sample.features, model_dir=predictor.bundle.directory,
+                                 adaptation=base.adaptation if base is not None else None)
     for w in profile.warnings:
         print(f"warning: {w}", file=sys.stderr)
     save_profile(profile, args.out)
@@ -118,6 +126,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--cost-ratio", type=float, default=4.0, help="miss : false-alarm cost for the screening "
                    "threshold (default 4, i.e. P >= 0.2)")
     c.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the estimates' intervals")
+    c.add_argument("--adapted", type=Path, help="an adapt-site profile: calibrate the adapted model, and keep its "
+                   "adaptation in the new profile")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=_cmd_calibrate_site)
 

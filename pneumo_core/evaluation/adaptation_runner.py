@@ -46,13 +46,16 @@ def _line(shift: str, prevalence: str, name: str, row: dict) -> str:
 
 
 def run_study(bundle: ModelBundle, images_u8: np.ndarray, labels: np.ndarray, patients: np.ndarray, *, split: str,
-              draws: int, seed: int = 0, device: str = "cpu",
-              progress: Callable[[str], None] | None = None) -> dict:
+              draws: int, seed: int = 0, device: str = "cpu", method: AdaptationMethod = DEFAULT_METHOD,
+              progress: Callable[[str], None] | None = None,
+              checkpoint: Callable[[dict], None] | None = None) -> dict:
+    """The study's record. `method`: the one a non-validation split measures; `checkpoint`
+    gets the summary so far after each shift (a long run keeps what it has done)."""
     dev = torch.device(device)
     model = copy.deepcopy(bundle.model).eval().to(dev)
     validation = split == "val"
     methods: tuple[AdaptationMethod, ...] = (CANDIDATES if validation else
-                                             tuple({m.name: m for m in (NO_ADAPTATION, DEFAULT_METHOD)}.values()))
+                                             tuple({m.name: m for m in (NO_ADAPTATION, method)}.values()))
     shifts = STUDY_SHIFTS if validation else {"clean": STUDY_SHIFTS["clean"]}
     starts = sorted({method_start(model, m) for m in methods})
     moments = load_class_moments(bundle.directory) if any(m.balance == "corrected" for m in methods) else None
@@ -68,6 +71,8 @@ def run_study(bundle: ModelBundle, images_u8: np.ndarray, labels: np.ndarray, pa
                 table.append(_line(name, p, m, row))
                 if progress is not None:
                     progress(table[-1])
+        if checkpoint is not None:
+            checkpoint({"split": split, "draws": draws, "summary": summary})
     record = {"model": bundle.name, "model_sha256": bundle.meta.model_sha256, "split": split, "n": int(len(labels)),
               "patients": int(len(set(patients.tolist()))), "draws": draws, "seed": seed,
               "prevalences": list(PREVALENCES), "threshold": bundle.thresholds["balanced"],

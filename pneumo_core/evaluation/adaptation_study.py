@@ -123,8 +123,8 @@ ROW = ("sensitivity", "specificity", "accuracy", "estimated_prevalence", "drawn_
 
 def summarise(rows: list[list[float]]) -> dict:
     a = np.asarray(rows, float)
-    return {k: {"mean": float(a[:, i].mean()), "p2_5": float(np.percentile(a[:, i], 2.5)),
-                "p97_5": float(np.percentile(a[:, i], 97.5))} for i, k in enumerate(ROW)}
+    return {k: {"mean": float(np.nanmean(a[:, i])), "p2_5": float(np.nanpercentile(a[:, i], 2.5)),
+                "p97_5": float(np.nanpercentile(a[:, i], 97.5))} for i, k in enumerate(ROW)}
 
 
 _SIMPLICITY = {"": 0, "weighted": 2, "corrected": 3}
@@ -133,7 +133,7 @@ _SIMPLICITY = {"": 0, "weighted": 2, "corrected": 3}
 def choose_method(by_shift: dict[str, dict], methods: Sequence[AdaptationMethod]) -> tuple[str, dict]:
     """`SELECTION_RULE` on `{shift: run_draws(...)}`; 'none' must be among the methods.
     Returns the chosen name and, per method, whether it is safe and its worst case."""
-    means = {(s, p, name): np.asarray(rows, float).mean(0) for s, by_p in by_shift.items()
+    means = {(s, p, name): np.nanmean(np.asarray(rows, float), 0) for s, by_p in by_shift.items()
              for p, by_m in by_p.items() for name, rows in by_m.items()}
     conditions = sorted({(s, p) for s, p, _ in means})
     verdict = {}

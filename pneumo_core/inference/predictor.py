@@ -79,8 +79,13 @@ class Predictor:
             site.check_model(self.bundle.name, self.bundle.meta.model_sha256)
         self.site = site
         self.device = torch.device(device)
-        # an adapted profile scores with its own normalisation moments (adaptation.profile)
-        self.model = fuse_for_inference(adapted_model(self.bundle.model, site)).to(self.device)
+        # the input gate and the OOD score read the source network (they were fitted on its
+        # features; whether a film can be read does not depend on the site); an adapted profile
+        # scores with its own normalisation moments (adaptation.profile), a second network
+        self.source_model = fuse_for_inference(self.bundle.model).to(self.device)
+        adapted = site is not None and bool(site.adaptation_digest)
+        self.model = (fuse_for_inference(adapted_model(self.bundle.model, site)).to(self.device) if adapted
+                      else self.source_model)
         for p in self.model.parameters():
             p.requires_grad_(False)  # inference and Grad-CAM never need parameter gradients
         ood_path = self.bundle.directory / "ood.npz"
@@ -129,14 +134,19 @@ class Predictor:
         return call_label(probability, threshold)
 
     @torch.inference_mode()
-    def features(self, images_u8: np.ndarray) -> np.ndarray:
-        """Penultimate features (B, D) of already-resized uint8 images (B, S, S)."""
+    def features(self, images_u8: np.ndarray, source: bool = False) -> np.ndarray:
+        """Penultimate features (B, D) of already-resized uint8 images (B, S, S): the scoring
+        network's, or with `source` the source network's (the same one without an adapted profile)."""
+        model = self.source_model if source else self.model
         x = preprocess_batch(images_u8, self.spec).to(self.device).contiguous(memory_format=torch.channels_last)
         out = []
         for i in range(0, len(x), FORWARD_BATCH):
             with self.lock:
-                out.append(self.model.features(x[i:i + FORWARD_BATCH]).float().cpu().numpy())
+                out.append(model.features(x[i:i + FORWARD_BATCH]).float().cpu().numpy())
         return np.concatenate(out)
+
+    def _source_features(self, images_u8: np.ndarray) -> np.ndarray:
+        return self.features(images_u8, source=True)
 
     def probabilities(self, raw_logits: np.ndarray) -> np.ndarray:
         """Raw model logits -> the probabilities this predictor reports: the source
@@ -145,22 +155,26 @@ class Predictor:
         return calibrated(x, 1.0) if self.site is None else self.site.probability(x)
 
     @torch.inference_mode()
-    def _from_features(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    def _from_features(self, f: np.ndarray, gate_features: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
         """Features (B, D) -> (probabilities, source-calibrated logits, OOD scores, OOD flags);
-        probabilities are the site's when a profile is set."""
+        probabilities are the site's when a profile is set. The OOD terms are measured on
+        `gate_features` (the source network's), when they differ from `f`."""
+        g = f if gate_features is None else gate_features
         with self.lock:
             logits = self.model.classify(torch.from_numpy(np.ascontiguousarray(f)).to(self.device)).squeeze(1)
         raw = logits.double().cpu().numpy()
         x, probs = raw / self.bundle.temperature, self.probabilities(raw)
         if self.ood is None:
             return probs, x, None, np.zeros(len(probs), dtype=bool)
-        return probs, x, self.ood.score(f), self.ood.flags(f)
+        return probs, x, self.ood.score(g), self.ood.flags(g)
 
     def _score(self, images_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
         """Already-resized uint8 images (B,S,S) -> (probabilities, source-calibrated logits,
         features, OOD scores, OOD flags)."""
         f = self.features(images_u8)
-        probs, x, score, flags = self._from_features(f)
+        gate = f if self.model is self.source_model else self._source_features(images_u8)
+        probs, x, score, flags = self._from_features(f, gate)
         return probs, x, f, score, flags
 
     def predict_radiographs(self, images: list[Radiograph], names: list[str], threshold: str | float | None = None) -> list[Prediction]:
@@ -175,14 +189,16 @@ class Predictor:
         if not prepared:
             return []
         images = np.stack([p.resized for p in prepared])
-        feats = self.features(images)
-        assessments = (assess_batch(self.orientation, images, self.features, feats) if self.orientation is not None
-                       else [None] * len(prepared))
+        gate = self._source_features(images)
+        assessments = (assess_batch(self.orientation, images, self._source_features, gate)
+                       if self.orientation is not None else [None] * len(prepared))
         for i, a in enumerate(assessments):  # a corrected film is scored upright
             if a is not None and a.status == "corrected":
-                feats[i] = a.corrected_features
-        probs, x, ood, flags = self._from_features(feats)
-        far = far_out_of_distribution(self.ood, feats, self.far_limits)
+                gate[i] = a.corrected_features
+                images[i] = a.corrected_pixels
+        feats = gate if self.model is self.source_model else self.features(images)
+        probs, x, ood, flags = self._from_features(feats, gate)
+        far = far_out_of_distribution(self.ood, gate, self.far_limits)
         site = self._site_name
         out = []
         for i, (prep, name) in enumerate(zip(prepared, names)):

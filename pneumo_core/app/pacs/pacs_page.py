@@ -139,7 +139,7 @@ def score_study(server: ServerConfig, study_uid: str, model: str) -> ScoredStudy
 def _report_pdf(r: CaseResult, s: Settings, op: OperatingPoint | None) -> bytes:
     """The Diagnose page's case report of `r`, with the reader's typed fields."""
     label = label_at(r.probability, s.threshold)
-    hm = heatmap_for(s.model, r, s.method, label)
+    hm = heatmap_for(s.model, r, s.method, label, s.site)
     return case_report(r, s, hm, typed_fields(r.digest), op)()
 
 

@@ -103,7 +103,7 @@ def _heatmap_text(hm: Heatmap, s: Settings) -> None:
 def _heatmap(s: Settings, r: CaseResult, label: str) -> Heatmap | None:
     """The case's heatmap, or None (with the reason shown) while the server is at its limit of heavy work."""
     try:
-        return heatmap_for(s.model, r, s.method, label)
+        return heatmap_for(s.model, r, s.method, label, s.site)
     except ServerBusy as exc:
         st.warning(f"{exc} The heatmap and the report follow when you open the case again.")
         return None

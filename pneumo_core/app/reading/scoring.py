@@ -40,13 +40,14 @@ __all__ = ["score_file", "test_case", "Heatmap", "heatmap_for", "blanking_text",
 
 
 @st.cache_data(show_spinner=False, max_entries=128)  # each entry holds the viewer's copy of the film
-def _score(model: str, weights: int, digest: str, name: str, _data: bytes) -> CaseResult:
+def _score(model: str, weights: int, adaptation: str, digest: str, name: str, _data: bytes,
+           _site: SiteProfile | None) -> CaseResult:
     with heavy_work():  # ServerBusy leaves the cache untouched: the next rerun tries again
         try:
             rad = load_untrusted(_data, name=name)  # a worker process with memory and time limits
         except IngestError as exc:
             return CaseResult.unscored(name, digest, model, error=str(exc))
-        pred = get_predictor(model).predict_radiographs([rad], [name])[0]
+        pred = get_predictor(model, _site if adaptation else None).predict_radiographs([rad], [name])[0]
     film = to_display(rad.pixels, FILM_MAX_SIDE)
     if pred.correction is not None:  # shown as scored, so the heatmap lies on the right anatomy
         film = undo(film, pred.correction)
@@ -72,7 +73,8 @@ def score_file(model: str, data: bytes, name: str, site: SiteProfile | None = No
 
 def _scored(model: str, digest: str, name: str, data: bytes, site: SiteProfile | None) -> CaseResult:
     try:
-        result = with_site(_score(model, weights_stamp(model), digest, name, data), site)
+        adaptation = site.adaptation_digest if site is not None else ""
+        result = with_site(_score(model, weights_stamp(model), adaptation, digest, name, data, site), site)
     except ServerBusy as exc:
         return CaseResult.unscored(name, digest, model, error=str(exc))
     oof = out_of_fold_probability(digest, site, resolve_model_dir(model), DATA_DIR, shipped=False) if result.ok else None
@@ -103,6 +105,7 @@ class Heatmap:
     p_before: float | None = None
     p_after: float | None = None
     fraction: float = 0.2  # the share of the map blanked
+    on_site: bool = False  # the check's probabilities are already the site's (an adapted profile's own network)
 
     @property
     def caption(self) -> str:
@@ -114,18 +117,19 @@ class Heatmap:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _heatmap(model: str, weights: int, digest: str, method: str, target: str, _model_input: np.ndarray) -> Heatmap:
+def _heatmap(model: str, weights: int, adaptation: str, digest: str, method: str, target: str,
+             _model_input: np.ndarray, _site: SiteProfile | None) -> Heatmap:
     saliency = import_saliency()
-    predictor = get_predictor(model)
+    predictor = get_predictor(model, _site if adaptation else None)
     with heavy_work():  # counted with the decodes: a CAM holds memory and a core too
         exp = saliency.explain(predictor, _model_input, method=method, target=target)
         check = saliency.blanking_check(predictor, exp)  # one more forward pass, cached with the map
     return Heatmap(np.asarray(exp.heatmap, np.float32), str(exp.target_class), str(exp.method),
                    bool(exp.class_specific), str(exp.note), str(check.text), float(check.p_before),
-                   float(check.p_after), float(check.fraction))
+                   float(check.p_after), float(check.fraction), on_site=bool(adaptation))
 
 
-def heatmap_for(model: str, result: CaseResult, method: str, target: str) -> Heatmap:
+def heatmap_for(model: str, result: CaseResult, method: str, target: str, site: SiteProfile | None = None) -> Heatmap:
     """The map of what the model saw when it scored `result` (its cached model input: the
     file is never decoded again), with the blanking check. Cached on (model, content hash,
     method, class explained); opacity is applied by `blend`, so the opacity slider never
@@ -133,7 +137,8 @@ def heatmap_for(model: str, result: CaseResult, method: str, target: str) -> Hea
     `io.budget.ServerBusy` when the server's heavy-work slots stay taken."""
     if result.model_input is None:
         raise ValueError(f"{result.name} has no model input to explain: it was not read")
-    return _heatmap(model, weights_stamp(model), result.digest, method, target, result.model_input)
+    adaptation = site.adaptation_digest if site is not None else ""  # an adapted profile's network is its own
+    return _heatmap(model, weights_stamp(model), adaptation, result.digest, method, target, result.model_input, site)
 
 
 def blanking_text(hm: Heatmap, site: SiteProfile | None) -> str:
@@ -142,7 +147,7 @@ def blanking_text(hm: Heatmap, site: SiteProfile | None) -> str:
     call), in the probability the page shows: the cached check is on the source calibration
     (the shared predictor has no site), so under a site profile both probabilities go through
     the profile's recalibration, as the case's own probability does."""
-    if site is None or hm.p_before is None or hm.p_after is None:
+    if site is None or hm.on_site or hm.p_before is None or hm.p_after is None:
         return hm.check
     p = np.clip(np.array([hm.p_before, hm.p_after], np.float64), 1e-12, 1 - 1e-12)
     before, after = site.probability(np.log(p / (1 - p)))  # back to the source-calibrated logit first

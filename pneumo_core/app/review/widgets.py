@@ -65,7 +65,7 @@ def show_gallery(cases: list[dict], total: int, s: Settings, empty: str, key: st
         with cols[i % columns]:
             result = test_case(s.model, case["file"], s.site)
             if result.model_input is not None:
-                hm = heatmap_for(s.model, result, s.method, case["called"])
+                hm = heatmap_for(s.model, result, s.method, case["called"], s.site)
                 st.image(blend(result.display, hm.heatmap, s.opacity), width="stretch")
             else:  # not read: the file is shown as it is
                 st.image(result.display, width="stretch")

@@ -79,8 +79,17 @@ def weights_stamp(model: str) -> int:
     return file_stamp(resolve_model_dir(model) / "model.pt")[1]
 
 
-def get_predictor(name: str):
-    """One shared (thread-safe) Predictor per model and weights file."""
+@st.cache_resource(show_spinner="Loading the model adapted to the site…", max_entries=4)
+def _adapted_predictor(name: str, stamp: int, adaptation: str, _site: SiteProfile):
+    return import_predictor().Predictor(name, site=_site)
+
+
+def get_predictor(name: str, site: SiteProfile | None = None):
+    """One shared (thread-safe) Predictor per model and weights file, and one per adapted
+    site profile (its own normalisation moments: another network). A profile that adapts
+    nothing scores with the shared one; its calibration is applied to the cached logit."""
+    if site is not None and site.adaptation_digest:
+        return _adapted_predictor(name, weights_stamp(name), site.adaptation_digest, site)
     return _predictor(name, weights_stamp(name))
 
 

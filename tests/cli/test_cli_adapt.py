@@ -1,0 +1,74 @@
+"""`adapt-site`, and its profile wherever a profile goes: `predict --site`, `calibrate-site
+--adapted`, `verify`. The contract on the cheaper model."""
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+from pneumo_core.adaptation.method import MIN_FILMS
+
+MODEL = "paper_cnn"
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pneumo_core", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.fixture(scope="module")
+def site_folder(tmp_path_factory, test_images):
+    d = tmp_path_factory.mktemp("north")
+    for i, f in enumerate(test_images["NORMAL"][100:165] + test_images["PNEUMONIA"][100:100 + MIN_FILMS - 60]):
+        (d / f"{i:03d}.jpeg").write_bytes(f.read_bytes())
+    (d / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    return d
+
+
+@pytest.fixture(scope="module")
+def adapted(site_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("profiles") / "north.json"
+    r = _run("adapt-site", "--model", MODEL, "--out", str(out), "--quiet", str(site_folder))
+    assert r.returncode == 0, r.stderr
+    return out, r
+
+
+def test_adapt_site_writes_a_profile_and_says_which_film_it_did_not_use(adapted):
+    out, r = adapted
+    summary = json.loads(r.stdout)
+    assert summary["films"] + summary["not_used"] == MIN_FILMS + 6 and "broken.png" in r.stderr
+    d = json.loads(out.read_text())
+    assert d["name"] == "north" and d["adaptation"]["films"] == summary["films"]
+    assert d["counts"] == {"NORMAL": 0, "PNEUMONIA": 0}
+
+
+def test_predict_scores_under_the_adapted_profile(adapted, test_images):
+    out, _ = adapted
+    r = _run("predict", "--model", MODEL, "--site", str(out), "--format", "jsonl", str(test_images["NORMAL"][0]))
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(r.stdout.splitlines()[0])
+    assert rec["site"] == "north" and rec["status"] == "scored"
+
+
+def test_calibrate_site_on_top_of_an_adapted_profile_keeps_the_adaptation(adapted, tmp_path, test_images):
+    out, _ = adapted
+    for cls in ("NORMAL", "PNEUMONIA"):
+        (tmp_path / "labelled" / cls).mkdir(parents=True)
+        for f in test_images[cls][200:212]:
+            (tmp_path / "labelled" / cls / f.name).write_bytes(f.read_bytes())
+    both = tmp_path / "north-labelled.json"
+    r = _run("calibrate-site", "--model", MODEL, "--adapted", str(out), "--out", str(both), "--quiet",
+             "--bootstrap", "50", str(tmp_path / "labelled"))
+    assert r.returncode == 0, r.stderr
+    d = json.loads(both.read_text())
+    assert d["adaptation"] == json.loads(out.read_text())["adaptation"]
+    assert d["counts"]["NORMAL"] >= 10 and d["counts"]["PNEUMONIA"] >= 10  # the gate may withhold a film or two
+
+
+def test_too_few_films_exit_2_in_one_line(tmp_path, test_images):
+    for f in test_images["NORMAL"][:3]:
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    r = _run("adapt-site", "--model", MODEL, "--out", str(tmp_path / "p.json"), "--quiet", str(tmp_path))
+    assert r.returncode == 2 and f"at least {MIN_FILMS}" in r.stderr and not (tmp_path / "p.json").exists()
+    assert len([line for line in r.stderr.splitlines() if line.startswith("error:")]) == 1
