@@ -92,6 +92,18 @@ def test_readme_site_table_matches_shipped_site_studies():
         "README site table is stale: paste `python -m pneumo_core models --markdown --site`"
 
 
+def test_readme_adapt_table_and_protocol_match_the_adaptation_study():
+    from pneumo_core.evaluation.results import adapt_results_markdown
+    text = README.read_text()
+    table = re.search(r"<!-- adapt-results-table -->\n(.*?)\n<!-- /adapt-results-table -->", text, re.S)
+    assert table, "README lost its adapt-results-table markers"
+    assert table.group(1).strip() == adapt_results_markdown().strip(), \
+        "README adaptation table is stale: paste `python -m pneumo_core models --markdown --adapted`"
+    study = _json("weights", DEFAULT, "adapt_study_test.json")
+    assert f"({study['draws']} draws of 100 films per prevalence;" in _flat(README)
+    assert "until the draw holds 100 films at that prevalence" in study["protocol"]
+
+
 def test_readme_site_protocol_is_the_one_the_studies_ran():
     """The protocol paragraph's draws, minimum per class and folds are the recorded study's and the library's."""
     from pneumo_core.calibration.site import MIN_PER_CLASS

@@ -25,7 +25,7 @@ __all__ = ["AdaptationMethod", "Adaptation", "CANDIDATES", "NO_ADAPTATION", "DEF
            "adapt", "tail_logits", "statistics_applied", "prevalence_weights"]
 
 MIN_FILMS = 100         # the size the method was chosen and measured at; fewer are refused
-MAX_MOMENT_FILMS = 400  # moments from at most this many films (one batch through the re-run part: bounded memory)
+MAX_MOMENT_FILMS = 200  # moments from at most this many films: one batch through the re-run part (about 4 GB at full depth)
 _CHUNK = 128
 
 

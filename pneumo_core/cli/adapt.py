@@ -107,7 +107,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "test: the shipped method by the committed protocol")
     s.add_argument("--draws", type=int, default=200, help="draws per prevalence (and shift) (default 200)")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--device", default="cpu", help="cpu (default) or cuda: the same numbers, faster")
+    s.add_argument("--device", default="cpu", help="cpu (default) or cuda: much faster; float rounding may move a film at the threshold")
     s.add_argument("--method", help="the method a test-split run measures (default: the shipped one)")
     s.add_argument("--out", type=Path, help="output JSON (default weights/MODEL/adapt_study_SPLIT.json)")
     s.add_argument("--quiet", action="store_true")

@@ -51,8 +51,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
     from ..models.metadata import read_metadata
 
     if args.markdown:
-        from ..evaluation.results import results_markdown, site_results_markdown
-        print(results_markdown() if not args.site else site_results_markdown())
+        from ..evaluation.results import adapt_results_markdown, results_markdown, site_results_markdown
+        print(adapt_results_markdown() if args.adapted else site_results_markdown() if args.site else results_markdown())
         return 0
     for name in list_models():
         meta = read_metadata(WEIGHTS_DIR / name / "model.json")
@@ -90,6 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m = sub.add_parser("models", help="list shipped models with their headline test metrics")
     m.add_argument("--markdown", action="store_true", help="print the README's results table")
     m.add_argument("--site", action="store_true", help="with --markdown: the site-calibrated (cross-fitted) table")
+    m.add_argument("--adapted", action="store_true", help="with --markdown: the label-free adaptation table")
     m.set_defaults(func=_cmd_models)
 
     n = sub.add_parser("counts", help="class counts per split of a Kaggle-layout folder")

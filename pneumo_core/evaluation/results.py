@@ -51,3 +51,21 @@ def site_results_markdown(root: Path = WEIGHTS_DIR) -> str:
                 f"{row[k]['mean']:.3f} ({row[k]['p2_5']:.3f}–{row[k]['p97_5']:.3f})"
                 for k in ("accuracy", "recall", "specificity", "f1", "ece", "brier")) + " |")
     return "\n".join(rows)
+
+
+def adapt_results_markdown(root: Path = WEIGHTS_DIR) -> str:
+    """The adaptation study on the test split: per model and prevalence, sensitivity and
+    specificity as shipped and adapted (mean and 95% range over the draws)."""
+    rows = ["| model | site prevalence | sensitivity as shipped | adapted | specificity as shipped | adapted |",
+            "|---|---|---|---|---|---|"]
+    for name in list_models(root):
+        path = root / name / "adapt_study_test.json"
+        if not path.is_file():
+            continue
+        study = json.loads(path.read_text())
+        for prevalence, by_method in study["summary"]["clean"].items():
+            adapted = next(m for m in by_method if m != "none")
+            cells = [f"{by_method[m][k]['mean']:.3f} ({by_method[m][k]['p2_5']:.3f}–{by_method[m][k]['p97_5']:.3f})"
+                     for k in ("sensitivity", "specificity") for m in ("none", adapted)]
+            rows.append(f"| `{name}` | {float(prevalence):.0%} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)

@@ -185,7 +185,9 @@ def _drift(model: str, weights: int, digests: tuple[str, ...], calibration: str,
     except ValueError as exc:  # DriftReferenceError: a reference for other weights, a sample that does not fit
         return DriftVerdict(f"The batch was not checked for drift: {exc}", None, n)
     against = site_name(getattr(ref, "source", "") or "the reference")
-    if _site is not None and getattr(_site, "drift_reference", None) is None:
+    if _site is not None and _site.adaptation and _site.drift_reference is None:
+        against += f"; the films as the model adapted to {site_name(_site.name)} sees them"
+    elif _site is not None and getattr(_site, "drift_reference", None) is None:
         against += f"; profile {site_name(_site.name)} carries no sample of its site"
     text = drift.verdict_text(result, against)
     return DriftVerdict(text[:1].upper() + text[1:], bool(result["shifted"]), int(result["n"]),

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ...models.metadata import ModelMetadata
 
 __all__ = ["train_prevalence", "prevalence_note", "calibration_caption", "site_calibration_caption",
-    "site_calibration_notes", "site_study_rows",
+    "site_calibration_notes", "site_study_rows", "adapt_study_rows",
     "test_split_caption", "site_profile_rows", "comparison_rows", "card_metric_rows", "CARD_METRICS",
     "calibration_in_words", "calibration_choice_in_words", "calibration_choice_details",
     "validation_rows", "threshold_notes", "training_rows", "saliency_caveats"]
@@ -212,4 +212,18 @@ def site_study_rows(study: dict, sizes: tuple[str, ...] = ("25", "50", "100", "2
             continue
         rows.append({"labelled films": int(n), **{label: f"{row[k]['mean']:.3f} ({row[k]['p2_5']:.3f}–{row[k]['p97_5']:.3f})"
                                                   for k, label in names.items()}})
+    return rows
+
+
+def adapt_study_rows(study: dict) -> list[dict]:
+    """The adaptation study (adapt_study_test.json) as rows: per prevalence, unadapted and
+    adapted, the mean and 95% range over the draws of sensitivity and specificity."""
+    rows = []
+    for prevalence, by_method in study["summary"]["clean"].items():
+        for method, row in by_method.items():
+            rows.append({"prevalence": f"{float(prevalence):.0%}",
+                         "adaptation": "none" if method == "none" else method,
+                         **{label: f"{row[k]['mean']:.3f} ({row[k]['p2_5']:.3f}–{row[k]['p97_5']:.3f})"
+                            for k, label in (("sensitivity", "sensitivity"), ("specificity", "specificity"),
+                                             ("estimated_prevalence", "estimated prevalence"))}})
     return rows

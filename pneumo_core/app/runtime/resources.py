@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ...calibration.site import SiteProfile
 
 __all__ = ["model_meta", "selection_record", "eval_report", "history", "import_predictor", "import_saliency", "import_site",
-    "get_predictor", "weights_stamp", "saliency_methods", "method_label", "site_study", "shipped_site_files", "site_profile",
+    "get_predictor", "weights_stamp", "saliency_methods", "method_label", "site_study", "adapt_study", "shipped_site_files", "site_profile",
     "site_study_report", "profile_key", "file_stamp"]
 
 
@@ -123,6 +123,12 @@ def site_profile(path: Path) -> SiteProfile:
 def site_study(model: str) -> dict | None:
     """The whole site_study_test.json (the study by sample size and the out-of-fold evaluation), or None."""
     p = resolve_model_dir(model) / "site_study_test.json"
+    return _read_json(*file_stamp(p)) if p.is_file() else None
+
+
+def adapt_study(model: str) -> dict | None:
+    """adapt_study_test.json: the label-free adaptation study by the committed protocol, or None."""
+    p = resolve_model_dir(model) / "adapt_study_test.json"
     return _read_json(*file_stamp(p)) if p.is_file() else None
 
 

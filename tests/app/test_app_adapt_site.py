@@ -1,0 +1,50 @@
+"""The "Adapt to your site (no labels)" page, driven headless by AppTest on the cheaper
+model: unlabelled uploads -> the adapted profile, the drift alarm before and after, and the
+profile handed to the sidebar."""
+from __future__ import annotations
+
+import pytest
+from conftest import REPO, run_app
+
+from pneumo_core.adaptation.method import MIN_FILMS
+
+MODEL = "paper_cnn"
+
+
+@pytest.fixture(scope="module")
+def unlabelled():
+    films = sorted((REPO / "data/test/NORMAL").glob("*.jpeg"))[:70] + sorted((REPO / "data/test/PNEUMONIA").glob("*.jpeg"))[:40]
+    return [(f"site-{i:03d}.jpeg", f.read_bytes(), "image/jpeg") for i, f in enumerate(films)]
+
+
+@pytest.fixture(scope="module")
+def adapted_page(unlabelled):
+    at = run_app("views/adapt_site.py", model=MODEL)
+    at.file_uploader(key="adapt_uploads").set_value(unlabelled).run()
+    at.button(key="adapt_page_go").click().run()
+    return at
+
+
+def test_too_few_films_say_how_many_are_needed_and_offer_no_button():
+    at = run_app("views/adapt_site.py", model=MODEL)
+    assert not at.exception
+    assert any(f"at least {MIN_FILMS} are needed" in c.value for c in at.caption)
+    assert not [b for b in at.button if b.key == "adapt_page_go"]
+
+
+def test_adapting_shows_the_profile_and_the_drift_alarm_before_and_after(adapted_page):
+    at = adapted_page
+    assert not at.exception and not at.error, [e.value for e in at.exception]
+    summary = "\n".join(t.value for t in at.text)
+    assert "unlabelled films" in summary and "Estimated pneumonia prevalence" in summary
+    verdicts = [m.value for m in (*at.success, *at.warning, *at.info)]
+    assert any(v.startswith("Before adapting:") for v in verdicts) and any(v.startswith("After adapting:") for v in verdicts)
+    assert "site-0" not in summary  # no file name in what the profile says
+
+
+def test_the_adapted_profile_can_be_used_in_this_session(adapted_page):
+    at = adapted_page
+    at.button(key="adapt_use").click().run()
+    assert not at.exception
+    assert at.session_state["calibration"].startswith("session:my site@")
+    assert any("In use in this session: adapted to my site" in s.value for s in at.success)
