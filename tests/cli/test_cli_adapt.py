@@ -72,3 +72,13 @@ def test_too_few_films_exit_2_in_one_line(tmp_path, test_images):
     r = _run("adapt-site", "--model", MODEL, "--out", str(tmp_path / "p.json"), "--quiet", str(tmp_path))
     assert r.returncode == 2 and f"at least {MIN_FILMS}" in r.stderr and not (tmp_path / "p.json").exists()
     assert len([line for line in r.stderr.splitlines() if line.startswith("error:")]) == 1
+
+
+def test_the_drift_alarm_runs_again_under_the_adapted_profile(adapted, site_folder):
+    """`drift --site` on the batch the profile was made on: the adapted model's features
+    against the model's own validation reference (an adapted profile carries no sample)."""
+    out, _ = adapted
+    r = _run("drift", "--model", MODEL, "--site", str(out), "--quiet", str(site_folder))
+    assert r.returncode == 0, r.stderr
+    verdict = json.loads(r.stdout)
+    assert verdict["model"] == MODEL and verdict["n"] >= MIN_FILMS and isinstance(verdict["shifted"], bool)
