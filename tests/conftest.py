@@ -6,6 +6,14 @@ REPO = Path(__file__).resolve().parent.parent
 TEST_DATA = REPO / "data" / "test"
 
 
+def run_cli(*args: str):
+    """`python -m pneumo_core ARGS` in the repository, as a user runs it."""
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "pneumo_core", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=600)
+
+
 @pytest.fixture(scope="session")
 def test_images() -> dict[str, list[Path]]:
     """The official test split shipped in the repo, by class."""

@@ -74,30 +74,28 @@ def test_readme_screenshots_are_pngs_under_400_kb():
         assert len(data) <= 400 * 1024, f"{shot} is {len(data) // 1024} KB: re-run scripts/screenshots.py"
 
 
+def _table(marker: str) -> str:
+    """The README's table between `<!-- marker -->` and `<!-- /marker -->`."""
+    found = re.search(rf"<!-- {marker} -->\n(.*?)\n<!-- /{marker} -->", README.read_text(), re.S)
+    assert found, f"README lost its {marker} markers"
+    return found.group(1).strip()
+
+
 def test_readme_results_table_matches_shipped_eval_files():
     from pneumo_core.evaluation.results import results_markdown
-    text = README.read_text()
-    table = re.search(r"<!-- results-table -->\n(.*?)\n<!-- /results-table -->", text, re.S)
-    assert table, "README lost its results-table markers"
-    assert table.group(1).strip() == results_markdown().strip(), \
+    assert _table("results-table") == results_markdown().strip(), \
         "README table is stale: paste `python -m pneumo_core models --markdown`"
 
 
 def test_readme_site_table_matches_shipped_site_studies():
     from pneumo_core.evaluation.results import site_results_markdown
-    text = README.read_text()
-    table = re.search(r"<!-- site-results-table -->\n(.*?)\n<!-- /site-results-table -->", text, re.S)
-    assert table, "README lost its site-results-table markers"
-    assert table.group(1).strip() == site_results_markdown().strip(), \
+    assert _table("site-results-table") == site_results_markdown().strip(), \
         "README site table is stale: paste `python -m pneumo_core models --markdown --site`"
 
 
 def test_readme_adapt_table_and_protocol_match_the_adaptation_study():
     from pneumo_core.evaluation.results import adapt_results_markdown
-    text = README.read_text()
-    table = re.search(r"<!-- adapt-results-table -->\n(.*?)\n<!-- /adapt-results-table -->", text, re.S)
-    assert table, "README lost its adapt-results-table markers"
-    assert table.group(1).strip() == adapt_results_markdown().strip(), \
+    assert _table("adapt-results-table") == adapt_results_markdown().strip(), \
         "README adaptation table is stale: paste `python -m pneumo_core models --markdown --adapted`"
     study = _json("weights", DEFAULT, "adapt_study_test.json")
     assert f"({study['draws']} draws of 100 films per prevalence;" in _flat(README)

@@ -21,7 +21,7 @@ import numpy as np
 from ..stats.metrics import point_metrics
 from .site import MIN_PER_CLASS, fit_site_recalibration, out_of_fold_probabilities, site_thresholds
 
-__all__ = ["STUDY_PROTOCOL", "STUDY_METRICS", "draw_sample", "run_site_study"]
+__all__ = ["STUDY_PROTOCOL", "STUDY_METRICS", "draw_patients", "draw_sample", "run_site_study"]
 
 STUDY_METRICS = ("accuracy", "recall", "specificity", "f1", "ece", "brier")
 STUDY_PROTOCOL = (
@@ -33,22 +33,30 @@ STUDY_PROTOCOL = (
     "fit on the other four.")
 
 
-def draw_sample(rng: np.random.Generator, labels: np.ndarray, patients: np.ndarray, n: int) -> np.ndarray:
-    """Boolean mask of a prevalence-preserving sample of whole patients with about n films."""
+def draw_patients(rng: np.random.Generator, labels: np.ndarray, patients: np.ndarray,
+                  wants: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Boolean mask of whole patients drawn at random, class by class in the order given,
+    until each class holds its wanted number of films (a patient's last films may overshoot
+    it by a few). The one draw of the site and adaptation studies."""
     labels, patients = np.asarray(labels), np.asarray(patients)
     take = np.zeros(len(labels), bool)
-    for c in (0, 1):
-        want = max(MIN_PER_CLASS, int(round(n * np.mean(labels == c))))
+    for c, want in wants:
         members = np.flatnonzero(labels == c)
-        ids, first = np.unique(patients[members], return_index=True)
         got = 0
-        for pid in rng.permutation(ids):
+        for pid in rng.permutation(np.unique(patients[members])):
             if got >= want:
                 break
             rows = members[patients[members] == pid]
             take[rows] = True
             got += len(rows)
     return take
+
+
+def draw_sample(rng: np.random.Generator, labels: np.ndarray, patients: np.ndarray, n: int) -> np.ndarray:
+    """Boolean mask of a prevalence-preserving sample of whole patients with about n films."""
+    labels = np.asarray(labels)
+    return draw_patients(rng, labels, patients,
+                         [(c, max(MIN_PER_CLASS, int(round(n * np.mean(labels == c))))) for c in (0, 1)])
 
 
 def _summary(values: np.ndarray) -> dict[str, float]:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..calibration.recalibration import logit
+from ..calibration.site_study import draw_patients
 from .robustness import CORRUPTIONS
 from ..adaptation.method import AdaptationMethod, adapt, tail_logits
 from ..adaptation.normalisation import adapted_layers, tail_start
@@ -59,20 +60,10 @@ TEST_PROTOCOL = (
 
 def draw_at_prevalence(rng: np.random.Generator, labels: np.ndarray, patients: np.ndarray, prevalence: float,
                        size: int = DRAW_SIZE) -> np.ndarray:
-    """Boolean mask of whole patients, drawn class by class until each class holds its share
-    of `size` films (a patient's last films may overshoot it by a few)."""
-    labels, patients = np.asarray(labels), np.asarray(patients)
-    take = np.zeros(len(labels), bool)
-    for c, want in ((1, int(round(prevalence * size))), (0, size - int(round(prevalence * size)))):
-        members = np.flatnonzero(labels == c)
-        got = 0
-        for pid in rng.permutation(np.unique(patients[members])):
-            if got >= want:
-                break
-            rows = members[patients[members] == pid]
-            take[rows] = True
-            got += len(rows)
-    return take
+    """Boolean mask of whole patients, drawn class by class (pneumonia first) until each class
+    holds its share of `size` films."""
+    pneumonia = int(round(prevalence * size))
+    return draw_patients(rng, labels, patients, [(1, pneumonia), (0, size - pneumonia)])
 
 
 def _rates(calls: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:

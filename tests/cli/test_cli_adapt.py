@@ -1,20 +1,16 @@
 """`adapt-site`, and its profile wherever a profile goes: `predict --site`, `calibrate-site
 --adapted`, `verify`. The contract on the cheaper model."""
 import json
-import subprocess
-import sys
 
 import pytest
-from conftest import REPO
+from conftest import run_cli
 
 from pneumo_core.adaptation.method import MIN_FILMS
 
 MODEL = "paper_cnn"
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pneumo_core", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=600)
+_run = run_cli
 
 
 @pytest.fixture(scope="module")

@@ -1,19 +1,15 @@
 """`calibrate-site` and `predict --site`: the command-line contract of site calibration."""
 import csv
 import json
-import subprocess
-import sys
 
 import pytest
-from conftest import REPO
+from conftest import run_cli
 
 MODEL = "paper_cnn"  # the cheaper model: these tests check the contract, not the model
 N = 12
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pneumo_core", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=600)
+_run = run_cli
 
 
 @pytest.fixture(scope="module")
