@@ -48,3 +48,27 @@ def test_the_adapted_profile_can_be_used_in_this_session(adapted_page):
     assert not at.exception
     assert at.session_state["calibration"].startswith("session:my site@")
     assert any("In use in this session: adapted to my site" in s.value for s in at.success)
+
+
+def test_a_drift_alarm_on_diagnose_offers_to_adapt_and_the_alarm_runs_again_on_the_adapted_model(
+        unlabelled, monkeypatch):
+    """The alarm is forced to fire (the batch is the test split's own films); what is tested
+    is the offer, the hand-over to the sidebar and the second verdict on the adapted model."""
+    from pneumo_core.app.reading import scoring
+    seen = []
+
+    def alarm(model, results, site):
+        seen.append(site)
+        return scoring.DriftVerdict("Shifted (forced by the test).", True, len(results))
+
+    monkeypatch.setattr(scoring, "batch_drift", alarm)
+    at = run_app(model=MODEL)
+    at.file_uploader(key="uploads").set_value(unlabelled).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert seen[-1] is None
+    at.button(key="adapt_site_offer").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(s.value.startswith("Adapted on") for s in at.success)
+    assert seen[-1] is not None and seen[-1].adaptation  # the alarm ran again, under the adapted profile
+    assert at.session_state["calibration"].startswith("session:my site@")
+    assert not [b for b in at.button if b.key == "adapt_site_offer"]  # no second offer under an adapted profile
