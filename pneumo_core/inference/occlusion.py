@@ -83,13 +83,16 @@ def blank(x: torch.Tensor, masks: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 
 def _gauss_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (B, C, S, S) with zero padding (3 sigma)."""
+    """Separable Gaussian blur of (B, C, S, S) with zero padding (3 sigma), as two products
+    with the banded S x S blur matrix: the same sums as a zero-padded convolution, but a
+    97-tap depthwise convolution costs ~20 ms on 2 cores and two 224 x 224 products ~1 ms."""
     r = max(1, int(3 * sigma))
     k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype) / sigma) ** 2)
-    k = (k / k.sum())
-    c = x.shape[1]
-    x = torch.nn.functional.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), padding=(0, r), groups=c)
-    return torch.nn.functional.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), padding=(r, 0), groups=c)
+    k = k / k.sum()
+    size = x.shape[-1]
+    offset = torch.arange(size)[None, :] - torch.arange(size)[:, None]  # column - row
+    band = torch.where(offset.abs() <= r, k[(offset + r).clamp(0, 2 * r)], torch.zeros((), dtype=x.dtype))
+    return band @ x @ band.T  # rows blurred, then columns (the matrix is symmetric: k is)
 
 
 def infill(x: torch.Tensor, masks: np.ndarray | torch.Tensor) -> torch.Tensor:

@@ -125,3 +125,20 @@ def test_occlusion_is_offered_as_a_class_specific_method(lite0, test_images):
     assert pneu.heatmap.shape == (224, 224) and pneu.heatmap.max() <= 1.0
     assert not np.array_equal(pneu.heatmap, norm.heatmap)  # the sign of the explained class matters
     assert "blanking" in pneu.note and "PNEUMONIA" in pneu.note and "NORMAL" in norm.note
+
+
+def test_the_infill_blur_is_the_zero_padded_separable_gaussian_convolution():
+    """The blur is two products with a banded matrix, for speed; it must sum what a
+    zero-padded 97-tap convolution sums, edges included."""
+    import torch
+
+    from pneumo_core.inference.occlusion import _gauss_blur
+    x = torch.rand(2, 1, 224, 224, generator=torch.Generator().manual_seed(0))
+    sigma = 224 / 14
+    r = int(3 * sigma)
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype) / sigma) ** 2)
+    k = k / k.sum()
+    conv = torch.nn.functional.conv2d(x, k.view(1, 1, 1, -1), padding=(0, r))
+    conv = torch.nn.functional.conv2d(conv, k.view(1, 1, -1, 1), padding=(r, 0))
+    assert torch.allclose(_gauss_blur(x, sigma), conv, atol=1e-5)
+    assert not torch.allclose(_gauss_blur(x, sigma / 2), conv, atol=1e-3)  # the width matters
