@@ -31,6 +31,14 @@ def calibration_detail(site: SiteProfile | None, temperature: float) -> str:
     if site is None:
         return (f"temperature scaling (T = {temperature:.3f}) fitted on the model's validation data, from its "
                 "training centre; the thresholds were chosen on the same validation data")
-    c = site.counts
-    return (f"recalibrated on {sum(c.values())} labelled films of {site_name(site.name)} ({c.get('NORMAL', 0)} "
-            f"NORMAL, {c.get('PNEUMONIA', 0)} PNEUMONIA); the thresholds are the site's")
+    c, parts = site.counts, []
+    if site.adaptation:
+        a = site.adaptation
+        parts.append(f"the model adapted without labels to {a['films']} films of {site_name(site.name)} (normalisation "
+                     f"re-estimated, prevalence estimated at {a['estimated_prevalence']:.0%})")
+    if site.labelled:
+        parts.append(f"recalibrated on {sum(c.values())} labelled films of {site_name(site.name)} "
+                     f"({c.get('NORMAL', 0)} NORMAL, {c.get('PNEUMONIA', 0)} PNEUMONIA); the thresholds are the site's")
+    else:
+        parts.append("the thresholds are the model's own, moved with the probability to that prevalence")
+    return "; ".join(parts)

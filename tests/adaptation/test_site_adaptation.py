@@ -142,3 +142,9 @@ def test_the_input_gate_reads_the_source_network_under_an_adapted_profile(films,
     assert [p.status for p in source] == [p.status for p in site]
     assert [p.out_of_distribution for p in source] == [p.out_of_distribution for p in site]
     assert [p.ood_score for p in source] == pytest.approx([p.ood_score for p in site])
+
+
+def test_the_case_report_says_the_model_was_adapted_without_labels(adapted):
+    from pneumo_core.reporting.words import calibration_detail
+    text = calibration_detail(adapted.profile, 1.0)
+    assert "adapted without labels" in text and "north" in text and "labelled films" not in text

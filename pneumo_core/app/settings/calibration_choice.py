@@ -156,14 +156,14 @@ def calibration_select(model: str) -> SiteProfile | None:
     st.selectbox("Calibration", list(opts), key=CALIBRATION, format_func=opts.get, on_change=_on_change,
                  help="What turns the model's score into a probability. Source: fitted on the model's own "
                       "validation data. A site profile recalibrates it on a labelled sample of one hospital's "
-                      "films, and brings that site's thresholds.")
+                      "films, and brings that site's thresholds; an adapted one re-estimates the model's "
+                      "normalisation on the site's unlabelled films.")
     if site is not None:
-        st.caption(f"Calibrated for {site_name(site.name)} on {sum(site.counts.values())} labelled films "
-                   f"({site.counts.get('NORMAL', 0)} NORMAL, {site.counts.get('PNEUMONIA', 0)} PNEUMONIA).")
+        st.caption(escape_markdown(site.describe()[:1].upper() + site.describe()[1:] + "."))
     with st.expander("Use a site profile file"):
         st.file_uploader("Site profile (JSON)", type=["json"], key=PROFILE_UPLOAD, on_change=_on_upload,
-                         help="Made by `python -m pneumo_core calibrate-site` or the Calibrate for your site "
-                              "page; it must be fitted for this model's weights.")
+                         help="Made by `python -m pneumo_core calibrate-site` or `adapt-site`, or their pages; it "
+                              "must be made for this model's weights.")
     if ss.get(CALIBRATION_ERROR):
         st.error(escape_markdown(ss[CALIBRATION_ERROR]))
     return site
