@@ -141,6 +141,8 @@ def apply_statistics(model: nn.Module, statistics: Statistics) -> nn.Module:
         layer = own[name]
         if np.shape(mean) != tuple(layer.running_mean.shape) or np.shape(var) != tuple(layer.running_var.shape):
             raise ValueError(f"statistics for {name} have the wrong size")
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var)) and np.all(np.asarray(var) >= 0)):
+            raise ValueError(f"statistics for {name} are not finite, or a variance is negative")
         layer.running_mean.copy_(torch.as_tensor(np.asarray(mean), dtype=layer.running_mean.dtype))
         layer.running_var.copy_(torch.as_tensor(np.asarray(var), dtype=layer.running_var.dtype))
     return model

@@ -226,9 +226,24 @@ def profile_from_dict(d: dict) -> SiteProfile:
     if not isinstance(d, dict) or d.get("schema_version") != SCHEMA_VERSION:
         raise SiteProfileError(f"not a site profile of schema version {SCHEMA_VERSION}")
     try:
-        return SiteProfile(**d)
+        profile = SiteProfile(**d)
     except TypeError as exc:
         raise SiteProfileError(f"not a valid site profile ({exc})") from None
+    _check_adaptation(profile.adaptation)
+    return profile
+
+
+def _check_adaptation(a: object) -> None:
+    """An adapted profile's section has the shape its readers expect (its numbers are checked
+    when a model takes them: `adaptation.normalisation.apply_statistics`)."""
+    if a is None:
+        return
+    ok = (isinstance(a, dict) and isinstance(a.get("films"), int) and isinstance(a.get("layers"), dict)
+          and isinstance(a.get("estimated_prevalence"), (int, float)) and 0 < a["estimated_prevalence"] < 1
+          and all(isinstance(v, dict) and isinstance(v.get("mean"), list) and isinstance(v.get("var"), list)
+                  for v in a["layers"].values()))
+    if not ok:
+        raise SiteProfileError("not a valid site profile (its adaptation section is malformed)")
 
 
 def load_profile(source: str | Path | bytes) -> SiteProfile:

@@ -148,3 +148,31 @@ def test_the_case_report_says_the_model_was_adapted_without_labels(adapted):
     from pneumo_core.reporting.words import calibration_detail
     text = calibration_detail(adapted.profile, 1.0)
     assert "adapted without labels" in text and "north" in text and "labelled films" not in text
+
+
+def test_a_profile_whose_moments_were_edited_to_nonsense_is_refused(adapted):
+    """A profile is a file anyone can edit: a non-finite mean or a negative variance must not
+    reach the network (it would score every film NaN)."""
+    import copy
+    for bad in (float("nan"), float("inf")):
+        edited = copy.deepcopy(adapted.profile)
+        layer = next(iter(edited.adaptation["layers"].values()))
+        layer["mean"][0] = bad
+        with pytest.raises(SiteProfileError, match="not finite"):
+            Predictor(MODEL, site=edited)
+    edited = copy.deepcopy(adapted.profile)
+    next(iter(edited.adaptation["layers"].values()))["var"][0] = -1.0
+    with pytest.raises(SiteProfileError, match="negative"):
+        Predictor(MODEL, site=edited)
+
+
+def test_a_profile_with_a_malformed_adaptation_section_is_refused_on_reading(adapted):
+    from dataclasses import asdict
+
+    from pneumo_core.calibration.site import profile_json
+    good = json.loads(profile_json(adapted.profile))
+    assert load_profile(json.dumps(good).encode()).adaptation == good["adaptation"]
+    for breaks in ({"layers": []}, {"films": "many"}, {"estimated_prevalence": 1.5}, {"layers": {"x": {"mean": 1}}}):
+        bad = {**asdict(adapted.profile), "adaptation": {**good["adaptation"], **breaks}}
+        with pytest.raises(SiteProfileError, match="adaptation section is malformed"):
+            load_profile(json.dumps(bad).encode())
