@@ -352,3 +352,18 @@ def test_readme_app_timings_come_from_the_browser_benchmark():
             f"shows {serve['upload_to_result_s']:.1f} s after upload, the film with its heatmap "
             f"{serve['upload_to_viewer_s']:.1f} s") in text
     assert serve["external_hosts"] == [] and "the browser requests nothing from any other host" in text
+
+
+def test_saliency_doc_oracle_figures_come_from_the_oracle_run():
+    """The second floor's reachability, as docs/saliency.md states it, is the recorded search's."""
+    oracle = _json("benchmarks", "results", "saliency_oracle.json")
+    exact = _json("benchmarks", "results", "saliency_faithfulness.json")["models"][DEFAULT]["candidates"]["occlusion14"]
+    text = _flat(REPO / "docs" / "saliency.md")
+    for fill in ("flat", "infill"):
+        s = oracle["summary"][fill]
+        assert (f"| {fill} | {s['mean_oracle_drop']:.2f} | {s['mean_random_drop']:.2f} | {s['drop_ratio']:.1f}x | "
+                f"{s['films_at_3x']}/{oracle['films']} |") in (REPO / "docs" / "saliency.md").read_text()
+        # the same films and baselines (the search ran on a GPU: float rounding differs in the 4th digit)
+        assert s["mean_random_drop"] == pytest.approx(exact[fill]["mean_random_drop"], rel=1e-3)
+        assert s["drop_ratio"] >= 3 > exact[fill]["drop_ratio"]
+    assert f"({exact['flat']['mean_top_drop']:.2f} flat, {exact['infill']['mean_top_drop']:.2f} infill)" in text

@@ -71,10 +71,16 @@ def top_mask(heatmap: np.ndarray, fraction: float) -> np.ndarray:
     return mask.reshape(heat.shape)
 
 
+def _as_masks(masks: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Bool masks on the input's device (a tensor stays where it is if already there)."""
+    m = masks if torch.is_tensor(masks) else torch.as_tensor(np.asarray(masks, dtype=bool))
+    return m.to(device=device, dtype=torch.bool)
+
+
 def blank(x: torch.Tensor, masks: np.ndarray | torch.Tensor) -> torch.Tensor:
     """Copies of one model input (1, C, S, S) with each mask's pixels set to the input's
     mean; `masks` is (S, S) or (B, S, S) bool -> (B, C, S, S)."""
-    m = torch.as_tensor(np.asarray(masks, dtype=bool))
+    m = _as_masks(masks, x.device)
     if m.dim() == 2:
         m = m[None]
     out = x.expand(len(m), -1, -1, -1).clone()
@@ -87,11 +93,11 @@ def _gauss_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     with the banded S x S blur matrix: the same sums as a zero-padded convolution, but a
     97-tap depthwise convolution costs ~20 ms on 2 cores and two 224 x 224 products ~1 ms."""
     r = max(1, int(3 * sigma))
-    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype) / sigma) ** 2)
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype, device=x.device) / sigma) ** 2)
     k = k / k.sum()
     size = x.shape[-1]
-    offset = torch.arange(size)[None, :] - torch.arange(size)[:, None]  # column - row
-    band = torch.where(offset.abs() <= r, k[(offset + r).clamp(0, 2 * r)], torch.zeros((), dtype=x.dtype))
+    offset = torch.arange(size, device=x.device)[None, :] - torch.arange(size, device=x.device)[:, None]  # column - row
+    band = torch.where(offset.abs() <= r, k[(offset + r).clamp(0, 2 * r)], torch.zeros((), dtype=x.dtype, device=x.device))
     return band @ x @ band.T  # rows blurred, then columns (the matrix is symmetric: k is)
 
 
@@ -100,7 +106,7 @@ def infill(x: torch.Tensor, masks: np.ndarray | torch.Tensor) -> torch.Tensor:
     film around them: blur(x * keep) / blur(keep), sigma S / 14. Where almost nothing within
     reach is unmasked, the mean of the unmasked pixels fills in (the image mean when all
     are masked). `masks` is (S, S) or (B, S, S) bool -> (B, C, S, S)."""
-    m = torch.as_tensor(np.asarray(masks, dtype=bool))
+    m = _as_masks(masks, x.device)
     if m.dim() == 2:
         m = m[None]
     with torch.inference_mode(False), torch.no_grad():
