@@ -1,14 +1,16 @@
 """The README's results tables, rendered from shipped artifacts so the numbers a reader sees
 are the numbers a command regenerates (a test checks they match): out of the box from
-`eval_test.json`, calibrated for the site from `site_study_test.json`."""
+`eval_test.json`, calibrated for the site from `site_study_test.json`, adapted without labels
+from `adapt_study_test.json`."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Iterator
 
 from ..models.bundle import WEIGHTS_DIR, list_models
 
-__all__ = ["results_markdown", "site_results_markdown", "SITE_TABLE_SIZES"]
+__all__ = ["results_markdown", "site_results_markdown", "adapt_results_markdown", "SITE_TABLE_SIZES"]
 
 SITE_TABLE_SIZES = ("50", "100")
 
@@ -20,14 +22,23 @@ def _fmt(m: dict, key: str) -> str:
     return f"{v['value']:.3f} ({v['ci_low']:.3f}–{v['ci_high']:.3f})"
 
 
+def _over_draws(row: dict, key: str) -> str:
+    v = row[key]
+    return f"{v['mean']:.3f} ({v['p2_5']:.3f}–{v['p97_5']:.3f})"
+
+
+def _records(root: Path, filename: str) -> Iterator[tuple[str, dict]]:
+    """(model, record) for each shipped model that has `filename` in its bundle."""
+    for name in list_models(root):
+        path = root / name / filename
+        if path.is_file():
+            yield name, json.loads(path.read_text())
+
+
 def results_markdown(root: Path = WEIGHTS_DIR) -> str:
     rows = ["| model | threshold (from validation) | ROC-AUC | accuracy | sensitivity | specificity | F1 | ECE |",
             "|---|---|---|---|---|---|---|---|"]
-    for name in list_models(root):
-        path = root / name / "eval_test.json"
-        if not path.is_file():
-            continue
-        e = json.loads(path.read_text())
+    for name, e in _records(root, "eval_test.json"):
         t = e["default_threshold"]
         m = e["metrics"][t]
         rows.append(f"| `{name}` | {t} = {e['thresholds'][t]:.3f} | " + " | ".join(
@@ -40,16 +51,11 @@ def site_results_markdown(root: Path = WEIGHTS_DIR) -> str:
     """Mean and 95% range over the study's draws, per model and number of labelled films."""
     rows = ["| model | labelled films from the site | accuracy | sensitivity | specificity | F1 | ECE | Brier |",
             "|---|---|---|---|---|---|---|---|"]
-    for name in list_models(root):
-        path = root / name / "site_study_test.json"
-        if not path.is_file():
-            continue
-        study = json.loads(path.read_text())
+    for name, study in _records(root, "site_study_test.json"):
         for n in SITE_TABLE_SIZES:
             row = study["sizes"][n]
             rows.append(f"| `{name}` | {n} | " + " | ".join(
-                f"{row[k]['mean']:.3f} ({row[k]['p2_5']:.3f}–{row[k]['p97_5']:.3f})"
-                for k in ("accuracy", "recall", "specificity", "f1", "ece", "brier")) + " |")
+                _over_draws(row, k) for k in ("accuracy", "recall", "specificity", "f1", "ece", "brier")) + " |")
     return "\n".join(rows)
 
 
@@ -58,14 +64,9 @@ def adapt_results_markdown(root: Path = WEIGHTS_DIR) -> str:
     specificity as shipped and adapted (mean and 95% range over the draws)."""
     rows = ["| model | site prevalence | sensitivity as shipped | adapted | specificity as shipped | adapted |",
             "|---|---|---|---|---|---|"]
-    for name in list_models(root):
-        path = root / name / "adapt_study_test.json"
-        if not path.is_file():
-            continue
-        study = json.loads(path.read_text())
+    for name, study in _records(root, "adapt_study_test.json"):
         for prevalence, by_method in study["summary"]["clean"].items():
             adapted = next(m for m in by_method if m != "none")
-            cells = [f"{by_method[m][k]['mean']:.3f} ({by_method[m][k]['p2_5']:.3f}–{by_method[m][k]['p97_5']:.3f})"
-                     for k in ("sensitivity", "specificity") for m in ("none", adapted)]
+            cells = [_over_draws(by_method[m], k) for k in ("sensitivity", "specificity") for m in ("none", adapted)]
             rows.append(f"| `{name}` | {float(prevalence):.0%} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
