@@ -36,7 +36,8 @@ test: $(VENV)/.installed-test browser orthanc
 
 # The shipped evaluations (weights/*/eval_test.json), the site studies (weights/*/site_study_test.json),
 # the drift benchmark (benchmarks/results/drift_rates.json) and the README's screenshots
-# (docs/screenshots/*.png); then the two results tables to paste into README.md.
+# (docs/screenshots/*.png); then the results tables to paste into README.md (the adaptation table comes
+# from `adapt-study`, hours on 2 cores: docs/site-adaptation.md).
 artifacts: $(VENV)/.installed-test browser
 	for m in $(MODELS); do $(PY) -m pneumo_core evaluate --model $$m || exit 1; done
 	for m in $(MODELS); do $(PY) -m pneumo_core site-study --model $$m || exit 1; done
@@ -45,6 +46,7 @@ artifacts: $(VENV)/.installed-test browser
 	@echo "README.md tables (tests/test_readme.py checks they match):"
 	$(PY) -m pneumo_core models --markdown
 	$(PY) -m pneumo_core models --markdown --site
+	$(PY) -m pneumo_core models --markdown --adapted
 
 clean:
 	rm -rf $(VENV) runs
