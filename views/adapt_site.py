@@ -26,28 +26,27 @@ files = [(f.name, f.getvalue()) for f in (uploads or [])[:kept]]
 if len(files) < adapt_flow.min_films():
     st.caption(f"{len(files)} film(s) so far; at least {adapt_flow.min_films()} are needed.")
 elif st.button(f"Adapt to {name or 'my site'} from these {len(files)} films", type="primary", key="adapt_page_go"):
-    with st.spinner(f"Reading {len(files)} films…"):
+    with st.spinner(f"Reading {len(files)} films, adapting, and running the drift alarm before and after…"):
         before = [scoring.score_file(s.model, data, fname) for fname, data in files]
-    outcome = adapt_flow.adapt_batch(s.model, before, name)
-    st.session_state["adapt_page_outcome"] = (outcome, [d for _, d in files], [n for n, _ in files])
+        outcome = adapt_flow.adapt_batch(s.model, before, name)
+        verdicts = ()
+        if outcome.profile is not None:
+            after = [scoring.score_file(s.model, data, fname, outcome.profile) for fname, data in files]
+            verdicts = (scoring.batch_drift(s.model, before, None), scoring.batch_drift(s.model, after, outcome.profile))
+    st.session_state["adapt_page_outcome"] = (outcome, verdicts)
 
 stored = st.session_state.get("adapt_page_outcome")
 if stored is not None:
-    outcome, datas, names = stored
+    outcome, verdicts = stored
     if outcome.error:
         st.error(formatting.escape_markdown(outcome.error))
     else:
         p = outcome.profile
         st.subheader("The adapted profile")
         st.text("\n".join(adapt_flow.summary_lines(p)))
-        with st.spinner("Running the drift alarm before and after…"):
-            before = [scoring.score_file(s.model, d, n) for n, d in zip(names, datas)]
-            after = [scoring.score_file(s.model, d, n, p) for n, d in zip(names, datas)]
-            verdicts = (scoring.batch_drift(s.model, before, None), scoring.batch_drift(s.model, after, p))
         for title, verdict in zip(("Before adapting", "After adapting"), verdicts):
             if verdict is not None:
-                show = {None: st.info, True: st.warning, False: st.success}[verdict.shifted]
-                show(f"{title}: {verdict.text}")
+                verdict.show(f"{title}: ")
         use_col, download_col = st.columns(2)
         use_col.button("Use this profile in this session", on_click=site_page.use_in_session, args=(p,),
                        type="primary", key="adapt_use")

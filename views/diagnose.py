@@ -45,8 +45,7 @@ else:
     st.caption(cases.batch_summary(results, s.threshold) + f" · {op_text}")
     drift = scoring.batch_drift(s.model, results, s.site)
     if drift is not None:
-        show = {None: st.info, True: st.warning, False: st.success}[drift.shifted]
-        show(drift.text)
+        drift.show()
         adapt_flow.offer(s.model, results, s.site, drift.shifted)
     picked = st.dataframe(rows, hide_index=True, width="stretch",  # threshold, model, calibration: caption and CSV
                           key=case_view.table_key(), on_select="rerun", selection_mode="single-row",

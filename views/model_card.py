@@ -56,8 +56,7 @@ st.markdown("What each operating point means for patients:\n"
             + "\n".join(f"- {m}" for m in operating_controls.preset_meanings(s.model)))
 if s.site is not None:
     st.subheader(f"Calibration in use: {s.calibration_label}")
-    st.caption("A site profile recalibrates the temperature-scaled logit on a labelled sample of that site's films "
-               "and brings its own thresholds; the model, its ranking and everything else on this card stay the same.")
+    st.caption(model_card.site_profile_caption(s.site))
     st.dataframe(model_card.site_profile_rows(s.site), hide_index=True, width="stretch")
 
 st.header("Calibrating for a site")

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..calibration.source import calibrated
 from .normalisation import (Adjust, Statistics, adapted_layers, apply_statistics, collect_statistics, mix_statistics,
                             source_statistics, tail_start)
 from .prevalence import estimate_prevalence
@@ -106,10 +107,6 @@ def prevalence_weights(posteriors: np.ndarray, source_prevalence: float) -> np.n
     return source_prevalence * q / q.sum() + (1 - source_prevalence) * (1 - q) / (1 - q).sum()
 
 
-def _posteriors(logits: np.ndarray, temperature: float) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64) / temperature))
-
-
 def class_shift_correction(moments: dict, site_prevalence: float, source_prevalence: float) -> Adjust:
     """Moves a layer's site moments from the class mix the site has (`site_prevalence`) to the
     source's, by the source's own class moments: what the site's films would give if they
@@ -145,7 +142,7 @@ def adapt(model: nn.Module, h: torch.Tensor, start: int, method: AdaptationMetho
         for _ in range(method.rounds):
             weights, adjust = None, None
             if method.balance:
-                posteriors = _posteriors(tail_logits(model, moments_h, start, statistics), temperature)
+                posteriors = calibrated(tail_logits(model, moments_h, start, statistics), temperature)
                 estimate = estimate_prevalence(posteriors, source_prevalence)
                 if method.balance == "weighted":
                     weights = prevalence_weights(estimate.posteriors, source_prevalence)
@@ -153,5 +150,5 @@ def adapt(model: nn.Module, h: torch.Tensor, start: int, method: AdaptationMetho
                     adjust = class_shift_correction(moments, estimate.prevalence, source_prevalence)
             site = collect_statistics(model, moments_h, start, layers, weights, adjust)
             statistics = mix_statistics(source, site, method.share) if method.share != 1.0 else site
-    estimate = estimate_prevalence(_posteriors(tail_logits(model, h, start, statistics), temperature), source_prevalence)
+    estimate = estimate_prevalence(calibrated(tail_logits(model, h, start, statistics), temperature), source_prevalence)
     return Adaptation(method, statistics, estimate.prevalence, source_prevalence, len(h))

@@ -18,14 +18,15 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["Statistics", "Adjust", "normalisation_layers", "adapted_layers", "tail_start", "block_inputs",
+__all__ = ["Statistics", "Adjust", "block_sequence", "normalisation_layers", "adapted_layers", "tail_start", "block_inputs",
            "collect_statistics", "apply_statistics", "source_statistics", "mix_statistics", "class_moments"]
 
 Statistics = dict[str, tuple[np.ndarray, np.ndarray]]  # layer name -> (mean, variance), float64
 Adjust = Callable[[str, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def _blocks(model: nn.Module) -> nn.Sequential:
+def block_sequence(model: nn.Module) -> nn.Sequential:
+    """The model's sequence of blocks (`_blocks` or `blocks`), where a re-run can start."""
     for name in ("_blocks", "blocks"):
         if isinstance(getattr(model, name, None), nn.Sequential):
             return getattr(model, name)
@@ -55,13 +56,13 @@ def tail_start(model: nn.Module, layers: list[str]) -> int:
     """Index of the first block holding an adapted layer (len(blocks) when only the head's are)."""
     prefix = _blocks_name(model) + "."
     found = [int(n[len(prefix):].split(".")[0]) for n in layers if n.startswith(prefix)]
-    return min(found) if found else len(_blocks(model))
+    return min(found) if found else len(block_sequence(model))
 
 
 @torch.no_grad()
 def block_inputs(model: nn.Module, x: torch.Tensor, start: int) -> torch.Tensor:
     """The input of `blocks[start]` for standardised films `x`, through the unadapted prefix."""
-    return _blocks(model)[:start](model.stem(x))
+    return block_sequence(model)[:start](model.stem(x))
 
 
 def _weighted_moments(x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 from torch import nn
 
-from ..calibration.recalibration import logit, sigmoid
+from ..calibration.recalibration import Recalibration, logit, prior_shift, sigmoid
 from ..calibration.site import SiteProfile, SiteProfileError, files_digest
 from .method import MIN_FILMS, Adaptation
 from .normalisation import Statistics, apply_statistics
@@ -62,7 +62,7 @@ def build_adapted_profile(adaptation: Adaptation, files: Sequence[str], *, name:
     its source-calibrated probability); `files` only feed the sample's digest."""
     from .. import __version__
     check_film_count(adaptation.films)
-    shift = float(logit(adaptation.prevalence) - logit(adaptation.source_prevalence))
+    shift = prior_shift(Recalibration(0.0, 1.0, False), adaptation.source_prevalence, adaptation.prevalence).intercept
     moved = {k: float(sigmoid(logit(t) + shift)) for k, t in thresholds.items()}
     rules = {k: (f"the model's own {k} threshold ({threshold_rule}), moved with the probability from the source's "
                  f"prevalence to the estimated one: P >= {moved[k]:.3g} here, the same call on the adapted model "

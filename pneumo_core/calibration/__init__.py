@@ -9,7 +9,10 @@ Two levels, as in clinical practice:
   hospital where the model is used (`recalibration` fits it, `site` holds the profile
   schema, its fit and its cross-fitted estimates, `site_study` measures the procedure on a
   labelled split). Ranking transfers between sites far better than the probability scale,
-  so a site profile changes the probability and the thresholds, never the ranking.
+  so a labelled site profile changes the probability and the thresholds, never the ranking.
+  An adapted profile (`adaptation`, from unlabelled films) also brings the network's own
+  normalisation moments for the site, so its scores, ranking included, are the adapted
+  network's.
 """
 from .source import (THRESHOLD_RULES, OperatingPoint, calibrated, fit_operating_point, fit_temperature,
                      screening_threshold, youden_threshold)

@@ -1,9 +1,11 @@
 """Site profiles: a model's calibration for one hospital, fitted on a small labelled sample
-of its own films, saved as JSON beside (or apart from) the weights.
+of its own films, or adapted to its unlabelled films (`adaptation`), or both; saved as JSON
+beside (or apart from) the weights.
 
 A profile holds only numbers: the recalibration, the thresholds derived from it, counts, the
-cross-fitted estimates and a hash of the sorted file list. Never a file name or anything
-about a patient. It is bound to one weights file by sha256 and refused for any other.
+cross-fitted estimates, an adapted profile's normalisation moments and estimated prevalence,
+and a hash of the sorted file list. Never a file name or anything about a patient. It is
+bound to one weights file by sha256 and refused for any other.
 
 Thresholds are derived from the recalibrated probability and a stated cost, never picked by
 maximising a metric on the sample: a cut-off optimised on the same small sample overstates
@@ -15,6 +17,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
@@ -145,9 +148,10 @@ class SiteProfile:
                                    f"{self.model_sha256[:12]}..., not for {model} {model_sha256[:12]}...; "
                                    "calibrate the site again for these weights")
 
-    @property
+    @cached_property
     def adaptation_digest(self) -> str:
-        """Tells adapted models apart ("" when the profile adapts nothing): the moments' sha256."""
+        """Tells adapted models apart ("" when the profile adapts nothing): the moments' sha256,
+        hashed once per profile (the app keys every cached score of a film on it)."""
         if not self.adaptation or not self.adaptation.get("layers"):
             return ""
         return hashlib.sha256(json.dumps(self.adaptation["layers"], sort_keys=True).encode()).hexdigest()

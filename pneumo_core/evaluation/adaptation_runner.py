@@ -12,6 +12,7 @@ import torch
 
 from ..data.preprocess import standardise, to_unit
 from ..adaptation.method import CANDIDATES, DEFAULT_METHOD, NO_ADAPTATION, AdaptationMethod
+from ..adaptation.normalisation import block_sequence
 from ..adaptation.source import load_class_moments, source_prevalence
 from .adaptation_study import (PREVALENCES, SELECTION_RULE, STUDY_SHIFTS, TEST_PROTOCOL, choose_method, method_start, run_draws,
                     summarise)
@@ -28,7 +29,7 @@ _CHUNK = 64
 def _inputs(model: torch.nn.Module, images_u8: np.ndarray, spec, shift: Callable, starts: list[int],
             device: torch.device) -> dict[int, torch.Tensor]:
     """Every film's input to each block in `starts`, under `shift`, through the source prefix."""
-    blocks = model._blocks if hasattr(model, "_blocks") else model.blocks
+    blocks = block_sequence(model)
     found: dict[int, list] = {s: [] for s in starts}
     for i in range(0, len(images_u8), _CHUNK):
         x = standardise(shift(to_unit(torch.from_numpy(images_u8[i:i + _CHUNK]))), spec).to(device)

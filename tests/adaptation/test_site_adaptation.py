@@ -130,7 +130,6 @@ def test_the_profiles_call_is_the_models_own_rule_on_the_adapted_logit(adapted):
     z = np.linspace(-6, 6, 241)
     source_call = 1 / (1 + np.exp(-z)) >= own
     assert np.array_equal(p.probability(z) >= p.thresholds["balanced"], source_call)
-    assert json.loads(json.dumps(p.thresholds))["balanced"] == p.thresholds["balanced"]
 
 
 def test_the_input_gate_reads_the_source_network_under_an_adapted_profile(films, predictor, adapted):

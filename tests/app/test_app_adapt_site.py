@@ -72,3 +72,19 @@ def test_a_drift_alarm_on_diagnose_offers_to_adapt_and_the_alarm_runs_again_on_t
     assert seen[-1] is not None and seen[-1].adaptation  # the alarm ran again, under the adapted profile
     assert at.session_state["calibration"].startswith("session:my site@")
     assert not [b for b in at.button if b.key == "adapt_site_offer"]  # no second offer under an adapted profile
+
+
+def test_under_an_adapted_profile_the_evaluation_pages_show_the_model_as_shipped_and_say_why():
+    """Recalibrating the source probabilities by an adapted profile's intercept would show a
+    model that does not exist: the pages keep the shipped evaluation and say so."""
+    from dataclasses import replace
+
+    from pneumo_core.app.review.evaluation_view import evaluation_view
+    from pneumo_core.app.runtime.resources import eval_report
+    from pneumo_core.calibration.site import resolve_profile
+    labelled = resolve_profile("kermany-test", REPO / "weights" / "efficientnet_lite0")
+    adapted = replace(labelled, name="north", adaptation={"films": 120, "estimated_prevalence": 0.3, "layers": {}})
+    view = evaluation_view("efficientnet_lite0", adapted)
+    assert not view.is_site and view.ev == eval_report("efficientnet_lite0")
+    assert "adapts the network itself" in view.how
+    assert evaluation_view("efficientnet_lite0", labelled).is_site  # a labelled profile still recalibrates

@@ -49,14 +49,19 @@ def _who() -> None:
     st.text(f"{identity.login_configured()}|{identity.current_user()}|{','.join(sorted(identity.current_roles()))}")
 
 
-def _run(user: dict | None = None, secrets: dict | None = None) -> str:
-    at = AppTest.from_function(_who)
+def run_as(script, user: dict | None = None, secrets: dict | None = None) -> AppTest:
+    """`script` run once by AppTest as `user` (st.user's fields), with `secrets`."""
+    at = AppTest.from_function(script)
     if user is not None:
         at.user = user
     at.secrets.update(secrets or {})
     at.run()
     assert not at.exception
-    return at.text[0].value
+    return at
+
+
+def _run(user: dict | None = None, secrets: dict | None = None) -> str:
+    return run_as(_who, user, secrets).text[0].value
 
 
 def test_without_login_configured_the_one_person_at_the_desk_holds_both_roles():

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from pneumo_core.audit import AuditLog
 
-from test_identity import AUTH
+from test_identity import AUTH, run_as
 
 _iat = itertools.count(1_800_000_000)  # each test's own login: the gate records one record per login
 
@@ -26,13 +26,7 @@ def _door() -> None:
 
 
 def _run(user: dict | None, secrets: dict | None = None) -> AppTest:
-    at = AppTest.from_function(_door)
-    if user is not None:
-        at.user = user
-    at.secrets.update(secrets or {})
-    at.run()
-    assert not at.exception
-    return at
+    return run_as(_door, user, secrets)
 
 
 def _records(trail, user: str) -> list[dict]:

@@ -1,7 +1,8 @@
 """One scored input and what the Diagnose page makes of it, without Streamlit: the
 threshold-free `CaseResult`, its call at a threshold, table rows, CSV, display copies and
-heatmap overlay. A result keeps the model's logit, so a site profile's probability is
-derived from the cached score (`with_site`) and switching calibration never re-scores.
+heatmap overlay. A result keeps the model's logit, so a labelled site profile's probability
+is derived from the cached score (`with_site`) and switching to it never re-scores; an
+adapted profile brings its own network, whose scores are cached apart (`scoring`).
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Scores and heatmaps for uploads and test images, cached with `st.cache_data` on the
 file's content hash and the settings that change them (never the threshold, the opacity or
-the calibration): a slider move re-derives the call from the cached probability, a
-calibration change re-derives the probability from the cached logit (`cases.with_site`),
+a labelled calibration): a slider move re-derives the call from the cached probability, a
+calibration change re-derives the probability from the cached logit (`cases.with_site`); an
+adapted profile's network scores apart, keyed on its moments (`SiteProfile.adaptation_digest`),
 and the opacity re-blends the cached map. Also the batch's drift verdict (cached on the
 batch's digests and the calibration), and the case report, rendered only when its
 download button is clicked.
@@ -101,7 +102,8 @@ class Heatmap:
     method: str
     class_specific: bool
     note: str
-    check: str = ""  # "filling the highlighted region in ... changes P(pneumonia) from X to Y: what that means" (source calibration)
+    check: str = ""  # "filling the highlighted region in ... changes P(pneumonia) from X to Y: what that means"
+    # (source calibration, or the site's when `on_site`)
     p_before: float | None = None
     p_after: float | None = None
     fraction: float = 0.2  # the share of the map blanked
@@ -131,8 +133,8 @@ def _heatmap(model: str, weights: int, adaptation: str, digest: str, method: str
 
 def heatmap_for(model: str, result: CaseResult, method: str, target: str, site: SiteProfile | None = None) -> Heatmap:
     """The map of what the model saw when it scored `result` (its cached model input: the
-    file is never decoded again), with the blanking check. Cached on (model, content hash,
-    method, class explained); opacity is applied by `blend`, so the opacity slider never
+    file is never decoded again), with the blanking check. Cached on (model, an adapted
+    profile's moments, content hash, method, class explained); opacity is applied by `blend`, so the opacity slider never
     re-runs the CAM. Raises ValueError for a result without a model input (not read), and
     `io.budget.ServerBusy` when the server's heavy-work slots stay taken."""
     if result.model_input is None:
@@ -169,6 +171,10 @@ class DriftVerdict:
     shifted: bool | None
     n: int
     p_value: float | None = None
+
+    def show(self, prefix: str = "") -> None:
+        """The verdict as a page shows it: a warning when the batch looks shifted."""
+        {None: st.info, True: st.warning, False: st.success}[self.shifted](prefix + self.text)
 
 
 @st.cache_data(show_spinner="Checking the batch for drift…", max_entries=16)

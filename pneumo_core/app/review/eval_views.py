@@ -5,7 +5,8 @@ per-class tables, the ROC/PR operating point, galleries of test cases, staleness
 Under a site profile the pages read the test split as that profile calibrates it
 (`EvalView`): the out-of-fold evaluation of `site_study_test.json` when the profile was
 fitted on the test split itself (scoring those films with it would grade it on its own
-sample), else the source evaluation's probabilities recalibrated by the profile.
+sample), else the source evaluation's probabilities recalibrated by the profile. An adapted
+profile changes the network itself: the pages then show the model as shipped, and say so.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from ...calibration.site import SiteProfile
 
 __all__ = ["EvalView", "OUT_OF_FOLD_NOTE", "STUDY_PROFILE", "RECALIBRATED_N_BOOT", "source_view", "fitted_on_split",
-    "recalibrated_eval", "site_view", "N_BOOT", "THRESHOLD_METRICS", "FREE_METRICS", "METRIC_NAMES", "eval_arrays", "confusion",
+    "recalibrated_eval", "site_view", "adapted_view", "N_BOOT", "THRESHOLD_METRICS", "FREE_METRICS", "METRIC_NAMES", "eval_arrays", "confusion",
     "confusion_caption", "threshold_metrics", "metrics_table", "per_class_metrics_ci", "per_class_table",
     "operating_point", "gallery", "eval_consistency"]
 
@@ -70,6 +71,16 @@ class EvalView:
 def source_view(ev: dict) -> EvalView:
     return EvalView(ev, SOURCE_CALIBRATION, "probabilities calibrated on the model's validation data (temperature "
                     "scaling); the test split was never used to choose the model, its temperature or its thresholds")
+
+
+def adapted_view(ev: dict, profile: SiteProfile) -> EvalView:
+    """Under an adapted profile: the model as shipped, said so. The profile changes the network
+    itself, so recalibrating the source probabilities would show a model that does not exist,
+    and re-scoring 624 films on every choice of profile is not a page's work; the adaptation
+    study (model card) measures adapting on this split."""
+    return EvalView(ev, SOURCE_CALIBRATION, f"the model as shipped, calibrated on its validation data: site profile "
+                    f"{profile.name} adapts the network itself, and this page does not re-score the test split with "
+                    "it; the adaptation study on the model card measures adapting on this split")
 
 
 def recalibrated_eval(ev: dict, profile: SiteProfile, n_boot: int = RECALIBRATED_N_BOOT) -> dict:

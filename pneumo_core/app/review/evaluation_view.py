@@ -1,6 +1,7 @@
 """The test split as the sidebar's calibration reads it, cached: the source evaluation, the
-site study's out-of-fold one for a profile fitted on the split, or the split recalibrated by
-any other profile (cached on the profile's key, `resources.profile_key`)."""
+site study's out-of-fold one for a profile fitted on the split, the model as shipped under an
+adapted profile, or the split recalibrated by any other profile (cached on the profile's key,
+`resources.profile_key`)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -32,6 +33,8 @@ def evaluation_view(model: str, site: SiteProfile | None, shipped: bool = False)
         return None
     if site is None:
         return eval_views.source_view(ev)
+    if site.adaptation:
+        return eval_views.adapted_view(ev, site)
     study = site_study_report(model) if eval_views.fitted_on_split(site, ev, shipped) else None
     recal = None if study is not None else _recalibrated(model, file_stamp(resolve_model_dir(model) / "eval_test.json")[1],
                                                          profile_key(site), site)

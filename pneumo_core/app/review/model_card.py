@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ...models.metadata import ModelMetadata
 
 __all__ = ["train_prevalence", "prevalence_note", "calibration_caption", "site_calibration_caption",
-    "site_calibration_notes", "site_study_rows", "adapt_study_rows",
+    "site_calibration_notes", "site_study_rows", "adapt_study_rows", "site_profile_caption",
     "test_split_caption", "site_profile_rows", "comparison_rows", "card_metric_rows", "CARD_METRICS",
     "calibration_in_words", "calibration_choice_in_words", "calibration_choice_details",
     "validation_rows", "threshold_notes", "training_rows", "saliency_caveats"]
@@ -80,17 +80,27 @@ def test_split_caption(view: EvalView, model: str, n_boot: int) -> str:
             f"cost, not tuned on any sample). 95% CIs: percentile bootstrap, {view.ev.get('bootstrap', '')}.")
 
 
+def site_profile_caption(profile: SiteProfile) -> str:
+    """What the profile in use changes, in one sentence."""
+    if profile.adaptation:
+        return ("An adapted profile re-estimates the network's normalisation on that site's unlabelled films and moves "
+                "the probability to its estimated prevalence; the weights stay the same, the scores are the adapted "
+                "network's, and the test-split numbers on this card are the model's as shipped.")
+    return ("A site profile recalibrates the temperature-scaled logit on a labelled sample of that site's films and "
+            "brings its own thresholds; the model, its ranking and everything else on this card stay the same.")
+
+
 def site_profile_rows(profile: SiteProfile) -> list[dict]:
     """A site profile as field/value rows for the model card: what it was fitted on, the
     recalibration, its thresholds and its cross-fitted estimates."""
-    c = profile.counts
     rows = [
         ("calibration", calibration_label(profile.name)),
-        ("fitted on", f"{sum(c.values())} labelled films ({c.get('NORMAL', 0)} NORMAL, {c.get('PNEUMONIA', 0)} "
-                      f"PNEUMONIA) of {profile.patients} patients"),
+        ("fitted on", profile.describe() + (f", of {profile.patients} patients" if profile.labelled else "")),
+        *([("adapted", profile.adaptation.get("description", ""))] if profile.adaptation else []),
         ("site prevalence", f"{profile.site_prevalence:.1%} ({profile.prevalence_source})"),
         ("recalibration", f"P = sigmoid({profile.intercept:.3f} + {profile.slope:.3f} x logit)"
-                          + ("" if profile.slope_fitted else ", slope fixed at 1 (sample too small to fit it)")),
+                          + ("" if profile.slope_fitted or not profile.labelled
+                             else ", slope fixed at 1 (sample too small to fit it)")),
         ("rule", profile.recalibration_rule),
     ]
     rows += [(f"{k} threshold", f"{float(t):.3f}: {profile.threshold_rules.get(k, '')}")

@@ -48,6 +48,12 @@ def _read_metadata(path: str, stamp: int) -> ModelMetadata:
     return read_metadata(path)
 
 
+def _bundle_json(model: str, filename: str) -> dict | list | None:
+    """A JSON record in the model's bundle, re-read when its file changes; None when absent."""
+    p = resolve_model_dir(model) / filename
+    return _read_json(*file_stamp(p)) if p.is_file() else None
+
+
 def model_meta(name: str) -> ModelMetadata:
     """The model's model.json, through the schema's one reader (re-read when the file changes)."""
     return _read_metadata(*file_stamp(resolve_model_dir(name) / "model.json"))
@@ -55,18 +61,15 @@ def model_meta(name: str) -> ModelMetadata:
 
 def selection_record(name: str) -> dict | None:
     """The model's selection.json (the rounds `select --out` recorded), or None."""
-    p = resolve_model_dir(name) / "selection.json"
-    return _read_json(*file_stamp(p)) if p.is_file() else None
+    return _bundle_json(name, "selection.json")
 
 
 def eval_report(name: str) -> dict | None:
-    p = resolve_model_dir(name) / "eval_test.json"
-    return _read_json(*file_stamp(p)) if p.is_file() else None
+    return _bundle_json(name, "eval_test.json")
 
 
 def history(name: str) -> list[dict] | None:
-    p = resolve_model_dir(name) / "history.json"
-    return _read_json(*file_stamp(p)) if p.is_file() else None
+    return _bundle_json(name, "history.json")
 
 
 @st.cache_resource(show_spinner="Loading the model…")
@@ -122,14 +125,12 @@ def site_profile(path: Path) -> SiteProfile:
 
 def site_study(model: str) -> dict | None:
     """The whole site_study_test.json (the study by sample size and the out-of-fold evaluation), or None."""
-    p = resolve_model_dir(model) / "site_study_test.json"
-    return _read_json(*file_stamp(p)) if p.is_file() else None
+    return _bundle_json(model, "site_study_test.json")
 
 
 def adapt_study(model: str) -> dict | None:
     """adapt_study_test.json: the label-free adaptation study by the committed protocol, or None."""
-    p = resolve_model_dir(model) / "adapt_study_test.json"
-    return _read_json(*file_stamp(p)) if p.is_file() else None
+    return _bundle_json(model, "adapt_study_test.json")
 
 
 def site_study_report(model: str) -> dict | None:
