@@ -59,10 +59,11 @@ def cam_times_coarse_occlusion(predictor: Any, x: torch.Tensor, cam_class: type,
                                decide: Callable[[float], int], coarse: int = 3,
                                cells: int = 14) -> tuple[np.ndarray, float, float]:
     """A CAM pooled to `cells` x `cells` cells, times (floor + exact flat occlusion on a
-    `coarse` x `coarse` grid): coarse^2 + 1 forward passes on top of the CAM. Returns (map in
-    [0, 1], the coarse occlusion's largest raw logit drop, the raw logit)."""
+    `coarse` x `coarse` grid): coarse^2 forward passes on top of the CAM, whose own forward
+    pass gives the unoccluded logit. Returns (map in [0, 1], the coarse occlusion's largest
+    raw logit drop, the raw logit)."""
     cam, _, logit = cam_map(predictor, x, cam_class, layer, decide)
-    occ, occ_max, _ = occlusion_map(predictor, x, coarse, lambda _: decide(logit))
+    occ, occ_max, _ = occlusion_map(predictor, x, coarse, decide, logit=logit)
     heat = pool_to_cells(cam * (COARSE_FLOOR + (1 - COARSE_FLOOR) * occ), cells)
     top = float(heat.max())
     return (heat / top if top > 0 else heat).astype(np.float32), occ_max, logit

@@ -65,7 +65,7 @@ METHODS: dict[str, CamMethod] = {
                                   build=lambda p, x, _l, d: linear_occlusion_map(p, x, 14, d),
                                   highlights="regions whose blanking is estimated (to first order) to lower the "
                                              "{cls} score most"),
-    "layercam-occ3": CamMethod(LayerCAM, True, "LayerCAM x 3x3 occlusion (10 passes)", grid=14,
+    "layercam-occ3": CamMethod(LayerCAM, True, "LayerCAM x 3x3 occlusion (11 passes)", grid=14,
                                build=lambda p, x, layer, d: cam_times_coarse_occlusion(p, x, LayerCAM, layer, d),
                                highlights="regions that raised the {cls} score, weighted by how much blanking "
                                           "each ninth of the film lowered it"),

@@ -9,7 +9,7 @@ __all__ = ["DEFAULT_METHOD", "default_method"]
 # The cost-first rule (docs/saliency.md): the fastest map whose top 20% beats random 14x14
 # cells on >= 90% of validation films under both the flat and the on-film (infill) blanking
 # (no method, exact occlusion included, reached the rule's 3x drop ratio). Lite0: LayerCAM
-# cells at _blocks.4 weighted by a 3x3 occlusion (95% / 92%, 12 pass-equivalents); paper_cnn:
+# cells at _blocks.4 weighted by a 3x3 occlusion (95% / 92%, 11 pass-equivalents); paper_cnn:
 # linearised occlusion (92% / 92%, one backward pass). Exact 14x14 occlusion stays a choice.
 DEFAULT_METHOD = "layercam-occ3"
 _DEFAULT_BY_ARCH: dict[str, str] = {"efficientnet_lite0": "layercam-occ3", "paper_cnn": "linear-occlusion"}

@@ -142,3 +142,44 @@ def test_the_infill_blur_is_the_zero_padded_separable_gaussian_convolution():
     conv = torch.nn.functional.conv2d(conv, k.view(1, 1, -1, 1), padding=(r, 0))
     assert torch.allclose(_gauss_blur(x, sigma), conv, atol=1e-5)
     assert not torch.allclose(_gauss_blur(x, sigma / 2), conv, atol=1e-3)  # the width matters
+
+
+def test_occlusion_map_given_the_unoccluded_logit_skips_that_pass_and_draws_the_same_map(lite0, test_images,
+                                                                                         monkeypatch):
+    import pneumo_core.inference.occlusion as occlusion
+    u8 = lite0.predict_radiographs([load(test_images["NORMAL"][0])], ["n"])[0].model_input
+    x = preprocess_batch(u8[None], lite0.spec)
+    scored = []
+    real = occlusion.class_logits
+    monkeypatch.setattr(occlusion, "class_logits", lambda p, xs, *a: scored.append(len(xs)) or real(p, xs, *a))
+    heat, raw_max, logit = occlusion_map(lite0, x, 3, lambda z: 0)
+    assert scored == [10]  # the film, then its 9 cells
+    again, again_max, same_logit = occlusion_map(lite0, x, 3, lambda z: 0, logit=logit)
+    assert scored == [10, 9] and same_logit == logit
+    np.testing.assert_allclose(again, heat, atol=1e-5)
+    assert again_max == pytest.approx(raw_max, rel=1e-5)
+
+
+def test_layercam_times_coarse_occlusion_costs_the_cam_and_nine_passes(lite0, test_images, monkeypatch):
+    import pneumo_core.inference.occlusion as occlusion
+    scored = []
+    real = occlusion.class_logits
+    monkeypatch.setattr(occlusion, "class_logits", lambda p, xs, *a: scored.append(len(xs)) or real(p, xs, *a))
+    pred = lite0.predict_radiographs([load(test_images["PNEUMONIA"][2])], ["p"])[0]
+    exp = explain(lite0, pred.model_input, "layercam-occ3", target=pred.label)
+    assert scored == [9] and exp.probability == pytest.approx(pred.probability, abs=1e-4)
+
+
+def test_batched_logits_come_in_even_batches_and_equal_one_at_a_time(lite0, test_images, monkeypatch):
+    u8 = lite0.predict_radiographs([load(test_images["PNEUMONIA"][0])], ["p"])[0].model_input
+    x = blank(preprocess_batch(u8[None], lite0.spec), cell_masks(224, 3))  # 9 inputs
+    one_by_one = class_logits(lite0, x, 1)
+    sizes = []
+    real_forward = lite0.model.forward
+    monkeypatch.setattr(lite0.model, "forward", lambda xb: sizes.append(len(xb)) or real_forward(xb))
+    batched = class_logits(lite0, x, 5)
+    assert sizes == [5, 4]
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-4)
+    sizes.clear()
+    class_logits(lite0, x, 4)
+    assert sizes == [3, 3, 3]  # not 4, 4 and a lone 1
