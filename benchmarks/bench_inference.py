@@ -10,9 +10,12 @@ command: marginal cost per film from a run on many films less one on few.
     .venv/bin/python benchmarks/bench_inference.py --quick    # smoke run
 
 Prints JSON and writes benchmarks/results/inference.json. Each pipeline runs in a fresh
-process, so its peak resident memory is its own. OMP_WAIT_POLICY defaults to PASSIVE:
-on a CPU shared with other jobs, spinning OpenMP threads made the same call 10-20x
-slower in our runs; set OMP_WAIT_POLICY=ACTIVE to measure the library default.
+process, so its peak resident memory is its own. OpenMP waits as the product's does
+(`pneumo_core` sets it before torch loads). `thread_policies` times predict + the default
+heatmap under four ways of using the two cores (the product's bounded spin, libgomp's
+default spin, OMP_WAIT_POLICY=PASSIVE, one thread), on free cores and beside one busy loop
+(another process holding a core), each in a fresh process: the evidence for the product's
+choice.
 """
 from __future__ import annotations
 
@@ -28,10 +31,18 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any torch import (children inherit it)
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+import pneumo_core  # noqa: E402  (before torch: the product's OpenMP wait policy; children inherit it)
+
+POLICY_ENV = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+# name -> (environment overrides, None = unset; torch threads)
+THREAD_POLICIES = {
+    "product (bounded spin)": ({"OMP_WAIT_POLICY": None, "GOMP_SPINCOUNT": pneumo_core.SPIN_COUNT}, 2),
+    "libgomp default spin": ({"OMP_WAIT_POLICY": None, "GOMP_SPINCOUNT": "300000"}, 2),
+    "passive": ({"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": None}, 2),
+    "one thread": ({"OMP_WAIT_POLICY": None, "GOMP_SPINCOUNT": pneumo_core.SPIN_COUNT}, 1),
+}
 TEST = REPO / "data" / "test"
 OURS = ["efficientnet_lite0", "paper_cnn"]
 REFERENCE = "densenet121_reference"
@@ -188,6 +199,48 @@ def _cli_marginal(name: str, threads: int) -> dict:
             "marginal_ms_per_film_heatmap_only": round(marginal[True] - marginal[False], 1)}
 
 
+def _policy_probe(threads: int, runs: int) -> dict:
+    """Run in a child with the policy's environment: median predict and predict + the
+    default heatmap of the default model on the 10 latency films."""
+    import torch
+    torch.set_num_threads(threads)
+    from pneumo_core.inference.predictor import Predictor
+    from pneumo_core.inference.saliency import explain
+    from pneumo_core.io.ingest import load
+    files = _test_files()
+    rads = [load(f) for f in files[:5] + files[-5:]]
+    pred = Predictor(OURS[0])
+    one = lambda r: pred.predict_radiographs([r], ["x"])  # noqa: E731
+    return {"predict": _timed(one, rads, 3, runs),
+            "predict_default_heatmap": _timed(lambda r: explain(pred, r, threshold=one(r)[0].threshold), rads, 3, runs)}
+
+
+def _thread_policy(_label: str, runs: int) -> dict:
+    """Each policy in a fresh interpreter (OpenMP reads its environment when torch loads), on
+    free cores and beside a busy loop that holds one core (another process on the machine)."""
+    import subprocess
+    out: dict = {}
+    for busy in (False, True):
+        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+        try:
+            time.sleep(1.0 if busy else 0.0)
+            for name, (overrides, threads) in THREAD_POLICIES.items():
+                env = {k: v for k, v in os.environ.items() if k not in overrides}
+                env |= {k: v for k, v in overrides.items() if v is not None}
+                code = (f"import json, sys; sys.path.insert(0, {str(REPO)!r}); sys.argv = ['probe'];"
+                        f"import benchmarks.bench_inference as b; print(json.dumps(b._policy_probe({threads}, {runs})))")
+                done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                                      check=True)
+                probe = json.loads(done.stdout.strip().splitlines()[-1])
+                out.setdefault(name, {"environment": {k: v for k, v in overrides.items() if v is not None},
+                                      "threads": threads})["one_core_busy" if busy else "free_cores"] = probe
+        finally:
+            if hog is not None:
+                hog.kill()
+                hog.wait()
+    return out
+
+
 def _sanity(_label: str, threads: int, n: int) -> dict:
     import torch
     torch.set_num_threads(threads)
@@ -225,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpu": _cpu(), "load_average_before": os.getloadavg(),
         "note": "shared machine: other engineers' jobs may have been running; see load averages and cpu_pressure",
         "versions": {p: md.version(p) for p in ("torch", "torchvision", "grad-cam")} | {"python": platform.python_version()},
-        "omp_wait_policy": os.environ["OMP_WAIT_POLICY"], "threads": args.threads,
+        "openmp": {k: os.environ.get(k) for k in POLICY_ENV}, "threads": args.threads,
         "latency": "median of timed single-image calls on 10 decoded test images (5 NORMAL, 5 PNEUMONIA), after 3 warm-up calls",
         "predict_gradcam": "Predictor.predict_radiographs + saliency.explain (Grad-CAM, overlay at original size)",
         "predict_default_heatmap": "the same with the product's default heatmap method (see default_heatmap_method)",
@@ -233,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
                            "marginal = time difference / 32",
         "reference": "torchvision densenet121(weights=None) + Linear(1024, 1); GradCAM on features[-1] with the "
                      "pytorch-grad-cam recipe (frozen parameters, input requiring grad, full backward)",
+        "thread_policies": "predict + the default heatmap (as predict_default_heatmap), each policy in a fresh "
+                         "process: on free cores, and beside a pure-Python busy loop in another process",
         "weights_sha256": _weights(),
         "pipelines": {},
     }
@@ -253,8 +308,10 @@ def main(argv: list[str] | None = None) -> int:
         result["pipelines"][name] = stage(_measure, name, args.threads, 3, runs, batch_limit)
     result["cli_predict_cam"] = stage(_cli_marginal, OURS[0], args.threads)
     result["saliency_checks"] = stage(_sanity, "saliency checks", args.threads, n_sanity)
+    result["thread_policies"] = stage(_thread_policy, "thread policies", runs)
     failed = [k for k, v in [*result["pipelines"].items(), ("saliency_checks", result["saliency_checks"]),
-                             ("cli_predict_cam", result["cli_predict_cam"])] if "error" in v]
+                             ("cli_predict_cam", result["cli_predict_cam"]),
+                             ("thread_policies", result["thread_policies"])] if "error" in v]
     if failed:
         result["failed_stages"] = failed
         return _write(result, out, started, code=1)

@@ -18,9 +18,23 @@ those below it (`tests/test_house.py` holds this), and nothing here imports the 
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 from .errors import PneumoError
+
+# How torch's OpenMP threads wait between parallel regions: read once, when torch loads, so
+# set here, before any module of ours imports torch. A film's prediction and heatmap run
+# hundreds of short regions. Sleeping at once (OMP_WAIT_POLICY=PASSIVE) made them 1.7x slower
+# on free cores; spinning is fastest there but slows when another busy process shares a core.
+# A spin of 10,000 rounds kept libgomp's free-core speed and was a little less exposed than
+# its default 300,000 (`benchmarks/bench_inference.py`, `thread_policies`; docs/saliency.md).
+# On a shared host set OMP_WAIT_POLICY=PASSIVE. A deployer's OMP_WAIT_POLICY or GOMP_SPINCOUNT
+# wins (libgomp lets a spin count override the policy, so neither is touched when either is
+# set); a process that imported torch before pneumo_core keeps what it had.
+SPIN_COUNT = "10000"
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", SPIN_COUNT)
 
 __version__ = "0.1.0"
 
