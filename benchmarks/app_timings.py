@@ -1,6 +1,6 @@
 """How long a reader waits, from a cold server, in a real browser.
 
-    .venv/bin/python benchmarks/app_timings.py [--launchers serve plain] [--runs 2]
+    .venv/bin/python benchmarks/app_timings.py [--launchers serve plain] [--runs 4]
 
 Each run starts a fresh server process on a free localhost port, either through the
 product's launcher (`serve`: `python -m pneumo_core.app.serve`, which warms the model
@@ -79,7 +79,7 @@ def one_run(browser, launcher: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--launchers", nargs="+", choices=list(LAUNCHERS), default=list(LAUNCHERS))
-    ap.add_argument("--runs", type=int, default=2, help="cold servers per launcher")
+    ap.add_argument("--runs", type=int, default=4, help="cold servers per launcher")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     if not Path(CHROMIUM).is_file():

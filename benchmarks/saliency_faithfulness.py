@@ -21,7 +21,7 @@ Protocol (the test split is never read):
 - Candidates: see `candidates`: exact 14x14 and 7x7 occlusion; Grad-CAM, HiResCAM, LayerCAM
   at the registry's CAM layer; Grad-CAM at the last spatial layer (the former CAM default,
   a reference); LayerCAM pooled to 14x14 cells; linearised occlusion (one backward pass);
-  LayerCAM cells times a 3x3 occlusion (10 passes).
+  LayerCAM cells times a 3x3 occlusion (9 passes on top of the CAM's).
 
 Choice rule, per model (docs/saliency.md, committed before this comparison ran):
 1. Floor, per perturbation: share of films where the top beats random >= FLOOR_SHARE and mean
@@ -46,11 +46,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
+
+import pneumo_core  # noqa: E402,F401  (before torch: the product's OpenMP wait policy, so costs are the product's)
+import torch  # noqa: E402
 
 from benchmarks.drift_rates import wilson  # noqa: E402
 from pneumo_core.data.dataset import CLASSES, manifest_items  # noqa: E402
@@ -76,7 +78,8 @@ LAST_LAYER = {"efficientnet_lite0": "head_act", "paper_cnn": "blocks.6"}  # the 
 
 def candidates(arch: str) -> list[dict]:
     """Every map compared, with its cost in forward-pass equivalents (a CAM: one forward and
-    one partial backward, 2; a full backward to the input: 3; occlusion: one per cell + 1)."""
+    one partial backward, 2; a full backward to the input: 3; occlusion: one per cell + 1,
+    or one per cell on top of a CAM whose forward pass gives the unoccluded logit)."""
     layer = REGISTRY[arch].target_layer
     out = [{"name": "occlusion14", "method": "occlusion", "grid": 14, "passes": 197},
            {"name": "occlusion7", "method": "occlusion", "grid": 7, "passes": 50}]
@@ -84,7 +87,7 @@ def candidates(arch: str) -> list[dict]:
     out += [{"name": f"gradcam@{LAST_LAYER[arch]}", "method": "gradcam", "layer": LAST_LAYER[arch], "passes": 2},
             {"name": f"layercam-cells@{layer}", "method": "layercam-cells", "layer": layer, "passes": 2},
             {"name": "linear-occlusion", "method": "linear-occlusion", "passes": 3},
-            {"name": f"layercam-occ3@{layer}", "method": "layercam-occ3", "layer": layer, "passes": 12}]
+            {"name": f"layercam-occ3@{layer}", "method": "layercam-occ3", "layer": layer, "passes": 11}]
     return [dict(c, class_specific=True) for c in out]
 
 
@@ -315,7 +318,9 @@ def main(argv: list[str] | None = None) -> dict:
     report = {"protocol": __doc__.split("Choice rule")[0].strip(), "rule": {
               "floor_share": FLOOR_SHARE, "floor_ratio": FLOOR_RATIO, "fallback_seconds": FALLBACK_SECONDS, "tie": TIE,
               "tiers": [w for w, _ in TIERS], "fixed_in": "docs/saliency.md, commit c2f94a1"}, "machine": {"cpu": platform.processor() or platform.machine(),
-              "torch_threads": torch.get_num_threads(), "load_before": os.getloadavg()},
+              "torch_threads": torch.get_num_threads(), "load_before": os.getloadavg(),
+              "openmp": {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")},
+              "run": f"one process, models in turn ({', '.join(args.models)}), torch threads {args.threads}"},
               "models": previous.get("models", {})}  # a run for one model keeps the others' results
     for arch in args.models:
         report["models"][arch] = run_model(arch, args, done)
