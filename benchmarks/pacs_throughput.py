@@ -14,8 +14,8 @@ files as a warm-up; the rounds alternate the two, and the median round is report
     .venv/bin/python benchmarks/pacs_throughput.py [--n 100] [--sides 224 2048] [--rounds 3]
 
 Results in `results/pacs_throughput.json`. The machine is shared, so the JSON records the
-load average before and after; torch uses 2 threads and OMP_WAIT_POLICY=PASSIVE (see
-bench_inference.py for why).
+load average before and after; torch uses 2 threads and the product's OpenMP policy (set
+by `pneumo_core` before torch loads; recorded in the JSON).
 """
 from __future__ import annotations
 
@@ -33,10 +33,9 @@ import time
 from datetime import date
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any torch import (children inherit it)
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+import pneumo_core  # noqa: E402,F401  (before torch: the product's OpenMP policy; children inherit it)
 OUT = REPO / "benchmarks" / "results" / "pacs_throughput.json"
 
 
@@ -170,6 +169,7 @@ def main() -> None:
     record = {"n_instances": len(films), "model": "efficientnet_lite0 (default), input gate on",
               "orthanc": version, "transport": "HTTP on loopback, basic auth, WADO-RS transfer-syntax=*",
               "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(), "torch_threads": 2,
+              "openmp": {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")},
               "loadavg_before": load_before, "loadavg_after": os.getloadavg(), "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=1) + "\n")
