@@ -410,3 +410,19 @@ def test_readme_heatmap_speed_comes_from_inference_json():
             f"DenseNet-121 + Grad-CAM") in text
     assert (f"set `OMP_WAIT_POLICY=PASSIVE` ({passive['free_cores']['predict_default_heatmap']['median_ms']:.0f} ms, "
             f"and {passive['one_core_busy']['predict_default_heatmap']['median_ms']:.0f} ms beside a busy process)") in text
+
+
+def test_saliency_doc_search_in_steps_table_is_the_oracle_benchmarks_own():
+    """docs/saliency.md shows what `saliency_oracle.py --table-only` prints from its JSONs: every
+    recorded search, from one step (exact occlusion) to 39 (the greedy search)."""
+    import subprocess
+    import sys
+    printed = subprocess.run([sys.executable, "benchmarks/saliency_oracle.py", "--table-only"], cwd=REPO,
+                             capture_output=True, text=True, check=True).stdout.strip()
+    steps = [int(line.split("|")[1]) for line in printed.splitlines()[2:]]
+    assert steps == [39, 20, 10, 5, 1] and printed in (REPO / "docs" / "saliency.md").read_text()
+    ratio = {n: _json("benchmarks", "results", f"saliency_oracle_per_step_{n}.json")["summary"] for n in (20, 10)}
+    assert ratio[20]["infill"]["drop_ratio"] >= 3 > ratio[20]["flat"]["drop_ratio"]
+    assert min(ratio[10][p]["drop_ratio"] for p in ("flat", "infill")) >= 3
+    assert ("Two steps (373 passes, each the cost of one prediction) meet the ratio under infill but not flat; "
+            "four steps meet it under both") in _flat(REPO / "docs" / "saliency.md")
