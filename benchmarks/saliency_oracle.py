@@ -57,7 +57,7 @@ def greedy_drop(predictor: Predictor, base, fill: str, k: int, per_step: int = 1
         drops = base.sign * (base.logit - z)
         take = min(per_step, k - chosen)
         picked = sorted(np.argsort(-drops, kind="stable")[:take].tolist(), reverse=True)
-        best = float(drops[picked[0]]) if take == 1 else float("nan")
+        best = float(drops[picked[0]])  # with one cell a step, the last step's drop is the set's
         for j in picked:
             current |= cells[left.pop(j)]
         chosen += take
@@ -82,7 +82,7 @@ def table(results: Path = RESULTS.parent) -> str:
     """The rounds table of docs/saliency.md, one row per recorded search, fewest passes first."""
     runs = [json.loads(p.read_text()) for p in results.glob("saliency_oracle*.json")]
     rows = ["| cells kept per step | steps | forward passes per film | flat: mean drop, ratio, films at 3x "
-            "| infill: mean drop, ratio, films at 3x | run (60 films, both perturbations) |",
+            "| infill: mean drop, ratio, films at 3x | run (all films, both perturbations) |",
             "|---|---|---|---|---|---|"]
     for r in sorted(runs, key=lambda r: -r.get("per_step", 1)):
         n = r.get("per_step", 1)

@@ -345,6 +345,16 @@ def test_readme_pacs_figures_come_from_the_throughput_benchmark():
     assert f"night of 3,000 chest films is a job of about {night:.0f} minutes" in text
 
 
+def test_pacs_doc_table_comes_from_the_throughput_benchmark():
+    rows = _json("benchmarks", "results", "pacs_throughput.json")["results"]
+    doc = (REPO / "docs" / "pacs.md").read_text()
+    for r in rows:
+        f, d = r["files"], r["dicomweb"]
+        assert (f"| {f['images_per_s']:.1f} images/s | {d['images_per_s']:.1f} images/s | "
+                f"{r['throughput_ratio_dicomweb_over_files']:.2f} | {f['rss_peak_mb']:.0f} MB | "
+                f"{d['rss_peak_mb']:.0f} MB |") in doc
+
+
 def test_readme_app_timings_come_from_the_browser_benchmark():
     serve = _json("benchmarks", "results", "app_timings.json")["summary"]["serve"]
     text = _flat(README)
