@@ -14,6 +14,11 @@ Why it is built this way:
 - https only unless plain http is allowed for a test server (`transport.check_url`); TLS
   certificates are always verified (`REQUESTS_CA_BUNDLE` names a hospital CA); credentials
   travel only in the Authorization header, never in the URL;
+- every answer is bounded (`bounded`): no redirect followed, a size cap counted as it arrives
+  (JSON answers and instance bodies alike), a deadline for each whole answer, and a time limit
+  for each study's listing and retrievals (`config.PacsLimits`); a study listing more than
+  `max_instances` is refused. urllib3 does not obey `Retry-After`: a server could ask for
+  any wait;
 - `PacsError` messages are written here, never copied from the exception below: those
   quote URLs, and a query may hold an accession number.
 """
@@ -21,14 +26,16 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, TypeVar
 
+import time
+
 import pydicom
 import requests
-from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from urllib3.util.retry import Retry
 
 from ..io.limits import MAX_FILE_BYTES
-from .config import allow_http_from_env
+from .bounded import BoundedAdapter, BoundedSession, Bounds
+from .config import PacsLimits, allow_http_from_env, limits_from
 from .errors import PacsAuthError, PacsError, PacsRefused, PacsUnavailable
 from .records import (HEADER_FIELDS, INSTANCE_FIELDS, RADIOGRAPH_MODALITIES, STUDY_FIELDS, InstanceRef, StudySummary,
                       int_or_none, value)
@@ -36,12 +43,11 @@ from .rules import MAX_SEARCH_DAYS, check_accession, check_dates, check_modality
 from .transport import BearerAuth, check_url, first_part
 
 __all__ = ["PacsError", "PacsUnavailable", "PacsAuthError", "PacsRefused", "BearerAuth", "StudySummary",
-           "InstanceRef", "PacsClient", "RADIOGRAPH_MODALITIES", "TIMEOUT", "TRIES"]
+           "InstanceRef", "PacsClient", "PacsLimits", "RADIOGRAPH_MODALITIES", "TIMEOUT", "TRIES"]
 
 TIMEOUT = (5.0, 60.0)  # seconds to connect, seconds between bytes
 TRIES = 3
 BACKOFF = 0.5  # urllib3: no wait before the 2nd try, then 2 x BACKOFF, doubling
-_CHUNK = 1 << 20
 _T = TypeVar("_T")
 
 
@@ -54,10 +60,13 @@ class PacsClient:
         timeout: (connect, read) seconds for every request.
         tries: attempts per request on connection errors and 5xx answers.
         allow_http: plain http for a test server; None reads `PNEUMO_DICOMWEB_ALLOW_HTTP`.
+        limits: instances per study, time per study and per answer, JSON answer size; None
+            reads the environment (`config.limits_from`).
     """
 
     def __init__(self, url: str, auth: AuthBase | None = None, timeout: tuple[float, float] = TIMEOUT,
-                 tries: int = TRIES, backoff: float = BACKOFF, allow_http: bool | None = None) -> None:
+                 tries: int = TRIES, backoff: float = BACKOFF, allow_http: bool | None = None,
+                 limits: PacsLimits | None = None) -> None:
         from dicomweb_client.api import DICOMwebClient
 
         parts = check_url(url, auth, allow_http_from_env() if allow_http is None else allow_http)
@@ -65,15 +74,17 @@ class PacsClient:
         self.where = parts.hostname + (f":{parts.port}" if parts.port else "")  # for messages
         self.timeout = timeout
         self.tries = tries
+        self.limits = limits_from() if limits is None else limits
         self._headers: dict[str, pydicom.Dataset] = {}
-        self.session = requests.Session()
+        self._study_started: dict[str, float] = {}
+        self.session = BoundedSession(self.where, self.limits.max_answer_bytes, self.limits.answer_seconds)
         self.session.auth = auth
         self.session.verify = True
         retry = Retry(total=tries - 1, connect=tries - 1, read=tries - 1, status=tries - 1, other=0,
                       backoff_factor=backoff, status_forcelist=range(500, 600),
                       allowed_methods=frozenset({"GET", "POST"}),  # STOW of fixed UIDs is safe to repeat
-                      raise_on_status=False)
-        adapter = HTTPAdapter(max_retries=retry)
+                      raise_on_status=False, respect_retry_after_header=False)
+        adapter = BoundedAdapter(max_retries=retry)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         # chunk_size: a store is sent as one body that urllib3 can re-send on a retry
@@ -167,13 +178,47 @@ class PacsClient:
                               f"{MAX_SEARCH_DAYS} days")
         return filters
 
+    def _study_bounds(self, study_uid: str, max_bytes: int, too_large: str) -> Bounds:
+        """One answer's bounds within a study: its own deadline, or the study's when sooner (the
+        study's clock starts at its first request: the listing, or a first retrieval)."""
+        now = time.monotonic()
+        study_end = self._study_started.setdefault(study_uid, now) + self.limits.study_seconds
+        default = self.session.default_bounds()
+        if study_end >= default.deadline:
+            return Bounds(max_bytes, default.deadline, too_large, default.too_slow)
+        return Bounds(max_bytes, study_end, too_large,
+                      f"the study took longer than its time limit ({self.limits.study_seconds:.0f} s) on the PACS at "
+                      f"{self.where}; stopped")
+
+    def _list_instances(self, study_uid: str) -> list[dict]:
+        """The study's listing, page by page, refused once it passes `limits.max_instances`: a
+        listing that never ends (every page full) must not grow without limit. A page that adds
+        no instance not already listed ends it too (a server that ignores the offset)."""
+        cap = self.limits.max_instances
+        items: list[dict] = []
+        seen: set[str] = set()
+        while True:
+            bounds = self._study_bounds(study_uid, self.limits.max_answer_bytes,
+                                        self.session.default_bounds().too_large)
+            with self.session.bounded(bounds):
+                page = self._call(lambda: self._dw.search_for_instances(
+                    study_instance_uid=study_uid, fields=INSTANCE_FIELDS, offset=len(items),
+                    limit=cap + 1 - len(items)))
+            new = [it for it in page if value(it, "SOPInstanceUID") not in seen]
+            if not new:
+                return items
+            items += new
+            seen.update(value(it, "SOPInstanceUID") for it in new)
+            if len(items) > cap:
+                raise PacsRefused(f"refused: the study lists more than {cap} instances (at least {len(items)}), the "
+                                  "limit set by max_instances (PNEUMO_DICOMWEB_MAX_INSTANCES); nothing was fetched")
+
     def instances(self, study_uid: str) -> list[InstanceRef]:
         """Every instance of a study, with what its header says it shows. Refused whole when the
         PACS lists an instance of another study or with an invalid UID: each one ends up in a
-        URL and in an output line."""
+        URL and in an output line; or more instances than `limits.max_instances`."""
         check_uid(study_uid, "study")
-        items = self._call(lambda: self._dw.search_for_instances(study_instance_uid=study_uid,
-                                                                  fields=INSTANCE_FIELDS, get_remaining=True))
+        items = self._list_instances(study_uid)
         refs = [InstanceRef(value(it, "StudyInstanceUID", study_uid), value(it, "SeriesInstanceUID"),
                             value(it, "SOPInstanceUID"), value(it, "SOPClassUID"), value(it, "Modality").upper(),
                             value(it, "ViewPosition").upper(), value(it, "BodyPartExamined").upper(),
@@ -200,23 +245,20 @@ class PacsClient:
     # --- WADO-RS -----------------------------------------------------------------------
     def retrieve(self, ref: InstanceRef, max_bytes: int = MAX_FILE_BYTES) -> bytes:
         """The instance's DICOM file as stored (`transfer-syntax=*`: no transcoding), refused once
-        it passes `max_bytes`, so a huge object never sits whole in memory."""
+        it passes `max_bytes`, so a huge object never sits whole in memory; within the answer's
+        and the study's time limits."""
         url = (f"{self.url}/studies/{check_uid(ref.study_uid, 'study')}/series/{check_uid(ref.series_uid, 'series')}"
                f"/instances/{check_uid(ref.sop_uid, 'instance')}")
         accept = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 
         def get() -> bytes:
-            with self.session.get(url, headers={"Accept": accept}, stream=True, timeout=self.timeout) as r:
-                r.raise_for_status()
-                if int(r.headers.get("Content-Length") or 0) > max_bytes + 4096:  # 4 KB for the part headers
-                    raise PacsError(f"instance too large (limit is {max_bytes // 2**20} MB)")
-                buf = bytearray()
-                for chunk in r.iter_content(_CHUNK):
-                    buf += chunk
-                    if len(buf) > max_bytes + 4096:
-                        raise PacsError(f"instance too large (limit is {max_bytes // 2**20} MB)")
-                return first_part(bytes(buf), r.headers.get("Content-Type", ""))
-        return self._call(get)
+            r = self.session.get(url, headers={"Accept": accept}, timeout=self.timeout)
+            r.raise_for_status()
+            return first_part(r.content, r.headers.get("Content-Type", ""))
+        bounds = self._study_bounds(ref.study_uid, max_bytes + 4096,  # 4 KB for the part headers
+                                    f"instance too large (limit is {max_bytes // 2**20} MB)")
+        with self.session.bounded(bounds):
+            return self._call(get)
 
     # --- STOW-RS -----------------------------------------------------------------------
     def has_instance(self, study_uid: str, sop_uid: str) -> bool:

@@ -69,7 +69,7 @@ def configured_servers() -> list[ServerConfig]:
 
 
 def _client(server: ServerConfig) -> PacsClient:
-    return PacsClient(server.url, server.auth, allow_http=server.allow_http)
+    return PacsClient(server.url, server.auth, allow_http=server.allow_http, limits=server.limits)
 
 
 def search(server: ServerConfig, accession: str = "", dates: tuple[date, ...] = (),
