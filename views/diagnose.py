@@ -60,6 +60,6 @@ else:
                        mime="text/csv", on_click="ignore")
 
     st.subheader("Case")
-    i = case_view.case_stepper([r.name for r in results])
+    i = case_view.case_stepper([r.name for r in results], [r.digest for r in results])
     with st.container(border=True):
         case_view.show_case(results[i], s, operating_point.current(s))

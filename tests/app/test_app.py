@@ -65,7 +65,7 @@ def test_two_uploads_give_a_table_of_both_and_the_first_case_in_the_viewer():
                for c in at.caption)
     table = at.dataframe[0].value
     assert list(table["file"]) == [name for name, _, _ in _examples()] and table["P(pneumonia)"].notna().all()
-    assert at.selectbox(key="case").options == [f"{i + 1} of 2: {name}" for i, (name, _, _) in enumerate(_examples())]
+    assert at.selectbox(key="case_list").options == [f"{i + 1} of 2: {name}" for i, (name, _, _) in enumerate(_examples())]
     assert not at.error
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels.count("Case report (PDF)") == 1 and "Download the table (CSV)" in labels

@@ -2,7 +2,9 @@
 results table), and the case itself (the viewer, the numbers, the heatmap's check, the
 report fields and the PDF). A batch of fifty films is read like a worklist, not scrolled.
 
-Session-state keys: `case` (the index of the case shown), `results_table_<n>` (the
+Session-state keys: `case` (the index of the case shown, the page's own: never a widget's
+value), `case_list` (the case list, set from `case` before it is drawn), `case_shown_digest`
+(the film shown, so the reader stays on it when films are added or removed), `results_table_<n>` (the
 table; `n` changes after each row picked, so picking the same row again still opens it),
 `viewer_*` (the display choices, shared by every case of the batch).
 """
@@ -25,9 +27,9 @@ if TYPE_CHECKING:
     from ...evaluation.operating_point import OperatingPoint
     from ..settings.state import Settings
 
-__all__ = ["CASE", "table_key", "open_row", "case_stepper", "warning_text", "show_case", "show_gallery_case"]
+__all__ = ["CASE", "CASE_LIST", "table_key", "open_row", "case_stepper", "warning_text", "show_case", "show_gallery_case"]
 
-CASE, _TABLE_GEN = "case", "results_table_gen"
+CASE, CASE_LIST, _SHOWN, _TABLE_GEN = "case", "case_list", "case_shown_digest", "results_table_gen"
 BORDERLINE_NOTE = "Borderline: within {b} of the threshold; the call could go either way."
 
 
@@ -48,24 +50,48 @@ def open_row(event) -> None:
         ss[_TABLE_GEN] = ss.get(_TABLE_GEN, 0) + 1
 
 
+def _current(n: int) -> int:
+    """The index of the case shown, always an int within the batch: whatever a browser sends
+    back (a stale list label after the batch changed, an index past its end) falls back to a
+    case of this batch instead of raising, because an exception in a callback stops the run
+    before the uploader is drawn, and Streamlit then drops the uploaded films."""
+    value = st.session_state.get(CASE, 0)
+    return min(max(value, 0), n - 1) if isinstance(value, int) and not isinstance(value, bool) and n > 0 else 0
+
+
 def _step(delta: int, n: int) -> None:
-    ss = st.session_state
-    ss[CASE] = min(max(int(ss.get(CASE, 0)) + delta, 0), n - 1)
+    st.session_state[CASE] = min(max(_current(n) + delta, 0), max(n - 1, 0))
 
 
-def case_stepper(names: list[str]) -> int:
-    """Previous / a case list / next; returns the index of the case to show."""
+def _picked(n: int) -> None:
+    """The case list changed: only an index of this batch is taken (see `_current`)."""
+    value = st.session_state.get(CASE_LIST)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < n:
+        st.session_state[CASE] = value
+
+
+def case_stepper(names: list[str], digests: list[str] | None = None) -> int:
+    """Previous / a case list / next; returns the index of the case to show. `CASE` is the
+    page's own state, not a widget's: the list (`CASE_LIST`) is set from it before it is
+    drawn, so a label the browser kept from an older batch can never become the case. With
+    `digests`, a film added or removed before the one shown keeps the reader on that film."""
     n = len(names)
     ss = st.session_state
-    if not isinstance(ss.get(CASE), int) or not 0 <= ss[CASE] < n:
-        ss[CASE] = 0
+    i = _current(n)
+    last_index, last_digest = ss.get(_SHOWN) or (None, None)
+    if digests and ss.get(CASE) == last_index and last_digest in digests and digests[i] != last_digest:
+        i = digests.index(last_digest)  # not stepped, but the batch changed around the film shown
+    ss[CASE] = ss[CASE_LIST] = i
+    ss[_SHOWN] = (i, digests[i] if digests and n else None)
     prev_col, pick_col, next_col = st.columns([1, 5, 1], vertical_alignment="bottom")
-    prev_col.button("← Previous", key="case_prev", on_click=_step, args=(-1, n), disabled=ss[CASE] == 0,
+    prev_col.button("← Previous", key="case_prev", on_click=_step, args=(-1, n), disabled=i == 0,
                     width="stretch")
-    pick_col.selectbox("Case", range(n), key=CASE, format_func=lambda i: f"{i + 1} of {n}: {names[i]}")
-    next_col.button("Next →", key="case_next", on_click=_step, args=(1, n), disabled=ss[CASE] == n - 1,
+    pick_col.selectbox("Case", range(n), key=CASE_LIST, on_change=_picked, args=(n,),
+                       format_func=lambda k: f"{k + 1} of {n}: {names[k]}" if isinstance(k, int) and 0 <= k < n
+                       else str(k))
+    next_col.button("Next →", key="case_next", on_click=_step, args=(1, n), disabled=i >= n - 1,
                     width="stretch")
-    return int(ss[CASE])
+    return i
 
 
 def _audit_opened(r: CaseResult) -> None:
