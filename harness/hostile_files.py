@@ -26,15 +26,7 @@ def _dicom(transfer_syntax: str, rows: int, cols: int, pixel_data: bytes, encaps
 
 def _write_dicom(transfer_syntax: str, rows: int, cols: int, pixel_data: bytes, encapsulated: bool,
                  **elements) -> bytes:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # digital X-ray
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = transfer_syntax
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
-    ds.Modality, ds.PatientName = "DX", PATIENT
-    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = rows, cols, 1, "MONOCHROME2"
+    ds = _xray_dataset(transfer_syntax, rows, cols)
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
     for k, v in elements.items():
         setattr(ds, k, v)
@@ -44,6 +36,20 @@ def _write_dicom(transfer_syntax: str, rows: int, cols: int, pixel_data: bytes, 
     buf = io.BytesIO()
     ds.save_as(buf, implicit_vr=False, little_endian=True, enforce_file_format=True)
     return buf.getvalue()
+
+
+def _xray_dataset(transfer_syntax: str, rows: int, cols: int) -> Dataset:
+    """A grey digital X-ray's header, with a patient name for an error line to leak."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # digital X-ray
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = transfer_syntax
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Modality, ds.PatientName = "DX", PATIENT
+    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = rows, cols, 1, "MONOCHROME2"
+    return ds
 
 
 def j2k_codestream(side: int = 64) -> bytes:
@@ -174,3 +180,57 @@ def rss_mb() -> float:
     """This process's resident memory now, in MB."""
     with open("/proc/self/status") as fh:
         return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS")) / 1024
+
+
+# --- float films (issue #27): decoded fine, then NaN downstream took the whole batch down -------
+_FLOAT_ELEMENT = {np.dtype(np.float32): ("FloatPixelData", 32), np.dtype(np.float64): ("DoubleFloatPixelData", 64)}
+
+
+def array_dicom(pixels: np.ndarray, **elements) -> bytes:
+    """A grey DICOM holding `pixels` as stored: uint8/uint16/int16 in Pixel Data, float32 in
+    Float Pixel Data (7FE0,0008), float64 in Double Float Pixel Data (7FE0,0009); `elements`
+    override or add header fields (a wrong Rows, a rescale, a window...)."""
+    a = np.ascontiguousarray(pixels)
+    ds = _xray_dataset(ExplicitVRLittleEndian, *a.shape)
+    if a.dtype in _FLOAT_ELEMENT:
+        keyword, bits = _FLOAT_ELEMENT[a.dtype]
+        ds.BitsAllocated = bits
+        setattr(ds, keyword, a.astype(a.dtype.newbyteorder("<")).tobytes())
+    else:
+        bits = a.dtype.itemsize * 8
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = bits, bits, bits - 1
+        ds.PixelRepresentation = int(a.dtype.kind == "i")
+        ds.PixelData = a.astype(a.dtype.newbyteorder("<")).tobytes()
+    for k, v in elements.items():
+        setattr(ds, k, v)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():  # pydicom warns, quoting the crafted values, as it writes them
+        warnings.simplefilter("ignore")
+        ds.save_as(buf, implicit_vr=False, little_endian=True, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def float_ramp(side: int = 64, lo: float = 0.0, hi: float = 1.0, dtype=np.float32) -> np.ndarray:
+    """A side x side ramp from lo to hi, in float64 as a weighted mean of its ends, so even
+    +-1e308 ends neither overflow nor lose their extremes."""
+    t = np.linspace(0.0, 1.0, side * side).reshape(side, side)
+    return (lo * (1.0 - t) + hi * t).astype(dtype)
+
+
+def float_dicom_with_infinity(side: int = 64) -> bytes:
+    """The attack of issue #27: Float Pixel Data, a ramp with +inf and -inf in its first pixels."""
+    a = float_ramp(side)
+    a.flat[:2] = np.inf, -np.inf
+    return array_dicom(a)
+
+
+def float_tiff(pixels: np.ndarray) -> bytes:
+    """A 32-bit float TIFF (Pillow mode F) of `pixels`."""
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(pixels, np.float32), mode="F").save(buf, "TIFF")
+    return buf.getvalue()
+
+
+def extreme_float_tiff(side: int = 64) -> bytes:
+    """The other attack of issue #27: a float TIFF whose values ramp from -3e38 to +3e38."""
+    return float_tiff(float_ramp(side, -3e38, 3e38))

@@ -120,7 +120,9 @@ def grey_level_concentration(pixels: np.ndarray, levels: int = POSTERISED_LEVELS
     """
     a = np.asarray(pixels)
     step = max(1, int(np.sqrt(a.size / 1e6)))
-    q = np.clip(np.rint(a[::step, ::step] * 255.0), 0, 255).astype(np.int64).ravel()
+    # ingest refuses NaN and infinity; should one come anyway, it counts as black, never as a negative bin
+    a = np.nan_to_num(np.asarray(a[::step, ::step], np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    q = np.clip(np.rint(a * 255.0), 0, 255).astype(np.int64).ravel()
     if q.size == 0:
         return 1.0
     hist = np.bincount(q, minlength=256)

@@ -13,7 +13,7 @@ from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, Implic
 
 from .codestream import check_codestream
 from .header_policy import CODE_STRING, header_reason
-from .limits import IngestError, check_pixel_count, min_max
+from .limits import IngestError, check_finite, check_pixel_count, min_max
 
 __all__ = ["decode_dicom"]
 
@@ -67,7 +67,9 @@ def decode_dicom(data: bytes, warnings: list[str], force: bool) -> tuple[np.ndar
         raise
     except Exception:  # noqa: BLE001
         raise IngestError(_pixel_error(ds.file_meta.get("TransferSyntaxUID"))) from None
-    arr = apply_modality_lut(arr, ds)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing rescale is refused just below
+        arr = apply_modality_lut(arr, ds)
+    check_finite(arr)  # Float Pixel Data may hold NaN or infinity; a rescale may overflow to it
     voi_range = _voi_output_range(ds)
     arr = apply_voi_lut(arr, ds)
     pixels = min_max(arr) if voi_range is None else _to_unit(arr, *voi_range)

@@ -16,7 +16,7 @@ import numpy as np
 
 from .dicom import decode_dicom
 from .limits import (BLANK_WARNING, COLOUR_WARN_LEVEL, COLOUR_WARNING, MAX_ASPECT, MAX_FILE_BYTES, MIN_SIDE,
-                     DecodeMemoryError, IngestError)
+                     DecodeMemoryError, IngestError, check_unit)
 from .pictures import colour_saturation, decode_picture
 from .scan import DICOM_SUFFIXES
 
@@ -73,6 +73,7 @@ def load(source: bytes | str | Path, name: str | None = None) -> Radiograph:
         raise DecodeMemoryError() from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad input
         raise IngestError(f"cannot decode image ({type(exc).__name__})") from exc
+    check_unit(pixels)  # the promise to the model side: finite, in [0, 1], whatever the decoder did
     _check_geometry(pixels, warnings)
     return Radiograph(pixels=pixels, source_format=fmt, warnings=warnings, metadata=metadata,
                       colour_saturation=measured.get("colour_saturation", 0.0))

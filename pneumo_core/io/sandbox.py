@@ -28,7 +28,7 @@ import numpy as np
 from .budget import HEAVY_WORKERS
 from .decode_worker import read_message, write_message
 from .ingest import Radiograph, read_source
-from .limits import IngestError
+from .limits import IngestError, check_unit
 from .scan import DICOM_SUFFIXES
 
 __all__ = ["DecodePool", "load_untrusted", "default_pool", "WORKER_MEMORY_BYTES", "WORKER_CPU_SECONDS",
@@ -149,14 +149,21 @@ class DecodePool:
 
 
 def _radiograph(header: dict, payload: bytearray) -> Radiograph:
+    """The worker's reply, trusted no further than its shape: a reply that does not parse, or
+    pixels that are not finite values in [0, 1], are the file's error, not the server's."""
     if not header.get("ok"):
         raise IngestError(" ".join(str(header.get("error", "cannot decode image")).split())[:200])
-    h, w = (int(v) for v in header["shape"])
-    pixels = np.frombuffer(payload, dtype=np.float32, count=h * w).reshape(h, w)  # writable: a bytearray
-    return Radiograph(pixels=pixels, source_format=str(header["format"]),
-                      warnings=[str(x) for x in header["warnings"]],
-                      metadata={str(k): str(v) for k, v in header["metadata"].items()},
-                      colour_saturation=float(header["saturation"]))
+    try:
+        h, w = (int(v) for v in header["shape"])
+        pixels = np.frombuffer(payload, dtype=np.float32, count=h * w).reshape(h, w)  # writable: a bytearray
+        rad = Radiograph(pixels=pixels, source_format=str(header["format"]),
+                         warnings=[str(x) for x in header["warnings"]],
+                         metadata={str(k): str(v) for k, v in header["metadata"].items()},
+                         colour_saturation=float(header["saturation"]))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise IngestError("image refused: the decoder's reply could not be read") from None
+    check_unit(rad.pixels)
+    return rad
 
 
 _DEFAULT: DecodePool | None = None
