@@ -9,6 +9,13 @@ the launcher refuses it, in one line and before the model loads, unless login is
 (`exposure_problem`). The options are resolved by Streamlit's own parser (flags, `STREAMLIT_*`
 variables, config files), so the check sees what the server will do.
 
+One directory: `streamlit run` reads `.streamlit/` both from the directory it is started in and
+from the entrypoint's, the latter winning, so a check made from elsewhere read other files than
+the server then loaded. The launcher therefore always moves into the installation's directory
+first (`enter_installation`): the check and the server read the same `~/.streamlit` and
+`<installation>/.streamlit` files, from wherever `make run` was typed. Relative paths given in
+flags or variables keep meaning what they meant where they were typed.
+
 Warm-up: Streamlit runs the app's script only when a browser connects, so under a plain
 `streamlit run` the first visitor waits for torch, the model, the CAM stack and their
 first passes. Here they are done (`warmup.warm_up(wait=True)`) before the server takes
@@ -20,16 +27,22 @@ from __future__ import annotations
 import importlib
 import ipaddress
 import logging
+import os
 import sys
 import time
-from typing import Sequence
+from pathlib import Path
+from typing import MutableMapping, Sequence
 
 from .runtime.paths import REPO_DIR
 
-__all__ = ["main", "ENTRYPOINT", "check_exposure", "exposure_problem", "is_loopback"]
+__all__ = ["main", "ENTRYPOINT", "check_exposure", "enter_installation", "exposure_problem", "is_loopback"]
 
 ENTRYPOINT = REPO_DIR / "streamlit_app.py"
 _SEE = "See docs/serving.md, or serve on 127.0.0.1 with the shipped .streamlit/config.toml."
+# options and variables whose value is a path, so relative to the directory the command was typed in
+_PATH_FLAGS = ("--secrets.files", "--server.sslCertFile", "--server.sslKeyFile")
+_PATH_VARIABLES = ("STREAMLIT_SECRETS_FILES", "STREAMLIT_SERVER_SSL_CERT_FILE", "STREAMLIT_SERVER_SSL_KEY_FILE",
+                   "PNEUMO_AUDIT_LOG", "PNEUMO_AUDIT_ANCHOR")
 _QUIET = ("streamlit.runtime.caching.cache_data_api", "streamlit.runtime.scriptrunner_utils.script_run_context")
 
 
@@ -98,9 +111,54 @@ def _login_problem() -> str | None:
     return None
 
 
+def _absolute(value: str, start: Path) -> str:
+    if not value or value.startswith("syslog"):  # PNEUMO_AUDIT_ANCHOR may name syslog, not a file
+        return value
+    return str(start / Path(value).expanduser())  # an absolute path stays as it is
+
+
+def enter_installation(argv: Sequence[str], environ: MutableMapping[str, str] | None = None) -> list[str]:
+    """Moves into the installation's directory (the entrypoint's), where `streamlit run` reads the same `.streamlit/` files as the
+    launcher's check, and returns `argv` with relative paths (secrets, TLS files) made absolute against the
+    directory it was typed in; path variables in `environ` (default `os.environ`) are made absolute too."""
+    environ = os.environ if environ is None else environ
+    start = Path.cwd()
+    out: list[str] = []
+    pending = False
+    for token in argv:
+        name, eq, value = token.partition("=")
+        if pending:
+            out.append(_absolute(token, start))
+        elif name in _PATH_FLAGS and eq:
+            out.append(f"{name}={_absolute(value, start)}")
+        else:
+            out.append(token)
+        pending = not pending and not eq and name in _PATH_FLAGS
+    for key in _PATH_VARIABLES:
+        if not environ.get(key):
+            continue
+        if key == "STREAMLIT_SECRETS_FILES":  # a list, split on white space as Streamlit's parser does
+            environ[key] = " ".join(_absolute(v, start) for v in environ[key].split())
+        else:
+            environ[key] = _absolute(environ[key], start)
+    home, ignored = ENTRYPOINT.parent, start / ".streamlit"
+    if start.resolve() != home.resolve() and ignored.is_dir():
+        print(f"pneumo: not reading {ignored}: the app's settings are in {home / '.streamlit'} and "
+              "~/.streamlit, STREAMLIT_* variables and flags, whatever directory it is started from",
+              file=sys.stderr, flush=True)
+    os.chdir(home)
+    return out
+
+
 def check_exposure(argv: Sequence[str]) -> str | None:
     """Resolves the options `streamlit run` would use with `argv` and checks them (`exposure_problem`);
-    an `[auth]` section that `st.login` could not use is refused wherever the app listens."""
+    an `[auth]` section that `st.login` could not use is refused wherever the app listens.
+
+    Raises:
+        RuntimeError: when not called from the installation's directory (`enter_installation`), where
+            the server would read other `.streamlit/` files than this check."""
+    if Path.cwd().resolve() != ENTRYPOINT.parent.resolve():
+        raise RuntimeError(f"check_exposure must run in {ENTRYPOINT.parent} (enter_installation), not {Path.cwd()}")
     import click
     from streamlit import config
     from streamlit.web import bootstrap, cli
@@ -117,16 +175,28 @@ def check_exposure(argv: Sequence[str]) -> str | None:
                             login_problem)
 
 
+def _checked() -> str:
+    """What the check approved, on one line (the server resolves the same files: `enter_installation`)."""
+    from streamlit import config
+
+    from .access import identity
+    address = config.get_option("server.address") or "every interface"
+    hosts = ", ".join(config.get_option("server.allowedHosts") or ()) or "any"
+    return (f"settings from {ENTRYPOINT.parent / '.streamlit'}; listening on {address}, host names {hosts}, "
+            f"login {'on' if identity.login_configured() else 'off'}")
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Checks the exposure, warms up, then runs `streamlit run streamlit_app.py` with `argv`;
-    returns when the server stops. Exits with status 2 and one line when the exposure is refused."""
-    argv = sys.argv[1:] if argv is None else list(argv)
+    """Moves into the installation, checks the exposure, warms up, then runs `streamlit run streamlit_app.py`
+    with `argv` there; returns when the server stops. Exits with status 2 and one line when the exposure is refused."""
+    argv = enter_installation(sys.argv[1:] if argv is None else argv)
     t0 = time.monotonic()
     importlib.import_module("streamlit")  # creates its loggers, with their levels
     problem = check_exposure(argv)
     if problem:
         print(f"pneumo: {problem}", file=sys.stderr, flush=True)
         raise SystemExit(2)
+    print(f"pneumo: {_checked()}", flush=True)
     # "No runtime found" and "missing ScriptRunContext" are expected here: the runtime starts below
     quiet = [logging.getLogger(name) for name in _QUIET]
     levels = [q.level for q in quiet]

@@ -83,3 +83,118 @@ def test_a_plain_streamlit_run_listens_on_loopback_and_accepts_only_loopback_hos
     done = subprocess.run([sys.executable, "-c", code], cwd=paths.REPO_DIR, capture_output=True, text=True, timeout=60)
     address, hosts = json.loads(done.stdout)
     assert address == "127.0.0.1" and set(hosts) == {"localhost", "127.0.0.1", "::1"}
+
+
+# --- started from another directory (issue 27, item 8): the check and the server read the same files ---
+
+_COMPLETE_LOGIN = """[auth]
+redirect_uri = "https://pneumo.hospital.example/oauth2callback"
+cookie_secret = "0123456789abcdef0123456789abcdef"
+client_id = "pneumo"
+client_secret = "not-a-real-secret"
+server_metadata_url = "https://idp.hospital.example/.well-known/openid-configuration"
+"""
+
+# Runs the launcher with the model's warm-up stubbed (it is not what these tests are about); once the server
+# runs, prints from inside it the settings it serves with, then ends the process.
+_STARTED = """
+import json, os, pathlib, sys, threading, time
+from pneumo_core.app import serve
+from pneumo_core.app.runtime import warmup
+warmup.warm_up = lambda wait=True: None
+if os.environ.get("TEST_ENTRYPOINT"):  # a stand-in installation, with settings of its own
+    serve.ENTRYPOINT = pathlib.Path(os.environ["TEST_ENTRYPOINT"])
+def report() -> None:
+    from streamlit.runtime import Runtime
+    while not (Runtime.exists() and Runtime.instance().state.name == "NO_SESSIONS_CONNECTED"):
+        time.sleep(0.1)
+    from streamlit import config
+    from pneumo_core.app.access import identity
+    print("SERVER " + json.dumps({"address": config.get_option("server.address"), "cwd": os.getcwd(),
+          "hosts": list(config.get_option("server.allowedHosts")), "login": identity.login_configured()}), flush=True)
+    os._exit(0)
+threading.Thread(target=report, daemon=True).start()
+serve.main(sys.argv[1:])
+"""
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve_from(cwd, *args: str, **env: str) -> tuple[subprocess.CompletedProcess, dict | None]:
+    home = cwd / "home"  # no ~/.streamlit of the runner's
+    home.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(paths.REPO_DIR), "HOME": str(home), **env}
+    done = subprocess.run([sys.executable, "-c", _STARTED, "--server.port", str(_free_port()), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120, env=env)
+    server = [json.loads(line[7:]) for line in done.stdout.splitlines() if line.startswith("SERVER ")]
+    return done, (server[0] if server else None)
+
+
+def test_started_from_a_bare_directory_the_launcher_serves_the_installations_loopback_settings(tmp_path):
+    done, server = _serve_from(tmp_path)
+    assert server is not None, done.stderr[-2000:]  # before: refused, having read no config.toml at all
+    assert server["address"] == "127.0.0.1" and server["login"] is False and server["cwd"] == str(paths.REPO_DIR)
+    assert "pneumo: settings from" in done.stdout and "listening on 127.0.0.1" in done.stdout
+
+
+def test_started_from_a_directory_with_its_own_settings_the_launcher_checks_what_the_server_loads(tmp_path):
+    own = tmp_path / ".streamlit"
+    own.mkdir()
+    (own / "config.toml").write_text('[server]\naddress = "0.0.0.0"\nallowedHosts = ["pneumo.hospital.example"]\n')
+    (own / "secrets.toml").write_text(_COMPLETE_LOGIN)
+    done, server = _serve_from(tmp_path)
+    assert server is not None, done.stderr[-2000:]
+    checked = next(line for line in done.stdout.splitlines() if line.startswith("pneumo: settings from"))
+    assert f"listening on {server['address']}, host names {', '.join(server['hosts'])}, " \
+           f"login {'on' if server['login'] else 'off'}" in checked  # before: the check approved another set
+    assert f"not reading {own}" in done.stderr and server["login"] is False and is_loopback(server["address"])
+
+
+def test_relative_paths_typed_elsewhere_keep_their_meaning_in_the_installation(tmp_path, monkeypatch):
+    from pneumo_core.app.serve import enter_installation
+    monkeypatch.chdir(tmp_path)
+    env = {"PNEUMO_AUDIT_LOG": "var/a.jsonl", "STREAMLIT_SECRETS_FILES": "s1.toml /etc/s2.toml",
+           "PNEUMO_AUDIT_ANCHOR": "syslog://loghost"}
+    argv = enter_installation(["--secrets.files", "s.toml", "--server.sslCertFile=c.pem", "--server.port", "9"], env)
+    assert os.getcwd() == str(paths.REPO_DIR)
+    assert argv == ["--secrets.files", str(tmp_path / "s.toml"), f"--server.sslCertFile={tmp_path / 'c.pem'}",
+                    "--server.port", "9"]
+    assert env == {"PNEUMO_AUDIT_LOG": str(tmp_path / "var/a.jsonl"),
+                   "STREAMLIT_SECRETS_FILES": f"{tmp_path / 's1.toml'} /etc/s2.toml", "PNEUMO_AUDIT_ANCHOR": "syslog://loghost"}
+
+
+def test_a_login_in_secrets_named_relative_to_another_directory_is_the_one_checked(tmp_path):
+    (tmp_path / "team.toml").write_text('[auth]\nredirect_uri = "https://pneumo.hospital.example/oauth2callback"\n')
+    done = subprocess.run([sys.executable, "-m", "pneumo_core.app.serve", "--secrets.files", "team.toml"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(paths.REPO_DIR), "HOME": str(tmp_path / "absent")})
+    assert done.returncode == 2 and "incomplete login" in done.stderr  # read from tmp_path, not the installation
+
+
+@pytest.mark.parametrize("installation_login", [False, True])
+def test_an_installation_serving_a_team_is_checked_from_any_directory_never_every_interface_without_login(
+        tmp_path, installation_login):
+    """The issue's case: the installation listens beyond loopback for a team; started from a directory whose own
+    settings say loopback and hold secrets without [auth], the old check passed and the server then listened on
+    every interface without login (the check's secrets, cached, were the ones the server used)."""
+    installation, elsewhere = tmp_path / "installation", tmp_path / "elsewhere"
+    (installation / ".streamlit").mkdir(parents=True)
+    (installation / "streamlit_app.py").write_text("import streamlit as st\nst.write('app')\n")
+    (installation / ".streamlit" / "config.toml").write_text(
+        '[server]\naddress = "0.0.0.0"\nallowedHosts = ["pneumo.hospital.example"]\n')
+    (installation / ".streamlit" / "secrets.toml").write_text(_COMPLETE_LOGIN if installation_login else "[pacs]\n")
+    (elsewhere / ".streamlit").mkdir(parents=True)
+    (elsewhere / ".streamlit" / "config.toml").write_text('[server]\naddress = "127.0.0.1"\nallowedHosts = ["localhost"]\n')
+    (elsewhere / ".streamlit" / "secrets.toml").write_text("[pacs]\n")
+    done, server = _serve_from(elsewhere, TEST_ENTRYPOINT=str(installation / "streamlit_app.py"))
+    if installation_login:
+        assert server == {"address": "0.0.0.0", "cwd": str(installation), "hosts": ["pneumo.hospital.example"],
+                          "login": True}, done.stderr[-2000:]
+    else:
+        assert server is None and done.returncode == 2, server
+        assert "pneumo: refusing to listen on 0.0.0.0 without login" in done.stderr
