@@ -260,3 +260,16 @@ def test_a_syslog_anchor_sends_each_hash_and_an_export_of_it_verifies(tmp_path):
     assert log.verify(anchor=export)[0] == []
     log.path.write_text("\n".join(_lines(log)[:2]) + "\n")
     assert "cut" in log.verify(anchor=export)[0][0].reason
+
+
+@pytest.mark.parametrize("spec", ["syslog+tcp://127.0.0.1:{port}", "{missing_socket}"])
+def test_a_syslog_anchor_that_cannot_be_reached_fails_the_append_instead_of_anchoring_nothing(tmp_path, spec):
+    import socket
+    from pneumo_core.audit import SyslogAnchor, anchor_from
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    anchor = (SyslogAnchor(str(tmp_path / "no-dev-log")) if spec == "{missing_socket}"
+              else anchor_from(spec.format(port=port)))
+    with pytest.raises(AuditError, match="could not be written"):
+        AuditLog(tmp_path / "audit.jsonl", anchor=anchor).append("a@example.org", "login")

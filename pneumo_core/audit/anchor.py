@@ -7,7 +7,9 @@ both: `audit --verify --anchor FILE` compares the trail with it.
 
 `PNEUMO_AUDIT_ANCHOR` names the sink: a file path (opened `O_APPEND` for every record, so nothing this
 program does can rewrite a line already there; put it on another host or append-only storage, e.g.
-`chattr +a`), `syslog` (the local `/dev/log`) or `syslog://host[:port]` (UDP, as `logger -n`).
+`chattr +a`), `syslog` (the local `/dev/log`, which the system logger forwards as configured),
+`syslog+tcp://host[:port]` (TCP: a server that cannot be reached fails the record) or
+`syslog://host[:port]` (UDP, as `logger -n`: a lost datagram goes unnoticed until `--verify`).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import logging
 import logging.handlers
 import os
 import re
+import socket
 from pathlib import Path
 from typing import Iterator, Protocol
 from urllib.parse import urlsplit
@@ -58,11 +61,13 @@ class _RaisingSysLogHandler(logging.handlers.SysLogHandler):
 class SyslogAnchor:
     """The system log (`/dev/log`) or a remote syslog server over UDP, via the standard library's handler."""
 
-    def __init__(self, address: str | tuple[str, int] = "/dev/log") -> None:
+    def __init__(self, address: str | tuple[str, int] = "/dev/log", tcp: bool = False) -> None:
         self.address = address
+        self.tcp = tcp
 
     def write(self, seq: int, digest: str) -> None:
-        handler = _RaisingSysLogHandler(address=self.address, facility=logging.handlers.SysLogHandler.LOG_AUTHPRIV)
+        handler = _RaisingSysLogHandler(address=self.address, facility=logging.handlers.SysLogHandler.LOG_AUTHPRIV,
+                                        socktype=socket.SOCK_STREAM if self.tcp else None)
         handler.append_nul = False  # a NUL after the message would end up in the exported line
         handler.setFormatter(logging.Formatter(f"{SYSLOG_TAG}: %(message)s"))
         try:
@@ -71,7 +76,7 @@ class SyslogAnchor:
             handler.close()
 
     def __repr__(self) -> str:
-        return f"SyslogAnchor({self.address!r})"
+        return f"SyslogAnchor({self.address!r}{', tcp' if self.tcp else ''})"
 
 
 def anchor_from(spec: str | None) -> Anchor | None:
@@ -80,11 +85,11 @@ def anchor_from(spec: str | None) -> Anchor | None:
         return None
     if spec == "syslog":
         return SyslogAnchor()
-    if spec.startswith("syslog://"):
+    if spec.startswith(("syslog://", "syslog+tcp://")):
         url = urlsplit(spec)
         if not url.hostname:
             raise ValueError(f"{ENV_ANCHOR}: no host in {spec!r}")
-        return SyslogAnchor((url.hostname, url.port or 514))
+        return SyslogAnchor((url.hostname, url.port or 514), tcp=url.scheme == "syslog+tcp")
     return FileAnchor(Path(spec).expanduser().absolute())
 
 
