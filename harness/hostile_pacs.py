@@ -10,7 +10,9 @@
 - `redirect`: a normal one-instance study whose WADO-RS answer is `302` to plain http on
   another loopback port (`HostilePacs.target_hits` counts the requests that reach it);
 - `redirect-search`: every search answers `302` to that port;
-- `trickle`: every answer, status line included, one byte a second;
+- `trickle`: every answer, status line included, one byte a second; `trickle-headers`: the
+  status line at once, the rest one byte a second; `trickle-body`: status line and headers at
+  once, then a body with no Content-Length one byte a second;
 - `retry-after`: every answer is `503` with `Retry-After: 3600`.
 
 Searches for a study answer that study (`STUDY_UID` by default), and the connection check's
@@ -38,7 +40,8 @@ __all__ = ["HOSTILE_UID", "STUDY_UID", "PAGE", "MODES", "HostilePacs", "hostile_
 HOSTILE_UID = "1.2.3/../../../../system"
 STUDY_UID = "1.2.3"
 PAGE = 1000  # a full page when the client asks for no limit
-MODES = ("foreign-uid", "endless", "huge", "redirect", "redirect-search", "trickle", "retry-after")
+MODES = ("foreign-uid", "endless", "huge", "redirect", "redirect-search", "trickle", "trickle-headers",
+         "trickle-body", "retry-after")
 JSON = "application/dicom+json"
 
 
@@ -64,7 +67,7 @@ class HostilePacs(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         parts = url.path.strip("/").split("/")  # dicom-web, studies[, uid, instances | series, s, instances, sop]
         wado = len(parts) == 7
-        if self.mode == "trickle":
+        if self.mode.startswith("trickle"):
             return self._trickle()
         if self.mode == "retry-after":
             return self._answer(503, b"", extra={"Retry-After": "3600"})
@@ -117,15 +120,23 @@ class HostilePacs(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _trickle(self) -> None:
-        """A whole valid answer, status line included, one byte a second."""
-        answer = (b"HTTP/1.1 200 OK\r\nContent-Type: " + JSON.encode() + b"\r\nContent-Length: 2\r\n\r\n[]")
-        for i in range(len(answer)):
-            if self.stop.wait(1.0):
-                break
-            try:
-                self.wfile.write(answer[i:i + 1])
-            except OSError:
-                break
+        """A whole valid answer one byte a second, from the first byte, the headers or the body."""
+        head = b"HTTP/1.1 200 OK\r\n"
+        if self.mode == "trickle-body":
+            head += b"Content-Type: " + JSON.encode() + b"\r\nConnection: close\r\n\r\n"
+            rest = b"[" + b" " * 100 + b"]"
+        else:
+            rest = b"Content-Type: " + JSON.encode() + b"\r\nContent-Length: 2\r\n\r\n[]"
+            if self.mode == "trickle":
+                head, rest = b"", head + rest
+        try:
+            self.wfile.write(head)
+            for i in range(len(rest)):
+                if self.stop.wait(1.0):
+                    break
+                self.wfile.write(rest[i:i + 1])
+        except OSError:
+            pass
         self.close_connection = True
 
     def log_message(self, *args):

@@ -154,6 +154,8 @@ class BoundedSession(requests.Session):
                 raise PacsError(f"the PACS at {self.where} answered with a redirect (HTTP {r.status_code}); "
                                 "redirects are not followed")
             body = _read(r, b.max_bytes, b.too_large)
+            if watch.fired:  # a socket shut mid-headers reads as their end: what came is not the answer
+                raise PacsUnavailable(b.too_slow)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
             if watch.fired:
                 raise PacsUnavailable(b.too_slow) from None

@@ -180,15 +180,18 @@ class PacsClient:
 
     def _study_bounds(self, study_uid: str, max_bytes: int, too_large: str) -> Bounds:
         """One answer's bounds within a study: its own deadline, or the study's when sooner (the
-        study's clock starts at its first request: the listing, or a first retrieval)."""
+        study's clock starts at its first request: the listing, or a first retrieval); refused
+        before any request once the study's time has run out."""
         now = time.monotonic()
         study_end = self._study_started.setdefault(study_uid, now) + self.limits.study_seconds
         default = self.session.default_bounds()
         if study_end >= default.deadline:
             return Bounds(max_bytes, default.deadline, too_large, default.too_slow)
-        return Bounds(max_bytes, study_end, too_large,
-                      f"the study took longer than its time limit ({self.limits.study_seconds:.0f} s) on the PACS at "
-                      f"{self.where}; stopped")
+        too_slow = (f"the study took longer than its time limit ({self.limits.study_seconds:.0f} s) on the PACS at "
+                    f"{self.where}; stopped")
+        if study_end <= now:  # nothing more is asked of this study
+            raise PacsUnavailable(too_slow)
+        return Bounds(max_bytes, study_end, too_large, too_slow)
 
     def _list_instances(self, study_uid: str) -> list[dict]:
         """The study's listing, page by page, refused once it passes `limits.max_instances`: a
