@@ -87,11 +87,19 @@ class _HTTPSPool(HTTPSConnectionPool):
 
 
 class BoundedAdapter(HTTPAdapter):
-    """An adapter whose connections hand their socket to the request's watch."""
+    """An adapter whose connections hand their socket to the request's watch, directly or
+    through an HTTP proxy (`HTTPS_PROXY`). A SOCKS proxy keeps its own connections, which the
+    timer cannot reach: there only the size caps and the per-read timeout hold."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> urllib3.PoolManager:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        if isinstance(manager, urllib3.ProxyManager):
+            manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        return manager
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,16 @@ def test_a_server_trickling_a_byte_a_second_is_stopped_at_the_answer_deadline(mo
     assert 2 <= elapsed < 6  # the deadline, plus urllib3's retries on the shut sockets (1 s back-off)
 
 
+def test_a_trickle_through_an_http_proxy_is_stopped_at_the_deadline_too():
+    with hostile_pacs("trickle-headers") as url, _stub_client(url, answer_seconds=2) as client:
+        client.session.proxies = {"http": url.rsplit("/", 1)[0]}  # the stub answers as the proxy too
+        t0 = time.monotonic()
+        with pytest.raises(PacsUnavailable, match=r"did not send a whole answer within 2 s; stopped$"):
+            client.instances(STUDY_UID)
+        assert time.monotonic() - t0 < 6
+    assert HostilePacs.sent[0][1].startswith("http://127.0.0.1:")  # it went through the proxy
+
+
 def test_retry_after_an_hour_is_not_obeyed():
     with hostile_pacs("retry-after") as url, _stub_client(url) as client:
         t0 = time.monotonic()
