@@ -22,9 +22,11 @@ from torch import nn
 from ..calibration.recalibration import Recalibration, logit, prior_shift, sigmoid
 from ..calibration.site import SiteProfile, SiteProfileError, files_digest
 from .method import MIN_FILMS, Adaptation
+from .score_mixture import MixtureFit, ScoreMixture
 from .normalisation import Statistics, apply_statistics
 
-__all__ = ["build_adapted_profile", "profile_statistics", "adapted_model", "check_film_count"]
+__all__ = ["build_adapted_profile", "build_operating_point_profile", "profile_statistics", "adapted_model",
+           "check_film_count"]
 
 _SIGNIFICANT = 7  # digits kept in the profile's JSON: float32 moments round-trip
 
@@ -82,3 +84,44 @@ def build_adapted_profile(adaptation: Adaptation, files: Sequence[str], *, name:
                     "estimated_prevalence": float(adaptation.prevalence),
                     "source_prevalence": float(adaptation.source_prevalence),
                     "layers": _encode(adaptation.statistics)})
+
+
+def build_operating_point_profile(fit: MixtureFit, method: ScoreMixture, files: Sequence[str], *, name: str, model: str,
+                                  model_sha256: str, thresholds: dict[str, float], threshold_rule: str,
+                                  source_prevalence: float) -> SiteProfile:
+    """The profile of an operating point fitted on a site's scores. The shown probability is
+    the source's, moved by the threshold's offset and then to the estimated prevalence; the
+    named thresholds move with it, so the call is PNEUMONIA exactly when the film's
+    calibrated logit reaches the fitted threshold."""
+    from .. import __version__
+    check_film_count(len(files))
+    source_threshold = float(logit(thresholds["balanced"]))
+    prior = float(logit(fit.prevalence) - logit(source_prevalence))
+    intercept = source_threshold - fit.threshold + prior
+    moved = {k: float(sigmoid(logit(t) + prior)) for k, t in thresholds.items()}
+    fitted = (f"P >= {moved['balanced']:.3g} here: a film is called PNEUMONIA when its score reaches the point where "
+              "this site's own two groups of films separate")
+    if fit.fallback is not None:
+        rules = {k: f"the model's own {k} threshold ({threshold_rule}), kept: {fit.fallback}" for k in moved}
+    else:
+        rules = {k: fitted if k == "balanced" else
+                 f"the model's own {k} threshold ({threshold_rule}), moved with the balanced one: P >= {moved[k]:.3g}"
+                 for k in moved}
+    return SiteProfile(
+        name=name, model=model, model_sha256=model_sha256, intercept=intercept, slope=1.0, slope_fitted=False,
+        thresholds=moved, threshold_rules=rules, counts={"NORMAL": 0, "PNEUMONIA": 0}, patients=0,
+        sample_prevalence=float(fit.prevalence), site_prevalence=float(fit.prevalence),
+        prevalence_source="estimated without labels (EM on the site's scores)", cost_ratio=1.0,
+        estimates={}, files_sha256=files_digest(files),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), pneumo_core_version=__version__,
+        recalibration_rule="the source probability moved by the fitted threshold's offset, then by Bayes' rule on the "
+                           "odds to the estimated prevalence",
+        warnings=["adapted without labels: no measured accuracy at this site; the adaptation study "
+                  "(docs/site-adaptation.md) says how the method does at other sites"]
+                 + ([f"operating point kept at the model's own: {fit.fallback}"] if fit.fallback else []),
+        adaptation={"method": method.name, "description": method.describe(), "films": len(files),
+                    "estimated_prevalence": float(fit.prevalence), "source_prevalence": float(source_prevalence),
+                    "layers": {}, "threshold_logit": float(fit.threshold), "source_threshold_logit": source_threshold,
+                    "fallback": fit.fallback,
+                    "fitted_sensitivity": None if fit.fallback else float(fit.sensitivity),
+                    "fitted_specificity": None if fit.fallback else float(fit.specificity)})

@@ -13,7 +13,8 @@ from ..calibration.site import SiteProfileError
 if TYPE_CHECKING:
     from ..models.bundle import ModelBundle
 
-__all__ = ["CLASS_MOMENTS", "source_prevalence", "load_class_moments", "save_class_moments", "measure_class_moments"]
+__all__ = ["CLASS_MOMENTS", "SOURCE_SCORES", "source_prevalence", "load_class_moments", "save_class_moments",
+           "measure_class_moments", "save_source_scores", "load_source_scores"]
 
 CLASS_MOMENTS = "class_moments.npz"
 _DEEPEST = 48  # moments for this many layers from the end: every candidate's (method.CANDIDATES)
@@ -56,3 +57,24 @@ def measure_class_moments(bundle: ModelBundle, images_u8: np.ndarray, labels: np
     from .normalisation import adapted_layers, class_moments
     layers = adapted_layers(bundle.model, _DEEPEST)
     return class_moments(bundle.model, _batches(images_u8, np.asarray(labels), bundle.spec), layers)
+
+
+SOURCE_SCORES = "source_scores.npz"
+
+
+def save_source_scores(logits: np.ndarray, labels: np.ndarray, directory: str | Path) -> Path:
+    """Each validation film's calibrated logit, by class: the source score distributions a
+    label-free operating point moves to a site (`score_mixture.SourceScores`)."""
+    s, y = np.asarray(logits, np.float64), np.asarray(labels, int)
+    path = Path(directory) / SOURCE_SCORES
+    np.savez_compressed(path, normal=np.sort(s[y == 0]), pneumonia=np.sort(s[y == 1]))
+    return path
+
+
+def load_source_scores(directory: str | Path):
+    from .score_mixture import SourceScores
+    path = Path(directory) / SOURCE_SCORES
+    if not path.is_file():
+        raise SiteProfileError(f"this model has no {SOURCE_SCORES}: run `python -m pneumo_core source-scores` first")
+    with np.load(path) as z:
+        return SourceScores(z["normal"], z["pneumonia"])

@@ -72,20 +72,52 @@ def _cmd_class_moments(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_adapt_study(args: argparse.Namespace) -> int:
+def _cmd_source_scores(args: argparse.Namespace) -> int:
+    from ..adaptation.source import save_source_scores
+    from ..evaluation.score_cache import shifted_scores
+    from ..evaluation.site_shifts import SITE_SHIFTS
+    args.split = "val"
+    bundle, items, images, labels, _ = _split(args)
+    scores = shifted_scores(bundle.model, bundle.meta.model_sha256, images, bundle.spec,
+                            {"clean": SITE_SHIFTS["clean"]}, cache=args.cache)
+    out = save_source_scores(scores["clean"]["logits"] / bundle.temperature, labels, bundle.directory)
+    restamp_if_in_bundle(out)
+    print(f"{bundle.name}: source scores of {len(items)} validation films -> {out}")
+    return 0
+
+
+def _normalisation_study(args: argparse.Namespace, bundle, images, labels, patients, out: Path) -> dict:
+    """The earlier study of re-estimated normalisation moments (docs/site-adaptation.md, its history)."""
     from ..adaptation.method import DEFAULT_METHOD, method_named
     from ..evaluation.adaptation_runner import run_study
-    bundle, items, images, labels, patients = _split(args)
-    out = args.out or bundle.directory / f"adapt_study_{args.split}.json"
-    partial = Path(out).with_suffix(".partial.json")
-    record = run_study(bundle, images, labels, patients, split=args.split, draws=args.draws, seed=args.seed,
+    partial = out.with_suffix(".partial.json")
+    record = run_study(bundle, images, labels, patients, split=args.split, draws=args.draws or 200, seed=args.seed,
                        device=args.device, method=method_named(args.method) if args.method else DEFAULT_METHOD,
                        progress=None if args.quiet else lambda line: print(line, file=sys.stderr, flush=True),
                        checkpoint=lambda so_far: partial.write_text(json.dumps(so_far, indent=1) + "\n"))
     partial.unlink(missing_ok=True)
-    Path(out).write_text(json.dumps(record, indent=1) + "\n")
+    return record
+
+
+def _cmd_adapt_study(args: argparse.Namespace) -> int:
+    from ..adaptation.score_mixture import DEFAULT_MIXTURE, mixture_named
+    from ..evaluation.threshold_runner import run_threshold_study
+    from ..evaluation.threshold_study import TEST_DRAWS, VALIDATION_DRAWS
+    bundle, items, images, labels, patients = _split(args)
+    suffix = "" if args.study == "operating-point" else "_normalisation"
+    out = Path(args.out or bundle.directory / f"adapt_study{suffix}_{args.split}.json")
+    if args.study == "normalisation":
+        record = _normalisation_study(args, bundle, images, labels, patients, out)
+    else:
+        args.draws = args.draws or (VALIDATION_DRAWS if args.split == "val" else TEST_DRAWS)
+        record = run_threshold_study(
+            bundle, images, labels, patients, split=args.split, draws=args.draws, seed=args.seed, device=args.device,
+            cache=args.cache, method=mixture_named(args.method) if args.method else DEFAULT_MIXTURE,
+            progress=None if args.quiet else lambda line: print(line, file=sys.stderr, flush=True))
+    out.write_text(json.dumps(record, indent=1) + "\n")
     restamp_if_in_bundle(out)
-    print(f"{bundle.name} adaptation study on {args.split} (n={len(items)}, {args.draws} draws) -> {out}")
+    took = f", {record['wall_seconds']:.0f} s on {record['device']}" if "wall_seconds" in record else ""
+    print(f"{bundle.name} {args.study} study on {args.split} (n={len(items)}, {record['draws']} draws{took}) -> {out}")
     for line in record["table"]:
         print("  " + line)
     return 0
@@ -100,18 +132,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.set_defaults(func=_cmd_adapt_site)
 
-    s = sub.add_parser("adapt-study", help="measure site adaptation by draws on a labelled split")
+    s = sub.add_parser("adapt-study", help="measure the label-free operating point by draws on a labelled split")
     s.add_argument("--model", default=None, help="shipped model name or folder (default efficientnet_lite0)")
     s.add_argument("--data", type=Path, default=Path("data"), help="folder holding the splits (default: data)")
     s.add_argument("--split", default="test", help="val: every candidate under simulated shifts, and the choice; "
                    "test: the shipped method by the committed protocol")
-    s.add_argument("--draws", type=int, default=200, help="draws per prevalence (and shift) (default 200)")
+    s.add_argument("--draws", type=int, default=None, help="draws per prevalence (and shift) (default: the rule's "
+                   "for val, the protocol's for test)")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--device", default="cpu", help="cpu (default) or cuda: much faster; float rounding may move a film at the threshold")
+    s.add_argument("--device", default="cpu", help="cpu (default) or cuda (the scores only: the draws run on the CPU)")
     s.add_argument("--method", help="the method a test-split run measures (default: the shipped one)")
+    s.add_argument("--study", choices=("operating-point", "normalisation"), default="operating-point",
+                   help="operating-point (default): the threshold from the site's own scores; normalisation: the "
+                        "earlier study of re-estimated normalisation moments (writes adapt_study_normalisation_SPLIT.json)")
+    s.add_argument("--cache", type=Path, default=Path("runs/score_cache"),
+                   help="where each shift's scores are kept (default runs/score_cache): a stopped run resumes")
     s.add_argument("--out", type=Path, help="output JSON (default weights/MODEL/adapt_study_SPLIT.json)")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_adapt_study)
+
+    v = sub.add_parser("source-scores", help="the validation films' scores by class: what a site's scores are fitted against")
+    v.add_argument("--model", default=None, help="shipped model name or folder (default efficientnet_lite0)")
+    v.add_argument("--data", type=Path, required=True, help="the full dataset's folder (the validation films)")
+    v.add_argument("--cache", type=Path, default=Path("runs/score_cache"), help="score cache (default runs/score_cache)")
+    v.set_defaults(func=_cmd_source_scores)
 
     c = sub.add_parser("class-moments", help="measure the per-class normalisation moments on the training films")
     c.add_argument("--model", default=None, help="shipped model name or folder (default efficientnet_lite0)")

@@ -22,7 +22,7 @@ from ..adaptation.method import AdaptationMethod, adapt, tail_logits
 from ..adaptation.normalisation import adapted_layers, tail_start
 
 __all__ = ["STUDY_SHIFTS", "PREVALENCES", "DRAW_SIZE", "SELECTION_RULE", "TEST_PROTOCOL", "SAFETY_MARGIN", "ROW",
-           "draw_at_prevalence", "method_start", "run_draws", "summarise", "choose_method"]
+           "draw_at_prevalence", "call_rates", "method_start", "run_draws", "summarise", "choose_method"]
 
 PREVALENCES = (0.1, 0.5, 0.9)
 DRAW_SIZE = 100
@@ -66,7 +66,7 @@ def draw_at_prevalence(rng: np.random.Generator, labels: np.ndarray, patients: n
     return draw_patients(rng, labels, patients, [(1, pneumonia), (0, size - pneumonia)])
 
 
-def _rates(calls: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
+def call_rates(calls: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
     y = labels.astype(bool)
     return float(calls[y].mean()), float((~calls[~y]).mean()), float((calls == y).mean())
 
@@ -104,7 +104,7 @@ def run_draws(model: torch.nn.Module, inputs: dict[int, torch.Tensor], labels: n
                 a = adapt(model, h[torch.as_tensor(drawn, device=h.device)], start, m, temperature=temperature,
                           source_prevalence=source_prevalence, moments=moments)
                 calls = tail_logits(model, h[torch.as_tensor(scored, device=h.device)], start, a.statistics) >= cut
-                rows[m.name].append([*_rates(calls, y[scored]), a.prevalence, float(y[drawn].mean())])
+                rows[m.name].append([*call_rates(calls, y[scored]), a.prevalence, float(y[drawn].mean())])
         out[f"{prevalence:g}"] = {name: np.asarray(r).tolist() for name, r in rows.items()}
     return out
 

@@ -22,19 +22,19 @@ from ..stats.metrics import balanced_log_loss
 if TYPE_CHECKING:  # only a type here: training imports this module without the inference stack
     from ..inference.predictor import Predictor
 
-__all__ = ["CORRUPTIONS", "SELECTION_RULE", "shifted_logits", "shifted_validation_loss"]
+__all__ = ["CORRUPTIONS", "contrast_change", "gaussian_noise", "SELECTION_RULE", "shifted_logits", "shifted_validation_loss"]
 
 # How `python -m pneumo_core select` chooses, in the words its record keeps.
 SELECTION_RULE = "lowest mean balanced log loss on validation, clean and under simulated acquisition shift"
 
 
-def _contrast(x: torch.Tensor, c: float) -> torch.Tensor:
+def contrast_change(x: torch.Tensor, c: float) -> torch.Tensor:
     m = x.mean(dim=(1, 2, 3), keepdim=True)
     return ((x - m) * c + m).clamp(0, 1)
 
 
-def _noise(x: torch.Tensor, sd: float) -> torch.Tensor:
-    g = torch.Generator().manual_seed(0)
+def gaussian_noise(x: torch.Tensor, sd: float, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
     return (x + sd * torch.randn(x.shape, generator=g)).clamp(0, 1)
 
 
@@ -42,10 +42,10 @@ CORRUPTIONS = {
     "clean": lambda x: x,
     "gamma_0.7": lambda x: adjust_gamma(x, torch.full((x.shape[0],), 0.7)),
     "gamma_1.4": lambda x: adjust_gamma(x, torch.full((x.shape[0],), 1.4)),
-    "contrast_0.7": lambda x: _contrast(x, 0.7),
+    "contrast_0.7": lambda x: contrast_change(x, 0.7),
     "brightness_+0.1": lambda x: (x + 0.1).clamp(0, 1),
     "blur_1.0": lambda x: gaussian_blur(x, torch.full((x.shape[0],), 1.0)),
-    "noise_0.03": lambda x: _noise(x, 0.03),
+    "noise_0.03": lambda x: gaussian_noise(x, 0.03),
 }
 
 

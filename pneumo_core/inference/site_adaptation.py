@@ -12,8 +12,10 @@ import torch
 
 from ..adaptation.method import DEFAULT_METHOD, AdaptationMethod, adapt
 from ..adaptation.normalisation import adapted_layers, block_inputs, tail_start
-from ..adaptation.profile import build_adapted_profile, check_film_count
-from ..adaptation.source import load_class_moments, source_prevalence
+from ..adaptation.profile import build_adapted_profile, build_operating_point_profile, check_film_count
+from ..adaptation.score_mixture import DEFAULT_MIXTURE, ScoreMixture, fit_operating_point
+from ..adaptation.source import load_class_moments, load_source_scores, source_prevalence
+from ..calibration.recalibration import logit
 from ..calibration.site import SiteProfile, SiteProfileError
 from ..data.preprocess import preprocess_batch
 from .prediction import Prediction
@@ -38,21 +40,39 @@ def _block_inputs(predictor: Predictor, films: list[np.ndarray], start: int) -> 
                           for i in range(0, len(films), _CHUNK)])
 
 
+SiteMethod = AdaptationMethod | ScoreMixture
+
+
+def _default_method() -> SiteMethod:
+    return DEFAULT_MIXTURE if DEFAULT_MIXTURE is not None else DEFAULT_METHOD
+
+
 def adapt_predictions(predictor: Predictor, predictions: Iterable[Prediction], *, name: str,
-                      method: AdaptationMethod = DEFAULT_METHOD) -> AdaptedSite:
+                      method: SiteMethod | None = None) -> AdaptedSite:
     """The profile from already-scored films (`predictor` must hold no profile: the
     adaptation starts from the source model). Labels are not among the inputs."""
     if predictor.site is not None:
         raise SiteProfileError("adapt from the model itself: score the films with no site profile")
-    films, keys, withheld = [], [], []
+    method = method or _default_method()
+    films, keys, scores, withheld = [], [], [], []
     for pred in predictions:
-        if pred.probability is None or pred.model_input is None:
+        if pred.probability is None or pred.model_input is None or pred.logit is None:
             withheld.append((pred.file, pred.unscored_reason))
         else:
             films.append(np.asarray(pred.model_input, np.uint8))
             keys.append(pred.file)
+            scores.append(float(pred.logit))
     check_film_count(len(films))
     bundle = predictor.bundle
+    if isinstance(method, ScoreMixture):
+        fit = fit_operating_point(np.asarray(scores), load_source_scores(bundle.directory), method,
+                                  source_threshold=float(logit(bundle.thresholds["balanced"])),
+                                  source_prevalence=source_prevalence(bundle))
+        profile = build_operating_point_profile(
+            fit, method, keys, name=name, model=bundle.name, model_sha256=bundle.meta.model_sha256,
+            thresholds=bundle.thresholds, threshold_rule=bundle.meta.threshold_rule.get("balanced", "fitted on validation"),
+            source_prevalence=source_prevalence(bundle))
+        return AdaptedSite(profile, len(films), withheld)
     start = tail_start(bundle.model, adapted_layers(bundle.model, method.depth))
     moments = load_class_moments(bundle.directory) if method.balance == "corrected" else None
     with predictor.lock:
@@ -65,7 +85,7 @@ def adapt_predictions(predictor: Predictor, predictions: Iterable[Prediction], *
 
 
 def adapt_site(predictor: Predictor, sources: list[tuple[bytes | str, str]], *, name: str,
-               method: AdaptationMethod = DEFAULT_METHOD,
+               method: SiteMethod | None = None,
                progress: Callable[[int, int], None] | None = None) -> AdaptedSite:
     """Scores `(path_or_bytes, name)` sources with the source model, then adapts on them."""
     def scored() -> Iterable[Prediction]:

@@ -65,7 +65,9 @@ BUNDLE_FILES = (
     BundleFile("selection.json", "the model-selection rounds", "json", False, False, "app.resources.selection"),
     BundleFile("class_moments.npz", "per-class normalisation moments of the training films (site adaptation)",
                "npz", False, False, "adaptation.source.load_class_moments"),
-    BundleFile("adapt_study_*.json", "the site-adaptation study (method choice on validation, protocol on test)",
+    BundleFile("source_scores.npz", "the validation films' calibrated logits by class (the label-free operating point)",
+               "npz", False, False, "adaptation.source.load_source_scores"),
+    BundleFile("adapt_study_*.json", "the label-free operating-point study (method choice on validation, protocol on test)",
                "json", False, True, "none: the record of `adapt-study`"),
     BundleFile("sites/*.json", "shipped site profiles", "json", False, True, "calibration.site.load_profile"),
 )
