@@ -4,7 +4,9 @@ The model's ranking transfers to a new site far better than where its threshold 
 scores of both classes move, and the source threshold then over- or under-calls. The site's
 films still form two groups on the score axis. A two-component model of the site's
 calibrated logits, fitted jointly with the site's prevalence by EM, finds where they are;
-the model's own balanced rule (Youden's J) is then applied to the fitted classes.
+the model's own threshold then moves as far as the fitted classes move their balanced point
+(Youden's J on the fitted classes, against the same on the source's), so with no shift it
+stays where validation put it.
 
 Families (`ScoreMixture.family`):
 - ``shift``: each class's score distribution is the source's (a kernel density of the
@@ -50,7 +52,8 @@ class ScoreMixture:
                "gaussian": "two Gaussian components started from the source classes"}[self.family]
         guard = "; at most the threshold that keeps 98% fitted sensitivity" if self.guarded else ""
         return (f"operating point from the site's own scores: a two-component model ({how}) fitted with the "
-                f"prevalence by EM, threshold by Youden's J on the fitted classes{guard}")
+                f"prevalence by EM; the model's threshold moved as far as the fitted classes' balanced point "
+                f"(Youden's J) moved{guard}")
 
 
 MIXTURES: tuple[ScoreMixture, ...] = (
