@@ -22,6 +22,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from ..stats.display import format_probability
+
 __all__ = ["ReportCase", "render_report", "report_lines", "reader_lines", "REPORT_DISCLAIMER", "report_disclaimer",
     "FIELD_LIMITS"]
 
@@ -53,7 +55,7 @@ class ReportCase:
     calibration: str = "calibrated on validation data"  # what the probability is calibrated on, in plain words
     calibration_detail: str = ""  # one sentence: the sample it was fitted on, where the thresholds come from
     site: str | None = None  # the site profile's name, when one calibrated the probability
-    heatmap_check: str = ""  # "filling the highlighted region in ... changes P(pneumonia) from X to Y: what that means"
+    heatmap_check: str = ""  # the check in words (`reporting.region_check.RegionCheck.text`)
     # the operating point's expected sensitivity and specificity (95% intervals), in words, and their source
     sensitivity: float | None = None
     sensitivity_ci: tuple[float, float] | None = None
@@ -92,7 +94,7 @@ def report_lines(case: ReportCase) -> list[tuple[str, str]]:
     if case.show_file_name:
         lines.append(("File", case.file_name))
     lines += [
-        ("P(pneumonia)", f"{case.probability:.4f}, {case.calibration}"),
+        ("P(pneumonia)", f"{format_probability(case.probability)}, {case.calibration}"),
         ("Calibration", case.calibration_detail or case.calibration),
         ("Call at this threshold", case.label),
         ("Operating point", f"{case.operating_point} (threshold {case.threshold:.3f})"),
@@ -213,7 +215,8 @@ def _draw_warnings_and_heatmap_notes(fig: Figure, case: ReportCase, y: float) ->
         y -= 0.004
         _text(fig, 0.05, y, "About the heatmap:", fontsize=9, fontweight="bold")
         y -= 0.017
-        check = case.heatmap_check[:1].upper() + case.heatmap_check[1:] + "." if case.heatmap_check else ""
+        check = case.heatmap_check[:1].upper() + case.heatmap_check[1:] if case.heatmap_check else ""
+        check += "" if not check or check.endswith(".") else "."
         wrapped = _wrap(" ".join(p for p in (case.heatmap_note, check) if p), 100)
         _text(fig, 0.07, y, "\n".join(wrapped), fontsize=8.5)
         y -= 0.0145 * len(wrapped)

@@ -1,15 +1,18 @@
-"""How a calibration is said: every page, table, CSV and report says it the same way, so a
-reader never mistakes a site's probability for the source's. A site's name comes from a file
+"""How a calibration and a probability are said: every page, table, CSV and report says them
+the same way, so a reader never mistakes a site's probability for the source's, nor reads
+"1.0000" on paper where the screen says "> 99.9%". A site's name comes from a file
 anyone can upload, so it is printed only through `site_name`."""
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
 
+from ..stats.display import format_probability
+
 if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
 
-__all__ = ["SOURCE_CALIBRATION", "site_name", "calibration_label", "calibration_detail"]
+__all__ = ["SOURCE_CALIBRATION", "site_name", "calibration_label", "calibration_detail", "format_probability"]
 
 SOURCE_CALIBRATION = "calibrated on validation data"
 _NAME_UNSAFE = re.compile(r"[^\w .'-]|_")
@@ -42,3 +45,4 @@ def calibration_detail(site: SiteProfile | None, temperature: float) -> str:
     else:
         parts.append("the thresholds are the model's own, moved with the probability to that prevalence")
     return "; ".join(parts)
+

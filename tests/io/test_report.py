@@ -87,3 +87,18 @@ def test_an_impression_longer_than_the_page_holds_is_cut_to_its_limit():
     assert len(lines["Reader's impression"]) == FIELD_LIMITS["impression"]
     assert render_report(_case(impression="word " * 1000, accession_number="$x$"), "png").startswith(b"\x89PNG")
 
+
+
+@pytest.mark.parametrize("p, printed", [(0.99995, "> 99.9%"), (0.73, "73.0%"), (0.0004, "< 0.1%")])
+def test_the_report_prints_the_probability_as_the_screen_does_not_as_a_false_certainty(p, printed):
+    """Issue #29, item 8: the PDF said "P(pneumonia): 1.0000" where the screen said "> 99.9%"."""
+    line = dict(report_lines(_case(probability=p)))["P(pneumonia)"]
+    assert line.startswith(f"{printed}, ") and line.split(",")[0] == formatting.format_probability(p)
+    assert formatting.format_probability is __import__("pneumo_core.stats.display", fromlist=["x"]).format_probability
+
+
+def test_a_check_that_already_ends_its_sentence_gets_no_second_full_stop(monkeypatch):
+    drawn = []
+    monkeypatch.setattr("pneumo_core.io.case_report._text", lambda fig, x, y, s, **kw: drawn.append(s))
+    render_report(_case(heatmap_check="The map fails its own check: do not read it as the reason for the call."))
+    assert any(s.endswith("reason for the call.") for s in drawn) and not any(".." in s for s in drawn)

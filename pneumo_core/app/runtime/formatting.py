@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ...reporting.words import SOURCE_CALIBRATION, calibration_label, site_name  # one home: the report's words
+from ...reporting.words import (SOURCE_CALIBRATION, calibration_label, format_probability,  # one home: the report's words
+                                site_name)
 
 __all__ = ["DISCLAIMER", "SOURCE_CALIBRATION", "site_name", "calibration_label", "probability_label", "disclaimer",
     "escape_markdown", "safe_filename", "format_probability", "format_number", "format_ci", "PRESET_DIGITS",
@@ -48,16 +49,6 @@ def safe_filename(name: str, suffix: str = "", max_len: int = 60) -> str:
     stem = stem.rsplit(".", 1)[0] if "." in stem.strip(".") else stem
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_")[:max_len] or "case"
     return stem + suffix
-
-
-def format_probability(p: float | None) -> str:
-    if p is None or not np.isfinite(p):
-        return "–"
-    if p >= 0.999:
-        return "> 99.9%"
-    if p < 0.001:
-        return "< 0.1%"
-    return f"{100 * p:.1f}%"
 
 
 def format_number(v: float, digits: int = 3) -> str:
