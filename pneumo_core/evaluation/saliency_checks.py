@@ -37,7 +37,7 @@ from ..inference.saliency import explain
 from ..io.ingest import load
 
 __all__ = ["deletion_check", "randomisation_check", "sanity_checks", "random_grid_masks", "FilmBaseline",
-           "film_baseline", "score_map"]
+           "film_baseline", "score_map", "filled_logit"]
 
 GRID = 14
 FRACTION = 0.2
@@ -128,6 +128,15 @@ def _top_vs_random(base: FilmBaseline, top_logit: float, random_logits: np.ndarr
     top_drop = float(base.sign * (base.logit - top_logit))
     random_drop = float(np.mean(base.sign * (base.logit - random_logits)))
     return {"top_drop": top_drop, "random_drop": random_drop, "top_beats_random": bool(top_drop > random_drop)}
+
+
+def filled_logit(predictor: Any, model_input: np.ndarray, heatmap: np.ndarray, fraction: float = FRACTION,
+                 fill: str = "infill") -> float:
+    """The raw logit of the film with the map's top `fraction` filled in (`inference.occlusion.FILLS`):
+    the heatmap check's one forward pass, kept as a logit because the probability saturates
+    (`reporting.region_check` judges it)."""
+    x = preprocess_batch(np.asarray(model_input, dtype=np.uint8)[None], predictor.spec)
+    return float(class_logits(predictor, FILLS[fill](x, top_mask(heatmap, fraction)))[0])
 
 
 def deletion_check(predictor: Any, images: Sequence[np.ndarray], fraction: float = 0.2, method: str = "gradcam",

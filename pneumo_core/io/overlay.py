@@ -1,17 +1,26 @@
 """The one heatmap overlay the product draws: the app, `predict --cam` and the PDF report
 show the same picture.
 
-The heatmap is resized to the radiograph (preprocessing squashed it without a crop) and
-coloured with the jet map; each pixel's colour weight is opacity x heat, so unhighlighted
-lung stays a plain radiograph instead of disappearing under a blue wash. Numpy and Pillow
-only, so the app's pure modules can use it without OpenCV or matplotlib.
+The heatmap is resized to the radiograph (preprocessing squashed it without a crop). What
+it explains decides how it is drawn, because red on a film reads as a finding:
+- a map explaining PNEUMONIA is coloured with the jet map; each pixel's colour weight is
+  opacity x heat, so unhighlighted lung stays a plain radiograph instead of disappearing
+  under a blue wash;
+- a map explaining NORMAL is never coloured: only the outline of its top fifth (the region
+  the heatmap's check fills in) is drawn, in a neutral blue-grey, over the untinted film.
+A map that failed its check (`reporting.region_check`) is drawn at `DIMMED` of its weight.
+Numpy and Pillow only, so the app's pure modules can use it without OpenCV or matplotlib.
 """
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image
 
-__all__ = ["jet", "render_overlay"]
+__all__ = ["jet", "render_overlay", "overlay_legend", "top_region", "NEUTRAL_RGB", "DIMMED", "OUTLINE_FRACTION"]
+
+NEUTRAL_RGB = (112, 150, 190)  # blue-grey: visible on a film, unlike any colour of a finding
+DIMMED = 0.3  # weight kept by a map that failed its check
+OUTLINE_FRACTION = 0.2  # the share of the map outlined on a NORMAL call: the region the check fills
 
 # matplotlib's "jet" as (position, value) knots per channel
 _JET = {
@@ -27,14 +36,54 @@ def jet(values: np.ndarray) -> np.ndarray:
     return np.stack([np.interp(v, *_JET[c]).astype(np.float32) for c in "rgb"], axis=-1)
 
 
-def render_overlay(image: np.ndarray, heatmap: np.ndarray, opacity: float) -> np.ndarray:
+def overlay_legend(target_class: str, fraction: float = OUTLINE_FRACTION) -> str:
+    """How the overlay of a map explaining `target_class` reads, for the caption beside it."""
+    if target_class == "NORMAL":
+        return (f"blue-grey outline: the map's top {fraction:.0%}, where the model found most support for "
+                "NORMAL; not a finding")
+    return "red: strongest, untinted: none"
+
+
+def top_region(heatmap: np.ndarray, fraction: float = OUTLINE_FRACTION) -> np.ndarray:
+    """The `fraction` of the map's pixels it ranks highest, ties in raster order: the same
+    region `inference.occlusion.top_mask` fills for the check (torch-free here)."""
+    heat = np.asarray(heatmap, dtype=np.float32)
+    mask = np.zeros(heat.size, dtype=bool)
+    mask[np.argsort(-heat.ravel(), kind="stable")[:int(round(fraction * heat.size))]] = True
+    return mask.reshape(heat.shape)
+
+
+def _outline(region: np.ndarray, h: int, w: int) -> np.ndarray:
+    """The region's border at the image's size, about 0.4% of its shorter side thick."""
+    big = np.asarray(Image.fromarray(region.astype(np.uint8) * 255).resize((w, h), Image.NEAREST)) > 127
+    edge = np.zeros_like(big)
+    for _ in range(max(1, round(min(h, w) / 250))):
+        inner = big.copy()
+        inner[1:] &= big[:-1]
+        inner[:-1] &= big[1:]
+        inner[:, 1:] &= big[:, :-1]
+        inner[:, :-1] &= big[:, 1:]
+        edge |= big & ~inner
+        big = inner
+    return edge
+
+
+def render_overlay(image: np.ndarray, heatmap: np.ndarray, opacity: float, target_class: str = "PNEUMONIA",
+                   dimmed: bool = False) -> np.ndarray:
     """Relative heatmap over a grayscale image (uint8, or float in [0, 1]); RGB uint8 at the
-    image's size."""
+    image's size. Drawn as the module docstring says for `target_class`, at `DIMMED` of its
+    weight when `dimmed`."""
     img = np.asarray(image)
     base = img.astype(np.float32) / 255.0 if img.dtype == np.uint8 else np.clip(img.astype(np.float32), 0.0, 1.0)
     h, w = base.shape[:2]
+    weight = float(np.clip(opacity, 0.0, 1.0)) * (DIMMED if dimmed else 1.0)
+    rgb = np.repeat(base[..., None], 3, axis=2)
+    if target_class == "NORMAL":
+        edge = _outline(top_region(heatmap), h, w) if weight > 0 and np.ptp(heatmap) > 0 else np.zeros((h, w), bool)
+        alpha = min(1.0, 2 * weight) * edge[..., None]  # a thin line needs more weight than a wash to be seen
+        colour = np.asarray(NEUTRAL_RGB, np.float32) / 255.0
+        return np.clip(np.rint((rgb * (1 - alpha) + colour * alpha) * 255), 0, 255).astype(np.uint8)
     heat = np.asarray(Image.fromarray(np.asarray(heatmap, np.float32), mode="F").resize((w, h), Image.BILINEAR))
     heat = np.clip(heat, 0.0, 1.0)
-    alpha = float(np.clip(opacity, 0.0, 1.0)) * heat[..., None]
-    rgb = np.repeat(base[..., None], 3, axis=2)
+    alpha = weight * heat[..., None]
     return np.clip(np.rint((rgb * (1 - alpha) + jet(heat) * alpha) * 255), 0, 255).astype(np.uint8)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..io.overlay import render_overlay
+from ..io.overlay import overlay_legend, render_overlay
 from ..stats.decision import call_label
 from .words import calibration_detail, calibration_label, site_name
 
@@ -40,7 +40,8 @@ class HeatmapSummary:
     method: str          # the method's label, as the sidebar names it
     target_class: str    # "" when the method explains no class (EigenCAM)
     note: str
-    check: str           # "filling the highlighted region in ... changes P(pneumonia) from X to Y: ..."
+    check: str           # the check in words (`region_check.RegionCheck.text`)
+    dimmed: bool = False  # the map failed its check: drawn dimmed, as on screen
 
 
 def case_name(accession: str = "", instance_uid: str | None = None, sha256: str = "") -> str:
@@ -76,8 +77,10 @@ def case_report(*, model: str, model_description: str, temperature: float, site:
                         operating_point_words=op.in_words(), operating_point_source=op.source)
     shown = {}
     if heatmap is not None:
-        shown = dict(overlay=render_overlay(display, heatmap.heatmap, opacity), method=heatmap.method,
-                     target_class=heatmap.target_class, heatmap_note=heatmap.note, heatmap_check=heatmap.check)
+        drawn_for = heatmap.target_class or call_label(probability, threshold)  # as on screen: never red on NORMAL
+        shown = dict(overlay=render_overlay(display, heatmap.heatmap, opacity, drawn_for, heatmap.dimmed),
+                     method=heatmap.method, target_class=heatmap.target_class,
+                     heatmap_note=f"{heatmap.note} Overlay: {overlay_legend(drawn_for)}.", heatmap_check=heatmap.check)
     return ReportCase(file_name=file_name, probability=float(probability), label=call_label(probability, threshold),
                       threshold=float(threshold), operating_point=operating_point, model=model, image=display,
                       model_description=model_description, warnings=list(warnings), metadata=dict(metadata),

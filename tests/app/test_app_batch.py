@@ -166,3 +166,22 @@ def test_a_long_walk_of_every_reading_room_action_never_raises_or_empties_the_up
         done.add(action)
         _assert_batch_kept(at, batch)
     assert done >= {"add", "remove", "next", "list", "row", "model", "op", "calibration", "stale"}
+
+
+def test_a_colour_photos_warning_is_said_once_on_the_case_and_once_in_its_table_cell():
+    """Issue #29, item 8: "image has colour" appeared twice on the case and twice in its cell,
+    once on its own and once inside the input gate's "not assessed: ..." reason."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    grey = np.asarray(Image.open(paths.example_files()[0]).convert("L").resize((512, 512)))
+    sepia = np.stack([grey, (grey * 0.8).astype(np.uint8), (grey * 0.5).astype(np.uint8)], axis=-1)
+    buf = io.BytesIO()
+    Image.fromarray(sepia).save(buf, "JPEG")
+    at = run_app()
+    at.file_uploader(key="uploads").set_value([("sepia.jpeg", buf.getvalue(), "image/jpeg")]).run()
+    assert not at.exception
+    cell = at.dataframe[0].value["warnings / error"][0]
+    assert cell.count("image has colour") == 1, cell
+    assert sum(w.value.lower().count("image has colour") for w in at.warning) == 1, [w.value for w in at.warning]

@@ -90,13 +90,14 @@ def test_the_heatmap_explains_the_scored_model_input_without_decoding_the_file_a
     assert r.model_input.dtype == np.uint8 and r.film.dtype == np.uint8 and r.film.shape == r.display.shape
 
 
-def test_each_heatmap_carries_its_blanking_check_in_words(example_bytes):
+def test_each_heatmap_carries_its_checks_logits_so_the_words_follow_the_threshold(example_bytes):
     r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg")
     hm = scoring.heatmap_for(paths.DEFAULT_MODEL, r, "gradcam", "PNEUMONIA")
-    assert hm.check.startswith(f"filling the highlighted region in from the film around it changes P(pneumonia) "
-                               f"from {hm.p_before:.2f} to {hm.p_after:.2f}: ")
-    assert "PNEUMONIA call" in hm.check  # said for the class the map explains
-    assert hm.p_before == pytest.approx(r.probability, abs=1e-4)  # the map's own pass agrees with the score
+    assert hm.logit_before == pytest.approx(r.logit, abs=1e-3)  # the map's own pass agrees with the score
+    assert hm.p_before == pytest.approx(r.probability, abs=1e-4)
+    check = scoring.region_check(hm, None, 0.5)
+    assert (check.called, check.logit_after, check.p_after) == ("PNEUMONIA", hm.logit_after, hm.p_after)
+    assert scoring.region_check(hm, None, 0.999999).outcome == "flips"  # the same map, judged at another threshold
 
 
 def test_eigencam_caption_does_not_claim_to_explain_a_class(example_bytes):
@@ -130,7 +131,8 @@ def test_case_report_carries_the_typed_fields_and_the_operating_points_sensitivi
                                                                      "Dr Test")
     assert (case.sensitivity, case.specificity) == (op.sensitivity, op.specificity)
     assert case.sensitivity_ci == tuple(op.sensitivity_ci) and case.operating_point_words == op.in_words()
-    assert "temperature scaling" in case.calibration_detail and case.heatmap_check == hm.check
+    assert "temperature scaling" in case.calibration_detail
+    assert case.heatmap_check == scoring.region_check(hm, s.site, s.threshold).text
 
 
 def test_case_report_callable_renders_the_scored_case_on_demand(example_bytes):
@@ -141,16 +143,15 @@ def test_case_report_callable_renders_the_scored_case_on_demand(example_bytes):
     assert callable(render) and render().startswith(b"%PDF")
 
 
-def test_under_a_site_profile_the_blanking_check_speaks_the_sites_probability(example_bytes):
+def test_under_a_site_profile_the_check_speaks_the_sites_probability(example_bytes):
     path = next(iter(resources.shipped_site_files(paths.DEFAULT_MODEL).values()))
     site = resources.site_profile(path)
     r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg", site)
     hm = scoring.heatmap_for(paths.DEFAULT_MODEL, r, "gradcam", "NORMAL")
-    text = scoring.blanking_text(hm, site)
-    assert text.startswith(f"filling the highlighted region in from the film around it changes P(pneumonia) from "
-                           f"{r.probability:.2f} to ")
-    assert "NORMAL call" in text
-    assert scoring.blanking_text(hm, None) == hm.check != text  # the cached check is on the source calibration
+    on_site, on_source = scoring.region_check(hm, site, 0.5), scoring.region_check(hm, None, 0.5)
+    assert on_site.p_before == pytest.approx(float(site.probability(np.array([r.logit]))[0]), abs=1e-3)
+    assert on_site.p_after == pytest.approx(float(site.probability(np.array([hm.logit_after]))[0]))
+    assert (on_source.p_before, on_source.p_after) == (hm.p_before, hm.p_after) != (on_site.p_before, on_site.p_after)
 
 
 @pytest.mark.parametrize("turns, inverted", [(1, False), (2, False), (3, False), (0, True)])

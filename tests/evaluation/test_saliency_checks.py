@@ -79,3 +79,13 @@ def test_fraction_off_the_curve_grid_is_refused(paper, film):
     base = film_baseline(paper, film.model_input, np.random.default_rng(0))
     with pytest.raises(ValueError):
         score_map(paper, base, np.zeros((128, 128), np.float32), fraction=0.25)
+
+
+def test_the_pages_check_fills_the_same_region_as_the_blanking_check_and_keeps_the_unsaturated_logit(paper, film):
+    """`filled_logit` is the page's check (`reporting.region_check`): the same one pass as
+    `blanking_check`, kept as a logit, which P(pneumonia) would round to 0 or 1."""
+    from pneumo_core.evaluation.saliency_checks import filled_logit
+    exp = explain(paper, film.model_input, "gradcam", target=film.label)
+    after = filled_logit(paper, exp.model_input, exp.heatmap)
+    assert paper.probabilities([after])[0] == pytest.approx(blanking_check(paper, exp).p_after, abs=1e-9)
+    assert after != pytest.approx(exp.logit)  # the fill changed the film the model saw

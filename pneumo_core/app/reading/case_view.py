@@ -19,9 +19,9 @@ from ..access import identity
 from ..runtime.formatting import escape_markdown, format_probability, safe_filename
 from ..settings.operating_point import NO_ESTIMATE
 from . import viewer
-from .cases import BORDERLINE, CaseResult, case_details, case_id, label_at
+from .cases import BORDERLINE, CaseResult, case_details, case_id, distinct_warnings, label_at
 from .report_form import file_names_chosen, report_fields
-from .scoring import Heatmap, blanking_text, case_report, heatmap_for, split_warnings
+from .scoring import Heatmap, case_report, heatmap_for, region_check, split_warnings
 
 if TYPE_CHECKING:
     from ...evaluation.operating_point import OperatingPoint
@@ -120,10 +120,17 @@ def _numbers(r: CaseResult, s: Settings, label: str, op: OperatingPoint | None, 
 
 
 def _heatmap_text(hm: Heatmap, s: Settings) -> None:
+    """The map's caption, its check (`reporting.region_check`, the one wording) and its note."""
     st.caption(escape_markdown(hm.caption))
-    if hm.check:
-        st.caption("Check: " + escape_markdown(blanking_text(hm, s.site)) + ".")
+    check = region_check(hm, s.site, s.threshold)
+    if check is not None:
+        (st.warning if check.map_fails else st.caption)("**Check:** " + escape_markdown(check.text))
     st.caption(escape_markdown(hm.note))
+
+
+def _dimmed(hm: Heatmap | None, s: Settings) -> bool:
+    check = region_check(hm, s.site, s.threshold) if hm is not None else None
+    return bool(check and check.map_fails)
 
 
 def _heatmap(s: Settings, r: CaseResult, label: str) -> Heatmap | None:
@@ -148,7 +155,7 @@ def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None) -> None:
                 display = viewer.display_controls("viewer", s.opacity, heatmap=False)
                 viewer.show_film(r.film, None, display, key=f"film_{r.digest[:12]}")
         msg_col.warning(warning_text(r.not_assessed))
-        for w in r.warnings:
+        for w in distinct_warnings(r):
             if w != r.not_assessed:
                 msg_col.warning(warning_text(w))
         with st.expander("Details"):
@@ -168,10 +175,11 @@ def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None) -> None:
         with st.spinner("Computing the heatmap…"):
             hm = _heatmap(s, r, label)
         heat = hm.heatmap if hm is not None else None
+        drawn = dict(target_class=hm.target_class if hm is not None else label, dimmed=_dimmed(hm, s))
         display = viewer.display_controls("viewer", s.opacity, heatmap=hm is not None)
-        viewer.show_film(r.film, heat, display, key=f"film_{r.digest[:12]}")
+        viewer.show_film(r.film, heat, display, key=f"film_{r.digest[:12]}", **drawn)
         if st.button("Full view", key=f"full_{r.digest[:12]}", help="The film as large as the window allows."):
-            viewer.full_view(r.film, heat, display, r.name)
+            viewer.full_view(r.film, heat, display, r.name, **drawn)
     with num_col:
         if hm is not None:
             _heatmap_text(hm, s)
@@ -205,5 +213,6 @@ def show_gallery_case(r: CaseResult, s: Settings) -> None:
     st.markdown(f"{escape_markdown(s.probability_label)}: **{format_probability(r.probability)}**, called "
                 f"**{label}** at threshold {s.threshold:.3f}")
     display = viewer.display_controls("gallery_viewer", s.opacity)
-    viewer.show_film(r.film, hm.heatmap, display, key="gallery_film", height=700)
+    viewer.show_film(r.film, hm.heatmap, display, key="gallery_film", height=700, target_class=hm.target_class,
+                     dimmed=_dimmed(hm, s))
     _heatmap_text(hm, s)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ...calibration.site import SiteProfile
 
 __all__ = ["DISPLAY_MAX_SIDE", "FILM_MAX_SIDE", "BORDERLINE", "CaseResult", "with_site", "content_digest", "label_at", "case_id", "result_rows",
-    "batch_summary", "case_details", "rows_to_csv", "to_display", "blend"]
+    "batch_summary", "case_details", "distinct_warnings", "rows_to_csv", "to_display", "blend"]
 
 DISPLAY_MAX_SIDE = 768  # px sent to the browser per image; big DICOMs are downsampled for display only
 FILM_MAX_SIDE = 2048  # px of the viewer's copy: full resolution for most films, bounded for huge DICOMs
@@ -107,6 +107,18 @@ def with_site(result: CaseResult, site: SiteProfile | None) -> CaseResult:
     return replace(result, probability=p, calibration=calibration_label(site.name))
 
 
+def distinct_warnings(result: CaseResult) -> list[str]:
+    """Each warning once: the input gate's "not assessed: <reasons>" repeats warnings the
+    prediction already carries (a colour photo's "image has colour; ..."), so a warning its
+    reason already says is left out, and the reason is kept."""
+    warnings = list(dict.fromkeys(result.warnings))
+    reason = result.not_assessed
+    if not reason:
+        return warnings
+    said = reason.removeprefix(NOT_ASSESSED_PREFIX)
+    return [w for w in warnings if w == reason or w not in said]
+
+
 def case_id(result: CaseResult, accession: str = "") -> str:
     """How the CSV and the PDF name this case (`reporting.case.case_name`, the one rule)."""
     return case_name(accession, result.metadata.get("SOPInstanceUID"), result.digest)
@@ -127,7 +139,7 @@ def result_rows(results: list[CaseResult], threshold: float, operating_point_nam
             "operating point": operating_point_name,
             "model": r.model,
             "calibration": r.calibration,
-            "warnings / error": ("ERROR: " + r.error) if r.error else "; ".join(r.warnings),
+            "warnings / error": ("ERROR: " + r.error) if r.error else "; ".join(distinct_warnings(r)),
         })
     return rows
 
@@ -181,6 +193,7 @@ def to_display(pixels: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarr
     return np.asarray(img)
 
 
-def blend(gray_u8: np.ndarray, heatmap: np.ndarray, opacity: float) -> np.ndarray:
+def blend(gray_u8: np.ndarray, heatmap: np.ndarray, opacity: float, target_class: str = "PNEUMONIA",
+          dimmed: bool = False) -> np.ndarray:
     """The product's one overlay (`io.overlay.render_overlay`) over the displayed radiograph."""
-    return render_overlay(gray_u8, heatmap, opacity)
+    return render_overlay(gray_u8, heatmap, opacity, target_class, dimmed)

@@ -21,12 +21,14 @@ from ...inference.orientation import undo
 from ...io.budget import ServerBusy, heavy_work
 from ...io.ingest import IngestError
 from ...io.sandbox import load_untrusted
+from ...io.overlay import overlay_legend
 from ...reporting.case import HeatmapSummary
+from ...reporting.region_check import RegionCheck
 from ...reporting.case import case_report as build_report
 from ..access import identity
 from ..runtime.formatting import site_name
 from ..runtime.paths import DATA_DIR, resolve_model_dir, test_image_bytes
-from .cases import FILM_MAX_SIDE, CaseResult, case_id, content_digest, to_display, with_site
+from .cases import FILM_MAX_SIDE, CaseResult, case_id, content_digest, distinct_warnings, to_display, with_site
 from .report_form import ReportFields, file_names_chosen
 from ..runtime.resources import (get_predictor, import_predictor, import_saliency, method_label, model_meta, profile_key,
                         weights_stamp)
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
     from ...evaluation.operating_point import OperatingPoint
     from ..settings.state import Settings
 
-__all__ = ["score_file", "test_case", "Heatmap", "heatmap_for", "blanking_text", "split_warnings", "DriftVerdict", "batch_drift",
+__all__ = ["score_file", "test_case", "Heatmap", "heatmap_for", "region_check", "split_warnings", "DriftVerdict", "batch_drift",
     "case_report"]
 
 
@@ -102,38 +104,44 @@ class Heatmap:
     method: str
     class_specific: bool
     note: str
-    check: str = ""  # "filling the highlighted region in ... changes P(pneumonia) from X to Y: what that means"
-    # (source calibration, or the site's when `on_site`)
+    # the check (`reporting.region_check`): source-calibrated logits (as `Prediction.logit`) and P(pneumonia)
+    # before and after the map's top `fraction` is filled in, P on the source calibration (the site's when `on_site`)
+    logit_before: float | None = None
+    logit_after: float | None = None
     p_before: float | None = None
     p_after: float | None = None
-    fraction: float = 0.2  # the share of the map blanked
+    fraction: float = 0.2
     on_site: bool = False  # the check's probabilities are already the site's (an adapted profile's own network)
 
     @property
     def caption(self) -> str:
-        """What the map shows, in one line: the class it explains, or that it explains none."""
+        """What the map shows, in one line: the class it explains (in the colours drawn, `io.overlay`),
+        or that it explains none."""
         label = method_label(self.method)
         if not self.class_specific:
             return f"{label}: the strongest pattern in the model's features, whichever class is called"
-        return f"{label}: explains {self.target_class} (red: strongest, untinted: none)"
+        return f"{label}: explains {self.target_class} ({overlay_legend(self.target_class)})"
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _heatmap(model: str, weights: int, adaptation: str, digest: str, method: str, target: str,
              _model_input: np.ndarray, _site: SiteProfile | None) -> Heatmap:
+    from ...evaluation.saliency_checks import FRACTION, filled_logit
     saliency = import_saliency()
     predictor = get_predictor(model, _site if adaptation else None)
     with heavy_work():  # counted with the decodes: a CAM holds memory and a core too
         exp = saliency.explain(predictor, _model_input, method=method, target=target)
-        check = saliency.blanking_check(predictor, exp)  # one more forward pass, cached with the map
+        after = filled_logit(predictor, exp.model_input, exp.heatmap, FRACTION)  # one more pass, cached with the map
+    p_before, p_after = (float(p) for p in predictor.probabilities([exp.logit, after]))
+    t = predictor.bundle.temperature  # logits kept source-calibrated, like `Prediction.logit`
     return Heatmap(np.asarray(exp.heatmap, np.float32), str(exp.target_class), str(exp.method),
-                   bool(exp.class_specific), str(exp.note), str(check.text), float(check.p_before),
-                   float(check.p_after), float(check.fraction), on_site=bool(adaptation))
+                   bool(exp.class_specific), str(exp.note), float(exp.logit) / t, after / t, p_before, p_after,
+                   FRACTION, on_site=bool(adaptation))
 
 
 def heatmap_for(model: str, result: CaseResult, method: str, target: str, site: SiteProfile | None = None) -> Heatmap:
     """The map of what the model saw when it scored `result` (its cached model input: the
-    file is never decoded again), with the blanking check. Cached on (model, an adapted
+    file is never decoded again), with the check's scores. Cached on (model, an adapted
     profile's moments, content hash, method, class explained); opacity is applied by `blend`, so the opacity slider never
     re-runs the CAM. Raises ValueError for a result without a model input (not read), and
     `io.budget.ServerBusy` when the server's heavy-work slots stay taken."""
@@ -143,24 +151,26 @@ def heatmap_for(model: str, result: CaseResult, method: str, target: str, site: 
     return _heatmap(model, weights_stamp(model), adaptation, result.digest, method, target, result.model_input, site)
 
 
-def blanking_text(hm: Heatmap, site: SiteProfile | None) -> str:
-    """The heatmap's check, said for the class that was called (`saliency.BlankingCheck.text`:
-    the map's top fifth filled in from the film around it, and what the change means for that
-    call), in the probability the page shows: the cached check is on the source calibration
-    (the shared predictor has no site), so under a site profile both probabilities go through
-    the profile's recalibration, as the case's own probability does."""
-    if site is None or hm.on_site or hm.p_before is None or hm.p_after is None:
-        return hm.check
-    p = np.clip(np.array([hm.p_before, hm.p_after], np.float64), 1e-12, 1 - 1e-12)
-    before, after = site.probability(np.log(p / (1 - p)))  # back to the source-calibrated logit first
-    return import_saliency().BlankingCheck(float(before), float(after), hm.fraction, hm.target_class).text
+def region_check(hm: Heatmap, site: SiteProfile | None, threshold: float) -> RegionCheck | None:
+    """The heatmap's check for the class called at `threshold` (`reporting.region_check`: its
+    outcome, its words, whether the map is dimmed), in the probability the page shows: the
+    cached check is on the source calibration (the shared predictor has no site), so under a
+    site profile both logits go through the profile's recalibration, as the case's own
+    probability does. None for a map without a check."""
+    if hm.logit_before is None or hm.logit_after is None or hm.p_before is None or hm.p_after is None:
+        return None
+    p_before, p_after = hm.p_before, hm.p_after
+    if site is not None and not hm.on_site:
+        p_before, p_after = (float(p) for p in site.probability(np.array([hm.logit_before, hm.logit_after])))
+    return RegionCheck(hm.target_class, hm.logit_before, hm.logit_after, p_before, p_after, threshold, hm.fraction)
 
 
 def split_warnings(result: CaseResult) -> tuple[str | None, list[str]]:
     """(the out-of-distribution warning if raised, the other warnings): the app shows the
     first one prominently."""
     ood_warning = import_predictor().OOD_WARNING
-    return (ood_warning if result.out_of_distribution else None), [w for w in result.warnings if w != ood_warning]
+    return (ood_warning if result.out_of_distribution else None), [w for w in distinct_warnings(result)
+                                                                    if w != ood_warning]
 
 
 @dataclass(frozen=True)
@@ -228,12 +238,13 @@ def case_report(result: CaseResult, s: Settings, hm: Heatmap,
     def render() -> bytes:
         from ...io.case_report import render_report
         meta = model_meta(s.model)
+        check = region_check(hm, s.site, s.threshold)
         heat = HeatmapSummary(hm.heatmap, method_label(hm.method), hm.target_class if hm.class_specific else "",
-                              hm.note, blanking_text(hm, s.site))
+                              hm.note, check.text if check else "", dimmed=bool(check and check.map_fails))
         case = build_report(model=s.model, model_description=meta.description, temperature=meta.temperature,
                             site=s.site, probability=float(result.probability), threshold=s.threshold,
                             operating_point=s.operating_point, display=result.display, heatmap=heat,
-                            opacity=s.opacity, op=op, fields=fields, warnings=result.warnings,
+                            opacity=s.opacity, op=op, fields=fields, warnings=distinct_warnings(result),
                             metadata=result.metadata, case_id=case_id(result, fields.accession_number),
                             file_name=result.name, show_file_name=show_file_name)
         return render_report(case, fmt)

@@ -47,15 +47,18 @@ def window_level(film: np.ndarray, level: float, width: float) -> np.ndarray:
     return lut.astype(np.uint8)[np.asarray(film, np.uint8)]
 
 
-def film_figure(film: np.ndarray, heatmap: np.ndarray | None, display: Display, height: int = 560) -> go.Figure:
+def film_figure(film: np.ndarray, heatmap: np.ndarray | None, display: Display, height: int = 560,
+                target_class: str = "PNEUMONIA", dimmed: bool = False) -> go.Figure:
     """The film after window/level, with the heatmap as `display.view` asks (the film alone
-    without a heatmap). A zoom in one panel of a side-by-side view moves the other."""
+    without a heatmap), drawn for the class it explains (`io.overlay`: never red on a NORMAL
+    call) and dimmed when it failed its check. A zoom in one panel of a side-by-side view
+    moves the other."""
     shown = window_level(film, display.level, display.width)
     view = display.view if heatmap is not None else "film"
     if view == "film":
         fig = px.imshow(shown, binary_string=True)
     else:
-        overlay = render_overlay(shown, heatmap, display.opacity)
+        overlay = render_overlay(shown, heatmap, display.opacity, target_class, dimmed)
         if view == "overlay":
             fig = px.imshow(overlay, binary_string=True)
         else:
@@ -94,14 +97,17 @@ def display_controls(key: str, opacity: float, heatmap: bool = True) -> Display:
     return Display(int(level), int(width), view, float(opacity))
 
 
-def show_film(film: np.ndarray, heatmap: np.ndarray | None, display: Display, key: str, height: int = 560) -> None:
+def show_film(film: np.ndarray, heatmap: np.ndarray | None, display: Display, key: str, height: int = 560,
+              target_class: str = "PNEUMONIA", dimmed: bool = False) -> None:
     """The zoomable film (drag to pan, scroll or the modebar to zoom, double-click to reset)."""
-    st.plotly_chart(film_figure(film, heatmap, display, height), width="stretch", config=_CONFIG, key=key)
+    st.plotly_chart(film_figure(film, heatmap, display, height, target_class, dimmed), width="stretch", config=_CONFIG,
+                    key=key)
 
 
 @st.dialog("Full view", width=1800)  # pixels; the browser caps a dialog at the window's width
-def full_view(film: np.ndarray, heatmap: np.ndarray | None, display: Display, title: str) -> None:
+def full_view(film: np.ndarray, heatmap: np.ndarray | None, display: Display, title: str,
+              target_class: str = "PNEUMONIA", dimmed: bool = False) -> None:
     """The film in a dialog as wide as the window, with the same display choices."""
     st.text(title)
-    show_film(film, heatmap, display, key="full_view_chart", height=780)
+    show_film(film, heatmap, display, key="full_view_chart", height=780, target_class=target_class, dimmed=dimmed)
     st.caption("Drag to pan, scroll to zoom, double-click to reset. Display only: the film is scored as uploaded.")

@@ -66,7 +66,7 @@ def show_gallery(cases: list[dict], total: int, s: Settings, empty: str, key: st
             result = test_case(s.model, case["file"], s.site)
             if result.model_input is not None:
                 hm = heatmap_for(s.model, result, s.method, case["called"], s.site)
-                st.image(blend(result.display, hm.heatmap, s.opacity), width="stretch")
+                st.image(blend(result.display, hm.heatmap, s.opacity, hm.target_class), width="stretch")  # never red on NORMAL
             else:  # not read: the file is shown as it is
                 st.image(result.display, width="stretch")
             st.caption(f"{escape_markdown(Path(case['file']).name)}  \nP(pneumonia) "
