@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime, timezone
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 from torch import nn
@@ -34,6 +34,12 @@ _SIGNIFICANT = 7  # digits kept in the profile's JSON: float32 moments round-tri
 def check_film_count(n: int) -> None:
     if n < MIN_FILMS:
         raise SiteProfileError(f"adapting to a site needs at least {MIN_FILMS} readable films; got {n}")
+
+
+def _rule(threshold_rule: str | Mapping[str, str], name: str) -> str:
+    """The rule of the threshold `name`: each its own (a screening threshold is not chosen by
+    the balanced rule), or one text for all (older callers)."""
+    return threshold_rule.get(name, "fitted on validation") if isinstance(threshold_rule, Mapping) else threshold_rule
 
 
 def _encode(statistics: Statistics) -> dict:
@@ -59,14 +65,14 @@ def adapted_model(model: nn.Module, profile: SiteProfile | None) -> nn.Module:
 
 
 def build_adapted_profile(adaptation: Adaptation, files: Sequence[str], *, name: str, model: str, model_sha256: str,
-                          thresholds: dict[str, float], threshold_rule: str) -> SiteProfile:
+                          thresholds: dict[str, float], threshold_rule: str | Mapping[str, str]) -> SiteProfile:
     """The profile of one adaptation. `thresholds` are the model's own named thresholds (on
     its source-calibrated probability); `files` only feed the sample's digest."""
     from .. import __version__
     check_film_count(adaptation.films)
     shift = prior_shift(Recalibration(0.0, 1.0, False), adaptation.source_prevalence, adaptation.prevalence).intercept
     moved = {k: float(sigmoid(logit(t) + shift)) for k, t in thresholds.items()}
-    rules = {k: (f"the model's own {k} threshold ({threshold_rule}), moved with the probability from the source's "
+    rules = {k: (f"the model's own {k} threshold ({_rule(threshold_rule, k)}), moved with the probability from the source's "
                  f"prevalence to the estimated one: P >= {moved[k]:.3g} here, the same call on the adapted model "
                  "at any prevalence") for k in moved}
     m = adaptation.method
@@ -87,7 +93,7 @@ def build_adapted_profile(adaptation: Adaptation, files: Sequence[str], *, name:
 
 
 def build_operating_point_profile(fit: MixtureFit, method: ScoreMixture, files: Sequence[str], *, name: str, model: str,
-                                  model_sha256: str, thresholds: dict[str, float], threshold_rule: str,
+                                  model_sha256: str, thresholds: dict[str, float], threshold_rule: str | Mapping[str, str],
                                   source_prevalence: float) -> SiteProfile:
     """The profile of an operating point fitted on a site's scores. The shown probability is
     the source's, moved by the threshold's offset and then to the estimated prevalence; the
@@ -102,10 +108,10 @@ def build_operating_point_profile(fit: MixtureFit, method: ScoreMixture, files: 
     fitted = (f"P >= {moved['balanced']:.3g} here: a film is called PNEUMONIA when its score reaches the point where "
               "this site's own two groups of films separate")
     if fit.fallback is not None:
-        rules = {k: f"the model's own {k} threshold ({threshold_rule}), kept: {fit.fallback}" for k in moved}
+        rules = {k: f"the model's own {k} threshold ({_rule(threshold_rule, k)}), kept: {fit.fallback}" for k in moved}
     else:
         rules = {k: fitted if k == "balanced" else
-                 f"the model's own {k} threshold ({threshold_rule}), moved with the balanced one: P >= {moved[k]:.3g}"
+                 f"the model's own {k} threshold ({_rule(threshold_rule, k)}), moved with the balanced one: P >= {moved[k]:.3g}"
                  for k in moved}
     return SiteProfile(
         name=name, model=model, model_sha256=model_sha256, intercept=intercept, slope=1.0, slope_fitted=False,

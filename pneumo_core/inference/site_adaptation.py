@@ -70,7 +70,7 @@ def adapt_predictions(predictor: Predictor, predictions: Iterable[Prediction], *
                                   source_prevalence=source_prevalence(bundle))
         profile = build_operating_point_profile(
             fit, method, keys, name=name, model=bundle.name, model_sha256=bundle.meta.model_sha256,
-            thresholds=bundle.thresholds, threshold_rule=bundle.meta.threshold_rule.get("balanced", "fitted on validation"),
+            thresholds=bundle.thresholds, threshold_rule=dict(bundle.meta.threshold_rule),
             source_prevalence=source_prevalence(bundle))
         return AdaptedSite(profile, len(films), withheld)
     start = tail_start(bundle.model, adapted_layers(bundle.model, method.depth))
@@ -80,7 +80,7 @@ def adapt_predictions(predictor: Predictor, predictions: Iterable[Prediction], *
                            temperature=bundle.temperature, source_prevalence=source_prevalence(bundle), moments=moments)
     profile = build_adapted_profile(adaptation, keys, name=name, model=bundle.name, model_sha256=bundle.meta.model_sha256,
                                     thresholds=bundle.thresholds,
-                                    threshold_rule=bundle.meta.threshold_rule.get("balanced", "fitted on validation"))
+                                    threshold_rule=dict(bundle.meta.threshold_rule))
     return AdaptedSite(profile, len(films), withheld)
 
 

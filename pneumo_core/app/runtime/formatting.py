@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...reporting.words import (SOURCE_CALIBRATION, calibration_label, format_probability,  # one home: the report's words
                                 site_name)
+
+if TYPE_CHECKING:
+    from ...calibration.site import SiteProfile
 
 __all__ = ["DISCLAIMER", "SOURCE_CALIBRATION", "site_name", "calibration_label", "probability_label", "disclaimer",
     "escape_markdown", "safe_filename", "format_probability", "format_number", "format_ci", "PRESET_DIGITS",
@@ -25,13 +29,23 @@ def probability_label(site: str | None) -> str:
     return f"P(pneumonia), {calibration_label(site)}"
 
 
-def disclaimer(site: str | None) -> str:
-    """`DISCLAIMER`, with its calibration sentence true for the calibration in use."""
+def disclaimer(site: str | SiteProfile | None) -> str:
+    """`DISCLAIMER`, with its calibration sentence true for the calibration in use: a profile
+    says what it was fitted on (labels, or a label-free adaptation); a bare name, whose kind
+    is unknown here, is said as a site profile without claiming either."""
+    head = "Research demo, not a diagnosis and not a medical device. "
+    tail = "; the model itself was trained on one paediatric centre and may still miss what that centre never showed it."
     if site is None:
         return DISCLAIMER
-    return ("Research demo, not a diagnosis and not a medical device. Probabilities are recalibrated for "
-            f"{site_name(site)} on a small labelled sample from that site; the model itself was trained on one paediatric "
-            "centre and may still miss what that centre never showed it.")
+    if isinstance(site, str):
+        return head + f"Probabilities are calibrated for {site_name(site)} by a site profile (the sidebar says how)" + tail
+    parts = []
+    if site.adaptation:
+        parts.append(f"adapted to {site_name(site.name)} without labels, from {site.adaptation.get('films', 0)} of its "
+                     "unlabelled films" + ("" if site.labelled else " (no accuracy measured there)"))
+    if site.labelled:
+        parts.append(f"recalibrated for {site_name(site.name)} on a small labelled sample from that site")
+    return head + "Probabilities are " + ", then ".join(parts or [f"calibrated for {site_name(site.name)}"]) + tail
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&])")

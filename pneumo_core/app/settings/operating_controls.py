@@ -45,7 +45,7 @@ def default_preset(model: str, site: SiteProfile | None = None) -> str:
 def preset_meanings(model: str, site: SiteProfile | None = None, shipped: bool = False) -> list[str]:
     """Markdown, one per distinct preset: what it means for patients (`operating_point.describe`)."""
     values = presets(model, site)
-    return [f"{' = '.join(names)}: " + describe(operating_point_at(model, values[p], site, shipped), values[p])
+    return [f"{' = '.join(names)}: " + describe(operating_point_at(model, values[p], site, shipped), values[p], site)
             for p, names in preset_groups(values, default_preset(model, site)).items()]
 
 
@@ -103,7 +103,7 @@ def operating_controls(model: str, site: SiteProfile | None, calibration: str, s
     slider = st.slider("Threshold: call PNEUMONIA when P(pneumonia) ≥", 0.0, 1.0, step=0.001, format="%.3f",
                        key=SLIDER, on_change=_to_custom)
     threshold = values[op] if op in values else float(slider)
-    st.markdown(describe(operating_point_at(model, threshold, site, shipped), threshold))
+    st.markdown(describe(operating_point_at(model, threshold, site, shipped), threshold, site))
     caption = _rule_caption(op, groups, rule_of, threshold)
     if caption:
         st.caption(caption)

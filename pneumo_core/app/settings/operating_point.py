@@ -16,7 +16,12 @@ if TYPE_CHECKING:
     from ...calibration.site import SiteProfile
     from .state import Settings
 
-__all__ = ["current", "at", "describe", "NO_ESTIMATE"]
+__all__ = ["current", "at", "describe", "NO_ESTIMATE", "NO_ESTIMATE_ADAPTED", "no_estimate"]
+
+NO_ESTIMATE_ADAPTED = ("No estimate of sensitivity and specificity exists at any threshold for this calibration: the "
+                       "profile was adapted without labels, so nothing was measured at its site. The adaptation's page "
+                       "says what the validation study expects of the method; a labelled sample (Calibrate for your "
+                       "site) measures it here.")
 
 
 def _files_stamp(model: str) -> int:
@@ -47,9 +52,16 @@ def current(settings: Settings) -> OperatingPoint | None:
     return at(settings.model, settings.threshold, settings.site, settings.shipped_site)
 
 
-def describe(op: OperatingPoint | None, threshold: float) -> str:
+def no_estimate(site: SiteProfile | None) -> str:
+    """Why no estimate is shown: a labelled profile has one at its cross-fitted threshold only;
+    a profile adapted without labels has none anywhere (saying "except at its balanced one"
+    while the balanced one is in use would be false)."""
+    return NO_ESTIMATE_ADAPTED if site is not None and site.adaptation and not site.labelled else NO_ESTIMATE
+
+
+def describe(op: OperatingPoint | None, threshold: float, site: SiteProfile | None = None) -> str:
     """Markdown: the operating point in words, then its numbers with 95% intervals and their
-    source; or `NO_ESTIMATE`. The text holds no user-supplied name."""
+    source; or why there is none (`no_estimate`). The text holds no user-supplied name."""
     if op is None:
-        return f"**At threshold {threshold:.3f}**: {NO_ESTIMATE}"
+        return f"**At threshold {threshold:.3f}**: {no_estimate(site)}"
     return f"**At threshold {threshold:.3f}** the model {op.in_words()}.  \n{op.in_numbers()[:1].upper()}{op.in_numbers()[1:]}."

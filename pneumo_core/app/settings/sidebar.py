@@ -64,7 +64,7 @@ def sidebar_saliency() -> None:
         st.slider("Heatmap opacity", 0.0, 1.0, step=0.05, key="opacity")
         st.divider()
         s = st.session_state.get("settings")
-        st.caption(disclaimer(s.site.name if s is not None and s.site is not None else None))
+        st.caption(disclaimer(s.site if s is not None else None))
 
 
 def settings() -> Settings:
