@@ -211,3 +211,37 @@ def test_calibrate_a_site_from_ten_films_per_class_in_a_real_browser(server, bro
         assert not external, f"the browser asked other hosts than the app's: {external}"
     finally:
         page.close()
+
+
+def test_pick_in_the_case_list_drop_more_films_and_next_keeps_the_batch_in_a_real_browser(server, browser):
+    """Issue #29, item 4, as the radiologist did it: one film, picked in the case list, two
+    more dropped, "Next →". It raised `ValueError: invalid literal for int() ... '1 of 1: …'`
+    and the films were gone from the uploader after that."""
+    url, _ = server
+    films = paths.example_files()[:3]
+    page = browser.new_page(viewport={"width": 1440, "height": 2400})
+    chips = '.st-key-uploads [data-testid="stFileChip"]'
+    try:
+        page.goto(url)
+        page.wait_for_selector(".st-key-uploads input[type=file]", state="attached", timeout=SLOW)
+        page.set_input_files(".st-key-uploads input[type=file]", [str(films[0])])
+        page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=SLOW)
+        _wait_idle(page)
+        page.locator(".st-key-case_list").click()
+        page.get_by_role("option", name=f"1 of 1: {films[0].name}").click()
+        _wait_idle(page)
+        page.set_input_files(".st-key-uploads input[type=file]", [str(f) for f in films[1:]])  # added to the first
+        _wait_count(page, chips, 3)
+        _wait_idle(page)
+        page.locator(".st-key-case_next button").click()
+        page.locator('[data-testid="stText"]', has_text=films[1].name).first.wait_for(timeout=SLOW)
+        _wait_idle(page)
+        _no_exception(page)
+        assert page.locator(chips).count() == 3
+        page.locator(".st-key-case_next button").click()
+        page.locator('[data-testid="stText"]', has_text=films[2].name).first.wait_for(timeout=SLOW)
+        _wait_idle(page)
+        _no_exception(page)
+        assert page.locator(chips).count() == 3 and page.locator(".st-key-case_next button").is_disabled()
+    finally:
+        page.close()
