@@ -13,7 +13,22 @@ hold such a UID.
 
     .venv/bin/python benchmarks/pacs_attacks.py [--repeats 5]
 
-Results in `results/pacs_attacks.json`, and a table on stdout for docs/security.md.
+A second part (issue #27) turns a hostile PACS stub (`harness.hostile_pacs`) on the command
+line (`predict --dicomweb`) and on the app's PACS page function (`pacs_page.score_study`, what
+the app server runs for a study), each in its own process: an instance listing that never ends,
+a 330 MB search answer, a WADO-RS redirect to another port over plain http, a server sending
+one byte a second, and a `Retry-After` of an hour. For each: the line said, the exit code, the
+seconds, the command's peak memory (ru_maxrss) or the page function's rise over its process
+after imports, and whether the redirect's target was reached. A run that is still going after
+`--limit-s` seconds or past `--limit-mb` is killed and recorded so. `--code DIR` runs the same
+attacks against another checkout's `pneumo_core` (the code before a change: `git archive REV
+pneumo_core | tar -x -C DIR`, with `weights` linked in), recorded under `--label`.
+
+    .venv/bin/python benchmarks/pacs_attacks.py --part hostile --label after
+    .venv/bin/python benchmarks/pacs_attacks.py --part hostile --label before --code /tmp/before
+
+Results in `results/pacs_attacks.json` (each part updates its own keys), and a table on stdout
+for docs/security.md.
 """
 from __future__ import annotations
 
@@ -29,7 +44,7 @@ from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from harness.hostile_pacs import HostilePacs, hostile_pacs  # noqa: E402
+from harness.hostile_pacs import STUDY_UID, HostilePacs, hostile_pacs, run_measured  # noqa: E402
 
 OUT = REPO / "benchmarks" / "results" / "pacs_attacks.json"
 PDF = b"%PDF-1.4\n%minimal\n"
@@ -160,12 +175,125 @@ def _load(server) -> dict:
     return out
 
 
+HOSTILE = [  # (mode, the attack in words)
+    ("endless", "an instance listing that never ends (every page full)"),
+    ("huge", "a 330 MB search answer (no Content-Length)"),
+    ("redirect", "WADO-RS answers 302 to http://127.0.0.1:OTHER/"),
+    ("trickle", "every answer one byte a second"),
+    ("retry-after", "503 with Retry-After: 3600"),
+]
+# The page function, in a process of its own: its memory after imports, then its peak, as JSON.
+PAGE_RUN = """
+import json, sys
+from pneumo_core.app.pacs.pacs_page import score_study
+from pneumo_core.pacs.config import ServerConfig
+from pneumo_core.pacs.errors import PacsError
+def mb(key):
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(key)) / 1024
+before = mb("VmRSS:")
+try:
+    done = score_study(ServerConfig("hostile", sys.argv[1], None, True), sys.argv[2], "efficientnet_lite0")
+    line = "; ".join(r.error or "scored" for r in done.results)
+except PacsError as exc:
+    line = "PacsError: " + str(exc)
+print(json.dumps({"line": line, "rss_after_imports_mb": before, "peak_mb": mb("VmHWM:")}))
+"""
+
+
+def _said(stdout: str, stderr: str) -> str:
+    """The command's last word: its `error:` line, else the last prediction line's error or status."""
+    if stderr.strip():
+        return stderr.strip().splitlines()[-1][:300]
+    lines = stdout.splitlines()
+    if not lines:
+        return ""
+    try:
+        rec = json.loads(lines[-1])
+        return f"line: {rec.get('error') or rec.get('status')}"[:300]
+    except ValueError:
+        return lines[-1][:300]
+
+
+def _hostile_rows(code: Path, limit_s: float, limit_mb: float) -> list[dict]:
+    """Each hostile mode against the command line and the page function of the checkout `code`."""
+    import os
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PNEUMO_DICOMWEB_")}
+    env.update(PNEUMO_DICOMWEB_ALLOW_HTTP="1", PYTHONPATH=str(code))
+    rows = []
+    for mode, what in HOSTILE:
+        for door, cmd in (("command line", ["-m", "pneumo_core", "predict", "--quiet", "--dicomweb"]),
+                          ("app page function", ["-c", PAGE_RUN])):
+            with hostile_pacs(mode) as url:
+                args = [sys.executable, *cmd, url, *(["--study", STUDY_UID] if door == "command line" else [STUDY_UID])]
+                run = run_measured(args, env, code, limit_s, limit_mb)
+                hits = len(HostilePacs.target_hits)
+            row = {"attack": what, "mode": mode, "door": door, "exit": run.returncode, "seconds": round(run.seconds, 1),
+                   "peak_mb": round(run.peak_mb), "killed": run.killed, "redirect_target_hits": hits}
+            if door == "command line":
+                row.update(stdout_lines=len(run.stdout.splitlines()), stderr_lines=len(run.stderr.splitlines()),
+                           line=_said(run.stdout, run.stderr))
+            else:
+                page = json.loads(run.stdout.strip().splitlines()[-1]) if run.stdout.strip() else {}
+                row.update(line=page.get("line", run.stderr.strip()[-300:])[:300],
+                           rise_mb=round(page["peak_mb"] - page["rss_after_imports_mb"]) if page else None)
+            print(f"{mode:12s} {door:18s} {row['seconds']:6.1f} s {row['peak_mb']:6d} MB "
+                  f"{row['killed'] or ''} {row['line'][:110]}", file=sys.stderr)
+            rows.append(row)
+    return rows
+
+
+def _print_hostile(record: dict) -> None:
+    print("| attack | door | before | now | seconds (before → now) | MB: command peak, page rise (before → now) |")
+    print("|---|---|---|---|---|---|")
+    before = {(r["mode"], r["door"]): r for r in record.get("hostile", {}).get("before", [])}
+    for r in record.get("hostile", {}).get("after", []):
+        b = before.get((r["mode"], r["door"]), {})
+        mem = "rise_mb" if r["door"] != "command line" else "peak_mb"
+
+        def said(x: dict) -> str:
+            if not x:
+                return "?"
+            if x["killed"]:
+                return f"killed at the {x['killed']} limit, nothing said"
+            return x["line"] + (f" (the redirect's target reached {x['redirect_target_hits']}x)"
+                                if x["redirect_target_hits"] else "")
+        def mb(x: dict) -> str:
+            if not x:
+                return "?"
+            if x["killed"] or x.get(mem) is None:  # no rise measured: the process's peak when it was killed
+                return f"{x['peak_mb']} peak when killed"
+            return str(x[mem])
+        bm = mb(b)
+        print(f"| {r['attack']} | {r['door']} | {said(b)} | {said(r)} | {b.get('seconds', '?')} → {r['seconds']} | "
+              f"{bm} → {mb(r)} |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--part", choices=("all", "orthanc", "hostile"), default="all")
+    p.add_argument("--code", type=Path, default=REPO, help="the checkout whose pneumo_core the hostile part runs")
+    p.add_argument("--label", default="after", help="the hostile part's key in the JSON (before, after)")
+    p.add_argument("--limit-s", type=float, default=75.0)
+    p.add_argument("--limit-mb", type=float, default=3500.0)
+    p.add_argument("--table-only", action="store_true", help="print the hostile table from the JSON; run nothing")
     args = p.parse_args()
+    record = json.loads(args.out.read_text()) if args.out.exists() else {}
+    if args.table_only:
+        return _print_hostile(record)
+    if args.part in ("all", "hostile"):
+        rows = _hostile_rows(args.code.resolve(), args.limit_s, args.limit_mb)
+        record.setdefault("hostile", {})[args.label] = rows
+        record["hostile_limits"] = {"limit_s": args.limit_s, "limit_mb": args.limit_mb}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(record, indent=2) + "\n")
+        _print_hostile(record)
+    if args.part in ("all", "orthanc"):
+        _orthanc_part(args, record)
 
+
+def _orthanc_part(args: argparse.Namespace, record: dict) -> None:
     import requests
     from harness.orthanc_server import PASSWORD, USER, start_orthanc
 
@@ -185,8 +313,8 @@ def main() -> None:
                     rows.append(_measure(name, now, fn, watch, count, hostile, args.repeats))
         finally:
             server.stop()
-    record = {"orthanc": version, "transport": "HTTP on loopback (allowed for this test server), basic auth",
-              "repeats": args.repeats, "attacks": rows}
+    record.update({"orthanc": version, "transport": "HTTP on loopback (allowed for this test server), basic auth",
+                   "repeats": args.repeats, "attacks": rows})
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=2) + "\n")
     print("| attack | before | now | requests sent (STOW, WADO) | instances added | echoes value | ms (run, median) |")

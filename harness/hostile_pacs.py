@@ -157,18 +157,25 @@ class _Target(BaseHTTPRequestHandler):
         pass
 
 
+class _Quiet(ThreadingHTTPServer):
+    """A client that gives up mid-answer is what the attacks expect: no traceback for it."""
+
+    def handle_error(self, request, client_address) -> None:
+        pass
+
+
 @contextmanager
 def hostile_pacs(mode: str = "foreign-uid", huge_mb: int = 330) -> Iterator[str]:
     """The stub in `mode` on a free loopback port; yields its DICOMweb root URL
     (`http://127.0.0.1:PORT/dicom-web`)."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; one of {MODES}")
-    target = ThreadingHTTPServer(("127.0.0.1", 0), _Target)
+    target = _Quiet(("127.0.0.1", 0), _Target)
     HostilePacs.mode, HostilePacs.huge_mb = mode, huge_mb
     HostilePacs.target = f"http://127.0.0.1:{target.server_port}"
     HostilePacs.sent, HostilePacs.target_hits = [], []
     HostilePacs.stop = threading.Event()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), HostilePacs)
+    server = _Quiet(("127.0.0.1", 0), HostilePacs)
     for s in (server, target):
         threading.Thread(target=s.serve_forever, daemon=True).start()
     try:
