@@ -36,11 +36,12 @@ def jet(values: np.ndarray) -> np.ndarray:
     return np.stack([np.interp(v, *_JET[c]).astype(np.float32) for c in "rgb"], axis=-1)
 
 
-def overlay_legend(target_class: str, fraction: float = OUTLINE_FRACTION) -> str:
-    """How the overlay of a map explaining `target_class` reads, for the caption beside it."""
+def overlay_legend(target_class: str, fraction: float = OUTLINE_FRACTION, class_specific: bool = True) -> str:
+    """How the overlay drawn for `target_class` reads, for the caption beside it (a map that
+    explains no class is drawn by the call too, but supports nothing)."""
     if target_class == "NORMAL":
-        return (f"blue-grey outline: the map's top {fraction:.0%}, where the model found most support for "
-                "NORMAL; not a finding")
+        support = ", where the model found most support for NORMAL" if class_specific else ""
+        return f"blue-grey outline: the map's top {fraction:.0%}{support}; not a finding"
     return "red: strongest, untinted: none"
 
 

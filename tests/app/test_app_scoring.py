@@ -104,6 +104,7 @@ def test_eigencam_caption_does_not_claim_to_explain_a_class(example_bytes):
     r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg")
     caption = scoring.heatmap_for(paths.DEFAULT_MODEL, r, "eigencam", "NORMAL").caption
     assert "explains" not in caption and caption.count("not class-specific") == 1
+    assert "not a finding" in caption and "support" not in caption  # drawn as the call's outline, claiming nothing
     assert "explains NORMAL" in scoring.heatmap_for(paths.DEFAULT_MODEL, r, "gradcam", "NORMAL").caption
 
 

@@ -119,7 +119,8 @@ class Heatmap:
         or that it explains none."""
         label = method_label(self.method)
         if not self.class_specific:
-            return f"{label}: the strongest pattern in the model's features, whichever class is called"
+            return (f"{label}: the strongest pattern in the model's features, whichever class is called "
+                    f"({overlay_legend(self.target_class, class_specific=False)})")
         return f"{label}: explains {self.target_class} ({overlay_legend(self.target_class)})"
 
 
