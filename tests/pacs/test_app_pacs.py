@@ -119,3 +119,26 @@ def test_a_wrong_password_is_a_clear_error_that_never_shows_it(orthanc, loaded):
     at = _search(_app(orthanc.url, password="wrong-Pa55word"), "ACC-1001")
     assert not at.exception and "refused the credentials" in at.error[0].value
     assert "wrong-Pa55word" not in _all_text(at)
+
+
+@pytest.mark.parametrize("mode, said", [("endless", "more than 50 instances"),
+                                        ("redirect", "redirects are not followed")])
+def test_a_hostile_pacs_is_one_line_on_the_page_within_the_servers_configured_cap(mode, said):
+    """An endless listing (capped by the server's `max_instances` secret) or a redirected film:
+    one line on the page, no exception, and the page's memory does not grow with the attack."""
+    import tracemalloc
+
+    from harness.hostile_pacs import HostilePacs, hostile_pacs
+    with hostile_pacs(mode) as url:
+        at = AppTest.from_file(ENTRY, default_timeout=APP_TIMEOUT)
+        at.secrets["dicomweb"] = {"url": url, "allow_http": True, "max_instances": 50}
+        at = _search(at.run(), "ACC-1")
+        tracemalloc.start()
+        try:
+            at = at.button(key="pacs_score").click().run()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert HostilePacs.target_hits == []
+    assert not at.exception and said in _all_text(at)
+    assert peak < 300 * 2**20
