@@ -14,30 +14,55 @@ __all__ = ["register"]
 
 
 def _cmd_adapt_site(args: argparse.Namespace) -> int:
+    """Adapts, writes the profile, then says what changed: the calls that differ between the
+    model as shipped and the profile at its default operating point (`adaptation.changes`,
+    the list the app shows), one line each on stderr and in the JSON summary."""
     from tqdm import tqdm
 
+    from ..adaptation.changes import changed_calls, site_probabilities, threshold_only
     from ..audit import cli_user, default_log
     from ..calibration.site import save_profile
     from ..inference.predictor import Predictor
-    from ..inference.site_adaptation import adapt_site
+    from ..inference.site_adaptation import adapt_predictions
     from ..io.scan import scan_paths
 
     files, notes = scan_paths(args.paths)
     for note in notes:
         print(note, file=sys.stderr)
     predictor = Predictor(args.model)
+    sources = [(f, str(f)) for f in files]
     with tqdm(total=len(files), desc="read", unit="img", file=sys.stderr, disable=args.quiet) as bar:
-        site = adapt_site(predictor, [(f, str(f)) for f in files], name=args.name or args.out.stem,
-                          progress=lambda done, total: bar.update(1))
+        before = [bar.update(1) or pred for pred in predictor.predict_sources(iter(sources), 0.5)]
+    site = adapt_predictions(predictor, before, name=args.name or args.out.stem)
     for name, reason in site.withheld:
         print(f"not used: {name}: {reason}", file=sys.stderr)
     save_profile(site.profile, args.out)
     restamp_if_in_bundle(args.out)
     p = site.profile
     default_log().append(cli_user(), "profile_made", model=p.model, site_sha256=p.files_sha256, count=site.used)
+    if threshold_only(p):  # the network is as shipped: the profile's calls follow from the same scores
+        scored = [pred.probability is not None and pred.logit is not None for pred in before]
+        moved = iter(site_probabilities(p, [pred.logit for pred, ok in zip(before, scored) if ok]))
+        after = [float(next(moved)) if ok else None for ok in scored]
+    else:
+        with tqdm(total=len(files), desc="read under the profile", unit="img", file=sys.stderr,
+                  disable=args.quiet) as bar:
+            after = [bar.update(1) or pred.probability
+                     for pred in Predictor(args.model, site=p).predict_sources(iter(sources), 0.5)]
+    preset = p.default_threshold
+    changes = changed_calls([pred.file for pred in before], [pred.probability for pred in before], after,
+                            threshold_before=predictor.bundle.thresholds[preset], threshold_after=p.thresholds[preset],
+                            preset=preset)
+    print(f"calls changed: {len(changes.changed)} of {changes.compared} at the {preset} threshold "
+          f"({changes.threshold_before:.3f} before, {changes.threshold_after:.3f} on the profile's probability)",
+          file=sys.stderr)
+    for c in changes.changed:
+        print(f"  {c.line()}", file=sys.stderr)
     print(json.dumps({"profile": str(args.out), "name": p.name, "films": site.used, "not_used": len(site.withheld),
                       "method": p.adaptation["method"], "estimated_prevalence": p.adaptation["estimated_prevalence"],
-                      "thresholds": p.thresholds}, indent=1))
+                      "thresholds": p.thresholds, "calls_changed": len(changes.changed),
+                      "changed": [{"file": c.file, "before": c.before, "after": c.after} for c in changes.changed]},
+                     indent=1))
     return 0
 
 

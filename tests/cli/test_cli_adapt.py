@@ -78,3 +78,27 @@ def test_the_drift_alarm_runs_again_under_the_adapted_profile(adapted, site_fold
     assert r.returncode == 0, r.stderr
     verdict = json.loads(r.stdout)
     assert verdict["model"] == MODEL and verdict["n"] >= MIN_FILMS and isinstance(verdict["shifted"], bool)
+
+
+def _labels(r) -> dict[str, str]:
+    from pathlib import Path
+    return {Path(rec["file"]).name: rec["label"] for rec in map(json.loads, r.stdout.splitlines()) if rec["label"]}
+
+
+def test_the_calls_adapt_site_says_changed_are_the_ones_predict_changes_with_the_profile(adapted, site_folder):
+    """What changed, said by adapt-site, against the product's own calls: `predict` on the same
+    films without and with `--site` (a list drawn from other numbers would differ here)."""
+    from pathlib import Path
+    out, r = adapted
+    summary = json.loads(r.stdout)
+    before = _run("predict", "--model", MODEL, "--format", "jsonl", str(site_folder))
+    after = _run("predict", "--model", MODEL, "--site", str(out), "--format", "jsonl", str(site_folder))
+    a, b = _labels(before), _labels(after)
+    flipped = sorted(f for f in a if f in b and a[f] != b[f])
+    assert sorted(Path(c["file"]).name for c in summary["changed"]) == flipped
+    assert summary["calls_changed"] == len(flipped)
+    assert all((c["before"], c["after"]) == (a[Path(c["file"]).name], b[Path(c["file"]).name])
+               for c in summary["changed"])
+    lines = [line for line in r.stderr.splitlines() if line.startswith("calls changed: ")]
+    assert lines == [lines[0]] and lines[0].startswith(f"calls changed: {len(flipped)} of ")
+    assert sum(line.startswith("  ") and " -> " in line for line in r.stderr.splitlines()) == len(flipped)
