@@ -12,7 +12,8 @@
 - `redirect-search`: every search answers `302` to that port;
 - `trickle`: every answer, status line included, one byte a second; `trickle-headers`: the
   status line at once, the rest one byte a second; `trickle-body`: status line and headers at
-  once, then a body with no Content-Length one byte a second;
+  once, then a body with no Content-Length one byte a second; `trickle-wado`: a three-instance
+  study whose every WADO-RS answer trickles from its first byte;
 - `retry-after`: every answer is `503` with `Retry-After: 3600`.
 
 Searches for a study answer that study (`STUDY_UID` by default), and the connection check's
@@ -41,7 +42,7 @@ HOSTILE_UID = "1.2.3/../../../../system"
 STUDY_UID = "1.2.3"
 PAGE = 1000  # a full page when the client asks for no limit
 MODES = ("foreign-uid", "endless", "huge", "redirect", "redirect-search", "trickle", "trickle-headers",
-         "trickle-body", "retry-after")
+         "trickle-body", "trickle-wado", "retry-after")
 JSON = "application/dicom+json"
 
 
@@ -67,7 +68,7 @@ class HostilePacs(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         parts = url.path.strip("/").split("/")  # dicom-web, studies[, uid, instances | series, s, instances, sop]
         wado = len(parts) == 7
-        if self.mode.startswith("trickle"):
+        if self.mode.startswith("trickle") and (self.mode != "trickle-wado" or wado):
             return self._trickle()
         if self.mode == "retry-after":
             return self._answer(503, b"", extra={"Retry-After": "3600"})
@@ -87,6 +88,8 @@ class HostilePacs(BaseHTTPRequestHandler):
             items = [_instance(study, "1.2.3.4", f"1.2.3.4.{offset + i + 1}") for i in range(n)]
         elif self.mode == "foreign-uid":
             items = [] if offset else [_instance(study, "1.2.3.4", HOSTILE_UID)]
+        elif self.mode == "trickle-wado":
+            items = [] if offset else [_instance(study, "1.2.3.4", f"1.2.3.4.{i}") for i in (5, 6, 7)]
         else:
             items = [] if offset else [_instance(study, "1.2.3.4", "1.2.3.4.5")]
         return self._answer(200, json.dumps(items).encode())
@@ -127,7 +130,7 @@ class HostilePacs(BaseHTTPRequestHandler):
             rest = b"[" + b" " * 100 + b"]"
         else:
             rest = b"Content-Type: " + JSON.encode() + b"\r\nContent-Length: 2\r\n\r\n[]"
-            if self.mode == "trickle":
+            if self.mode in ("trickle", "trickle-wado"):
                 head, rest = b"", head + rest
         try:
             self.wfile.write(head)

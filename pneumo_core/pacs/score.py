@@ -4,7 +4,9 @@ Frontal chest films are fetched a batch at a time and handed to `Predictor.predi
 as bytes, so `io.ingest.load` applies every rule it applies to an upload (size, decompression
 bombs, DICOM checks) and the input gate has the last word. At most `batch_size` files are held
 at once, whatever the size of the study. An instance that cannot be fetched gets an error line
-and the rest go on; a server that cannot be reached at all fails every later fetch the same way.
+and the rest go on; once the server is unavailable (unreachable, failing, too slow, or the
+study's time limit passed), the study's later instances get an error line without a request, so
+a hostile server costs one answer's deadline per study, not one per instance.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
 from ..inference.prediction import Prediction
-from .client import InstanceRef, PacsClient, PacsError
+from .client import InstanceRef, PacsClient, PacsError, PacsUnavailable
 from .study import StudyPlan
 
 if TYPE_CHECKING:  # the app's PACS page fetches through this module before torch has loaded
@@ -48,16 +50,20 @@ def fetch_instances(client: PacsClient, plan: StudyPlan, batch_size: int = BATCH
     app's PACS page. At most `batch_size` files are held at once."""
     reasons = {r.sop_uid: why for r, why in plan.other}
     ordered = plan.ordered
+    gone: str | None = None  # why the server is no longer asked, once it is unavailable
     for start in range(0, len(ordered), batch_size):
         batch = []
         for ref in ordered[start:start + batch_size]:
             if ref.sop_uid in reasons:
                 batch.append(FetchedInstance(ref, not_assessed=reasons[ref.sop_uid]))
-                continue
-            try:
-                batch.append(FetchedInstance(ref, data=client.retrieve(ref)))
-            except PacsError as exc:
-                batch.append(FetchedInstance(ref, error=f"cannot retrieve instance: {exc}"))
+            elif gone is not None:
+                batch.append(FetchedInstance(ref, error=f"not retrieved: an earlier instance failed ({gone})"))
+            else:
+                try:
+                    batch.append(FetchedInstance(ref, data=client.retrieve(ref)))
+                except PacsError as exc:
+                    gone = str(exc) if isinstance(exc, PacsUnavailable) else None
+                    batch.append(FetchedInstance(ref, error=f"cannot retrieve instance: {exc}"))
         yield batch
 
 

@@ -81,6 +81,19 @@ def test_a_server_trickling_a_byte_a_second_is_stopped_at_the_answer_deadline(mo
     assert 2 <= elapsed < 6  # the deadline, plus urllib3's retries on the shut sockets (1 s back-off)
 
 
+def test_a_study_whose_films_trickle_costs_one_deadline_not_one_per_film():
+    from pneumo_core.pacs.score import fetch_instances
+    from pneumo_core.pacs.study import plan_study
+    with hostile_pacs("trickle-wado") as url, _stub_client(url, answer_seconds=2) as client:
+        plan = plan_study(client.instances(STUDY_UID))
+        t0 = time.monotonic()
+        fetched = [f for batch in fetch_instances(client, plan) for f in batch]
+        elapsed = time.monotonic() - t0
+        wado = {path for _, path in HostilePacs.sent if "/series/" in path}
+    assert [f.error.split(":")[0] for f in fetched] == ["cannot retrieve instance", "not retrieved", "not retrieved"]
+    assert "within 2 s" in fetched[2].error and len(wado) == 1 and elapsed < 6
+
+
 def test_a_trickle_through_an_http_proxy_is_stopped_at_the_deadline_too():
     with hostile_pacs("trickle-headers") as url, _stub_client(url, answer_seconds=2) as client:
         client.session.proxies = {"http": url.rsplit("/", 1)[0]}  # the stub answers as the proxy too
