@@ -175,3 +175,36 @@ def test_a_profile_with_a_malformed_adaptation_section_is_refused_on_reading(ada
         bad = {**asdict(adapted.profile), "adaptation": {**good["adaptation"], **breaks}}
         with pytest.raises(SiteProfileError, match="adaptation section is malformed"):
             load_profile(json.dumps(bad).encode())
+
+
+def test_the_operating_point_from_the_sites_scores_never_sees_labels(films, predictor, monkeypatch):
+    """A spy on the one fitting call: it receives the films' scores and nothing that names them,
+    and the same films under their labelled names (NORMAL/..., person..._bacteria) give the very
+    same profile as under blind names."""
+    from pneumo_core.adaptation.score_mixture import MIXTURES, fit_operating_point
+    seen = []
+
+    def spy(scores, *args, **kwargs):
+        seen.append((scores, args, kwargs))
+        return fit_operating_point(scores, *args, **kwargs)
+    monkeypatch.setattr(site_adaptation, "fit_operating_point", spy)
+    method = next(m for m in MIXTURES if m.family == "shift-class")
+    named = site_adaptation.adapt_site(predictor, [(f, str(f)) for f in films["labelled"]], name="x", method=method)
+    blind = site_adaptation.adapt_site(predictor, [(f, f.name) for f in films["blind"]], name="x", method=method)
+    assert len(seen) == 2
+    for scores, args, kwargs in seen:
+        assert isinstance(scores, np.ndarray) and scores.dtype.kind == "f"
+        assert not any(isinstance(v, (str, list, tuple)) for v in (*args, *kwargs.values()))
+    assert named.profile.intercept == blind.profile.intercept
+    assert named.profile.thresholds == blind.profile.thresholds
+    assert named.profile.adaptation["threshold_logit"] == blind.profile.adaptation["threshold_logit"]
+    assert named.profile.adaptation["layers"] == {} and named.profile.adaptation["method"] == method.name
+
+
+def test_an_operating_point_profile_calls_pneumonia_exactly_at_the_fitted_threshold(films, predictor):
+    from pneumo_core.adaptation.score_mixture import MIXTURES
+    method = next(m for m in MIXTURES if m.family == "shift")
+    site = site_adaptation.adapt_site(predictor, [(f, f.name) for f in films["blind"]], name="x", method=method)
+    p, t = site.profile, site.profile.adaptation["threshold_logit"]
+    for logit in (t - 0.01, t + 0.01):
+        assert (p.probability(np.array([logit]))[0] >= p.thresholds["balanced"]) == (logit >= t)
