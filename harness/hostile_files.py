@@ -38,11 +38,11 @@ def _write_dicom(transfer_syntax: str, rows: int, cols: int, pixel_data: bytes, 
     return buf.getvalue()
 
 
-def _xray_dataset(transfer_syntax: str, rows: int, cols: int) -> Dataset:
+def _xray_dataset(transfer_syntax: str, rows: int, cols: int, uid: str | None = None) -> Dataset:
     """A grey digital X-ray's header, with a patient name for an error line to leak."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # digital X-ray
-    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.MediaStorageSOPInstanceUID = uid or generate_uid()
     meta.TransferSyntaxUID = transfer_syntax
     ds = Dataset()
     ds.file_meta = meta
@@ -186,12 +186,13 @@ def rss_mb() -> float:
 _FLOAT_ELEMENT = {np.dtype(np.float32): ("FloatPixelData", 32), np.dtype(np.float64): ("DoubleFloatPixelData", 64)}
 
 
-def array_dicom(pixels: np.ndarray, **elements) -> bytes:
+def array_dicom(pixels: np.ndarray, uid: str | None = None, **elements) -> bytes:
     """A grey DICOM holding `pixels` as stored: uint8/uint16/int16 in Pixel Data, float32 in
     Float Pixel Data (7FE0,0008), float64 in Double Float Pixel Data (7FE0,0009); `elements`
-    override or add header fields (a wrong Rows, a rescale, a window...)."""
+    override or add header fields (a wrong Rows, a rescale, a window...). A fixed `uid` makes
+    the same bytes every time (property tests replay what they generate)."""
     a = np.ascontiguousarray(pixels)
-    ds = _xray_dataset(ExplicitVRLittleEndian, *a.shape)
+    ds = _xray_dataset(ExplicitVRLittleEndian, *a.shape, uid=uid)
     if a.dtype in _FLOAT_ELEMENT:
         keyword, bits = _FLOAT_ELEMENT[a.dtype]
         ds.BitsAllocated = bits
@@ -201,11 +202,11 @@ def array_dicom(pixels: np.ndarray, **elements) -> bytes:
         ds.BitsAllocated, ds.BitsStored, ds.HighBit = bits, bits, bits - 1
         ds.PixelRepresentation = int(a.dtype.kind == "i")
         ds.PixelData = a.astype(a.dtype.newbyteorder("<")).tobytes()
-    for k, v in elements.items():
-        setattr(ds, k, v)
     buf = io.BytesIO()
-    with warnings.catch_warnings():  # pydicom warns, quoting the crafted values, as it writes them
+    with warnings.catch_warnings():  # pydicom warns, quoting the crafted values, as it sets and writes them
         warnings.simplefilter("ignore")
+        for k, v in elements.items():
+            setattr(ds, k, v)
         ds.save_as(buf, implicit_vr=False, little_endian=True, enforce_file_format=True)
     return buf.getvalue()
 

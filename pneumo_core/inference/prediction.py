@@ -37,6 +37,7 @@ class Prediction:
     reasons: tuple[str, ...] = ()     # why the call is withheld: `gate.REASONS` codes
     correction: int | None = None     # `orientation.TRANSFORMS` index undone before scoring (None: scored as given)
     out_of_distribution: bool = False  # scored, but unlike the training radiographs (`OOD_WARNING` says so)
+    sha256: str | None = None         # of the bytes read and scored (None: not read), for the audit trail
 
     @property
     def status(self) -> str:

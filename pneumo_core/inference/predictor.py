@@ -26,7 +26,10 @@ a CAM call hooks the model and a concurrent forward pass would feed those hooks.
 """
 from __future__ import annotations
 
+import hashlib
+import logging
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
@@ -38,7 +41,7 @@ from ..errors import PneumoError
 from ..adaptation.profile import adapted_model
 from ..calibration import calibrated
 from ..data.preprocess import preprocess_batch, resize_square
-from ..io.ingest import IngestError, Radiograph
+from ..io.ingest import IngestError, Radiograph, read_source
 from ..io.sandbox import load_untrusted
 from ..models.bundle import ModelBundle, load_bundle
 from ..models.fusion import fuse_for_inference
@@ -51,12 +54,15 @@ from .prediction import Prediction
 if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
 
-__all__ = ["Prediction", "Predictor", "ThresholdError", "OOD_WARNING"]
+__all__ = ["Prediction", "Predictor", "ThresholdError", "OOD_WARNING", "FAILED_PREFIX"]
+
+_log = logging.getLogger(__name__)
 
 # Images per forward pass. Small batches stay in the CPU's caches: on 2 cores EfficientNet-Lite0
 # scores about twice as many images per second in batches of 4 as in batches of 32.
 FORWARD_BATCH = 4
 
+FAILED_PREFIX = "not scored:"  # a film read, but a step after decoding failed on it (`Predictor._failed`)
 OOD_WARNING = "out of distribution: unlike the training radiographs; treat the probability with caution"
 
 
@@ -155,19 +161,26 @@ class Predictor:
         return calibrated(x, 1.0) if self.site is None else self.site.probability(x)
 
     @torch.inference_mode()
-    def _from_features(self, f: np.ndarray, gate_features: np.ndarray | None = None
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
-        """Features (B, D) -> (probabilities, source-calibrated logits, OOD scores, OOD flags);
-        probabilities are the site's when a profile is set. The OOD terms are measured on
-        `gate_features` (the source network's), when they differ from `f`."""
-        g = f if gate_features is None else gate_features
+    def _calibrated(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Features (B, D) -> (probabilities, source-calibrated logits); probabilities are the
+        site's when a profile is set."""
         with self.lock:
             logits = self.model.classify(torch.from_numpy(np.ascontiguousarray(f)).to(self.device)).squeeze(1)
         raw = logits.double().cpu().numpy()
-        x, probs = raw / self.bundle.temperature, self.probabilities(raw)
+        return self.probabilities(raw), raw / self.bundle.temperature
+
+    def _ood_terms(self, g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+        """Source-network features (B, D) -> (OOD scores, OOD flags)."""
         if self.ood is None:
-            return probs, x, None, np.zeros(len(probs), dtype=bool)
-        return probs, x, self.ood.score(g), self.ood.flags(g)
+            return None, np.zeros(len(g), dtype=bool)
+        return self.ood.score(g), self.ood.flags(g)
+
+    def _from_features(self, f: np.ndarray, gate_features: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+        """Features (B, D) -> (probabilities, source-calibrated logits, OOD scores, OOD flags).
+        The OOD terms are measured on `gate_features` (the source network's), when they differ from `f`."""
+        probs, x = self._calibrated(f)
+        return (probs, x, *self._ood_terms(f if gate_features is None else gate_features))
 
     def _score(self, images_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
         """Already-resized uint8 images (B,S,S) -> (probabilities, source-calibrated logits,
@@ -178,7 +191,29 @@ class Predictor:
         return probs, x, f, score, flags
 
     def predict_radiographs(self, images: list[Radiograph], names: list[str], threshold: str | float | None = None) -> list[Prediction]:
-        return self._predict_prepared([self._prepare(r) for r in images], names, self.threshold(threshold))
+        """Decoded films -> one prediction each, in order; a film that fails at any step gets
+        its own `error`, and the others are scored."""
+        t = self.threshold(threshold)
+        results: list[Prediction | None] = [None] * len(images)
+        prepared: list[tuple[int, _Prepared]] = []
+        for i, r in enumerate(images):
+            self._prepare_into(prepared, results, i, r, names[i], t)
+        self._score_into(results, prepared, names, t)
+        return results  # type: ignore[return-value]
+
+    def _prepare_into(self, prepared: list[tuple[int, _Prepared]], results: list[Prediction | None], i: int,
+                      r: Radiograph, name: str, t: float) -> None:
+        """Film i prepared (its full-resolution pixels can go), or its own error line."""
+        try:
+            prepared.append((i, self._prepare(r)))
+        except Exception as exc:  # noqa: BLE001 - one film must not take the batch down
+            results[i] = self._failed(name, t, "preparation", exc, list(getattr(r, "warnings", [])))
+
+    def _score_into(self, results: list[Prediction | None], prepared: list[tuple[int, _Prepared]], names: list[str],
+                    t: float) -> None:
+        preds = self._predict_prepared([p for _, p in prepared], [names[i] for i, _ in prepared], t)
+        for (i, _), pred in zip(prepared, preds):
+            results[i] = pred
 
     def _prepare(self, r: Radiograph) -> _Prepared:
         """All a prediction needs from a decoded image, so the full-resolution pixels can go
@@ -186,19 +221,52 @@ class Predictor:
         return _Prepared(resize_square(r.pixels, self.spec.size), list(r.warnings), image_check_reasons(r, self.ood_checks))
 
     def _predict_prepared(self, prepared: list[_Prepared], names: list[str], t: float) -> list[Prediction]:
+        """The batch in one pass; if any step fails, each film alone, so the one that fails
+        gets its own `error` line (naming the step) and the others are scored."""
         if not prepared:
             return []
-        images = np.stack([p.resized for p in prepared])
-        gate = self._source_features(images)
-        assessments = (assess_batch(self.orientation, images, self._source_features, gate)
-                       if self.orientation is not None else [None] * len(prepared))
-        for i, a in enumerate(assessments):  # a corrected film is scored upright
-            if a is not None and a.status == "corrected":
-                gate[i] = a.corrected_features
-                images[i] = a.corrected_pixels
-        feats = gate if self.model is self.source_model else self.features(images)
-        probs, x, ood, flags = self._from_features(feats, gate)
-        far = far_out_of_distribution(self.ood, gate, self.far_limits)
+        try:
+            return self._predict_batch(prepared, names, t)
+        except _StepFailed as failed:
+            if len(prepared) == 1:
+                return [self._failed(names[0], t, failed.step, failed.__cause__, prepared[0].warnings)]
+        return [pred for i in range(len(prepared)) for pred in self._predict_prepared(prepared[i:i + 1], names[i:i + 1], t)]
+
+    def _failed(self, name: str, t: float, step: str, exc: BaseException | None, warnings: list[str]) -> Prediction:
+        """A film read but not scored because a step failed: said in our words (the step and
+        the kind of failure, never the exception's text, which may quote the data)."""
+        kind = type(exc).__name__ if exc is not None else "error"
+        _log.warning("film not scored: %s failed (%s)", step, kind)
+        return Prediction(name, None, None, t, self.name, list(warnings),
+                          f"{FAILED_PREFIX} the {step} failed on this film ({kind}); no call on what cannot be read",
+                          site=self._site_name)
+
+    def _predict_batch(self, prepared: list[_Prepared], names: list[str], t: float) -> list[Prediction]:
+        with _step("model"):
+            images = np.stack([p.resized for p in prepared])
+            gate = self._source_features(images)
+        with _step("orientation check"):
+            assessments = (assess_batch(self.orientation, images, self._source_features, gate)
+                           if self.orientation is not None else [None] * len(prepared))
+            for i, a in enumerate(assessments):  # a corrected film is scored upright
+                if a is not None and a.status == "corrected":
+                    gate[i] = a.corrected_features
+                    images[i] = a.corrected_pixels
+        with _step("model"):
+            feats = gate if self.model is self.source_model else self.features(images)
+            probs, x = self._calibrated(feats)
+            if not (np.isfinite(probs).all() and np.isfinite(x).all()):
+                raise FloatingPointError("a probability is not a number")
+        with _step("out-of-distribution check"):
+            ood, flags = self._ood_terms(gate)
+            far = far_out_of_distribution(self.ood, gate, self.far_limits)
+        with _step("input gate"):
+            return self._decide(prepared, names, t, assessments, probs, x, feats, ood, flags, far)
+
+    def _decide(self, prepared: list[_Prepared], names: list[str], t: float, assessments: list, probs: np.ndarray,
+                x: np.ndarray, feats: np.ndarray, ood: np.ndarray | None, flags: np.ndarray, far: np.ndarray
+                ) -> list[Prediction]:
+        """The gate's call on each film of a scored batch, and the predictions it gives."""
         site = self._site_name
         out = []
         for i, (prep, name) in enumerate(zip(prepared, names)):
@@ -243,16 +311,42 @@ class Predictor:
 
     def _predict_chunk(self, chunk: list[tuple[bytes | str | Path, str]], t: float) -> list[Prediction]:
         results: list[Prediction | None] = [None] * len(chunk)
-        good, good_idx = [], []
+        prepared: list[tuple[int, _Prepared]] = []
+        digests: list[str | None] = [None] * len(chunk)
         for i, (src, name) in enumerate(chunk):
             try:
-                good.append(self._prepare(load_untrusted(src, name=name)))  # a worker process: hostile files
-                good_idx.append(i)
+                data = read_source(src)  # read once, never past the size limit; hashed from memory
+                digests[i] = hashlib.sha256(data).hexdigest()
+                rad = load_untrusted(data, name=name)  # a worker process: hostile files
             except IngestError as exc:
                 results[i] = Prediction(name, None, None, t, self.name, [], str(exc), site=self._site_name)
-            except OSError as exc:  # missing or unreadable path
-                results[i] = Prediction(name, None, None, t, self.name, [], f"cannot open file: {exc.strerror or exc}",
-                                        site=self._site_name)
-        for i, pred in zip(good_idx, self._predict_prepared(good, [chunk[i][1] for i in good_idx], t)):
-            results[i] = pred
+                continue
+            except Exception as exc:  # noqa: BLE001 - a failure to start or talk to a worker is this film's line
+                results[i] = self._failed(name, t, "decoding", exc, [])
+                continue
+            del data
+            self._prepare_into(prepared, results, i, rad, name, t)
+            del rad  # the batch holds small images, however large the files
+        self._score_into(results, prepared, [name for _, name in chunk], t)
+        for pred, digest in zip(results, digests):
+            pred.sha256 = digest  # type: ignore[union-attr]
         return results  # type: ignore[return-value]
+
+
+class _StepFailed(Exception):
+    """A step of the scoring pass failed; `__cause__` is what it raised."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__(step)
+        self.step = step
+
+
+@contextmanager
+def _step(step: str) -> Iterator[None]:
+    """Names the step for the film's error line, if what it runs raises."""
+    try:
+        yield
+    except _StepFailed:
+        raise
+    except Exception as exc:  # noqa: BLE001 - re-raised, named
+        raise _StepFailed(step) from exc
