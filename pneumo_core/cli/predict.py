@@ -1,14 +1,21 @@
 """`predict`: score files, folders or a PACS study, one JSON (or CSV) line per film on
 stdout in input order, streaming; optional heatmaps (`--cam`) and, for a PACS study, reports
-stored back in it (`cli.pacs`). Exit 0 all scored, 1 some failed, 2 usage error."""
+stored back in it (`cli.pacs`). Each film's audit record is written before its line is printed.
+Exit 0 all scored, 1 some failed, 2 usage error, an audit trail that cannot be written (refused
+before the first film, or the run stopped at the film whose record failed)."""
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..audit import cli_user, default_log
+from ..audit import AuditLog, cli_user, default_log
+from ..audit.trail import ENV_PATH
+from ..errors import PneumoError
+
+if TYPE_CHECKING:
+    from ..inference.prediction import Prediction
 
 __all__ = ["register"]
 
@@ -32,21 +39,37 @@ class _Usage(Exception):
     """A usage error: one `error:` line on stderr, exit 2, before any film is scored."""
 
 
-def _audit_score(pred, user: str) -> None:
+def _audit_score(log: AuditLog, pred: Prediction, user: str) -> None:
     """One `score` record per film, as the app writes: a PACS instance by its UID, a file by
-    the sha256 of its bytes (never its name or path)."""
+    the sha256 of the bytes that were read and scored (never its name or path, and never a
+    second read: a file refused for its size is recorded without one)."""
     ids = {"model": pred.model, "outcome": pred.status}
     if pred.file.startswith("dicomweb:"):
         ids["instance_uid"] = pred.file.rsplit("/", 1)[1]
-    elif Path(pred.file).is_file():
-        ids["sha256"] = hashlib.sha256(Path(pred.file).read_bytes()).hexdigest()
-    default_log().append(user, "score", **ids)
+    elif pred.sha256 is not None:
+        ids["sha256"] = pred.sha256
+    log.append(user, "score", **ids)
+
+
+def _writable_trail() -> AuditLog:
+    """The trail, refused before anything is scored when it cannot be written: no result
+    without its record (the app refuses the same way, by recording before it shows)."""
+    log = default_log()
+    try:
+        log.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log.path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise _Usage(f"the audit trail {log.path} cannot be written ({exc.strerror or type(exc).__name__}); "
+                     f"nothing was scored (set {ENV_PATH} to a writable file)") from None
+    return log
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     try:
+        log = _writable_trail()
         job, files = _inputs(args)
         if isinstance(job, int):  # the PACS side already said why
             return job
@@ -58,25 +81,54 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             + (["site"] if predictor.site is not None else []) + (["cam"] if cam_writer else [])
             + (job.keys if job else []))
     write = _line_writer(args.format, keys)
-    errors, user = 0, cli_user()
+    errors, printed, user = 0, 0, cli_user()
     predictions = (job.predictions(predictor, threshold, args.batch_size) if job
                    else predictor.predict_sources(((f, str(f)) for f in files), threshold, batch_size=args.batch_size))
-    for pred in tqdm(predictions, total=job.total if job else len(files),
-                     desc="predict", unit="img", file=sys.stderr, disable=args.quiet):
-        extra = job.extra(pred) if job else {}  # first: a report that could not be stored adds a warning
-        rec = pred.to_record()
-        rec.update(extra)
-        if cam_writer:
-            rec["cam"] = None
-            if pred.probability is not None:  # no heatmap for what was not read or not assessed
-                try:
-                    rec["cam"] = cam_writer.write(pred)
-                except Exception as exc:  # noqa: BLE001 - a heatmap failure must not stop the batch
-                    rec["warnings"].append(f"heatmap not written ({type(exc).__name__})")
-        errors += pred.error is not None
-        write(rec)
-        _audit_score(pred, user)
+    try:
+        for pred in tqdm(predictions, total=job.total if job else len(files),
+                         desc="predict", unit="img", file=sys.stderr, disable=args.quiet):
+            try:  # the record first: a result is printed (or a report stored) only once it is recorded
+                _audit_score(log, pred, user)
+            except (OSError, PneumoError) as exc:
+                print(f"error: the audit trail could not be written ({_why(exc)}); stopped after {printed} "
+                      "result(s), the rest were not printed", file=sys.stderr)
+                return 2
+            rec, report_failed = _record(pred, job, cam_writer)
+            errors += pred.error is not None or report_failed
+            write(rec)
+            printed += 1
+    finally:
+        close = getattr(predictions, "close", None)
+        if close is not None:  # a PACS job closes its connection
+            close()
     return 1 if errors or (job and job.failures) else 0
+
+
+def _why(exc: BaseException) -> str:
+    """An audit failure in one line: the system's reason for an OSError, the trail's own words otherwise."""
+    return (exc.strerror or type(exc).__name__) if isinstance(exc, OSError) else str(exc)
+
+
+def _record(pred: Prediction, job, cam_writer) -> tuple[dict, bool]:
+    """The film's line, and whether its report failed: its prediction, the stored report's
+    name, its heatmap; a report or a heatmap that fails is a warning on this film's line,
+    never the end of the batch."""
+    failed = False
+    try:
+        extra = job.extra(pred) if job else {}  # first: a report that could not be stored adds a warning
+    except Exception as exc:  # noqa: BLE001 - rendering or storing one film's report must not stop the batch
+        pred.warnings.append(f"report not stored ({type(exc).__name__})")
+        extra, failed = {"report": None}, True
+    rec = pred.to_record()
+    rec.update(extra)
+    if cam_writer:
+        rec["cam"] = None
+        if pred.probability is not None:  # no heatmap for what was not read or not assessed
+            try:
+                rec["cam"] = cam_writer.write(pred)
+            except Exception as exc:  # noqa: BLE001 - a heatmap failure must not stop the batch
+                rec["warnings"].append(f"heatmap not written ({type(exc).__name__})")
+    return rec, failed
 
 
 def _inputs(args: argparse.Namespace):

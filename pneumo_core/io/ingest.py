@@ -9,6 +9,8 @@ or pydicom global setting is changed (the app decodes in several threads).
 """
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,23 +83,47 @@ def load(source: bytes | str | Path, name: str | None = None) -> Radiograph:
 
 # --- reading -----------------------------------------------------------------------
 def read_source(source: bytes | bytearray | memoryview | str | Path) -> bytes:
+    """The file's bytes, never more than `MAX_FILE_BYTES` of them read: a file over the limit
+    is refused from its size, and one that grows while it is read stops one byte past it."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     else:
-        path = Path(source)
         try:
-            if path.exists() and not path.is_file():  # devices and pipes report size 0 and never end
-                raise IngestError("not a regular file")
-            if path.stat().st_size > MAX_FILE_BYTES:
-                raise IngestError(f"file too large (limit is {MAX_FILE_BYTES // 2**20} MB)")
-            data = path.read_bytes()
+            data = _read_bounded(Path(source))
         except OSError as exc:  # the path itself is not repeated: it may name the patient
             raise IngestError(f"cannot read file ({type(exc).__name__})") from None
     if not data:
         raise IngestError("empty file (0 bytes)")
     if len(data) > MAX_FILE_BYTES:
-        raise IngestError(f"file too large (limit is {MAX_FILE_BYTES // 2**20} MB)")
+        raise IngestError(_TOO_LARGE)
     return data
+
+
+_TOO_LARGE = f"file too large (limit is {MAX_FILE_BYTES // 2**20} MB)"
+
+
+def _read_bounded(path: Path) -> bytes:
+    # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat on the open file, so the
+    # checks and the read are about the same file
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):  # devices and pipes report size 0 and never end
+            raise IngestError("not a regular file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise IngestError(_TOO_LARGE)
+        return _read_up_to(fh, info.st_size)
+
+
+def _read_up_to(fh, size: int) -> bytes:
+    """The `size` bytes fstat announced in one read; then, if the file grew (or announced
+    nothing, as /proc does), 1 MB at a time until one byte past the limit."""
+    parts = [fh.read(size + 1)]
+    got = len(parts[0])
+    while got <= MAX_FILE_BYTES and (more := fh.read(min(2**20, MAX_FILE_BYTES + 1 - got))):
+        parts.append(more)
+        got += len(more)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _raise_if_known_non_image(data: bytes) -> None:
