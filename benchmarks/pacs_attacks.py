@@ -180,6 +180,7 @@ HOSTILE = [  # (mode, the attack in words)
     ("huge", "a 330 MB search answer (no Content-Length)"),
     ("redirect", "WADO-RS answers 302 to http://127.0.0.1:OTHER/"),
     ("trickle", "every answer one byte a second"),
+    ("trickle-wado", "a 3-film study whose every WADO-RS answer comes one byte a second"),
     ("retry-after", "503 with Retry-After: 3600"),
 ]
 # The page function, in a process of its own: its memory after imports, then its peak, as JSON.
@@ -214,13 +215,13 @@ def _said(stdout: str, stderr: str) -> str:
         return lines[-1][:300]
 
 
-def _hostile_rows(code: Path, limit_s: float, limit_mb: float) -> list[dict]:
-    """Each hostile mode against the command line and the page function of the checkout `code`."""
+def _hostile_rows(code: Path, limit_s: float, limit_mb: float, modes: list[str]) -> list[dict]:
+    """Each hostile mode in `modes` against the command line and the page function of the checkout `code`."""
     import os
     env = {k: v for k, v in os.environ.items() if not k.startswith("PNEUMO_DICOMWEB_")}
     env.update(PNEUMO_DICOMWEB_ALLOW_HTTP="1", PYTHONPATH=str(code))
     rows = []
-    for mode, what in HOSTILE:
+    for mode, what in [(m, w) for m, w in HOSTILE if m in modes]:
         for door, cmd in (("command line", ["-m", "pneumo_core", "predict", "--quiet", "--dicomweb"]),
                           ("app page function", ["-c", PAGE_RUN])):
             with hostile_pacs(mode) as url:
@@ -277,14 +278,18 @@ def main() -> None:
     p.add_argument("--label", default="after", help="the hostile part's key in the JSON (before, after)")
     p.add_argument("--limit-s", type=float, default=75.0)
     p.add_argument("--limit-mb", type=float, default=3500.0)
+    p.add_argument("--modes", nargs="+", default=[m for m, _ in HOSTILE], choices=[m for m, _ in HOSTILE],
+                   help="the hostile attacks to run (their rows replace those recorded under --label)")
     p.add_argument("--table-only", action="store_true", help="print the hostile table from the JSON; run nothing")
     args = p.parse_args()
     record = json.loads(args.out.read_text()) if args.out.exists() else {}
     if args.table_only:
         return _print_hostile(record)
     if args.part in ("all", "hostile"):
-        rows = _hostile_rows(args.code.resolve(), args.limit_s, args.limit_mb)
-        record.setdefault("hostile", {})[args.label] = rows
+        rows = _hostile_rows(args.code.resolve(), args.limit_s, args.limit_mb, args.modes)
+        kept = [r for r in record.get("hostile", {}).get(args.label, []) if r["mode"] not in args.modes]
+        order = [m for m, _ in HOSTILE]
+        record.setdefault("hostile", {})[args.label] = sorted(kept + rows, key=lambda r: order.index(r["mode"]))
         record["hostile_limits"] = {"limit_s": args.limit_s, "limit_mb": args.limit_mb}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(record, indent=2) + "\n")
