@@ -2,6 +2,13 @@
 and the peak memory of the server process and of the decode worker.
 
     .venv/bin/python benchmarks/hostile_inputs.py     # about 3 minutes on 2 shared cores
+    .venv/bin/python benchmarks/hostile_inputs.py --only issue27 [--label before]   # ~1 minute
+
+`--only issue27` runs only the attacks of issue #27 (float films in a batch, through the
+predictor, the command line and the Diagnose page; an audit trail that cannot be written; the
+audit hash of a refused 2 GB file) and stores them under `issue27[label]` in the same JSON,
+leaving the other rows as they were: run it from a checkout of the code before a fix with
+`--label before --out <this checkout's JSON>` to record what the fix changed.
 
 Each attack a security review found is crafted in memory (`harness/hostile_files.py`) and
 handed to the function the app calls:
@@ -241,7 +248,99 @@ def _overhead(films: list[bytes]) -> dict:
             "cold_start_overhead_s": round(cold - inproc[0], 3)}
 
 
+# --- issue #27: float films, a trail that cannot be written, the hash of a refused file ---------
+def _cli(paths: list[Path], trail: str, films: int | None = None) -> dict:
+    """The command line on `paths`: exit code, lines printed, stderr's lines, and its peak
+    memory (measured by a parent that runs nothing else: RUSAGE_CHILDREN's maximum is its own)."""
+    code = ("import resource, subprocess, sys\n"
+            "r = subprocess.run([sys.executable, '-m', 'pneumo_core', 'predict', '--quiet', *sys.argv[1:]],"
+            " capture_output=True, text=True)\n"
+            "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, len(r.stdout.splitlines()))\n"
+            "sys.stdout.write(r.stderr)")
+    start = time.perf_counter()
+    run = subprocess.run([sys.executable, "-c", code, *map(str, paths)], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600, env=dict(os.environ, PNEUMO_AUDIT_LOG=trail))
+    head, *stderr = run.stdout.splitlines()
+    rc, peak, lines = (int(v) for v in head.split())
+    return {"films": films or len(paths), "lines_printed": lines, "exit_code": rc, "stderr_lines": len(stderr),
+            "traceback": any(line.startswith("Traceback") for line in stderr),
+            "last_stderr_line": stderr[-1][:160] if stderr else "", "peak_mb": peak,
+            "seconds": round(time.perf_counter() - start, 2)}
+
+
+def _float_films() -> list[tuple[bytes, str]]:
+    films = sorted((FILMS / "NORMAL").glob("*.jpeg"))[:2]
+    return [(films[0].read_bytes(), "first.jpeg"), (hf.float_dicom_with_infinity(), "infinity.dcm"),
+            (hf.extreme_float_tiff(), "extreme.tif"), (films[1].read_bytes(), "last.jpeg")]
+
+
+def issue27() -> dict:
+    """Each attack of issue #27 through the door it took down, as the product stands."""
+    from pneumo_core.inference.predictor import Predictor
+    films = _float_films()
+    out = {}
+    predictor = Predictor()
+
+    def batch_run():
+        try:
+            return [p.error or p.status for p in predictor.predict_sources(films)]
+        except Exception as exc:  # noqa: BLE001 - what the attack did is the measurement
+            return f"batch aborted: {type(exc).__name__}"
+    result, m = measure(batch_run)
+    out["float films in a batch: Predictor.predict_sources"] = {"films": [n for _, n in films], "result": result, **m}
+    with tempfile.TemporaryDirectory() as d:
+        folder = Path(d) / "films"
+        folder.mkdir()
+        for data, name in films:
+            (folder / name).write_bytes(data)
+        trail = str(Path(d) / "audit.jsonl")
+        out["float films in a folder: predict"] = _cli([folder], trail, films=len(films))
+        blocker = Path(d) / "a-file"
+        blocker.write_text("")
+        good = [folder / "first.jpeg", folder / "last.jpeg"]
+        out["audit trail that cannot be created, two films: predict"] = _cli(good, str(blocker / "audit.jsonl"))
+        out["audit trail on a full disk (/dev/full), two films: predict"] = _cli(good, "/dev/full")
+        big = Path(d) / "big.dcm"
+        with open(big, "wb") as fh:  # sparse: no disk used, 2 GB if read
+            fh.truncate(2 * 2**30)
+        out["one small film: predict (baseline)"] = _cli([folder / "first.jpeg"], trail)
+        out["refused 2 GB file and one small film: predict"] = _cli([big, folder / "first.jpeg"], trail)
+    at = _app()
+    at, m = measure(lambda: at.file_uploader[0].set_value(
+        [(name, data, "application/octet-stream") for data, name in films]).run())
+    rows = len(at.dataframe[0].value) if at.dataframe else 0
+    out["float films uploaded together: Diagnose page"] = {
+        "films": len(films), "result_rows": rows, "exception": [str(e.value)[:160] for e in at.exception],
+        **m}
+    return out
+
+
+def _only_issue27(label: str, out: Path) -> None:
+    import torch
+    torch.set_num_threads(1)
+    rows = issue27()
+    print(json.dumps(rows, indent=1), flush=True)
+    result = json.loads(out.read_text()) if out.exists() else {}
+    record = result.setdefault("issue27", {})
+    record[label] = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "load_avg": os.getloadavg(),
+                     "rows": rows}
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote issue27[{label}] to {out}")
+
+
 def main() -> None:
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", choices=["issue27"], help="run only these attacks, keeping the other rows")
+    parser.add_argument("--label", default="after", help="with --only: the record's name (e.g. before, after)")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    if args.only:
+        return _only_issue27(args.label, args.out)
+    _all(args.out)
+
+
+def _all(out_path: Path) -> None:
     import torch
     torch.set_num_threads(1)
     from pneumo_core.io import budget, sandbox
@@ -288,8 +387,11 @@ def main() -> None:
                          "session_files": budget.MAX_SESSION_FILES, "session_bytes": budget.MAX_SESSION_BYTES},
               "attacks": rows, "unguarded": before, "batch": batch(), "overhead": overhead()}
     print(json.dumps({k: result[k] for k in ("batch", "overhead")}, indent=1))
-    OUT.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {OUT.relative_to(ROOT)}")
+    previous = json.loads(out_path.read_text()) if out_path.exists() else {}
+    result["issue27"] = {**previous.get("issue27", {}), "after": {"when": result["when"], "load_avg": os.getloadavg(),
+                                                                  "rows": issue27()}}
+    out_path.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {out_path}")
 
 
 if __name__ == "__main__":

@@ -60,8 +60,10 @@ def _writable_trail() -> AuditLog:
         with open(log.path, "a", encoding="utf-8"):
             pass
     except OSError as exc:
-        raise _Usage(f"the audit trail {log.path} cannot be written ({exc.strerror or type(exc).__name__}); "
-                     f"nothing was scored (set {ENV_PATH} to a writable file)") from None
+        why = ("a file stands where its folder should be" if isinstance(exc, (FileExistsError, NotADirectoryError))
+               else exc.strerror or type(exc).__name__)
+        raise _Usage(f"the audit trail {log.path} cannot be written ({why}); nothing was scored "
+                     f"(set {ENV_PATH} to a writable file)") from None
     return log
 
 
