@@ -12,6 +12,9 @@ and the PDF):
   scored, with a warning that says what was done;
 - *unusual*: the features are unlike the training features (`OODModel.flags`: either term
   above its validation 99.5th percentile); scored, with `OOD_WARNING`.
+A film that fails at any step after decoding (preparation, orientation check, model,
+out-of-distribution check, input gate) gets `error` set, starting `FAILED_PREFIX` and naming
+the step, and its batch is scored again film by film: one film never takes the others down.
 `Predictor(gate=False)` scores every film as given (evaluation measures the model itself;
 the gate is measured in `benchmarks/input_gate.py`).
 

@@ -124,3 +124,14 @@ def test_a_float_tiff_reaching_3e38_is_read_without_nan_and_the_batch_is_scored(
     assert preds[0].status == preds[2].status == "scored"
     assert preds[1].error is None  # read: the gate, not an exception, decides whether it gets a call
     assert preds[1].model_input is not None and preds[1].model_input.dtype == np.uint8
+
+
+def test_a_film_failing_in_a_site_sample_is_listed_with_its_reason_and_the_others_are_kept(
+        default_predictor, films, monkeypatch, one_torch_thread):
+    """The site-calibration and drift door (`score_batch`): the failed film is named, never dropped silently."""
+    from pneumo_core.inference.batch import score_batch
+    _sabotage("out-of-distribution check", default_predictor, monkeypatch)
+    batch = score_batch(default_predictor, films)
+    assert list(batch.kept) == [0, 1, 3, 4]
+    assert batch.failed == [("poison.png", f"{FAILED_PREFIX} the out-of-distribution check failed on this film "
+                                           "(Sabotage); no call on what cannot be read")]
