@@ -14,7 +14,9 @@ Families (`ScoreMixture.family`):
 - ``shift-class``: each class moved by its own offset (both classes move, not alike).
 - ``gaussian``: two free Gaussians, started from the source classes.
 ``guarded``: the threshold is at most the highest at which the fitted pneumonia class keeps
-a sensitivity of 0.98 (the model's own screening floor).
+a sensitivity of 0.98 (the model's own screening floor); ``give``: at most the highest at
+which the fitted sensitivity is within `give` of what the source threshold has on the
+source's own films (round 2: half the study's safety margin).
 
 A fit falls back to the source threshold (and the prevalence alone is estimated) when the
 site's scores do not separate into two groups: the fitted classes' own balanced accuracy
@@ -44,13 +46,16 @@ _ITER = 200
 class ScoreMixture:
     name: str
     family: str               # "shift" | "shift-class" | "gaussian"
-    guarded: bool = False
+    guarded: bool = False     # fitted sensitivity kept at SCREENING_SENSITIVITY or more (round 1)
+    give: float | None = None  # fitted sensitivity kept within this of the source threshold's own (round 2)
 
     def describe(self) -> str:
         how = {"shift": "each class's source score distribution moved by one common offset",
                "shift-class": "each class's source score distribution moved by its own offset",
                "gaussian": "two Gaussian components started from the source classes"}[self.family]
-        guard = "; at most the threshold that keeps 98% fitted sensitivity" if self.guarded else ""
+        guard = ("; at most the threshold that keeps 98% fitted sensitivity" if self.guarded else
+                 f"; at most the threshold whose fitted sensitivity is within {self.give} of the source threshold's "
+                 "own on the source's films" if self.give is not None else "")
         return (f"operating point from the site's own scores: a two-component model ({how}) fitted with the "
                 f"prevalence by EM; the model's threshold moved as far as the fitted classes' balanced point "
                 f"(Youden's J) moved{guard}")
@@ -62,6 +67,11 @@ MIXTURES: tuple[ScoreMixture, ...] = (
     ScoreMixture("scores-shift-class-guarded", "shift-class", guarded=True),
     ScoreMixture("scores-gaussian", "gaussian"),
     ScoreMixture("scores-gaussian-guarded", "gaussian", guarded=True),
+    # round 2 (docs/site-adaptation.md): the guard tied to the rule's safety margin, half of it
+    # given up at most, the other half left for the fit's own error
+    ScoreMixture("scores-shift-give0.01", "shift", give=0.01),
+    ScoreMixture("scores-shift-class-give0.01", "shift-class", give=0.01),
+    ScoreMixture("scores-shift-class-give0.005", "shift-class", give=0.005),
 )
 
 
@@ -193,6 +203,7 @@ def fit_operating_point(scores: np.ndarray, source: SourceScores, method: ScoreM
         sd0 = np.array([np.std(source.normal), np.std(source.pneumonia)])
         def spec_at(t, m=mu, d=sd): return ndtr((t - m[0]) / d[0])
         def sens_at(t, m=mu, d=sd): return ndtr((m[1] - t) / d[1])
+        def source_sensitivity(t): return sens_at(t, mu0, sd0)
         moved = (_youden(spec_at, sens_at, *sorted(mu))
                  - _youden(lambda t: spec_at(t, mu0, sd0), lambda t: sens_at(t, mu0, sd0), *sorted(mu0)))
         lo, hi = sorted(mu)
@@ -203,6 +214,7 @@ def fit_operating_point(scores: np.ndarray, source: SourceScores, method: ScoreM
         d0, d1, pi = fit(s, source, source_prevalence)
         def spec_at(t, a=d0): return source.cdf_at(0, t - a)
         def sens_at(t, b=d1): return 1 - source.cdf_at(1, t - b)
+        def source_sensitivity(t): return sens_at(t, 0.0)
         lo, hi = source_threshold + min(d0, d1) - 8, source_threshold + max(d0, d1) + 8
         moved = d0 if method.family == "shift" else (
             _youden(spec_at, sens_at, lo, hi)
@@ -213,9 +225,11 @@ def fit_operating_point(scores: np.ndarray, source: SourceScores, method: ScoreM
     # with no shift it is the source threshold itself, whatever the smoothing
     t = source_threshold + moved
     separation = float((sens_at(np.array([t]))[0] + spec_at(np.array([t]))[0]) / 2)  # at the balanced point
-    if method.guarded:
+    if method.guarded or method.give is not None:
+        floor = (SCREENING_SENSITIVITY if method.guarded else
+                 float(source_sensitivity(np.array([source_threshold]))[0]) - method.give)
         grid = np.arange(lo - 6, hi + 6 + 1e-9, 0.01)
-        keeps = grid[sens_at(grid) >= SCREENING_SENSITIVITY]
+        keeps = grid[sens_at(grid) >= floor]
         if len(keeps):
             t = min(t, float(keeps.max()))
     sens, spec = float(sens_at(np.array([t]))[0]), float(spec_at(np.array([t]))[0])

@@ -43,7 +43,10 @@ SELECTION_RULE = (
     f"{SAFETY_MARGIN} below the unadapted model's (the source threshold). Among safe methods the one with the highest "
     "worst case (over shifts and prevalences) of the mean of min(sensitivity, specificity) ships; within "
     f"{TIE} of the best, the simpler (in the order of CANDIDATES). If no fitted method is safe, "
-    f"{FALLBACK_METHOD} (the earlier rule's choice) stays.")
+    f"{FALLBACK_METHOD} (the earlier rule's choice) stays. Round 2: round 1 (this rule on the first six "
+    "candidates, weights/efficientnet_lite0/adapt_study_val_round1.json) found no fitted method safe; three "
+    "candidates whose threshold gives up at most half the safety margin of fitted sensitivity were added and the "
+    "rule re-run unchanged.")
 
 TEST_PROTOCOL = (
     f"On the official test split, for each prevalence (10%, 50%, 90%), {{draws}} draws: whole patients are drawn at "

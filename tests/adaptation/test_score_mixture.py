@@ -51,11 +51,22 @@ def test_normal_films_that_moved_up_raise_the_threshold_and_stop_the_over_callin
     assert specificity > at_source + 0.1
 
 
-@pytest.mark.parametrize("method", ["scores-shift-class", "scores-gaussian"])
-def test_the_guarded_threshold_is_never_above_the_balanced_one(method):
+@pytest.mark.parametrize("method, guard", [("scores-shift-class", "-guarded"), ("scores-gaussian", "-guarded"),
+                                           ("scores-shift-class", "-give0.01"), ("scores-shift", "-give0.01")])
+def test_the_guarded_threshold_is_never_above_the_balanced_one(method, guard):
     s, _ = _site(10, 90, 6.0, 0.0)
-    balanced, guarded = _fit(method, s), _fit(f"{method}-guarded", s)
+    balanced, guarded = _fit(method, s), _fit(f"{method}{guard}", s)
     assert guarded.threshold <= balanced.threshold + 1e-9
+
+
+def test_a_threshold_that_gives_up_sensitivity_stops_at_its_give():
+    """Normal films moved into the pneumonia class's lower tail: the balanced point trades
+    sensitivity away; the guarded one keeps the fitted sensitivity within its give."""
+    s, _ = _site(10, 90, 6.0, 0.0)
+    fit = _fit("scores-shift-class-give0.005", s)
+    assert fit.fallback is None
+    assert fit.sensitivity >= 1 - _source().cdf_at(1, np.array([SOURCE_T]))[0] - 0.005 - 1e-9
+    assert fit.threshold < _fit("scores-shift-class", s).threshold
 
 
 @pytest.mark.parametrize("method", [m.name for m in MIXTURES])
