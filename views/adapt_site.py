@@ -1,9 +1,10 @@
-"""Adapt to your site (no labels): unlabelled films of the site -> an adapted site profile
-(normalisation re-estimated on them, the site's prevalence estimated), the drift alarm on
-the batch before and after, and the profile to use in this session or to download."""
+"""Adapt to your site (no labels): unlabelled films of the site -> an adapted site profile, then
+what changed (which calls, each opening its case), where the call sits now, what the
+validation study expects for patients, the drift alarm before and after, and the profile to
+use in this session or to download."""
 import streamlit as st
 
-from pneumo_core.app.reading import scoring
+from pneumo_core.app.reading import case_view, scoring
 from pneumo_core.app.runtime import formatting
 from pneumo_core.app.settings import sidebar
 from pneumo_core.app.site import adapt_flow, site_page
@@ -13,10 +14,9 @@ s = sidebar.settings()
 
 st.title("Adapt to your site (no labels)")
 st.markdown(f"Unlabelled films are what most sites have. Upload at least {adapt_flow.min_films()} of your own, "
-            "ideally consecutive cases: the model re-estimates its normalisation on them and estimates your "
-            "pneumonia prevalence, without any label. The call keeps the model's own decision rule. How this does "
-            "at other sites is measured in the adaptation study (model card). With labels, "
-            f"Calibrate for your site measures it at yours. Model: {s.model}. Files are read in memory and never stored.")
+            f"ideally consecutive cases: {adapt_flow.method_in_words()}, without any label. How this does at other "
+            "sites is measured in the adaptation study (model card). With labels, Calibrate for your site measures "
+            f"it at yours. Model: {s.model}. Files are read in memory and never stored.")
 name = st.text_input("Site name", value="my site", max_chars=60, key="adapt_page_name")
 uploads = st.file_uploader("Unlabelled films of the site", accept_multiple_files=True, type=None, key="adapt_uploads")
 kept, over_budget = session_budget(st.session_state).admit("adapt_site", "uploads", [f.size for f in uploads or []])
@@ -26,27 +26,24 @@ files = [(f.name, f.getvalue()) for f in (uploads or [])[:kept]]
 if len(files) < adapt_flow.min_films():
     st.caption(f"{len(files)} film(s) so far; at least {adapt_flow.min_films()} are needed.")
 elif st.button(f"Adapt to {name or 'my site'} from these {len(files)} films", type="primary", key="adapt_page_go"):
-    with st.spinner(f"Reading {len(files)} films, adapting, and running the drift alarm before and after…"):
-        before = [scoring.score_file(s.model, data, fname) for fname, data in files]
-        outcome = adapt_flow.adapt_batch(s.model, before, name)
-        verdicts = ()
-        if outcome.profile is not None:
-            after = [scoring.score_file(s.model, data, fname, outcome.profile) for fname, data in files]
-            verdicts = (scoring.batch_drift(s.model, before, None), scoring.batch_drift(s.model, after, outcome.profile))
-    st.session_state["adapt_page_outcome"] = (outcome, verdicts)
+    bar = st.progress(0.0, text="Starting…")
+    st.session_state[adapt_flow.PAGE] = adapt_flow.adapt_files(s.model, files, name, bar.progress)
+    bar.empty()
 
-stored = st.session_state.get("adapt_page_outcome")
+stored = st.session_state.get(adapt_flow.PAGE)
 if stored is not None:
-    outcome, verdicts = stored
-    if outcome.error:
-        st.error(formatting.escape_markdown(outcome.error))
+    if stored.outcome.error:
+        st.error(formatting.escape_markdown(stored.outcome.error))
     else:
-        p = outcome.profile
-        st.subheader("The adapted profile")
-        st.text("\n".join(adapt_flow.summary_lines(p)))
-        for title, verdict in zip(("Before adapting", "After adapting"), verdicts):
+        p = stored.outcome.profile
+        st.subheader(f"Adapted on {stored.outcome.used} films ({stored.outcome.not_used} not used)")
+        for title, verdict in zip(("Before adapting", "After adapting"), stored.verdicts):
             if verdict is not None:
                 verdict.show(f"{title}: ")
+        adapt_flow.show_outcome(stored.outcome, stored.after, *stored.shifted, adapt_flow.open_on_page, "just above",
+                                "adapt_page_open")
+        with st.expander("The adapted profile"):
+            st.text("\n".join(adapt_flow.summary_lines(p)))
         use_col, download_col = st.columns(2)
         use_col.button("Use this profile in this session", on_click=site_page.use_in_session, args=(p,),
                        type="primary", key="adapt_use")
@@ -55,3 +52,8 @@ if stored is not None:
                                      on_click="ignore")
         if site_page.in_use(p):
             st.success(f"In use in this session: {formatting.escape_markdown(p.describe())}.")
+        opened = adapt_flow.opened_case(stored)
+        if opened is not None:
+            st.subheader("Case, on the adapted profile")
+            with st.container(border=True):
+                case_view.show_case(opened, adapt_flow.adapted_settings(s, p), None)

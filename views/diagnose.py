@@ -13,7 +13,7 @@ from pneumo_core.io.budget import session_budget
 s = sidebar.settings()
 
 st.title("Pneumonia on a chest radiograph")
-st.info(formatting.disclaimer(s.site.name if s.site else None))
+st.info(formatting.disclaimer(s.site))
 
 uploads = st.file_uploader(
     "Chest radiographs (frontal view): DICOM (with or without .dcm), PNG, JPEG, TIFF, BMP or WebP",

@@ -1,29 +1,44 @@
 """Adapt to your site (no labels): a batch of the site's own films, already scored by the
 reading room, becomes an adapted site profile (`inference.site_adaptation`, the one path
 the command line's `adapt-site` takes too), handed to the sidebar for this session. Offered
-on Diagnose when the drift alarm fires on a batch, and on its own page; the drift alarm is
-then run again on the adapted model, so the reader sees whether the batch still looks
-shifted. Nothing is stored: the profile lives in this session, or in its download."""
+on Diagnose when the drift alarm fires on a batch, and on its own page.
+
+After adapting, the page says what changed (`adaptation.changes`: how many calls, and which,
+each opening its case), where the threshold now sits, what the validation study expects of
+the method for patients (`adaptation.expected`), and what the drift alarm says on the adapted
+model, with what to do next. Nothing is stored: the profile lives in this session, or in its
+download."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Sequence
 
+import numpy as np
 import streamlit as st
 
+from ...adaptation.changes import CallChanges, changed_calls, threshold_only
 from ...io.budget import ServerBusy, heavy_work
 from ..access import identity
-from ..runtime.formatting import escape_markdown, site_name
-from ..runtime.resources import get_predictor
-from .site_page import use_in_session
+from ..runtime.formatting import escape_markdown, format_probability, site_name
+from ..runtime.paths import resolve_model_dir
+from ..runtime.resources import get_predictor, model_meta
+from .site_page import in_use, use_in_session
 
 if TYPE_CHECKING:
+    from ...adaptation.expected import ValidationExpectation
     from ...calibration.site import SiteProfile
     from ..reading.cases import CaseResult
+    from ..settings.state import Settings
 
-__all__ = ["AdaptOutcome", "LAST", "min_films", "adapt_batch", "adapt_and_use", "summary_lines", "show_last", "offer"]
+__all__ = ["AdaptOutcome", "PageAdaptation", "LAST", "PAGE", "min_films", "method_in_words", "adapt_files",
+           "open_on_page", "opened_case", "adapted_settings", "adapt_batch", "adapt_and_use", "summary_lines", "what_changed",
+           "changes_sentence", "threshold_sentence", "expectation_sentence", "fitted_sentence", "drift_sentence",
+           "expectation", "show_outcome", "show_last", "offer"]
 
-LAST = "site_adapted_last"  # session key: the last adaptation's outcome, shown after the rerun it causes
+LAST = "site_adapted_last"  # session key: the last adaptation's outcome, shown while its profile is in use
+PAGE, _OPENED = "adapt_page_outcome", "adapt_page_opened"  # the page's adaptation, and the case opened from it
+NEXT_STEP = ("Next: calibrate with a labelled sample of this site (Calibrate for your site) when you can: that "
+             "measures sensitivity and specificity here, which no label-free adaptation can.")
 
 
 @dataclass
@@ -32,6 +47,10 @@ class AdaptOutcome:
     used: int = 0
     not_used: int = 0
     error: str | None = None
+    model: str = ""
+    before: dict[str, float] = field(default_factory=dict)  # digest -> the source model's probability
+    source_thresholds: dict[str, float] = field(default_factory=dict)  # the model's own named thresholds
+    expected: ValidationExpectation | None = None  # the validation study's figures for the method, read once
 
 
 def min_films() -> int:
@@ -39,8 +58,18 @@ def min_films() -> int:
     return MIN_FILMS
 
 
+def method_in_words() -> str:
+    """What adapting does with the method that ships, for the page's introduction."""
+    from ...adaptation.score_mixture import DEFAULT_MIXTURE
+    if DEFAULT_MIXTURE is not None:
+        return ("the model finds where the call should sit at your site, from where your films' own two groups of "
+                "scores separate, and estimates your pneumonia prevalence; the network itself is not changed")
+    return "the model re-estimates its normalisation on them and estimates your pneumonia prevalence"
+
+
 def adapt_batch(model: str, results: list[CaseResult], name: str) -> AdaptOutcome:
-    """The adapted profile of a scored batch (films the gate withheld, or unread, are not used)."""
+    """The adapted profile of a batch scored by the model as shipped (films the gate withheld,
+    or unread, are not used), with the batch's probabilities kept to say later what changed."""
     from ...calibration.site import SiteProfileError
     from ...inference.site_adaptation import adapt_predictions
     try:
@@ -49,46 +78,247 @@ def adapt_batch(model: str, results: list[CaseResult], name: str) -> AdaptOutcom
     except (SiteProfileError, ServerBusy) as exc:
         return AdaptOutcome(None, error=str(exc))
     identity.audit("profile_made", model=site.profile.model, site_sha256=site.profile.files_sha256, count=site.used)
-    return AdaptOutcome(site.profile, site.used, len(site.withheld))
+    before = {r.digest: float(r.probability) for r in results if r.ok}
+    return AdaptOutcome(site.profile, site.used, len(site.withheld), model=model, before=before,
+                        source_thresholds=dict(model_meta(model).thresholds), expected=expectation(site.profile, model))
+
+
+@dataclass
+class PageAdaptation:
+    """The page's adaptation: the outcome, the batch scored under its profile, and the drift
+    alarm on the batch before and after (its verdicts, and whether each fired)."""
+    outcome: AdaptOutcome
+    after: list = field(default_factory=list)
+    verdicts: tuple = ()
+    shifted: tuple[bool | None, bool | None] = (None, None)
+
+
+def adapt_files(model: str, files: list[tuple[str, bytes]], name: str,
+                progress: Callable[[float, str], None]) -> PageAdaptation:
+    """Scores the films (the slow part, about 0.7 s a film on the CPU: `progress` hears of each),
+    adapts on them, scores them under the profile and runs the drift alarm before and after."""
+    from ..reading import scoring
+    n = len(files)
+    rescore = 0.5
+    before = []
+    for i, (fname, data) in enumerate(files):
+        progress(rescore * i / n, f"Reading film {i + 1} of {n}…")
+        before.append(scoring.score_file(model, data, fname))
+    progress(rescore, "Adapting to the site…")
+    outcome = adapt_batch(model, before, name)
+    if outcome.profile is None:
+        return PageAdaptation(outcome)
+    after = []
+    for i, (fname, data) in enumerate(files):  # a threshold-only profile re-uses each film's cached score
+        progress(rescore + (0.95 - rescore) * i / n, f"Scoring film {i + 1} of {n} on the adapted profile…")
+        after.append(scoring.score_file(model, data, fname, outcome.profile))
+    progress(0.97, "Running the drift alarm before and after…")
+    verdicts = (scoring.batch_drift(model, before, None), scoring.batch_drift(model, after, outcome.profile))
+    st.session_state.pop(_OPENED, None)
+    return PageAdaptation(outcome, after, verdicts, tuple(v.shifted if v is not None else None for v in verdicts))
+
+
+def open_on_page(index: int) -> None:
+    st.session_state[_OPENED] = index
+
+
+def opened_case(stored: PageAdaptation) -> CaseResult | None:
+    """The case opened from the page's list of changed calls (as scored under the profile)."""
+    i = st.session_state.get(_OPENED)
+    return stored.after[i] if isinstance(i, int) and 0 <= i < len(stored.after) else None
+
+
+def adapted_settings(s: Settings, profile: SiteProfile) -> Settings:
+    """The sidebar's settings with the adapted profile at its default operating point: how a
+    case opened from the list is shown before the profile is put in use."""
+    from dataclasses import replace
+    preset = profile.default_threshold
+    return replace(s, site=profile, operating_point=preset, threshold=float(profile.thresholds[preset]),
+                   calibration="adapted:" + profile.name)
 
 
 def adapt_and_use(model: str, results: list[CaseResult], name: str) -> None:
     """A button's callback: adapt, hand the profile to the sidebar, and keep the outcome for
-    the run that follows (which re-scores the batch on the adapted model and re-runs the
-    drift alarm)."""
-    outcome = adapt_batch(model, results, name)
+    the runs that follow (which re-score the batch on the adapted profile and re-run the
+    drift alarm, above the offer)."""
+    with st.spinner(f"Adapting to the site on {len(results)} films…"):
+        outcome = adapt_batch(model, results, name)
     st.session_state[LAST] = outcome
     if outcome.profile is not None:
         use_in_session(outcome.profile)
 
 
-def summary_lines(profile: SiteProfile) -> list[str]:
-    """Plain-text lines (no markup: the site name is the user's)."""
+def what_changed(outcome: AdaptOutcome, after: Sequence[CaseResult]) -> CallChanges:
+    """The films of `after` (the batch scored under the outcome's profile) whose call at the
+    profile's default operating point differs from the model's as shipped. Indices are
+    positions in `after`, so an entry opens that case."""
+    preset = outcome.profile.default_threshold
+    return changed_calls([r.name for r in after], [outcome.before.get(r.digest) for r in after],
+                         [r.probability if r.ok else None for r in after],
+                         threshold_before=outcome.source_thresholds[preset],
+                         threshold_after=outcome.profile.thresholds[preset], preset=preset)
+
+
+def _sigmoid(x: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-x)))
+
+
+# --- the words: plain functions of the numbers, so a test reads each sentence beside its number ---
+
+def changes_sentence(changes: CallChanges) -> str:
+    """How many calls changed, at which operating point (where it sits: `threshold_sentence`)."""
+    if not changes.changed:
+        return (f"No call changed at the {changes.preset} operating point: all {changes.compared} films keep the call "
+                "they had before adapting.")
+    return (f"{len(changes.changed)} of {changes.compared} calls changed at the {changes.preset} operating point: "
+            f"{changes.to_pneumonia} now PNEUMONIA, {changes.to_normal} now NORMAL. Each one below opens its case.")
+
+
+def threshold_sentence(profile: SiteProfile, source_thresholds: dict[str, float]) -> str:
+    """Where the call now sits, on the model's own probability and on the site's."""
     a = profile.adaptation or {}
+    preset = profile.default_threshold
+    here = f"On this site's probability that reads P(pneumonia) ≥ {profile.thresholds[preset]:.3f}."
+    if not threshold_only(profile):
+        return (f"The network was adapted to these films; the call keeps the model's own {preset} rule on the "
+                f"adapted network. {here}")
+    source, fitted = a.get("source_threshold_logit"), a.get("threshold_logit")
+    if source is None or fitted is None:
+        return f"The call keeps the model's own {preset} threshold. {here}"
+    before = _sigmoid(source)
+    if a.get("fallback"):
+        return (f"The threshold was kept at the model's own ({before:.3f} on the model's own probability): "
+                f"{a['fallback']}. {here}")
+    return (f"New threshold: a film is called PNEUMONIA when the model's own probability reaches {_sigmoid(fitted):.3f} "
+            f"(it was {before:.3f}), the point where this batch's own two groups of films separate. {here}")
+
+
+def expectation(profile: SiteProfile, model: str) -> ValidationExpectation | None:
+    from ...adaptation.expected import validation_expectation
+    return validation_expectation(resolve_model_dir(model), (profile.adaptation or {}).get("method", ""))
+
+
+def expectation_sentence(profile: SiteProfile, exp: ValidationExpectation | None) -> str:
+    """What the validation study expects for patients, named as such."""
+    a = profile.adaptation or {}
+    method = a.get("method", "?")
+    if exp is None:
+        return (f"No validation study of this method ({method}) ships with the model: what it means for patients is "
+                "not known. " + NEXT_STEP)
+    where = (f"on validation films under {exp.shifts} simulated site shifts, at prevalence "
+             f"{', '.join(f'{p:.0%}' for p in exp.prevalences)} ({exp.draws} draws of 100 films each; the "
+             "validation study, not your site)")
+    own = (f"; the model's own threshold on the same draws: sensitivity {exp.unadapted_sensitivity:.2f}, "
+           f"specificity {exp.unadapted_specificity:.2f}" if exp.unadapted_sensitivity is not None else "")
+    if a.get("fallback") and exp.unadapted_sensitivity is not None:
+        return (f"The calls are the model's own here. What to expect for patients, {where}: the model's own threshold "
+                f"kept sensitivity {exp.unadapted_sensitivity:.2f} and specificity {exp.unadapted_specificity:.2f} "
+                "(mean over draws).")
+    return (f"What to expect for patients, {where}: this method kept sensitivity {exp.sensitivity:.2f} and "
+            f"specificity {exp.specificity:.2f} (mean over draws; worst shift: sensitivity "
+            f"{exp.worst_sensitivity:.2f}, specificity {exp.worst_specificity:.2f}){own}.")
+
+
+def fitted_sentence(profile: SiteProfile) -> str | None:
+    """The fitted groups' own guess, said to be one (None where the fit fell back or has none)."""
+    a = profile.adaptation or {}
+    sens, spec = a.get("fitted_sensitivity"), a.get("fitted_specificity")
+    if a.get("fallback") or sens is None or spec is None:
+        return None
+    return (f"The two groups fitted to these films put sensitivity near {sens:.2f} and specificity near {spec:.2f} "
+            "at the new threshold: a guess from unlabelled films, not a measurement.")
+
+
+def drift_sentence(profile: SiteProfile, shifted_before: bool | None, shifted_after: bool | None,
+                   where: str = "above") -> str:
+    """The drift alarm on the adapted model, and what to do next."""
+    if shifted_after is None:
+        return f"The drift alarm could not run on the adapted model (see {where}). " + NEXT_STEP
+    if threshold_only(profile):
+        state = "still fires" if shifted_after else "still does not fire"
+        return (f"The drift alarm ({where}) was run again on the adapted model: it {state}. The alarm compares the "
+                "films' features with the data the model was set on, and moving the threshold does not change the "
+                "features: what changed is where the call sits, not what the model sees. " + NEXT_STEP)
+    if shifted_after:
+        return (f"The drift alarm ({where}) was run again on the adapted model: it still fires. The films still look "
+                "unlike the data the model was set on: read its calls with care. " + NEXT_STEP)
+    cleared = "it cleared" if shifted_before else "it does not fire"
+    return (f"The drift alarm ({where}) was run again on the adapted model: {cleared}. The adapted model sees these "
+            "films like the data it was set on; that is not a measured accuracy. " + NEXT_STEP)
+
+
+def summary_lines(profile: SiteProfile) -> list[str]:
+    """Plain-text lines on the profile (no markup: the site name is the user's). The method's
+    workings are the model card's; the page says what was changed in plain words."""
+    a = profile.adaptation or {}
+    what = ("the threshold only: the network and its scores are as shipped" if threshold_only(profile)
+            else "the model's normalisation, re-estimated on these films")
     return [f"{profile.describe()}.",
-            f"What was adapted: {a.get('description', 'nothing')}.",
+            f"What was adapted: {what} (method {a.get('method', '?')}, described in the model card).",
             f"Estimated pneumonia prevalence at {site_name(profile.name)}: {a.get('estimated_prevalence', 0):.1%} "
             f"(the model's source: {a.get('source_prevalence', 0):.1%}).",
             *(f"{k} threshold {v:.3f}: {profile.threshold_rules.get(k, '')}" for k, v in profile.thresholds.items()),
             *profile.warnings]
 
 
-def show_last() -> None:
-    """The last adaptation's outcome, once."""
-    outcome = st.session_state.pop(LAST, None)
+# --- drawing ---
+
+def _open_button(changes: CallChanges, open_case: Callable[[int], None], key: str) -> None:
+    box = st.container(height=320) if len(changes.changed) > 8 else st.container()
+    for c in changes.changed:
+        box.button(f"{escape_markdown(c.file)}: {c.before} → {c.after} (P {format_probability(c.probability_before)} "
+                   f"→ {format_probability(c.probability_after)})", key=f"{key}_{c.index}", on_click=open_case,
+                   args=(c.index,), type="tertiary")
+
+
+def show_outcome(outcome: AdaptOutcome, after: Sequence[CaseResult], shifted_before: bool | None,
+                 shifted_after: bool | None, open_case: Callable[[int], None], where: str, key: str) -> None:
+    """What changed, the new threshold, what to expect, and the drift alarm on the adapted model."""
+    p = outcome.profile
+    st.markdown("**What changed**")
+    changes = what_changed(outcome, after)
+    st.markdown(escape_markdown(changes_sentence(changes)))
+    _open_button(changes, open_case, key)
+    st.markdown("**Where the call sits now**")
+    st.markdown(escape_markdown(threshold_sentence(p, outcome.source_thresholds)))
+    st.markdown("**What to expect for patients**")
+    st.markdown(escape_markdown(expectation_sentence(p, outcome.expected)))
+    fitted = fitted_sentence(p)
+    if fitted:
+        st.caption(escape_markdown(fitted))
+    st.markdown("**The drift alarm on the adapted model**")
+    (st.warning if shifted_after else st.info)(escape_markdown(drift_sentence(p, shifted_before, shifted_after, where)))
+
+
+def _open_in_reading_room(index: int) -> None:
+    """The reading room's own selection (`case_view.CASE`): the case section below shows it."""
+    from ..reading.case_view import CASE
+    st.session_state[CASE] = index
+
+
+def show_last(results: Sequence[CaseResult] = (), shifted: bool | None = None) -> None:
+    """On Diagnose, while the adapted profile is in use: the outcome of adapting on this batch
+    (`results`: the batch as now scored, under the profile; `shifted`: the alarm above, re-run)."""
+    outcome = st.session_state.get(LAST)
     if outcome is None:
         return
     if outcome.error:
         st.error(escape_markdown(outcome.error))
-    else:
+        st.session_state.pop(LAST, None)
+        return
+    if not in_use(outcome.profile):
+        return
+    with st.container(border=True):
         st.success(escape_markdown(f"Adapted on {outcome.used} films ({outcome.not_used} not used) and in use in this "
-                                   "session. The drift alarm below has been run again on the adapted model."))
-        st.text("\n".join(summary_lines(outcome.profile)))
+                                   "session: the table and the cases below are the adapted profile's."))
+        show_outcome(outcome, results, True, shifted, _open_in_reading_room, "above", "adapt_open")
+        with st.expander("The adapted profile"):
+            st.text("\n".join(summary_lines(outcome.profile)))
 
 
 def offer(model: str, results: list[CaseResult], site: SiteProfile | None, shifted: bool | None) -> None:
     """Under a drift alarm that fired, and no adapted profile in use: the button, or why not."""
-    show_last()
+    show_last(results, shifted)
     if not shifted or (site is not None and site.adaptation):
         return
     n = sum(r.ok for r in results)
@@ -99,5 +329,5 @@ def offer(model: str, results: list[CaseResult], site: SiteProfile | None, shift
     name = st.text_input("Site name for the adapted profile", value="my site", max_chars=60, key="adapt_site_name")
     st.button(f"Adapt to this site from these {n} films (no labels)", on_click=adapt_and_use,
               args=(model, results, name), key="adapt_site_offer",
-              help="Re-estimates the model's normalisation on these films and the site's prevalence, without "
-                   "labels; the probabilities, calls and drift verdict are then the adapted model's.")
+              help="Finds, from these films alone, where the call should sit at this site and estimates its "
+                   "prevalence, without labels; the probabilities and calls are then the adapted profile's.")
