@@ -256,4 +256,4 @@ def mixture_named(name: str) -> ScoreMixture:
 
 # The method adapt-site uses: the one `evaluation.threshold_study.SELECTION_RULE` chooses on
 # validation shifts (weights/efficientnet_lite0/adapt_study_val.json, docs/site-adaptation.md).
-DEFAULT_MIXTURE: ScoreMixture | None = None
+DEFAULT_MIXTURE: ScoreMixture | None = mixture_named("scores-shift-class-give0.01")

@@ -73,3 +73,26 @@ def test_when_no_fitted_method_is_safe_the_earlier_choice_stays():
     sens = {n: 0.90 for n in names} | {NONE: 0.99}
     chosen, _ = choose(_summary(sens, {n: 0.9 for n in names}))
     assert chosen == "bn-last48-weighted"
+
+
+def _record(split: str) -> dict:
+    return json.loads((WEIGHTS / f"adapt_study_{split}.json").read_text())
+
+
+def test_the_validation_record_ran_the_rule_in_the_code_and_chose_the_shipped_method():
+    v = _record("val")
+    assert v["rule"] == SELECTION_RULE and v["draws"] == VALIDATION_DRAWS
+    assert v["chosen"] == DEFAULT_MIXTURE.name
+    assert set(v["methods"]) == set(CANDIDATES)
+
+
+def test_the_choice_re_derives_from_the_validation_record():
+    v = _record("val")
+    chosen, verdict = choose(v["summary"])
+    assert chosen == v["chosen"] and verdict == v["verdict"]
+
+
+def test_the_round_one_record_chose_nothing_new():
+    r1 = json.loads((WEIGHTS / "adapt_study_val_round1.json").read_text())
+    assert r1["chosen"] == "bn-last48-weighted"
+    assert choose(r1["summary"])[0] == "bn-last48-weighted"
