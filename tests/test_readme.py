@@ -98,8 +98,10 @@ def test_readme_adapt_table_and_protocol_match_the_adaptation_study():
     assert _table("adapt-results-table") == adapt_results_markdown().strip(), \
         "README adaptation table is stale: paste `python -m pneumo_core models --markdown --adapted`"
     study = _json("weights", DEFAULT, "adapt_study_test.json")
-    assert f"({study['draws']} draws of 100 films per prevalence;" in _flat(README)
+    assert f"({study['draws']} draws of 100 films per prevalence)" in _flat(README)
     assert "until the draw holds 100 films at that prevalence" in study["protocol"]
+    fitted = next(m for m in study["summary"]["clean"]["0.1"] if m != "none")
+    assert f"giving up at most {fitted.rsplit('give', 1)[1]} of sensitivity" in _flat(README)
 
 
 def test_readme_site_protocol_is_the_one_the_studies_ran():
@@ -436,3 +438,9 @@ def test_saliency_doc_search_in_steps_table_is_the_oracle_benchmarks_own():
     assert min(ratio[10][p]["drop_ratio"] for p in ("flat", "infill")) >= 3
     assert ("Two steps (373 passes, each the cost of one prediction) meet the ratio under infill but not flat; "
             "four steps meet it under both") in _flat(REPO / "docs" / "saliency.md")
+
+
+def test_readme_quotes_the_earlier_normalisation_methods_test_specificity_from_its_record():
+    study = _json("weights", DEFAULT, "adapt_study_normalisation_test.json")["summary"]["clean"]
+    spec = [study[p]["bn-last48-weighted"]["specificity"]["mean"] for p in study]
+    assert f"({min(spec):.2f} to {max(spec):.2f}; `--method bn-last48-weighted`)" in _flat(README)

@@ -76,11 +76,15 @@ adapted = resources.adapt_study(s.model)
 if adapted is None:
     st.caption(f"No adaptation study for {s.model}.")
 else:
-    st.markdown("An adapted profile (the *Adapt to your site* page, or `python -m pneumo_core adapt-site`) "
-                "re-estimates the network's normalisation on the site's own unlabelled films and estimates its "
-                "prevalence; the call keeps the model's own rule. Measured on the official test split by a protocol "
-                f"committed before it ran ({adapted['draws']} draws of 100 unlabelled films per prevalence, every film of the "
-                "other patients scored): mean and 95% range over the draws.")
+    st.markdown("An adapted profile (the *Adapt to your site* page, or `python -m pneumo_core adapt-site`) fits the "
+                "site's own unlabelled films' scores as two groups (each class's validation score distribution, "
+                "moved by an offset of its own, with the prevalence, by EM) and moves the model's threshold as far "
+                "as the fitted classes' balanced point (Youden's J) moved, giving up at most 0.01 of fitted "
+                "sensitivity; it keeps the model's threshold when the scores do not form two groups. The network "
+                "is not changed. Measured on the official test split by a protocol committed before it ran "
+                f"({adapted['draws']} draws of 100 unlabelled films per prevalence, every film of the other "
+                "patients called): mean and 5th percentile over the draws. It falls far short of the target "
+                "(specificity 0.88): labelled films do better (docs/site-adaptation.md).")
     st.dataframe(model_card.adapt_study_rows(adapted), hide_index=True, width="stretch")
 
 st.header("Numbers")

@@ -226,14 +226,14 @@ def site_study_rows(study: dict, sizes: tuple[str, ...] = ("25", "50", "100", "2
 
 
 def adapt_study_rows(study: dict) -> list[dict]:
-    """The adaptation study (adapt_study_test.json) as rows: per prevalence, unadapted and
-    adapted, the mean and 95% range over the draws of sensitivity and specificity."""
+    """The label-free operating-point study (adapt_study_test.json) as rows: per prevalence,
+    the model's own threshold and the fitted one, the mean and 5th percentile over the draws."""
     rows = []
     for prevalence, by_method in study["summary"]["clean"].items():
         for method, row in by_method.items():
             rows.append({"prevalence": f"{float(prevalence):.0%}",
-                         "adaptation": "none" if method == "none" else method,
-                         **{label: f"{row[k]['mean']:.3f} ({row[k]['p2_5']:.3f}–{row[k]['p97_5']:.3f})"
+                         "threshold": "the model's own" if method == "none" else f"fitted to the site ({method})",
+                         **{label: f"{row[k]['mean']:.3f} (5th pct {row[k]['p5']:.3f})"
                             for k, label in (("sensitivity", "sensitivity"), ("specificity", "specificity"),
                                              ("estimated_prevalence", "estimated prevalence"))}})
     return rows
