@@ -37,11 +37,9 @@ if stored is not None:
     else:
         p = stored.outcome.profile
         st.subheader(f"Adapted on {stored.outcome.used} films ({stored.outcome.not_used} not used)")
-        for title, verdict in zip(("Before adapting", "After adapting"), stored.verdicts):
-            if verdict is not None:
-                verdict.show(f"{title}: ")
         adapt_flow.show_outcome(stored.outcome, stored.after, *stored.shifted, adapt_flow.open_on_page, "just above",
-                                "adapt_page_open")
+                                "adapt_page_open", "at the foot of this page", verdicts=list(zip(("Before adapting", "After adapting"),
+                                                                     stored.verdicts)))
         with st.expander("The adapted profile"):
             st.text("\n".join(adapt_flow.summary_lines(p)))
         use_col, download_col = st.columns(2)

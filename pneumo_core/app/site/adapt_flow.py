@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ...adaptation.expected import ValidationExpectation
     from ...calibration.site import SiteProfile
     from ..reading.cases import CaseResult
+    from ..reading.scoring import DriftVerdict
     from ..settings.state import Settings
 
 __all__ = ["AdaptOutcome", "PageAdaptation", "LAST", "PAGE", "min_films", "method_in_words", "adapt_files",
@@ -58,10 +59,15 @@ def min_films() -> int:
     return MIN_FILMS
 
 
+def _ships_threshold_only() -> bool:
+    """The method that ships moves the threshold only (`score_mixture.DEFAULT_MIXTURE` is set)."""
+    from ...adaptation.score_mixture import DEFAULT_MIXTURE
+    return DEFAULT_MIXTURE is not None
+
+
 def method_in_words() -> str:
     """What adapting does with the method that ships, for the page's introduction."""
-    from ...adaptation.score_mixture import DEFAULT_MIXTURE
-    if DEFAULT_MIXTURE is not None:
+    if _ships_threshold_only():
         return ("the model finds where the call should sit at your site, from where your films' own two groups of "
                 "scores separate, and estimates your pneumonia prevalence; the network itself is not changed")
     return "the model re-estimates its normalisation on them and estimates your pneumonia prevalence"
@@ -99,7 +105,7 @@ def adapt_files(model: str, files: list[tuple[str, bytes]], name: str,
     adapts on them, scores them under the profile and runs the drift alarm before and after."""
     from ..reading import scoring
     n = len(files)
-    rescore = 0.5
+    rescore = 0.9 if _ships_threshold_only() else 0.45  # where the bar stands once the films are read
     before = []
     for i, (fname, data) in enumerate(files):
         progress(rescore * i / n, f"Reading film {i + 1} of {n}…")
@@ -171,7 +177,7 @@ def changes_sentence(changes: CallChanges) -> str:
         return (f"No call changed at the {changes.preset} operating point: all {changes.compared} films keep the call "
                 "they had before adapting.")
     return (f"{len(changes.changed)} of {changes.compared} calls changed at the {changes.preset} operating point: "
-            f"{changes.to_pneumonia} now PNEUMONIA, {changes.to_normal} now NORMAL. Each one below opens its case.")
+            f"{changes.to_pneumonia} now PNEUMONIA, {changes.to_normal} now NORMAL.")
 
 
 def threshold_sentence(profile: SiteProfile, source_thresholds: dict[str, float]) -> str:
@@ -204,7 +210,7 @@ def expectation_sentence(profile: SiteProfile, exp: ValidationExpectation | None
     method = a.get("method", "?")
     if exp is None:
         return (f"No validation study of this method ({method}) ships with the model: what it means for patients is "
-                "not known. " + NEXT_STEP)
+                "not known.")
     where = (f"on validation films under {exp.shifts} simulated site shifts, at prevalence "
              f"{', '.join(f'{p:.0%}' for p in exp.prevalences)} ({exp.draws} draws of 100 films each; the "
              "validation study, not your site)")
@@ -263,7 +269,11 @@ def summary_lines(profile: SiteProfile) -> list[str]:
 
 # --- drawing ---
 
-def _open_button(changes: CallChanges, open_case: Callable[[int], None], key: str) -> None:
+def _open_buttons(changes: CallChanges, open_case: Callable[[int], None], key: str, opens: str) -> None:
+    if not changes.changed:
+        return
+    st.caption(f"Each film below opens its case {opens}. P before: the model's own probability (calibrated on "
+               "validation data); after: this site's.")
     box = st.container(height=320) if len(changes.changed) > 8 else st.container()
     for c in changes.changed:
         box.button(f"{escape_markdown(c.file)}: {c.before} → {c.after} (P {format_probability(c.probability_before)} "
@@ -272,13 +282,15 @@ def _open_button(changes: CallChanges, open_case: Callable[[int], None], key: st
 
 
 def show_outcome(outcome: AdaptOutcome, after: Sequence[CaseResult], shifted_before: bool | None,
-                 shifted_after: bool | None, open_case: Callable[[int], None], where: str, key: str) -> None:
-    """What changed, the new threshold, what to expect, and the drift alarm on the adapted model."""
+                 shifted_after: bool | None, open_case: Callable[[int], None], where: str, key: str, opens: str,
+                 verdicts: Sequence[tuple[str, DriftVerdict | None]] = ()) -> None:
+    """What changed, the new threshold, what to expect, and the drift alarm on the adapted model
+    (`verdicts`, (title, verdict) pairs, are drawn in that section, just above its sentence)."""
     p = outcome.profile
     st.markdown("**What changed**")
     changes = what_changed(outcome, after)
     st.markdown(escape_markdown(changes_sentence(changes)))
-    _open_button(changes, open_case, key)
+    _open_buttons(changes, open_case, key, opens)
     st.markdown("**Where the call sits now**")
     st.markdown(escape_markdown(threshold_sentence(p, outcome.source_thresholds)))
     st.markdown("**What to expect for patients**")
@@ -286,7 +298,10 @@ def show_outcome(outcome: AdaptOutcome, after: Sequence[CaseResult], shifted_bef
     fitted = fitted_sentence(p)
     if fitted:
         st.caption(escape_markdown(fitted))
-    st.markdown("**The drift alarm on the adapted model**")
+    st.markdown("**The drift alarm, before and after**")
+    for title, verdict in verdicts:
+        if verdict is not None:
+            verdict.show(f"{title}: ")
     (st.warning if shifted_after else st.info)(escape_markdown(drift_sentence(p, shifted_before, shifted_after, where)))
 
 
@@ -311,7 +326,8 @@ def show_last(results: Sequence[CaseResult] = (), shifted: bool | None = None) -
     with st.container(border=True):
         st.success(escape_markdown(f"Adapted on {outcome.used} films ({outcome.not_used} not used) and in use in this "
                                    "session: the table and the cases below are the adapted profile's."))
-        show_outcome(outcome, results, True, shifted, _open_in_reading_room, "above", "adapt_open")
+        show_outcome(outcome, results, True, shifted, _open_in_reading_room, "above", "adapt_open",
+                     "in the case viewer below the table")
         with st.expander("The adapted profile"):
             st.text("\n".join(summary_lines(outcome.profile)))
 
