@@ -8,10 +8,12 @@ those below it (`tests/test_house.py` holds this), and nothing here imports the 
 * `data`: the dataset's layout, the patient-grouped split, preprocessing, augmentation;
 * `models`, `monitoring`: architectures, the registry, a trained model's bundle and its
   `model.json`; the label-free drift alarm on a model's features;
-* `calibration`: from logit to probability and call, on validation data or for a site;
+* `calibration`, `adaptation`: from logit to probability and call, on validation data or for a
+  site with a few labels; a site's operating point (or normalisation) from its unlabelled films;
 * `inference`: the shared `Predictor` with its input gate, out-of-distribution checks and heatmaps;
-* `evaluation`, `pacs`: a labelled split measured, and what a threshold means for patients;
-  studies read from and reports stored to a PACS over DICOMweb;
+* `evaluation`, `pacs`, `reporting`: a labelled split measured, and what a threshold means for
+  patients; studies read from and reports stored to a PACS over DICOMweb; the words of a case's
+  report and of the heatmap's check, one home for each;
 * `training`: how the shipped models were trained, their files maintained and their runs summarised;
 * `cli`, `app`: `python -m pneumo_core` and what the Streamlit pages compute and draw.
 """

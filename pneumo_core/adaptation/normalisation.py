@@ -25,16 +25,17 @@ Statistics = dict[str, tuple[np.ndarray, np.ndarray]]  # layer name -> (mean, va
 Adjust = Callable[[str, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def block_sequence(model: nn.Module) -> nn.Sequential:
-    """The model's sequence of blocks (`_blocks` or `blocks`), where a re-run can start."""
+def _blocks_name(model: nn.Module) -> str:
+    """The attribute holding the model's sequence of blocks (`_blocks` or `blocks`)."""
     for name in ("_blocks", "blocks"):
         if isinstance(getattr(model, name, None), nn.Sequential):
-            return getattr(model, name)
+            return name
     raise TypeError(f"{type(model).__name__} has no block sequence to adapt")
 
 
-def _blocks_name(model: nn.Module) -> str:
-    return next(n for n in ("_blocks", "blocks") if isinstance(getattr(model, n, None), nn.Sequential))
+def block_sequence(model: nn.Module) -> nn.Sequential:
+    """The model's sequence of blocks, where a re-run can start."""
+    return getattr(model, _blocks_name(model))
 
 
 def normalisation_layers(model: nn.Module) -> list[tuple[str, nn.BatchNorm2d]]:

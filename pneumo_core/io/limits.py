@@ -8,7 +8,7 @@ from ..errors import PneumoError
 
 __all__ = ["IngestError", "DecodeMemoryError", "MAX_FILE_BYTES", "MAX_PIXELS", "MIN_SIDE", "MAX_ASPECT", "COLOUR_WARN_LEVEL",
            "COLOUR_WARNING", "BLANK_WARNING", "NON_FINITE", "check_pixel_count", "check_finite", "check_unit",
-           "min_max", "first_line"]
+           "min_max"]
 
 MAX_FILE_BYTES = 256 * 2**20  # a 50 MP 16-bit DICOM is ~100 MB; more is not one radiograph
 MAX_PIXELS = 50_000_000  # refuse larger images from the header, before decoding (bombs)
@@ -70,7 +70,3 @@ def min_max(arr: np.ndarray) -> np.ndarray:
         out = ((a.astype(np.float64) / 2 - lo / 2) / (hi / 2 - lo / 2)).astype(np.float32)
     return np.clip(out, 0.0, 1.0, out=out)
 
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:160]

@@ -161,8 +161,8 @@ def test_shipped_reference_keeps_reference_null_pool_and_held_out_patients_apart
     group = patient_groups(items, read_duplicate_groups(duplicates_file(DATASET)))
     parts = [{group[k] for k in part} for part in (held, kept, null)]
     assert not parts[0] & parts[1] and not parts[0] & parts[2] and not parts[1] & parts[2]
-    if DATASET.is_dir():
-        assert all((DATASET / k).is_file() for k in held)
+    assert DATASET.is_dir(), f"the full dataset must sit beside the repository: {DATASET}"
+    assert all((DATASET / k).is_file() for k in held)
 
 
 # --- the command -------------------------------------------------------------------------------
