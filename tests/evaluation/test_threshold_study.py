@@ -96,3 +96,20 @@ def test_the_round_one_record_chose_nothing_new():
     r1 = json.loads((WEIGHTS / "adapt_study_val_round1.json").read_text())
     assert r1["chosen"] == "bn-last48-weighted"
     assert choose(r1["summary"])[0] == "bn-last48-weighted"
+
+
+def test_the_test_record_ran_the_committed_protocol_on_the_shipped_method():
+    t = _record("test")
+    assert t["protocol"] == TEST_PROTOCOL.format(draws=TEST_DRAWS) and t["draws"] == TEST_DRAWS
+    assert set(t["summary"]["clean"]["0.5"]) == {NONE, DEFAULT_MIXTURE.name}
+    assert t["device"].startswith("cpu") and t["wall_seconds"] < 2 * 3600
+
+
+def test_the_earlier_normalisation_records_pin_their_rule_protocol_and_method():
+    from pneumo_core.adaptation.method import DEFAULT_METHOD
+    from pneumo_core.evaluation import adaptation_study
+    v = json.loads((WEIGHTS / "adapt_study_normalisation_val.json").read_text())
+    t = json.loads((WEIGHTS / "adapt_study_normalisation_test.json").read_text())
+    assert v["rule"] == adaptation_study.SELECTION_RULE and v["chosen"] == DEFAULT_METHOD.name
+    assert t["protocol"] == adaptation_study.TEST_PROTOCOL.format(draws=t["draws"])
+    assert set(t["summary"]["clean"]["0.5"]) == {"none", DEFAULT_METHOD.name}
