@@ -70,6 +70,9 @@ def _writable_trail() -> AuditLog:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from ..app.runtime.paths import DATA_DIR
+    from ..evaluation.out_of_fold import honest_prediction
+
     try:
         log = _writable_trail()
         job, files = _inputs(args)
@@ -95,6 +98,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 print(f"error: the audit trail could not be written ({_why(exc)}); stopped after {printed} "
                       "result(s), the rest were not printed", file=sys.stderr)
                 return 2
+            pred = honest_prediction(pred, predictor.site, predictor.bundle.directory, DATA_DIR)
             rec, report_failed = _record(pred, job, cam_writer)
             errors += pred.error is not None or report_failed
             write(rec)

@@ -19,9 +19,10 @@ from .operating_point import fitted_on_split
 
 if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
+    from ..inference.prediction import Prediction
 
 __all__ = ["OUT_OF_FOLD", "test_film_digests", "out_of_fold_probabilities", "out_of_fold_probability",
-           "fitted_on_test_split"]
+           "fitted_on_test_split", "honest_prediction"]
 
 OUT_OF_FOLD = "out of fold: scored by a site fit that did not see this patient"
 
@@ -68,3 +69,18 @@ def out_of_fold_probability(digest: str, profile: SiteProfile | None, model_dir:
     if key is None or not fitted_on_test_split(profile, model_dir, shipped):
         return None
     return out_of_fold_probabilities(model_dir).get(key)
+
+
+def honest_prediction(pred: "Prediction", profile: SiteProfile | None, model_dir: Path, data_dir: Path) -> "Prediction":
+    """`pred` as it may be printed: a test film under a profile fitted on the test split gets its
+    out-of-fold probability and the call at the same threshold, said in a warning; any other
+    prediction comes back as it is. The command line's door (the app's is `out_of_fold_probability`
+    on the reading room's case)."""
+    from dataclasses import replace
+    if pred.probability is None or not pred.sha256:
+        return pred
+    oof = out_of_fold_probability(pred.sha256, profile, model_dir, data_dir, shipped=False)
+    if oof is None:
+        return pred
+    from ..stats.decision import call_label
+    return replace(pred, probability=oof, label=call_label(oof, pred.threshold), warnings=[*pred.warnings, OUT_OF_FOLD])
