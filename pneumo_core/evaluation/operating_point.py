@@ -41,18 +41,29 @@ _DEFAULT_N_BOOT = 1000
 
 
 def about_in_ten(rate: float) -> str:
-    """A proportion as "about N in 10" (N rounded half up), with words for the ends so a
-    0.995 does not read as a certainty nor a 0.03 as never."""
-    n = math.floor(rate * 10 + 0.5)
-    if n >= 10:
-        return "all" if rate >= 1 else "nearly all (about 10 in 10)"
-    if n <= 0:
-        return "none" if rate <= 0 else "fewer than 1 in 10"
-    return f"about {n} in 10"
+    """A proportion as a natural frequency a reader can picture, by one rule: "about N in 10"
+    (N rounded half up) where N is 1 to 9; near either end, where tens would round to all or
+    none, "about N in 100"; and words only where hundreds would too ("nearly all", "almost
+    none"), so a 0.995 does not read as a certainty, a 0.97 as "10 in 10", nor a 0.03 as never."""
+    if rate >= 1:
+        return "all"
+    if rate <= 0:
+        return "none"
+    tens = math.floor(rate * 10 + 0.5)
+    if 1 <= tens <= 9:
+        return f"about {tens} in 10"
+    hundreds = math.floor(rate * 100 + 0.5)
+    if hundreds >= 100:
+        return "nearly all"
+    if hundreds <= 0:
+        return "almost none"
+    return f"about {hundreds} in 100"
 
 
-def _ci2(value: float, ci: tuple[float, float]) -> str:
-    return f"{value:.2f} ({ci[0]:.2f}–{ci[1]:.2f})"
+def _ci3(value: float, ci: tuple[float, float]) -> str:
+    """Three decimals, as the metrics table prints them: two round 0.995 (0.987-1.000) to
+    0.99 (0.99-1.00) and hide the distinction the table shows."""
+    return f"{value:.3f} ({ci[0]:.3f}–{ci[1]:.3f})"
 
 
 @dataclass(frozen=True)
@@ -80,8 +91,8 @@ class OperatingPoint:
 
     def in_numbers(self) -> str:
         """The same figures with their intervals, and where they come from."""
-        return (f"sensitivity {_ci2(self.sensitivity, self.sensitivity_ci)}, specificity "
-                f"{_ci2(self.specificity, self.specificity_ci)}; {self.source}, "
+        return (f"sensitivity {_ci3(self.sensitivity, self.sensitivity_ci)}, specificity "
+                f"{_ci3(self.specificity, self.specificity_ci)}; {self.source}, "
                 f"{self.n_pneumonia + self.n_normal} films ({self.n_pneumonia} pneumonia, {self.n_normal} normal)")
 
 
@@ -165,7 +176,7 @@ def operating_point(model_dir: Path, threshold: float, site: SiteProfile | None 
     Example:
         >>> op = operating_point(Path("weights/efficientnet_lite0"), 0.174)
         >>> op.in_words()  # doctest: +SKIP
-        'finds nearly all (about 10 in 10) children with pneumonia; over-calls about 4 in 10 healthy children'
+        'finds about 99 in 100 children with pneumonia; over-calls about 4 in 10 healthy children'
     """
     model_dir = Path(model_dir)
     ev_path = model_dir / "eval_test.json"

@@ -157,3 +157,38 @@ def test_site_study_x_ticks_never_print_a_study_size_on_top_of_the_samples_own()
     ratios = [b / a for a, b in zip(ticks, ticks[1:])]
     assert min(ratios) >= site_figures.TICK_GAP
     assert list(site_figures.study_figure(study).layout.xaxis.tickvals or sizes) == sizes
+
+
+def _banners() -> dict[str, str]:
+    """The Evaluation banner in each branch `evaluation_view` can take (source, adapted, and a
+    site profile read out of fold, graded on its own films, or recalibrating another sample)."""
+    from dataclasses import replace
+
+    from pneumo_core.calibration.site import resolve_profile
+    from pneumo_core.evaluation.operating_point import STUDY_PROFILE
+
+    ev = resources.eval_report("efficientnet_lite0")
+    fitted = resolve_profile(STUDY_PROFILE, resources.resolve_model_dir("efficientnet_lite0"))
+    other = replace(fitted, name="north", files_sha256="0" * 64)
+    adapted = replace(fitted, name="north", adaptation={"films": 120, "estimated_prevalence": 0.3, "layers": {}})
+    study = {"calibration": "site-calibrated out of fold (5 patient-grouped folds)"}
+    return {"source": eval_views.source_view(ev).banner,
+            "adapted": eval_views.adapted_view(ev, adapted).banner,
+            "out of fold": eval_views.site_view(fitted, ev, study, None, shipped=True).banner,
+            "own sample": eval_views.site_view(fitted, ev, None, ev, shipped=True).banner,
+            "recalibrated": eval_views.site_view(other, ev, None, ev).banner}
+
+
+@pytest.mark.parametrize("branch", ["source", "adapted", "out of fold", "own sample", "recalibrated"])
+def test_the_evaluation_banner_never_says_its_calibration_twice(branch):
+    """It read "Probabilities calibrated on validation data: probabilities calibrated on ..."."""
+    text = _banners()[branch].lower()
+    assert text.startswith("**probabilities calibrated ")
+    assert text.count("probabilities") == 1, text
+    assert text.count("calibrated on") <= 1 and text.count("site-calibrated") == 0, text
+    head = text.split("**")[1]
+    assert head.removeprefix("probabilities ") not in text.split("**", 2)[2], text
+
+
+def test_the_out_of_fold_banner_keeps_how_many_folds():
+    assert "(5 patient-grouped folds)" in _banners()["out of fold"]

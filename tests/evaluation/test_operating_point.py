@@ -56,19 +56,34 @@ def test_intervals_at_a_preset_are_the_evaluations_own_patient_bootstrap(model):
                                                    ev["metrics"][name]["specificity"]["ci_high"]))
 
 
-@pytest.mark.parametrize("rate,words", [(0.0, "none"), (0.04, "fewer than 1 in 10"), (0.05, "about 1 in 10"),
-                                        (0.38, "about 4 in 10"), (0.449, "about 4 in 10"), (0.45, "about 5 in 10"),
-                                        (0.62, "about 6 in 10"), (0.94, "about 9 in 10"),
-                                        (0.95, "nearly all (about 10 in 10)"), (1.0, "all")])
-def test_a_rate_reads_as_about_n_in_ten_rounded_half_up_without_false_certainty(rate, words):
+@pytest.mark.parametrize("rate,words", [
+    (0.0, "none"), (0.004, "almost none"), (0.005, "about 1 in 100"), (0.03, "about 3 in 100"),
+    (0.049, "about 5 in 100"), (0.05, "about 1 in 10"), (0.38, "about 4 in 10"), (0.449, "about 4 in 10"),
+    (0.45, "about 5 in 10"), (0.62, "about 6 in 10"), (0.94, "about 9 in 10"), (0.95, "about 95 in 100"),
+    (0.97, "about 97 in 100"), (0.994, "about 99 in 100"), (0.995, "nearly all"), (0.9999, "nearly all"),
+    (1.0, "all")])
+def test_a_rate_reads_as_a_natural_frequency_never_ten_in_ten_nor_a_false_certainty(rate, words):
+    """Each branch of the one rule: tens in the middle, hundreds near the ends, words at them."""
     assert about_in_ten(rate) == words
+
+
+def test_no_rate_reads_as_ten_in_ten_or_zero_in_anything():
+    for rate in (i / 1000 for i in range(1001)):
+        words = about_in_ten(rate)
+        assert "10 in 10" not in words and "100 in 100" not in words and "about 0 in" not in words, rate
+
+
+def test_the_interval_keeps_the_tables_three_decimals_so_0995_is_not_rounded_to_099():
+    op = OperatingPoint(0.1, 0.995, (0.987, 1.0), 0.62, (0.57, 0.67), 390, 234, "official test split")
+    assert op.in_numbers().startswith("sensitivity 0.995 (0.987–1.000), specificity 0.620 (0.570–0.670)")
+    assert op.in_words().startswith("finds nearly all children with pneumonia")
 
 
 def test_the_words_say_who_is_found_and_who_is_over_called_with_the_numbers_beside_them():
     op = OperatingPoint(0.174, 0.88, (0.84, 0.92), 0.62, (0.57, 0.67), 390, 234, "official test split")
     assert op.in_words() == "finds about 9 in 10 children with pneumonia; over-calls about 4 in 10 healthy children"
     assert op.over_call_rate == pytest.approx(0.38)
-    assert op.in_numbers() == ("sensitivity 0.88 (0.84–0.92), specificity 0.62 (0.57–0.67); official test split, "
+    assert op.in_numbers() == ("sensitivity 0.880 (0.840–0.920), specificity 0.620 (0.570–0.670); official test split, "
                                "624 films (390 pneumonia, 234 normal)")
 
 

@@ -10,6 +10,7 @@ profile changes the network itself: the pages then show the model as shipped, an
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,8 +57,13 @@ class EvalView:
     layout), what it is calibrated on in plain words, and how its probabilities came about."""
     ev: dict
     calibration: str  # "calibrated on validation data" / "calibrated for <site>"
-    how: str          # one sentence for the page's caption
+    how: str          # how its probabilities came about, read after `calibration` (`banner`): never restating it
     out_of_fold: bool = False
+
+    @property
+    def banner(self) -> str:
+        """The pages' one line on it, in markdown: "**Probabilities <calibration>**: <how>."."""
+        return f"**Probabilities {self.calibration}**: {self.how}."
 
     @property
     def thresholds(self) -> dict[str, float]:
@@ -69,8 +75,8 @@ class EvalView:
 
 
 def source_view(ev: dict) -> EvalView:
-    return EvalView(ev, SOURCE_CALIBRATION, "probabilities calibrated on the model's validation data (temperature "
-                    "scaling); the test split was never used to choose the model, its temperature or its thresholds")
+    return EvalView(ev, SOURCE_CALIBRATION, "temperature scaling fitted on the model's validation films; the test "
+                    "split was never used to choose the model, its temperature or its thresholds")
 
 
 def adapted_view(ev: dict, profile: SiteProfile) -> EvalView:
@@ -78,7 +84,7 @@ def adapted_view(ev: dict, profile: SiteProfile) -> EvalView:
     itself, so recalibrating the source probabilities would show a model that does not exist,
     and re-scoring 624 films on every choice of profile is not a page's work; the adaptation
     study (model card) measures adapting on this split."""
-    return EvalView(ev, SOURCE_CALIBRATION, f"the model as shipped, calibrated on its validation data: site profile "
+    return EvalView(ev, SOURCE_CALIBRATION, f"the model as shipped: site profile "
                     f"{profile.name} adapts the network itself, and this page does not re-score the test split with "
                     "it; the adaptation study on the model card measures adapting on this split")
 
@@ -106,16 +112,17 @@ def site_view(profile: SiteProfile, source_ev: dict, study_ev: dict | None, reca
     label = calibration_label(profile.name)
     if fitted_on_split(profile, source_ev, shipped):
         if study_ev is not None:
-            return EvalView(study_ev, label, f"site-calibrated on this test split, {OUT_OF_FOLD_NOTE}; "
-                            f"{study_ev.get('calibration', 'cross-fitted')}", out_of_fold=True)
+            folds = re.search(r"\(([^()]*)\)", str(study_ev.get("calibration", "")))
+            return EvalView(study_ev, label, f"fitted on this test split, each film read {OUT_OF_FOLD_NOTE}"
+                            + (f" ({folds.group(1)})" if folds else ""), out_of_fold=True)
         if recalibrated is not None:
             return EvalView(recalibrated, label, "this profile was fitted on these very films and no out-of-fold "
                             "evaluation ships with the model: the numbers below grade the profile on its own "
                             "sample and are optimistic")
     if recalibrated is None:
         raise ValueError("site_view needs the recalibrated evaluation for a profile not fitted on this split")
-    return EvalView(recalibrated, label, "the test split's source probabilities recalibrated by this profile; "
-                    "films of its calibration sample, if any are in the test split, are not held out")
+    return EvalView(recalibrated, label, "each test film's source score recalibrated by this profile; films of its "
+                    "calibration sample, if any are in the test split, are not held out")
 
 
 def eval_arrays(ev: dict) -> tuple[np.ndarray, np.ndarray, list[str]]:

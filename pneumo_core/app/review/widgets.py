@@ -51,7 +51,7 @@ def evaluation_for(s: Settings) -> EvalView | None:
 
 def calibration_caption(view: EvalView) -> None:
     """Says which calibration the page's test numbers are under, and how they were obtained."""
-    st.info(f"**Probabilities {view.calibration}**: {view.how}.")
+    st.info(view.banner)
 
 
 def show_gallery(cases: list[dict], total: int, s: Settings, empty: str, key: str, columns: int = 6) -> None:
