@@ -196,12 +196,12 @@ def test_the_threshold_sentence_says_the_fitted_threshold_or_that_the_models_own
 def test_what_to_expect_is_the_validation_studys_and_named_as_such(forced):
     at, move, _ = forced
     text = next(m for m in _markdown(at) if m.startswith(("What to expect", "The calls are the model's own")))
-    assert "validation films under 2 simulated site shifts" in text and "not your site" in text
+    assert "under simulated site shifts (2 conditions)" in text and "not your site" in text
     if move == "fallback":
         assert "the model's own threshold kept sensitivity 0.97 and specificity 0.55" in text
     else:
         assert "this method kept sensitivity 0.93 and specificity 0.86" in text  # (0.95 + 0.91) / 2
-        assert "worst shift: sensitivity 0.91, specificity 0.86" in text
+        assert "lowest over the conditions: sensitivity 0.91, specificity 0.86" in text
     guess = [_plain(c.value) for c in at.caption if "not a measurement" in c.value]
     assert guess == ([] if move == "fallback" else [guess[0]])
     if guess:

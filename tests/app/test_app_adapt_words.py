@@ -119,9 +119,9 @@ def test_the_expected_sensitivity_and_specificity_are_the_validation_records_mea
     exp = validation_expectation(record, METHOD.name)
     text = adapt_flow.expectation_sentence(p, exp)
     assert "validation study" in text and "not your site" in text
-    assert f"under {exp.shifts} simulated site shifts" in text and exp.shifts == 2
+    assert f"under simulated site shifts ({exp.shifts} conditions)" in text and exp.shifts == 2
     assert f"sensitivity {np.mean([0.95, 0.96, 0.93, 0.94]):.2f} and specificity {np.mean([0.90, 0.80, 0.88, 0.86]):.2f}" in text
-    assert "worst shift: sensitivity 0.93, specificity 0.80" in text
+    assert "lowest over the conditions: sensitivity 0.93, specificity 0.80" in text
     assert f"sensitivity {np.mean([0.97, 0.99, 0.95, 0.97]):.2f}, specificity {np.mean([0.6, 0.5, 0.7, 0.4]):.2f}" in text
 
 

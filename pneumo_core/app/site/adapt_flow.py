@@ -211,7 +211,7 @@ def expectation_sentence(profile: SiteProfile, exp: ValidationExpectation | None
     if exp is None:
         return (f"No validation study of this method ({method}) ships with the model: what it means for patients is "
                 "not known.")
-    where = (f"on validation films under {exp.shifts} simulated site shifts, at prevalence "
+    where = (f"on validation films, clean and under simulated site shifts ({exp.shifts} conditions), at prevalence "
              f"{', '.join(f'{p:.0%}' for p in exp.prevalences)} ({exp.draws} draws of 100 films each; the "
              "validation study, not your site)")
     own = (f"; the model's own threshold on the same draws: sensitivity {exp.unadapted_sensitivity:.2f}, "
@@ -221,8 +221,8 @@ def expectation_sentence(profile: SiteProfile, exp: ValidationExpectation | None
                 f"kept sensitivity {exp.unadapted_sensitivity:.2f} and specificity {exp.unadapted_specificity:.2f} "
                 "(mean over draws).")
     return (f"What to expect for patients, {where}: this method kept sensitivity {exp.sensitivity:.2f} and "
-            f"specificity {exp.specificity:.2f} (mean over draws; worst shift: sensitivity "
-            f"{exp.worst_sensitivity:.2f}, specificity {exp.worst_specificity:.2f}){own}.")
+            f"specificity {exp.specificity:.2f} (mean over draws; lowest over the conditions: "
+            f"sensitivity {exp.worst_sensitivity:.2f}, specificity {exp.worst_specificity:.2f}){own}.")
 
 
 def fitted_sentence(profile: SiteProfile) -> str | None:
