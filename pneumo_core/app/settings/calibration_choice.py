@@ -156,8 +156,8 @@ def calibration_select(model: str) -> SiteProfile | None:
     st.selectbox("Calibration", list(opts), key=CALIBRATION, format_func=opts.get, on_change=_on_change,
                  help="What turns the model's score into a probability. Source: fitted on the model's own "
                       "validation data. A site profile recalibrates it on a labelled sample of one hospital's "
-                      "films, and brings that site's thresholds; an adapted one re-estimates the model's "
-                      "normalisation on the site's unlabelled films.")
+                      "films, and brings that site's thresholds; an adapted one is made from the site's "
+                      "unlabelled films, without labels (its page says what it changed and what to expect).")
     if site is not None:
         st.caption(escape_markdown(site.describe()[:1].upper() + site.describe()[1:] + "."))
     with st.expander("Use a site profile file"):
