@@ -1,4 +1,4 @@
-"""What the app says after a label-free adaptation (`app.site.adapt_flow`), sentence by
+"""What the app says after a label-free adaptation (`app.site.adapt_words`), sentence by
 sentence against the number it stands beside, in each branch: a fitted threshold or the
 model's own kept (fallback); no call changed or some; the drift alarm firing or not. Also the
 banner and the sidebar's words under such a profile. No model: profiles are built from
@@ -17,7 +17,7 @@ from pneumo_core.adaptation.profile import build_operating_point_profile
 from pneumo_core.adaptation.score_mixture import MixtureFit, mixture_named
 from pneumo_core.app.runtime.formatting import disclaimer
 from pneumo_core.app.settings.operating_point import NO_ESTIMATE, describe, no_estimate
-from pneumo_core.app.site import adapt_flow
+from pneumo_core.app.site import adapt_words
 from pneumo_core.calibration.recalibration import logit
 
 SOURCE = {"balanced": 0.174, "screening": 0.120}
@@ -68,7 +68,7 @@ def test_the_count_of_changed_calls_is_the_number_of_films_between_the_two_thres
                             threshold_before=SOURCE["balanced"], threshold_after=p.thresholds["balanced"])
     t0 = float(logit(SOURCE["balanced"]))
     expected = int(((x >= t0) != (x >= t0 + move)).sum())
-    sentence = adapt_flow.changes_sentence(changes)
+    sentence = adapt_words.changes_sentence(changes)
     assert len(changes.changed) == expected
     if expected == 0:
         assert sentence.startswith("No call changed") and f"all {len(x)} films keep" in sentence
@@ -76,6 +76,12 @@ def test_the_count_of_changed_calls_is_the_number_of_films_between_the_two_thres
         n, of, to_pneumonia, to_normal = _numbers(sentence)[:4]
         assert (n, of) == (expected, len(x))
         assert (to_pneumonia, to_normal) == ((0, expected) if move > 0 else (expected, 0))
+
+
+def test_a_batch_none_of_whose_films_was_adapted_on_does_not_read_as_no_call_changed():
+    changes = changed_calls(["new"], [None], [0.9], threshold_before=0.5, threshold_after=0.5)
+    sentence = adapt_words.changes_sentence(changes)
+    assert "nothing to compare" in sentence and "No call changed" not in sentence
 
 
 def test_a_fallback_profile_changes_no_call():
@@ -90,7 +96,7 @@ def test_a_fallback_profile_changes_no_call():
 
 def test_a_fitted_threshold_is_said_on_the_models_probability_before_and_after_and_on_the_sites():
     p = _profile(1.0)
-    text = adapt_flow.threshold_sentence(p, SOURCE)
+    text = adapt_words.threshold_sentence(p, SOURCE)
     now, before, here = _numbers(text)
     assert now == pytest.approx(_sigmoid(p.adaptation["threshold_logit"]), abs=5e-4)
     assert before == pytest.approx(SOURCE["balanced"], abs=5e-4)
@@ -100,7 +106,7 @@ def test_a_fitted_threshold_is_said_on_the_models_probability_before_and_after_a
 
 def test_a_fallback_says_the_models_threshold_was_kept_and_why():
     p = _profile(1.0, FALLBACK)
-    text = adapt_flow.threshold_sentence(p, SOURCE)
+    text = adapt_words.threshold_sentence(p, SOURCE)
     assert text.startswith("The threshold was kept at the model's own") and FALLBACK in text
     assert _numbers(text)[0] == pytest.approx(SOURCE["balanced"], abs=5e-4)
     assert "New threshold" not in text
@@ -117,7 +123,7 @@ def test_the_screening_threshold_is_described_by_its_own_rule_not_the_balanced_o
 def test_the_expected_sensitivity_and_specificity_are_the_validation_records_means(record):
     p = _profile(1.0)
     exp = validation_expectation(record, METHOD.name)
-    text = adapt_flow.expectation_sentence(p, exp)
+    text = adapt_words.expectation_sentence(p, exp)
     assert "validation study" in text and "not your site" in text
     assert f"under simulated site shifts ({exp.shifts} conditions)" in text and exp.shifts == 2
     assert f"sensitivity {np.mean([0.95, 0.96, 0.93, 0.94]):.2f} and specificity {np.mean([0.90, 0.80, 0.88, 0.86]):.2f}" in text
@@ -127,7 +133,7 @@ def test_the_expected_sensitivity_and_specificity_are_the_validation_records_mea
 
 def test_after_a_fallback_the_expectation_is_the_models_own_threshold_not_the_methods(record):
     p = _profile(1.0, FALLBACK)
-    text = adapt_flow.expectation_sentence(p, validation_expectation(record, METHOD.name))
+    text = adapt_words.expectation_sentence(p, validation_expectation(record, METHOD.name))
     assert "the model's own threshold kept sensitivity 0.97 and specificity 0.55" in text
     assert "this method kept" not in text
 
@@ -135,21 +141,21 @@ def test_after_a_fallback_the_expectation_is_the_models_own_threshold_not_the_me
 def test_a_method_without_a_validation_record_says_the_effect_is_not_known(tmp_path):
     p = _profile(1.0)
     assert validation_expectation(tmp_path, METHOD.name) is None
-    text = adapt_flow.expectation_sentence(p, None)
+    text = adapt_words.expectation_sentence(p, None)
     assert "not known" in text and "sensitivity 0." not in text
 
 
 def test_the_fitted_groups_guess_is_shown_only_when_fitted_and_called_a_guess():
-    text = adapt_flow.fitted_sentence(_profile(1.0))
+    text = adapt_words.fitted_sentence(_profile(1.0))
     assert _numbers(text) == [0.94, 0.87] and "not a measurement" in text
-    assert adapt_flow.fitted_sentence(_profile(1.0, FALLBACK)) is None
+    assert adapt_words.fitted_sentence(_profile(1.0, FALLBACK)) is None
 
 
 # --- the drift alarm ---
 
 @pytest.mark.parametrize("shifted, word", [(True, "still fires"), (False, "still does not fire")])
 def test_moving_the_threshold_cannot_clear_the_drift_alarm_and_the_page_says_so(shifted, word):
-    text = adapt_flow.drift_sentence(_profile(1.0), shifted, shifted, "above")
+    text = adapt_words.drift_sentence(_profile(1.0), shifted, shifted, "above")
     assert f"(above) was run again on the adapted model: it {word}" in text
     assert "does not change the features" in text and "Calibrate for your site" in text
     assert "cleared" not in text
@@ -158,14 +164,14 @@ def test_moving_the_threshold_cannot_clear_the_drift_alarm_and_the_page_says_so(
 def test_a_network_adapting_profile_that_quiets_the_alarm_says_it_cleared():
     p = _profile(1.0)
     p.adaptation["layers"] = {"x": {"mean": [0.0], "var": [1.0]}}
-    assert "it cleared" in adapt_flow.drift_sentence(p, True, False)
-    assert "still fires" in adapt_flow.drift_sentence(p, True, True)
+    assert "it cleared" in adapt_words.drift_sentence(p, True, False)
+    assert "still fires" in adapt_words.drift_sentence(p, True, True)
 
 
 # --- plain words, the banner and the sidebar ---
 
 def test_the_page_summary_has_no_method_jargon():
-    text = "\n".join(adapt_flow.summary_lines(_profile(1.0)))
+    text = "\n".join(adapt_words.summary_lines(_profile(1.0)))
     for jargon in ("EM ", "posterior", "normalisation layers", "Youden"):
         assert jargon not in text
     assert "the threshold only" in text
