@@ -39,14 +39,14 @@ test: $(VENV)/.installed-test browser orthanc
 # (docs/screenshots/*.png); then the results tables to paste into README.md (the adaptation table comes
 # from `adapt-study`, hours on 2 cores: docs/site-adaptation.md).
 artifacts: $(VENV)/.installed-test browser
-	for m in $(MODELS); do $(PY) -m pneumo_core evaluate --model $$m || exit 1; done
-	for m in $(MODELS); do $(PY) -m pneumo_core site-study --model $$m || exit 1; done
+	for m in $(MODELS); do $(PY) -m pneumo_core dev evaluate --model $$m || exit 1; done
+	for m in $(MODELS); do $(PY) -m pneumo_core site study --model $$m || exit 1; done
 	$(PY) benchmarks/drift_rates.py --data $(DATA)
 	$(PY) scripts/screenshots.py
 	@echo "README.md tables (tests/test_readme.py checks they match):"
 	$(PY) -m pneumo_core models --markdown
-	$(PY) -m pneumo_core models --markdown --site
-	$(PY) -m pneumo_core models --markdown --adapted
+	$(PY) -m pneumo_core models --markdown --table site
+	$(PY) -m pneumo_core models --markdown --table adapted
 
 clean:
 	rm -rf $(VENV) runs

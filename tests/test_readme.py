@@ -90,13 +90,13 @@ def test_readme_results_table_matches_shipped_eval_files():
 def test_readme_site_table_matches_shipped_site_studies():
     from pneumo_core.evaluation.results import site_results_markdown
     assert _table("site-results-table") == site_results_markdown().strip(), \
-        "README site table is stale: paste `python -m pneumo_core models --markdown --site`"
+        "README site table is stale: paste `python -m pneumo_core models --markdown --table site`"
 
 
 def test_readme_adapt_table_and_protocol_match_the_adaptation_study():
     from pneumo_core.evaluation.results import adapt_results_markdown
     assert _table("adapt-results-table") == adapt_results_markdown().strip(), \
-        "README adaptation table is stale: paste `python -m pneumo_core models --markdown --adapted`"
+        "README adaptation table is stale: paste `python -m pneumo_core models --markdown --table adapted`"
     study = _json("weights", DEFAULT, "adapt_study_test.json")
     assert f"({study['draws']} draws of 100 films per prevalence)" in _flat(README)
     assert "until the draw holds 100 films at that prevalence" in study["protocol"]

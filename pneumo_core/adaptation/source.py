@@ -36,7 +36,7 @@ def save_class_moments(moments: dict, directory: str | Path) -> Path:
 def load_class_moments(directory: str | Path) -> dict:
     path = Path(directory) / CLASS_MOMENTS
     if not path.is_file():
-        raise SiteProfileError(f"this model has no {CLASS_MOMENTS}: run `python -m pneumo_core class-moments` first")
+        raise SiteProfileError(f"this model has no {CLASS_MOMENTS}: run `python -m pneumo_core dev class-moments` first")
     out: dict = {}
     with np.load(path) as z:
         for key in z.files:
@@ -75,6 +75,6 @@ def load_source_scores(directory: str | Path):
     from .score_mixture import SourceScores
     path = Path(directory) / SOURCE_SCORES
     if not path.is_file():
-        raise SiteProfileError(f"this model has no {SOURCE_SCORES}: run `python -m pneumo_core source-scores` first")
+        raise SiteProfileError(f"this model has no {SOURCE_SCORES}: run `python -m pneumo_core dev source-scores` first")
     with np.load(path) as z:
         return SourceScores(z["normal"], z["pneumonia"])

@@ -13,6 +13,20 @@ from ..models.manifest import restamp_if_in_bundle
 __all__ = ["register"]
 
 
+def _site_method(name: str | None):
+    """The method a name picks: an operating point from the site's scores, or re-estimated
+    normalisation (`bn-...`); None: the shipped default."""
+    if name is None:
+        return None
+    from ..adaptation.method import CANDIDATES
+    from ..adaptation.score_mixture import MIXTURES
+    from ..calibration.site import SiteProfileError
+    known = {m.name: m for m in (*MIXTURES, *CANDIDATES) if m.name != "none"}
+    if name not in known:
+        raise SiteProfileError(f"unknown adaptation method {name!r}; known: {', '.join(known)}")
+    return known[name]
+
+
 def _cmd_adapt_site(args: argparse.Namespace) -> int:
     """Adapts, writes the profile, then says what changed: the calls that differ between the
     model as shipped and the profile at its default operating point (`adaptation.changes`,
@@ -26,6 +40,7 @@ def _cmd_adapt_site(args: argparse.Namespace) -> int:
     from ..inference.site_adaptation import adapt_predictions
     from ..io.scan import scan_paths
 
+    method = _site_method(args.method)  # before any film is read
     files, notes = scan_paths(args.paths)
     for note in notes:
         print(note, file=sys.stderr)
@@ -33,7 +48,7 @@ def _cmd_adapt_site(args: argparse.Namespace) -> int:
     sources = [(f, str(f)) for f in files]
     with tqdm(total=len(files), desc="read", unit="img", file=sys.stderr, disable=args.quiet) as bar:
         before = [bar.update(1) or pred for pred in predictor.predict_sources(iter(sources), 0.5)]
-    site = adapt_predictions(predictor, before, name=args.name or args.out.stem)
+    site = adapt_predictions(predictor, before, name=args.name or args.out.stem, method=method)
     for name, reason in site.withheld:
         print(f"not used: {name}: {reason}", file=sys.stderr)
     save_profile(site.profile, args.out)
@@ -154,6 +169,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--model", default=None, help="shipped model name or folder (default efficientnet_lite0)")
     a.add_argument("--out", required=True, type=Path, help="the profile JSON to write")
     a.add_argument("--name", help="the site's name, shown with every call (default: the file name)")
+    a.add_argument("--method", help="how to adapt (default scores-shift-class-give0.01: the operating point from the "
+                   "site's own scores); bn-last48-weighted: re-estimate the network's normalisation (the earlier method)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.set_defaults(func=_cmd_adapt_site)
 

@@ -95,7 +95,7 @@ def _cmd_drift(args: argparse.Namespace) -> int:
         return _error(str(exc))
     if reference is None:
         return _error(f"model {model_dir.name!r} ships no drift reference; build one with "
-                      f"`python -m pneumo_core drift-reference --model {model_dir.name} --data DATASET`")
+                      f"`python -m pneumo_core dev drift-reference --model {model_dir.name} --data DATASET`")
     files, notes = scan_paths(args.paths)
     for note in notes:
         print(note, file=sys.stderr)

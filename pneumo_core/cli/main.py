@@ -1,5 +1,5 @@
-"""`python -m pneumo_core COMMAND`: the parser that gathers every group of commands, each
-registering its own subcommands."""
+"""`python -m pneumo_core COMMAND`: the parser that gathers every module's commands, each
+registering its own, placed by `groups` (reading at the top, then `site` and `dev`)."""
 from __future__ import annotations
 
 import argparse
@@ -13,10 +13,12 @@ __all__ = ["main"]
 def _parser() -> argparse.ArgumentParser:
     from . import adapt, audit, build, drift, predict, report, site, verify
 
+    from .groups import register_grouped
+
     p = argparse.ArgumentParser(prog="python -m pneumo_core", description="Pneumonia detection on chest radiographs.")
-    sub = p.add_subparsers(dest="command", required=True)
-    for group in (predict, report, site, adapt, drift, build, verify, audit):  # the order `--help` lists them in
-        group.register(sub)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # the order `--help` lists them in; `groups` says which sit under `site` and `dev`
+    register_grouped(sub, [m.register for m in (predict, drift, report, verify, audit, site, adapt, build)])
     return p
 
 

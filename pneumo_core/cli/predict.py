@@ -70,7 +70,7 @@ def _writable_trail() -> AuditLog:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..app.runtime.paths import DATA_DIR
+    from ..models.bundle import DATA_DIR
     from ..evaluation.out_of_fold import honest_prediction
 
     try:

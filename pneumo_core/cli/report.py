@@ -52,7 +52,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
     if args.markdown:
         from ..evaluation.results import adapt_results_markdown, results_markdown, site_results_markdown
-        print(adapt_results_markdown() if args.adapted else site_results_markdown() if args.site else results_markdown())
+        print({"adapted": adapt_results_markdown, "site": site_results_markdown, "test": results_markdown}[args.table]())
         return 0
     for name in list_models():
         meta = read_metadata(WEIGHTS_DIR / name / "model.json")
@@ -89,8 +89,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     m = sub.add_parser("models", help="list shipped models with their headline test metrics")
     m.add_argument("--markdown", action="store_true", help="print the README's results table")
-    m.add_argument("--site", action="store_true", help="with --markdown: the site-calibrated (cross-fitted) table")
-    m.add_argument("--adapted", action="store_true", help="with --markdown: the label-free adaptation table")
+    m.add_argument("--table", choices=("test", "site", "adapted"), default="test",
+                   help="with --markdown: the test split's table (default), the site-calibrated (cross-fitted) one, "
+                        "or the label-free operating point's")
+    # the previous release's switches (`--site` names a profile everywhere else)
+    m.add_argument("--site", dest="table", action="store_const", const="site", help=argparse.SUPPRESS)
+    m.add_argument("--adapted", dest="table", action="store_const", const="adapted", help=argparse.SUPPRESS)
     m.set_defaults(func=_cmd_models)
 
     n = sub.add_parser("counts", help="class counts per split of a Kaggle-layout folder")

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # only a type here: training imports this module without the 
 
 __all__ = ["CORRUPTIONS", "contrast_change", "gaussian_noise", "SELECTION_RULE", "shifted_logits", "shifted_validation_loss"]
 
-# How `python -m pneumo_core select` chooses, in the words its record keeps.
+# How `python -m pneumo_core dev select` chooses, in the words its record keeps.
 SELECTION_RULE = "lowest mean balanced log loss on validation, clean and under simulated acquisition shift"
 
 

@@ -22,10 +22,11 @@ if TYPE_CHECKING:
 
     from ..data.preprocess import InputSpec
 
-__all__ = ["WEIGHTS_DIR", "ModelBundle", "WeightsError", "sha256_file", "save_bundle", "load_bundle",
+__all__ = ["WEIGHTS_DIR", "DATA_DIR", "ModelBundle", "WeightsError", "sha256_file", "save_bundle", "load_bundle",
            "list_models", "resolve_model_dir", "DEFAULT_MODEL"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+DATA_DIR = WEIGHTS_DIR.parent / "data"  # the shipped copy of the official test split (data/test/...)
 DEFAULT_MODEL = "efficientnet_lite0"
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...models import bundle
-from ...models.bundle import DEFAULT_MODEL, WEIGHTS_DIR, list_models
+from ...models.bundle import DATA_DIR, DEFAULT_MODEL, WEIGHTS_DIR, list_models
 
 __all__ = ["REPO_DIR", "WEIGHTS_DIR", "DEFAULT_MODEL", "DATA_DIR", "EXAMPLES_DIR", "list_models",
     "resolve_model_dir", "example_files", "test_image_bytes"]
 
 REPO_DIR = WEIGHTS_DIR.parent
-DATA_DIR = REPO_DIR / "data"
 EXAMPLES_DIR = REPO_DIR / "examples"
 
 
