@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:.*deprecat
 SLOW = 240_000  # ms; a shared 2-core machine can be slow
 # addresses of this module's own: the whole test session shares one audit trail, and other tests log in too
 READER, REPORTER, NOBODY = "browser-reader@example.org", "browser-reporter@example.org", "browser-nobody@example.org"
+LEAVER = "browser-leaver@example.org"  # a reporter who logs out, and whose copied cookie is replayed
 PACS_TITLE = "Studies from the PACS"
 DIAGNOSE_TITLE = "Pneumonia on a chest radiograph"
 
@@ -36,7 +37,8 @@ def provider():
         from oidc_provider_mock import User, run_server_in_thread
     users = [User(sub=READER, claims={"email": READER, "roles": ["reader"]}),
              User(sub=REPORTER, claims={"email": REPORTER, "roles": "reporter"}),
-             User(sub=NOBODY, claims={"email": NOBODY, "roles": ["radiographer"]})]
+             User(sub=NOBODY, claims={"email": NOBODY, "roles": ["radiographer"]}),
+             User(sub=LEAVER, claims={"email": LEAVER, "roles": ["reporter"]})]
     with run_server_in_thread(user_claims=users) as server:
         yield f"http://localhost:{server.server_port}"
 
@@ -157,3 +159,30 @@ def test_an_account_without_a_role_sees_only_no_access(server, provider, visitor
     denied = [r["ids"] for r in AuditLog(audit_trail_in_a_temporary_file).records()
               if r["user"] == NOBODY and r["action"] == "access_denied"]
     assert denied == [{"page": "app"}]
+
+
+def test_a_cookie_copied_before_logout_and_replayed_after_it_is_refused_on_the_server(
+        server, provider, browser, visitor, audit_trail_in_a_temporary_file):
+    _log_in(visitor, server, provider, LEAVER)
+    _open(visitor, f"{server}/pacs")
+    visitor.get_by_role("heading", name=PACS_TITLE).wait_for(timeout=SLOW)
+    copied = visitor.context.cookies()
+    assert any(c["name"].startswith("_streamlit_user") for c in copied)
+    visitor.get_by_role("button", name="Log out").click()
+    visitor.wait_for_url(f"{provider}/oauth2/end_session**", timeout=SLOW)
+    visitor.get_by_role("button", name="End session").click()
+    visitor.get_by_role("button", name="Log in").wait_for(timeout=SLOW)
+
+    thief = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        thief.add_cookies(copied)
+        page = thief.new_page()
+        page.goto(f"{server}/pacs")
+        # refused: the app sends the browser through Streamlit's logout (it would stay on the PACS page if admitted)
+        page.wait_for_url(f"{provider}/oauth2/end_session**", timeout=SLOW)
+        assert not any(c["name"].startswith("_streamlit_user") for c in thief.cookies())  # the stale copy is cleared
+    finally:
+        thief.close()
+    denied = [r["ids"] for r in AuditLog(audit_trail_in_a_temporary_file).records()
+              if r["user"] == LEAVER and r["action"] == "access_denied"]
+    assert denied == [{"page": "session_revoked"}]

@@ -108,7 +108,8 @@ def _login_problem() -> str | None:
         validate_auth_credentials("default")
     except StreamlitAuthError as exc:
         return " ".join(str(exc).split())
-    return None
+    from .access import sessions
+    return sessions.session_problem(identity.auth_settings().get("session_hours", sessions.DEFAULT_SESSION_HOURS))
 
 
 def _absolute(value: str, start: Path) -> str:

@@ -5,9 +5,11 @@ tests/test_browser_login.py runs the real OpenID Connect flow in Chromium."""
 from __future__ import annotations
 
 import itertools
+import time
 
 from streamlit.testing.v1 import AppTest
 
+from pneumo_core.app.access import sessions
 from pneumo_core.audit import AuditLog
 
 from test_identity import AUTH, run_as
@@ -71,3 +73,54 @@ def test_an_account_without_a_role_sees_no_access_and_the_refusal_is_recorded(au
     assert "no role" in at.error[0].value and [b.label for b in at.button] == ["Log out"]
     (record,) = _records(audit_trail_in_a_temporary_file, "nobody@example.org")
     assert record["action"] == "access_denied" and record["ids"] == {"page": "app"}
+
+
+# Sessions that end (issue #27, item 4): the door refuses a login that was logged out or outlived its shift.
+
+def _user(email: str, age_s: float = 60.0, **claims) -> dict:
+    """A signed-in identity whose ID token was issued `age_s` seconds ago (a fresh nonce: its own login)."""
+    return {"is_logged_in": True, "email": email, "sub": email, "roles": ["reporter"],
+            "iat": int(time.time() - age_s), "nonce": f"n{next(_iat)}", **claims}
+
+
+def _ended(trail, email: str) -> list[dict]:
+    return [r["ids"] for r in _records(trail, email) if r["action"] == "access_denied"]
+
+
+def test_logging_out_revokes_the_login_so_its_cookie_no_longer_opens_the_app(audit_trail_in_a_temporary_file):
+    user = _user("leaver@example.org")
+    at = _run(user, {"auth": AUTH})
+    assert _inside(at)
+    at.sidebar.button[0].click().run()
+    assert sessions.is_revoked(sessions.login_id(user))
+    replay = _run(user, {"auth": AUTH})  # a new session with the same identity cookie
+    assert not _inside(replay) and [b.label for b in replay.button] == ["Log in"]
+    assert _ended(audit_trail_in_a_temporary_file, "leaver@example.org") == [{"page": "session_revoked"}]
+
+
+def test_a_new_login_after_a_logout_is_let_in_with_the_roles_of_its_own_token():
+    user = _user("back@example.org")
+    at = _run(user, {"auth": AUTH})
+    at.sidebar.button[0].click().run()
+    again = _run(_user("back@example.org", roles=["reader"]), {"auth": AUTH})  # new token: new nonce and iat
+    assert _inside(again) and any("back@example.org (reader)" in t.value for t in again.sidebar.text)
+
+
+def test_a_login_older_than_the_default_shift_of_12_hours_is_refused(audit_trail_in_a_temporary_file):
+    assert _inside(_run(_user("early@example.org", age_s=11.9 * 3600), {"auth": AUTH}))
+    at = _run(_user("late@example.org", age_s=12.1 * 3600), {"auth": AUTH})
+    assert not _inside(at) and [b.label for b in at.button] == ["Log in"]
+    assert _ended(audit_trail_in_a_temporary_file, "late@example.org") == [{"page": "session_expired"}]
+
+
+def test_the_shift_length_is_read_from_the_deployers_settings():
+    user = _user("shift@example.org", age_s=2 * 3600)
+    assert _inside(_run(user, {"auth": AUTH}))
+    assert not _inside(_run(user, {"auth": AUTH, "pneumo_auth": {"session_hours": 1}}))
+    assert _inside(_run(_user("night@example.org", age_s=13 * 3600), {"auth": AUTH, "pneumo_auth": {"session_hours": 14}}))
+
+
+def test_an_identity_without_an_issue_time_is_refused_because_its_age_is_unknown():
+    user = _user("timeless@example.org")
+    del user["iat"]
+    assert not _inside(_run(user, {"auth": AUTH}))

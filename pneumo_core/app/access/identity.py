@@ -14,8 +14,8 @@ import streamlit as st
 
 from ...audit import default_log
 
-__all__ = ["READER", "REPORTER", "LOCAL_USER", "login_configured", "current_user", "current_roles", "roles_from_claim",
-           "claim_value", "has_role", "require_role", "audit", "audit_once"]
+__all__ = ["READER", "REPORTER", "LOCAL_USER", "auth_settings", "login_configured", "current_user", "current_roles",
+           "roles_from_claim", "claim_value", "has_role", "require_role", "audit", "audit_once"]
 
 READER, REPORTER = "reader", "reporter"
 LOCAL_USER = "local"  # the one person at the desk of a loopback-only app without login
@@ -27,6 +27,11 @@ def _secret(section: str) -> Any:
         return st.secrets.get(section)
     except Exception:  # noqa: BLE001 - no secrets file: Streamlit raises its own FileNotFoundError kinds
         return None
+
+
+def auth_settings() -> Mapping[str, Any]:
+    """The app's own login settings, `[pneumo_auth]` (`roles_claim`, `session_hours`); empty when unset."""
+    return _secret("pneumo_auth") or {}
 
 
 def login_configured() -> bool:
@@ -61,8 +66,7 @@ def current_roles() -> frozenset[str]:
         return frozenset({READER, REPORTER})
     if not st.user.is_logged_in:
         return frozenset()
-    settings = _secret("pneumo_auth") or {}
-    return roles_from_claim(claim_value(st.user, str(settings.get("roles_claim", DEFAULT_ROLES_CLAIM))))
+    return roles_from_claim(claim_value(st.user, str(auth_settings().get("roles_claim", DEFAULT_ROLES_CLAIM))))
 
 
 def claim_value(claims: Mapping[str, Any], name: str) -> Any:

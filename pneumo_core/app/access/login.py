@@ -5,6 +5,10 @@ a navigation of one hidden page (the login, or "no access"), so no other page ex
 their session: a bookmarked `/pacs` opens that one page, not the PACS. Without login (the
 launcher then serves loopback only) everyone is admitted, as the one person at the desk.
 Which pages an admitted user sees is the entrypoint's navigation (`identity.has_role`).
+
+Every run also asks `sessions` whether this login still holds: one logged out (in any tab,
+with any copy of its cookie) or older than the shift (`[pneumo_auth] session_hours`) is refused
+on the server, recorded once, and its browser sent through Streamlit's logout.
 """
 from __future__ import annotations
 
@@ -13,14 +17,15 @@ from typing import Callable
 
 import streamlit as st
 
-from . import identity
+from . import identity, sessions
 
-__all__ = ["admit", "account", "role_label", "TITLE"]
+__all__ = ["admit", "account", "log_out", "role_label", "TITLE"]
 
 TITLE = "Pneumonia detector (research demo)"
 _RECORDED = "_login_recorded"  # session state: this session's login is accounted for in the audit trail
 _SEEN: set[tuple[str, str]] = set()  # (sub, iat) of the ID tokens this server has recorded
 _SEEN_LOCK = threading.Lock()
+_ENDED = "_session_end_recorded"  # session state: this session's refused login is accounted for
 
 
 def role_label() -> str:
@@ -55,8 +60,22 @@ def _no_access_page() -> None:
     st.title(TITLE)
     st.text(f"Signed in as {identity.current_user()}")
     st.error("This account has no role in this app. Ask the administrator for the reader or reporter role.")
-    if st.button("Log out", key="logout"):
-        st.logout()
+    st.button("Log out", key="logout", on_click=log_out)
+
+
+def log_out() -> None:
+    """Ends this login on the server (a copy of its cookie is refused from now on, in every tab
+    and process), then lets Streamlit clear the browser's cookie and the provider's session."""
+    login = sessions.login_id(st.user)
+    if login is not None:
+        sessions.revoke(login, float(st.user.get("iat") or 0))
+    st.logout()
+
+
+def _session_refusal() -> str | None:
+    """Why the signed-in identity no longer holds (`sessions.refusal`), or None."""
+    settings = identity.auth_settings()
+    return sessions.refusal(st.user, sessions.session_hours(settings))
 
 
 def _only(page: Callable[[], None], title: str) -> None:
@@ -73,6 +92,14 @@ def admit() -> bool:
     if not st.user.is_logged_in:
         _only(_login_page, "Log in")
         return False
+    ended = _session_refusal()
+    if ended:
+        if not st.session_state.get(_ENDED):
+            st.session_state[_ENDED] = True
+            identity.audit("access_denied", page=f"session_{ended}")
+        st.logout()  # clears the browser's stale cookie; the identity is refused here whatever it does
+        _only(_login_page, "Log in")
+        return False
     role = role_label()
     if not role:
         _record_once("access_denied", page="app")
@@ -87,5 +114,4 @@ def account() -> None:
     if not identity.login_configured() or not st.user.is_logged_in:
         return
     st.text(f"Signed in as {identity.current_user()} ({role_label()})")  # text: an e-mail is not made a link
-    if st.button("Log out", key="logout"):
-        st.logout()
+    st.button("Log out", key="logout", on_click=log_out)
