@@ -208,7 +208,8 @@ def show_outcome(outcome: AdaptOutcome, after: Sequence[CaseResult], shifted_bef
 
 
 def _open_in_reading_room(index: int) -> None:
-    """The reading room's own selection (`case_view.CASE`): the case section below shows it."""
+    """The reading room's own selection (`case_view.CASE`, set in a callback, so before the case
+    viewer is drawn wherever the page puts it)."""
     from ..reading.case_view import CASE
     st.session_state[CASE] = index
 
@@ -227,9 +228,9 @@ def show_last(results: Sequence[CaseResult] = (), shifted: bool | None = None) -
         return
     with st.container(border=True):
         st.success(escape_markdown(f"Adapted on {outcome.used} films ({outcome.not_used} not used) and in use in this "
-                                   "session: the table and the cases below are the adapted profile's."))
+                                   "session: the table and the cases on this page are the adapted profile's."))
         show_outcome(outcome, results, True, shifted, _open_in_reading_room, "above", "adapt_open",
-                     "in the case viewer below the table")
+                     "in the case viewer on this page")
         with st.expander("The adapted profile"):
             st.text("\n".join(summary_lines(outcome.profile)))
 
