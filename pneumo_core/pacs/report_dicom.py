@@ -21,6 +21,7 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, gene
 
 from ..io.case_report import render_report
 from ..io.sandbox import load_untrusted
+from ..reporting.region_check import RegionCheck
 
 if TYPE_CHECKING:  # the app's PACS page imports this module before torch has loaded
     from ..inference.predictor import Prediction, Predictor
@@ -83,11 +84,24 @@ def _display(pixels: np.ndarray) -> np.ndarray:
     return np.asarray(img)
 
 
+def _region_check(predictor: Predictor, exp, threshold: float) -> RegionCheck:
+    """The heatmap's check as the app's PDF words it (`reporting.region_check`): the same one
+    filled-in pass (`evaluation.saliency_checks.filled_logit`), judged on the source-calibrated
+    logit and on the call at `threshold`, P in the predictor's own calibration."""
+    from ..evaluation.saliency_checks import FRACTION, filled_logit
+    after = filled_logit(predictor, exp.model_input, exp.heatmap, FRACTION)
+    p_before, p_after = (float(p) for p in predictor.probabilities([exp.logit, after]))
+    t = predictor.bundle.temperature  # logits source-calibrated, like `Prediction.logit`
+    return RegionCheck(exp.target_class, float(exp.logit) / t, after / t, p_before, p_after, threshold, FRACTION)
+
+
 def report_pdf(predictor: Predictor, prediction: Prediction, data: bytes, operating_point: str,
                accession: str = "") -> bytes:
     """The case report of a scored instance, from its file's bytes: the app's report
     (`reporting.case`), with the model's default heatmap and its check, the operating point's
     expected sensitivity and specificity, and the accession number the study was opened by.
+    The check under the map is worded by `reporting.region_check`, as on screen and in the
+    app's PDF, and a map that failed it is drawn dimmed.
     The film is decoded in the decode worker (a PACS's bytes are untrusted too) and turned as
     the input gate turned it, so the heatmap lies on the anatomy it explains."""
     from ..evaluation.operating_point import operating_point as expected_at
@@ -104,9 +118,9 @@ def report_pdf(predictor: Predictor, prediction: Prediction, data: bytes, operat
         display = undo(display, prediction.correction)
     method = default_method(predictor.bundle.arch)
     exp = saliency.explain(predictor, prediction.model_input, method=method, target=prediction.label)
-    check = saliency.blanking_check(predictor, exp)
+    check = _region_check(predictor, exp, prediction.threshold)
     heat = HeatmapSummary(exp.heatmap, saliency.METHODS[method].label, exp.target_class if exp.class_specific else "",
-                          exp.note, check.text)
+                          exp.note, check.text, dimmed=check.map_fails)
     uid = rad.metadata.get("SOPInstanceUID")
     meta = predictor.bundle.meta
     case = case_report(model=predictor.name, model_description=meta.description, temperature=meta.temperature,

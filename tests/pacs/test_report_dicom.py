@@ -59,3 +59,23 @@ def test_a_stored_report_reads_back_from_the_study_as_a_pdf(client, loaded, defa
     stored = pydicom.dcmread(io.BytesIO(client.retrieve(back)))
     assert stored.EncapsulatedDocument.startswith(b"%PDF")
     assert (stored.PatientID, stored.StudyInstanceUID) == ("PAT-0003", loaded.c.uid)
+
+
+def test_the_stored_report_words_the_heatmap_check_as_the_screen_does_not_the_old_carries_much(
+        default_predictor, test_images, monkeypatch):
+    """Issue #29 leftover: the PACS report printed the old wording ("changes P(pneumonia) from
+    1.00 to 1.00: the region carries much of the PNEUMONIA call") while the app's PDF printed
+    `reporting.region_check`'s; now both print that one wording."""
+    import re
+
+    from pneumo_core.pacs import report_dicom
+    drawn = []
+    monkeypatch.setattr(report_dicom, "render_report", lambda case, fmt: drawn.append(case) or b"%PDF-1.4\n")
+    film = test_images["PNEUMONIA"][0]
+    data = film.read_bytes()
+    report_pdf(default_predictor, default_predictor.predict_bytes(data, film.name), data, "balanced")
+    check = drawn[0].heatmap_check
+    assert "carries much" not in check and "changes P(pneumonia) from" not in check, check
+    # region_check's five sentences open one of two ways and weigh the logit or name the flip
+    assert re.match(r"(Filling the map's top 20% in from the film around it|The map fails its own check)", check), check
+    assert "logits" in check or "turns the call" in check, check
