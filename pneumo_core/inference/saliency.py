@@ -158,7 +158,8 @@ def explain(predictor: Any, image: Radiograph | np.ndarray, method: str | None =
     else:
         heatmap, cam_max, logit = cam_map(predictor, x, spec.cam, module, decide)
     target_class = CLASSES[decide(logit)]
-    return Explanation(heatmap=heatmap, overlay=render_overlay(picture, heatmap, opacity), target_class=target_class,
+    overlay = render_overlay(picture, heatmap, opacity, target_class)  # as the app draws it: never red on NORMAL
+    return Explanation(heatmap=heatmap, overlay=overlay, target_class=target_class,
                        method=method, class_specific=spec.class_specific, cam_max=cam_max,
                        probability=float(predictor.probabilities([logit])[0]), threshold=thr,
                        model_input=model_input, logit=logit, note=_note(spec, target_class, cam_max))

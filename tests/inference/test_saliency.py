@@ -310,3 +310,18 @@ def test_default_method_is_the_faithfulness_benchmarks_choice_at_the_registry_la
     assert chosen.get("layer", REGISTRY[arch].target_layer) == REGISTRY[arch].target_layer  # measured where it runs
     if chosen["method"] == "occlusion":  # the benchmark's grid is the one the product uses
         assert chosen["grid"] == METHODS["occlusion"].grid
+
+
+def test_cam_writer_paints_no_red_on_a_film_explained_as_normal(tmp_path, test_images, lite0):
+    """Issue #29 leftover: `predict --cam` coloured a NORMAL map with the jet map (red on a
+    healthy chest reads as a finding) while the app drew its neutral outline; the overlay is
+    now drawn for the class explained, the app's way (`io.overlay.render_overlay`)."""
+    from pneumo_core.io.overlay import render_overlay
+    pred = lite0.predict_bytes(test_images["NORMAL"][0].read_bytes(), "normal.jpeg", threshold=1.0)  # called NORMAL
+    assert pred.label == "NORMAL"
+    png = CamWriter(lite0, tmp_path, method="gradcam").write(pred)
+    drawn = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    assert (drawn[..., 0] <= drawn[..., 2]).all()  # no pixel warmer than it is blue: grey film, blue-grey outline
+    exp = explain(lite0, pred.model_input, "gradcam", target="NORMAL")
+    assert np.array_equal(drawn, render_overlay(pred.model_input, exp.heatmap, 0.5, "NORMAL"))
+    assert not np.array_equal(drawn, render_overlay(pred.model_input, exp.heatmap, 0.5, "PNEUMONIA"))
