@@ -161,6 +161,12 @@ def test_moving_the_threshold_cannot_clear_the_drift_alarm_and_the_page_says_so(
     assert "cleared" not in text
 
 
+def test_after_a_fallback_the_alarm_sentence_does_not_say_the_call_moved():
+    text = adapt_words.drift_sentence(_profile(1.0, FALLBACK), True, True, "above")
+    assert "it still fires" in text and "neither the films' features nor the calls changed" in text
+    assert "where the call sits" not in text
+
+
 def test_a_network_adapting_profile_that_quiets_the_alarm_says_it_cleared():
     p = _profile(1.0)
     p.adaptation["layers"] = {"x": {"mean": [0.0], "var": [1.0]}}

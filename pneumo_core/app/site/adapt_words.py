@@ -95,9 +95,12 @@ def drift_sentence(profile: SiteProfile, shifted_before: bool | None, shifted_af
         return f"The drift alarm could not run on the adapted model (see {where}). " + NEXT_STEP
     if threshold_only(profile):
         state = "still fires" if shifted_after else "still does not fire"
+        changed = ("the threshold was kept, so neither the films' features nor the calls changed"
+                   if (profile.adaptation or {}).get("fallback") else
+                   "moving the threshold does not change the features: what changed is where the call sits, not what "
+                   "the model sees")
         return (f"The drift alarm ({where}) was run again on the adapted model: it {state}. The alarm compares the "
-                "films' features with the data the model was set on, and moving the threshold does not change the "
-                "features: what changed is where the call sits, not what the model sees. " + NEXT_STEP)
+                f"films' features with the data the model was set on, and {changed}. " + NEXT_STEP)
     if shifted_after:
         return (f"The drift alarm ({where}) was run again on the adapted model: it still fires. The films still look "
                 "unlike the data the model was set on: read its calls with care. " + NEXT_STEP)
