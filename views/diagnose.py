@@ -4,7 +4,7 @@ the probability under the sidebar's calibration, the call at the current thresho
 what that threshold means for patients, warnings, the report fields and the PDF."""
 import streamlit as st
 
-from pneumo_core.app.reading import case_view, cases, report_form, scoring
+from pneumo_core.app.reading import case_view, cases, patient, report_form, scoring
 from pneumo_core.app.runtime import formatting, paths
 from pneumo_core.app.settings import operating_point, sidebar
 from pneumo_core.app.site import adapt_flow
@@ -49,17 +49,19 @@ else:
         adapt_flow.offer(s.model, results, s.site, drift.shifted)
     picked = st.dataframe(rows, hide_index=True, width="stretch",  # threshold, model, calibration: caption and CSV
                           key=case_view.table_key(), on_select="rerun", selection_mode="single-row",
-                          column_order=["file", "case", "P(pneumonia)", "label", "warnings / error"], column_config={
+                          column_order=["name", "P(pneumonia)", "label", "warnings / error"], column_config={
+                              "name": st.column_config.TextColumn("case"),
                               "P(pneumonia)": st.column_config.ProgressColumn(s.probability_label, format="%.3f",
                                                                               min_value=0.0, max_value=1.0),
                               "warnings / error": st.column_config.TextColumn(width="large")})
     case_view.open_row(picked)
     st.caption("Pick a row to open its case.")
-    file_names = report_form.file_names_choice()
-    st.download_button("Download the table (CSV)", cases.rows_to_csv(rows, file_names), file_name="pneumonia_results.csv",
+    file_names, who = report_form.file_names_choice(), patient.identity_choice()
+    st.download_button("Download the table (CSV)", cases.rows_to_csv(rows, file_names, [r.identity for r in results]
+                                                                     if who else None), file_name="pneumonia_results.csv",
                        mime="text/csv", on_click="ignore")
 
     st.subheader("Case")
-    i = case_view.case_stepper([r.name for r in results], [r.digest for r in results])
+    i = case_view.case_stepper(cases.case_titles(results), [r.digest for r in results])
     with st.container(border=True):
         case_view.show_case(results[i], s, operating_point.current(s))

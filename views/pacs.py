@@ -74,9 +74,10 @@ else:
         if scored.skipped:
             st.caption("Not images, not shown: " + ", ".join(scored.skipped) + ".")
         st.dataframe(cases.result_rows(results, s.threshold, s.operating_point), hide_index=True, width="stretch",
-                     column_order=["file", "P(pneumonia)", "label", "warnings / error"])
+                     column_order=["name", "P(pneumonia)", "label", "warnings / error"],
+                     column_config={"name": st.column_config.TextColumn("case")})
         st.subheader("Case")
-        i = case_view.case_stepper([r.name for r in results])
+        i = case_view.case_stepper(cases.case_titles(results))
         r = results[i]
         op = operating_point.current(s)
         with st.container(border=True):

@@ -12,9 +12,8 @@ and the PDF):
   scored, with a warning that says what was done;
 - *unusual*: the features are unlike the training features (`OODModel.flags`: either term
   above its validation 99.5th percentile); scored, with `OOD_WARNING`.
-A film that fails at any step after decoding (preparation, orientation check, model,
-out-of-distribution check, input gate) gets `error` set, starting `FAILED_PREFIX` and naming
-the step, and its batch is scored again film by film: one film never takes the others down.
+A film that fails at any step after decoding gets `error` set, starting `FAILED_PREFIX` and
+naming the step (`scoring_steps`); its batch is scored again film by film.
 `Predictor(gate=False)` scores every film as given (evaluation measures the model itself;
 the gate is measured in `benchmarks/input_gate.py`).
 
@@ -32,8 +31,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
@@ -49,10 +46,11 @@ from ..io.sandbox import load_untrusted
 from ..models.bundle import ModelBundle, load_bundle
 from ..models.fusion import fuse_for_inference
 from ..stats.decision import call_label
-from .gate import GateDecision, Tier, decide, far_ood_limits, far_out_of_distribution
+from .gate import far_ood_limits, far_out_of_distribution
 from .ood import IMAGE_CHECKS, ImageCheck, OODModel, image_check_reasons
 from .orientation import OrientationHead, assess_batch
 from .prediction import Prediction
+from .scoring_steps import OOD_WARNING, Prepared, StepFailed, gated_predictions, step
 
 if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
@@ -66,18 +64,10 @@ _log = logging.getLogger(__name__)
 FORWARD_BATCH = 4
 
 FAILED_PREFIX = "not scored:"  # a film read, but a step after decoding failed on it (`Predictor._failed`)
-OOD_WARNING = "out of distribution: unlike the training radiographs; treat the probability with caution"
 
 
 class ThresholdError(PneumoError, ValueError):
     pass
-
-
-@dataclass
-class _Prepared:
-    resized: np.ndarray       # uint8 at the model's input size
-    warnings: list[str]       # from decoding
-    check_reasons: list[str]  # from ood.IMAGE_CHECKS, measured on the full image
 
 
 class Predictor:
@@ -198,13 +188,13 @@ class Predictor:
         its own `error`, and the others are scored."""
         t = self.threshold(threshold)
         results: list[Prediction | None] = [None] * len(images)
-        prepared: list[tuple[int, _Prepared]] = []
+        prepared: list[tuple[int, Prepared]] = []
         for i, r in enumerate(images):
             self._prepare_into(prepared, results, i, r, names[i], t)
         self._score_into(results, prepared, names, t)
         return results  # type: ignore[return-value]
 
-    def _prepare_into(self, prepared: list[tuple[int, _Prepared]], results: list[Prediction | None], i: int,
+    def _prepare_into(self, prepared: list[tuple[int, Prepared]], results: list[Prediction | None], i: int,
                       r: Radiograph, name: str, t: float) -> None:
         """Film i prepared (its full-resolution pixels can go), or its own error line."""
         try:
@@ -212,25 +202,25 @@ class Predictor:
         except Exception as exc:  # noqa: BLE001 - one film must not take the batch down
             results[i] = self._failed(name, t, "preparation", exc, list(getattr(r, "warnings", [])))
 
-    def _score_into(self, results: list[Prediction | None], prepared: list[tuple[int, _Prepared]], names: list[str],
+    def _score_into(self, results: list[Prediction | None], prepared: list[tuple[int, Prepared]], names: list[str],
                     t: float) -> None:
         preds = self._predict_prepared([p for _, p in prepared], [names[i] for i, _ in prepared], t)
         for (i, _), pred in zip(prepared, preds):
             results[i] = pred
 
-    def _prepare(self, r: Radiograph) -> _Prepared:
+    def _prepare(self, r: Radiograph) -> Prepared:
         """All a prediction needs from a decoded image, so the full-resolution pixels can go
         right after decoding: a batch then holds small images, however large the files."""
-        return _Prepared(resize_square(r.pixels, self.spec.size), list(r.warnings), image_check_reasons(r, self.ood_checks))
+        return Prepared(resize_square(r.pixels, self.spec.size), list(r.warnings), image_check_reasons(r, self.ood_checks))
 
-    def _predict_prepared(self, prepared: list[_Prepared], names: list[str], t: float) -> list[Prediction]:
+    def _predict_prepared(self, prepared: list[Prepared], names: list[str], t: float) -> list[Prediction]:
         """The batch in one pass; if any step fails, each film alone, so the one that fails
         gets its own `error` line (naming the step) and the others are scored."""
         if not prepared:
             return []
         try:
             return self._predict_batch(prepared, names, t)
-        except _StepFailed as failed:
+        except StepFailed as failed:
             if len(prepared) == 1:
                 return [self._failed(names[0], t, failed.step, failed.__cause__, prepared[0].warnings)]
         return [pred for i in range(len(prepared)) for pred in self._predict_prepared(prepared[i:i + 1], names[i:i + 1], t)]
@@ -244,54 +234,28 @@ class Predictor:
                           f"{FAILED_PREFIX} the {step} failed on this film ({kind}); no call on what cannot be read",
                           site=self._site_name)
 
-    def _predict_batch(self, prepared: list[_Prepared], names: list[str], t: float) -> list[Prediction]:
-        with _step("model"):
+    def _predict_batch(self, prepared: list[Prepared], names: list[str], t: float) -> list[Prediction]:
+        with step("model"):
             images = np.stack([p.resized for p in prepared])
             gate = self._source_features(images)
-        with _step("orientation check"):
+        with step("orientation check"):
             assessments = (assess_batch(self.orientation, images, self._source_features, gate)
                            if self.orientation is not None else [None] * len(prepared))
             for i, a in enumerate(assessments):  # a corrected film is scored upright
                 if a is not None and a.status == "corrected":
                     gate[i] = a.corrected_features
                     images[i] = a.corrected_pixels
-        with _step("model"):
+        with step("model"):
             feats = gate if self.model is self.source_model else self.features(images)
             probs, x = self._calibrated(feats)
             if not (np.isfinite(probs).all() and np.isfinite(x).all()):
                 raise FloatingPointError("a probability is not a number")
-        with _step("out-of-distribution check"):
+        with step("out-of-distribution check"):
             ood, flags = self._ood_terms(gate)
             far = far_out_of_distribution(self.ood, gate, self.far_limits)
-        with _step("input gate"):
-            return self._decide(prepared, names, t, assessments, probs, x, feats, ood, flags, far)
-
-    def _decide(self, prepared: list[_Prepared], names: list[str], t: float, assessments: list, probs: np.ndarray,
-                x: np.ndarray, feats: np.ndarray, ood: np.ndarray | None, flags: np.ndarray, far: np.ndarray
-                ) -> list[Prediction]:
-        """The gate's call on each film of a scored batch, and the predictions it gives."""
-        site = self._site_name
-        out = []
-        for i, (prep, name) in enumerate(zip(prepared, names)):
-            a = assessments[i]
-            scored = a.corrected_pixels if a is not None and a.status == "corrected" else prep.resized
-            score = float(ood[i]) if ood is not None else None
-            if not self.gate:  # evaluation: every film scored as given; plain-picture checks only warn
-                decision = GateDecision(Tier.UNUSUAL if flags[i] or prep.check_reasons else Tier.OK)
-            else:
-                decision = decide(prep.check_reasons, bool(far[i]), assessments[i], bool(flags[i]))
-            warnings = prep.warnings + list(decision.warnings)
-            if decision.withheld:  # read, but not a film we can call: no probability, no label
-                out.append(Prediction(name, None, None, t, self.name, warnings, None, score, site, model_input=scored,
-                                      reasons=decision.reasons))
-                continue
-            unusual = decision.tier is Tier.UNUSUAL
-            if unusual:  # the warning, plus check reasons not already said
-                warnings += [OOD_WARNING] + [w for w in prep.check_reasons if w not in warnings]
-            p = float(probs[i])
-            out.append(Prediction(name, p, self.label(p, t), t, self.name, warnings, None, score, site, float(x[i]),
-                                  feats[i], scored, correction=decision.correction, out_of_distribution=unusual))
-        return out
+        with step("input gate"):
+            return gated_predictions(prepared, names, t, assessments, probs, x, feats, ood, flags, far,
+                                     gate=self.gate, model=self.name, site=self._site_name)
 
     def predict_bytes(self, data: bytes, name: str, threshold: str | float | None = None) -> Prediction:
         """One uploaded file; never raises for a bad file, reports it in `error`."""
@@ -314,7 +278,7 @@ class Predictor:
 
     def _predict_chunk(self, chunk: list[tuple[bytes | str | Path, str]], t: float) -> list[Prediction]:
         results: list[Prediction | None] = [None] * len(chunk)
-        prepared: list[tuple[int, _Prepared]] = []
+        prepared: list[tuple[int, Prepared]] = []
         digests: list[str | None] = [None] * len(chunk)
         for i, (src, name) in enumerate(chunk):
             try:
@@ -334,22 +298,3 @@ class Predictor:
         for pred, digest in zip(results, digests):
             pred.sha256 = digest  # type: ignore[union-attr]
         return results  # type: ignore[return-value]
-
-
-class _StepFailed(Exception):
-    """A step of the scoring pass failed; `__cause__` is what it raised."""
-
-    def __init__(self, step: str) -> None:
-        super().__init__(step)
-        self.step = step
-
-
-@contextmanager
-def _step(step: str) -> Iterator[None]:
-    """Names the step for the film's error line, if what it runs raises."""
-    try:
-        yield
-    except _StepFailed:
-        raise
-    except Exception as exc:  # noqa: BLE001 - re-raised, named
-        raise _StepFailed(step) from exc

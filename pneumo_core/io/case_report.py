@@ -69,6 +69,7 @@ class ReportCase:
     reader: str = ""
     case_id: str = ""  # how the report names the case: the typed accession, the instance UID or a content hash
     show_file_name: bool = False  # the reader chose to print the file name
+    identity: tuple[tuple[str, str], ...] = ()  # the header's patient fields, only when the reader chose to print them
 
 
 def report_disclaimer(site: str | None) -> str:
@@ -93,6 +94,7 @@ def report_lines(case: ReportCase) -> list[tuple[str, str]]:
     lines = [("Case", case.case_id or "not identified")]
     if case.show_file_name:
         lines.append(("File", case.file_name))
+    lines += [(k, " ".join(str(v).split())[:64]) for k, v in case.identity]
     lines += [
         ("P(pneumonia)", f"{format_probability(case.probability)}, {case.calibration}"),
         ("Calibration", case.calibration_detail or case.calibration),

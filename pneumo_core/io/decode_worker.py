@@ -79,7 +79,8 @@ def _decode(request: dict, data: bytes) -> tuple[dict, bytes]:
         return {"ok": False, "error": str(DecodeMemoryError()), "retire": True}, b""
     pixels = np.ascontiguousarray(rad.pixels, dtype=np.float32)
     return ({"ok": True, "format": rad.source_format, "warnings": rad.warnings, "metadata": rad.metadata,
-             "saturation": rad.colour_saturation, "shape": list(pixels.shape)}, memoryview(pixels).cast("B"))
+             "saturation": rad.colour_saturation, "shape": list(pixels.shape),
+             "identity": rad.identity.to_wire() if rad.identity else None}, memoryview(pixels).cast("B"))
 
 
 def main() -> None:

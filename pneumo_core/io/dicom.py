@@ -1,6 +1,7 @@
 """DICOM through pydicom: stored values -> modality LUT -> the file's own VOI window ->
 bone white, float32 in [0, 1]. Only grey (MONOCHROME1/2) images are read; errors never quote
-element values, which may identify the patient."""
+element values, which may identify the patient. The identifying fields the reader needs on
+screen come back apart from the metadata (`identity.FilmIdentity`)."""
 from __future__ import annotations
 
 import io
@@ -13,6 +14,7 @@ from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, Implic
 
 from .codestream import check_codestream
 from .header_policy import CODE_STRING, header_reason
+from .identity import FilmIdentity, read_identity
 from .limits import IngestError, check_finite, check_pixel_count, min_max
 
 __all__ = ["decode_dicom"]
@@ -23,8 +25,10 @@ _COLOUR_PHOTOMETRIC = {"RGB", "PALETTE COLOR", "YBR_FULL", "YBR_FULL_422", "YBR_
 _UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
 
 
-def decode_dicom(data: bytes, warnings: list[str], force: bool) -> tuple[np.ndarray, dict[str, str]]:
-    """Stored values -> modality LUT -> VOI (the file's own window) -> bone white, [0, 1]."""
+def decode_dicom(data: bytes, warnings: list[str], force: bool
+                 ) -> tuple[np.ndarray, dict[str, str], FilmIdentity | None]:
+    """Stored values -> modality LUT -> VOI (the file's own window) -> bone white, [0, 1];
+    with the non-identifying metadata and, apart, the identifying fields (None: none given)."""
     try:
         ds = pydicom.dcmread(io.BytesIO(data), force=force)
     except MemoryError:  # a deflated dataset inflates whole: a zlib bomb is a memory error, not damage
@@ -75,8 +79,7 @@ def decode_dicom(data: bytes, warnings: list[str], force: bool) -> tuple[np.ndar
     pixels = min_max(arr) if voi_range is None else _to_unit(arr, *voi_range)
     if photometric == "MONOCHROME1":  # after VOI, so the window is read as the file meant it
         pixels = 1.0 - pixels
-    metadata = _metadata(ds)
-    return np.ascontiguousarray(pixels, dtype=np.float32), metadata
+    return np.ascontiguousarray(pixels, dtype=np.float32), _metadata(ds), read_identity(ds)
 
 
 def _metadata(ds: pydicom.Dataset) -> dict[str, str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .dicom import decode_dicom
+from .identity import FilmIdentity
 from .limits import (BLANK_WARNING, COLOUR_WARN_LEVEL, COLOUR_WARNING, MAX_ASPECT, MAX_FILE_BYTES, MIN_SIDE,
                      DecodeMemoryError, IngestError, check_unit)
 from .pictures import colour_saturation, decode_picture
@@ -46,6 +47,7 @@ class Radiograph:
     warnings: list[str] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)  # non-identifying fields only
     colour_saturation: float = 0.0  # measured before the grey conversion; 0.0 for grey sources
+    identity: FilmIdentity | None = None  # a DICOM's patient and study fields: for the screen only, apart from metadata
 
 
 def load(source: bytes | str | Path, name: str | None = None) -> Radiograph:
@@ -57,10 +59,11 @@ def load(source: bytes | str | Path, name: str | None = None) -> Radiograph:
     data = read_source(source)
     warnings: list[str] = []
     metadata: dict[str, str] = {}
+    identity: FilmIdentity | None = None
     measured: dict[str, float] = {}  # facts lost in the grey conversion, kept for the OOD checks
     try:
         if data[128:132] == b"DICM":
-            fmt, pixels, metadata = "DICOM", *decode_dicom(data, warnings, force=False)
+            fmt, pixels, metadata, identity = "DICOM", *decode_dicom(data, warnings, force=False)
         else:
             fmt, pixels = decode_picture(data, warnings, measured)
             if pixels is None:  # PIL does not know it: DICOM without preamble, or junk
@@ -68,7 +71,7 @@ def load(source: bytes | str | Path, name: str | None = None) -> Radiograph:
                 if not (data[:2] in (b"\x02\x00", b"\x08\x00")
                         or (name or "").lower().endswith(DICOM_SUFFIXES)):
                     raise IngestError("not an image: unrecognised file type")
-                fmt, pixels, metadata = "DICOM", *decode_dicom(data, warnings, force=True)
+                fmt, pixels, metadata, identity = "DICOM", *decode_dicom(data, warnings, force=True)
     except IngestError:
         raise
     except MemoryError:
@@ -78,7 +81,7 @@ def load(source: bytes | str | Path, name: str | None = None) -> Radiograph:
     check_unit(pixels)  # the promise to the model side: finite, in [0, 1], whatever the decoder did
     _check_geometry(pixels, warnings)
     return Radiograph(pixels=pixels, source_format=fmt, warnings=warnings, metadata=metadata,
-                      colour_saturation=measured.get("colour_saturation", 0.0))
+                      colour_saturation=measured.get("colour_saturation", 0.0), identity=identity)
 
 
 # --- reading -----------------------------------------------------------------------

@@ -27,6 +27,7 @@ import numpy as np
 
 from .budget import HEAVY_WORKERS
 from .decode_worker import read_message, write_message
+from .identity import FilmIdentity
 from .ingest import Radiograph, read_source
 from .limits import IngestError, check_unit
 from .scan import DICOM_SUFFIXES
@@ -159,7 +160,8 @@ def _radiograph(header: dict, payload: bytearray) -> Radiograph:
         rad = Radiograph(pixels=pixels, source_format=str(header["format"]),
                          warnings=[str(x) for x in header["warnings"]],
                          metadata={str(k): str(v) for k, v in header["metadata"].items()},
-                         colour_saturation=float(header["saturation"]))
+                         colour_saturation=float(header["saturation"]),
+                         identity=FilmIdentity.from_wire(header.get("identity")))
     except (KeyError, TypeError, ValueError, AttributeError):
         raise IngestError("image refused: the decoder's reply could not be read") from None
     check_unit(rad.pixels)

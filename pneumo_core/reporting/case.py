@@ -57,7 +57,8 @@ def case_report(*, model: str, model_description: str, temperature: float, site:
                 probability: float, threshold: float, operating_point: str, display: np.ndarray,
                 heatmap: HeatmapSummary | None, opacity: float, op: OperatingPoint | None,
                 fields: ReaderFields, warnings: list[str], metadata: dict[str, str], case_id: str,
-                file_name: str = "", show_file_name: bool = False) -> ReportCase:
+                file_name: str = "", show_file_name: bool = False,
+                identity: tuple[tuple[str, str], ...] = ()) -> ReportCase:
     """The report's content (`io.case_report.render_report` draws it as PDF or PNG).
 
     Args:
@@ -68,6 +69,8 @@ def case_report(*, model: str, model_description: str, temperature: float, site:
             honest estimate exists at `threshold` (the report says so).
         case_id: how the report names the case (accession, instance UID or a content hash);
             the file name is printed only with `show_file_name`.
+        identity: the header's patient fields (`io.identity.FilmIdentity.rows`), printed as
+            given: empty unless the reader chose to print them.
     """
     from ..io.case_report import ReportCase  # matplotlib: only when a report is drawn
     expected = {"operating_point_source": NO_ESTIMATE}
@@ -88,4 +91,4 @@ def case_report(*, model: str, model_description: str, temperature: float, site:
                       calibration_detail=calibration_detail(site, temperature),
                       site=site_name(site.name) if site is not None else None,
                       accession_number=fields.accession_number, impression=fields.impression, reader=fields.reader,
-                      case_id=case_id, show_file_name=show_file_name, **shown, **expected)
+                      case_id=case_id, show_file_name=show_file_name, identity=tuple(identity), **shown, **expected)

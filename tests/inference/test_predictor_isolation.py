@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from pneumo_core.inference import predictor as predictor_module
+from pneumo_core.inference import scoring_steps
 from pneumo_core.inference.predictor import FAILED_PREFIX
 from pneumo_core.io.limits import BLANK_WARNING, NON_FINITE
 
@@ -71,13 +72,13 @@ def _sabotage(step: str, predictor, monkeypatch) -> None:
             return real(features, *args)
         monkeypatch.setattr(predictor, name, sabotaged)
     elif step == "input gate":
-        real = predictor_module.decide
+        real = scoring_steps.decide
 
         def decide(reasons, *args):
             if BLANK_WARNING in reasons:
                 raise Sabotage()
             return real(reasons, *args)
-        monkeypatch.setattr(predictor_module, "decide", decide)
+        monkeypatch.setattr(scoring_steps, "decide", decide)
 
 
 @pytest.mark.parametrize("step", ["preparation", "orientation check", "model", "out-of-distribution check",

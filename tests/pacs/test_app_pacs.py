@@ -46,7 +46,9 @@ def test_without_a_configured_server_the_page_says_how_to_configure_one():
     assert not at.exception and "No PACS is configured" in at.warning[0].value
 
 
-def test_a_study_is_found_scored_and_shown_case_by_case_without_patient_data(orthanc, loaded):
+def test_a_study_is_found_scored_and_shown_case_by_case_with_the_patient_only_in_the_case_header(orthanc, loaded):
+    """The patient is shown where a reader confirms it (the case's header, plain text), never in a
+    table or a markdown line; cases are named by accession, view and date, not "dicomweb:..."."""
     at = _search(_app(orthanc.url), "ACC-1001")
     assert not at.exception
     studies = at.dataframe[0].value
@@ -56,7 +58,14 @@ def test_a_study_is_found_scored_and_shown_case_by_case_without_patient_data(ort
     rows = at.dataframe[1].value
     assert len(rows) == 4 and set(rows["label"]) <= {"NORMAL", "PNEUMONIA", "not assessed"}
     assert "not assessed" in set(rows["label"])  # the hand film
-    assert "DOE" not in _all_text(at) and "PAT-0001" not in _all_text(at)
+    texts = [t.value for t in at.text]
+    assert "DOE, JANE · Patient ID PAT-0001 · Sex F · Age 4 y (born 2020-01-01)" in texts
+    assert "ACC-1001 · PA · 2024-01-05" in texts and not any("dicomweb:" in t for t in texts)
+    assert at.selectbox(key="case_list").options[0] == "1 of 4: ACC-1001 · PA · 2024-01-05 (1)"
+    assert list(rows["name"])[:3] == [f"ACC-1001 · PA · 2024-01-05 ({k})" for k in (1, 2, 3)]
+    rest = "\n".join(str(e.value) for kind in ("markdown", "caption", "error", "success", "warning", "info")
+                     for e in getattr(at, kind)) + "\n".join(df.value.to_string() for df in at.dataframe)
+    assert "DOE" not in rest and "PAT-0001" not in rest
 
 
 def test_a_user_without_the_reporter_role_is_stopped_at_the_top_of_the_page(orthanc, loaded, audit_records,

@@ -18,7 +18,7 @@ from ...io.budget import ServerBusy
 from ..access import identity
 from ..runtime.formatting import escape_markdown, format_probability, safe_filename
 from ..settings.operating_point import NO_ESTIMATE
-from . import viewer
+from . import patient, viewer
 from .cases import BORDERLINE, CaseResult, case_details, case_id, distinct_warnings, label_at
 from .report_form import file_names_chosen, report_fields
 from .scoring import Heatmap, case_report, heatmap_for, region_check, split_warnings
@@ -145,7 +145,7 @@ def _heatmap(s: Settings, r: CaseResult, label: str) -> Heatmap | None:
 def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None) -> None:
     """One scored upload: the viewer, the numbers, the heatmap's check, the report."""
     _audit_opened(r)
-    st.text(r.name)
+    patient.show_header(r)
     if r.not_assessed:  # read, but the input gate withholds the call: the film, and why
         view_col, msg_col = st.columns([2.2, 1])
         if r.film is None:  # withheld from its header alone: never fetched

@@ -9,12 +9,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
+from ...io.identity import FilmIdentity
 from ...io.overlay import render_overlay
 from ...io.spreadsheet import csv_cell
 from ...stats.decision import call_label
@@ -27,11 +29,13 @@ if TYPE_CHECKING:
     from ...calibration.site import SiteProfile
 
 __all__ = ["DISPLAY_MAX_SIDE", "FILM_MAX_SIDE", "BORDERLINE", "CaseResult", "with_site", "content_digest", "label_at", "case_id", "result_rows",
-    "batch_summary", "case_details", "distinct_warnings", "rows_to_csv", "to_display", "blend"]
+    "case_title", "case_titles", "IDENTITY_COLUMNS", "batch_summary", "case_details", "distinct_warnings", "rows_to_csv", "to_display", "blend"]
 
 DISPLAY_MAX_SIDE = 768  # px sent to the browser per image; big DICOMs are downsampled for display only
 FILM_MAX_SIDE = 2048  # px of the viewer's copy: full resolution for most films, bounded for huge DICOMs
 BORDERLINE = 0.05  # |p - threshold| below this is called out as borderline
+IDENTITY_COLUMNS = tuple(FilmIdentity().columns())  # the table's patient columns: on screen, in a CSV only when chosen
+_PACS_PREFIX = "dicomweb:"
 
 
 def content_digest(data: bytes) -> str:
@@ -58,6 +62,7 @@ class CaseResult:
     display: np.ndarray | None = None  # uint8 HxW, at most DISPLAY_MAX_SIDE a side
     film: np.ndarray | None = field(default=None, repr=False)  # uint8 HxW for the viewer, at most FILM_MAX_SIDE
     size: tuple[int, int] | None = None  # original (width, height) in pixels
+    identity: FilmIdentity | None = field(default=None, repr=False)  # a DICOM's patient fields: the screen's only
 
     @classmethod
     def scored(cls, prediction: Prediction, digest: str, **drawing) -> CaseResult:
@@ -124,13 +129,39 @@ def case_id(result: CaseResult, accession: str = "") -> str:
     return case_name(accession, result.metadata.get("SOPInstanceUID"), result.digest)
 
 
+def case_title(result: CaseResult) -> str:
+    """How the reading room names a case on screen: from its DICOM header ("A123 · PA ·
+    2024-01-01"), else its file name; a PACS instance without those fields by the end of its
+    instance UID (its whole "dicomweb:<study>/<series>/<instance>" says nothing to a reader)."""
+    if result.identity and result.identity.title:
+        return result.identity.title
+    if result.name.startswith(_PACS_PREFIX):
+        return f"instance …{result.name.rsplit('/', 1)[-1][-12:].lstrip('.')}"
+    return result.name
+
+
+def case_titles(results: list[CaseResult]) -> list[str]:
+    """`case_title` for each case, a repeated title numbered ("A123 · PA · 2024-01-01 (2)"): two
+    films of one study can share accession, view and date, and a list must tell them apart."""
+    titles = [case_title(r) for r in results]
+    counts = Counter(titles)
+    seen: dict[str, int] = {}
+    out = []
+    for t in titles:
+        seen[t] = seen.get(t, 0) + 1
+        out.append(t if counts[t] == 1 else f"{t} ({seen[t]})")
+    return out
+
+
 def result_rows(results: list[CaseResult], threshold: float, operating_point_name: str,
                 accessions: list[str] | None = None) -> list[dict]:
     """One row per case; `accessions` (typed per case, "" when none) name the cases (`case_id`).
-    The "file" column is for the screen; `rows_to_csv` leaves it out unless asked."""
+    The "name" (`case_titles`) and "file" columns are for the screen; `rows_to_csv` leaves them
+    out (the file unless asked). No patient field is in a row: the case view shows them."""
     rows = []
-    for i, r in enumerate(results):
+    for i, (r, title) in enumerate(zip(results, case_titles(results))):
         rows.append({
+            "name": title,
             "case": case_id(r, accessions[i] if accessions else ""),
             "file": r.name,
             "P(pneumonia)": r.probability,
@@ -171,11 +202,16 @@ def case_details(result: CaseResult) -> list[dict]:
     return rows
 
 
-def rows_to_csv(rows: list[dict], file_names: bool = False) -> bytes:
-    """The table as CSV cells a spreadsheet cannot execute; file names only when the reader
-    chose to include them (an upload's name often carries the patient's)."""
-    if not file_names:
-        rows = [{k: v for k, v in row.items() if k != "file"} for row in rows]
+def rows_to_csv(rows: list[dict], file_names: bool = False,
+                identities: list[FilmIdentity | None] | None = None) -> bytes:
+    """The table as CSV cells a spreadsheet cannot execute; file names (an upload's name often
+    carries the patient's) only when the reader chose them, and the header's patient fields
+    (`IDENTITY_COLUMNS`) only when the caller passes them (one per row: the reader chose them).
+    The screen's "name" is never written: it is made of those same fields."""
+    dropped = {"name"} | (set() if file_names else {"file"})
+    rows = [{k: v for k, v in row.items() if k not in dropped} for row in rows]
+    if identities is not None:
+        rows = [{**row, **(who or FilmIdentity()).columns()} for row, who in zip(rows, identities, strict=True)]
     buf = io.StringIO()
     if rows:
         w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")

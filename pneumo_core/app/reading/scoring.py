@@ -29,6 +29,7 @@ from ..access import identity
 from ..runtime.formatting import site_name
 from ..runtime.paths import DATA_DIR, resolve_model_dir, test_image_bytes
 from .cases import FILM_MAX_SIDE, CaseResult, case_id, content_digest, distinct_warnings, to_display, with_site
+from .patient import identity_chosen
 from .report_form import ReportFields, file_names_chosen
 from ..runtime.resources import (get_predictor, import_predictor, import_saliency, method_label, model_meta, profile_key,
                         weights_stamp)
@@ -54,7 +55,8 @@ def _score(model: str, weights: int, adaptation: str, digest: str, name: str, _d
     film = to_display(rad.pixels, FILM_MAX_SIDE)
     if pred.correction is not None:  # shown as scored, so the heatmap lies on the right anatomy
         film = undo(film, pred.correction)
-    return CaseResult.scored(pred, digest, source_format=rad.source_format, metadata=dict(rad.metadata), film=film,
+    return CaseResult.scored(pred, digest, source_format=rad.source_format, metadata=dict(rad.metadata),
+                             identity=rad.identity, film=film,
                              display=to_display(film / np.float32(255)),
                              size=(int(rad.pixels.shape[1]), int(rad.pixels.shape[0])))
 
@@ -235,6 +237,7 @@ def case_report(result: CaseResult, s: Settings, hm: Heatmap,
     specificity (`operating_point.current`), None when no honest estimate exists here."""
     fields = fields or ReportFields()
     show_file_name = file_names_chosen()  # read now: the callable runs outside the script's run
+    who = tuple(result.identity.rows()) if result.identity and identity_chosen() else ()  # the reader's choice
 
     def render() -> bytes:
         from ...io.case_report import render_report
@@ -247,6 +250,6 @@ def case_report(result: CaseResult, s: Settings, hm: Heatmap,
                             operating_point=s.operating_point, display=result.display, heatmap=heat,
                             opacity=s.opacity, op=op, fields=fields, warnings=distinct_warnings(result),
                             metadata=result.metadata, case_id=case_id(result, fields.accession_number),
-                            file_name=result.name, show_file_name=show_file_name)
+                            file_name=result.name, show_file_name=show_file_name, identity=who)
         return render_report(case, fmt)
     return render
