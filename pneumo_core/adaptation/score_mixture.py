@@ -235,11 +235,13 @@ def fit_operating_point(scores: np.ndarray, source: SourceScores, method: ScoreM
     sens, spec = float(sens_at(np.array([t]))[0]), float(spec_at(np.array([t]))[0])
     reason = None
     if edge:
-        reason = "the site's scores sit beyond the range searched"
+        reason = ("these films' scores moved further from the model's own than this method follows, so the model's "
+                  "own threshold is kept")
     elif not PREVALENCE_RANGE[0] <= pi <= PREVALENCE_RANGE[1]:
-        reason = "the films look like one class: there are not two groups to separate"
+        reason = ("these films look like one group (nearly all normal, or nearly all pneumonia): there is no boundary "
+                  "between two groups to find")
     elif separation < MIN_SEPARATION:
-        reason = "the site's scores do not separate into two groups"
+        reason = "these films' scores do not fall into two clear groups: there is no boundary between them to find"
     if reason is not None:
         from .prevalence import estimate_prevalence
         pi = estimate_prevalence(expit(s), source_prevalence).prevalence
