@@ -55,6 +55,7 @@ class ReportCase:
     calibration: str = "calibrated on validation data"  # what the probability is calibrated on, in plain words
     calibration_detail: str = ""  # one sentence: the sample it was fitted on, where the thresholds come from
     site: str | None = None  # the site profile's name, when one calibrated the probability
+    calibration_clause: str = ""  # how that profile calibrates it (`reporting.words.calibration_clause`)
     heatmap_check: str = ""  # the check in words (`reporting.region_check.RegionCheck.text`)
     # the operating point's expected sensitivity and specificity (95% intervals), in words, and their source
     sensitivity: float | None = None
@@ -72,12 +73,13 @@ class ReportCase:
     identity: tuple[tuple[str, str], ...] = ()  # the header's patient fields, only when the reader chose to print them
 
 
-def report_disclaimer(site: str | None) -> str:
-    """`REPORT_DISCLAIMER`, its calibration clause true for the calibration in use."""
+def report_disclaimer(site: str | None, clause: str = "") -> str:
+    """`REPORT_DISCLAIMER`, its calibration clause true for the calibration in use: `clause`
+    says how the site's profile calibrates the probability (labels, or none)."""
     if site is None:
         return REPORT_DISCLAIMER
-    return (_DISCLAIMER_HEAD + f"the probability is recalibrated for {site} on a small labelled sample from that "
-            "site; the model itself was not retrained.")
+    return (_DISCLAIMER_HEAD + f"the probability is {clause or f'calibrated for {site} by a site profile'}; the model "
+            "itself was not retrained.")
 
 
 def _clean(value: str, field_name: str) -> str:
@@ -148,7 +150,7 @@ def render_report(case: ReportCase, fmt: str = "pdf") -> bytes:
     y = _draw_facts(fig, case, colour, 0.578)
     y = _draw_warnings_and_heatmap_notes(fig, case, y)
     _draw_reader_block(fig, case, y)
-    _text(fig, 0.05, 0.075, "\n".join(_wrap(report_disclaimer(case.site), 100)), fontsize=8.5, color="#8a2e00")
+    _text(fig, 0.05, 0.075, "\n".join(_wrap(report_disclaimer(case.site, case.calibration_clause), 100)), fontsize=8.5, color="#8a2e00")
     _text(fig, 0.05, 0.03, "Generated " + datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
           fontsize=7.5, color="#666666")
     buf = io.BytesIO()

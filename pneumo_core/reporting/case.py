@@ -11,18 +11,30 @@ import numpy as np
 
 from ..io.overlay import overlay_legend, render_overlay
 from ..stats.decision import call_label
-from .words import calibration_detail, calibration_label, site_name
+from .words import calibration_clause, calibration_detail, calibration_label, site_name
 
 if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
     from ..evaluation.operating_point import OperatingPoint
     from ..io.case_report import ReportCase
 
-__all__ = ["ReaderFields", "HeatmapSummary", "NO_ESTIMATE", "case_name", "case_report"]
+__all__ = ["ReaderFields", "HeatmapSummary", "NO_ESTIMATE", "NO_ESTIMATE_ADAPTED", "no_estimate", "case_name",
+           "case_report"]
 
 NO_ESTIMATE = ("No estimate of sensitivity and specificity exists at this threshold for this calibration: a site "
                "profile carries one only at the threshold it was cross-fitted at (its balanced one), and grading it "
                "on other films would not describe the site.")
+NO_ESTIMATE_ADAPTED = ("No estimate of sensitivity and specificity exists at any threshold for this calibration: the "
+                       "profile was adapted without labels, so nothing was measured at its site. The adaptation's page "
+                       "says what the validation study expects of the method; a labelled sample (Calibrate for your "
+                       "site) measures it here.")
+
+
+def no_estimate(site: SiteProfile | None) -> str:
+    """Why no estimate is shown: a labelled profile has one at its cross-fitted threshold only;
+    a profile adapted without labels has none anywhere (saying "except at its balanced one"
+    while the balanced one is in use would be false)."""
+    return NO_ESTIMATE_ADAPTED if site is not None and site.adaptation and not site.labelled else NO_ESTIMATE
 
 
 @dataclass(frozen=True)
@@ -73,7 +85,7 @@ def case_report(*, model: str, model_description: str, temperature: float, site:
             given: empty unless the reader chose to print them.
     """
     from ..io.case_report import ReportCase  # matplotlib: only when a report is drawn
-    expected = {"operating_point_source": NO_ESTIMATE}
+    expected = {"operating_point_source": no_estimate(site)}
     if op is not None:
         expected = dict(sensitivity=float(op.sensitivity), sensitivity_ci=tuple(op.sensitivity_ci),
                         specificity=float(op.specificity), specificity_ci=tuple(op.specificity_ci),
@@ -90,5 +102,6 @@ def case_report(*, model: str, model_description: str, temperature: float, site:
                       calibration=calibration_label(site.name if site is not None else None),
                       calibration_detail=calibration_detail(site, temperature),
                       site=site_name(site.name) if site is not None else None,
+                      calibration_clause=calibration_clause(site) if site is not None else "",
                       accession_number=fields.accession_number, impression=fields.impression, reader=fields.reader,
                       case_id=case_id, show_file_name=show_file_name, identity=tuple(identity), **shown, **expected)

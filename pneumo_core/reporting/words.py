@@ -12,7 +12,8 @@ from ..stats.display import format_probability
 if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
 
-__all__ = ["SOURCE_CALIBRATION", "site_name", "calibration_label", "calibration_detail", "format_probability"]
+__all__ = ["SOURCE_CALIBRATION", "site_name", "calibration_label", "calibration_detail", "calibration_clause",
+           "format_probability"]
 
 SOURCE_CALIBRATION = "calibrated on validation data"
 _NAME_UNSAFE = re.compile(r"[^\w .'-]|_")
@@ -37,8 +38,9 @@ def calibration_detail(site: SiteProfile | None, temperature: float) -> str:
     c, parts = site.counts, []
     if site.adaptation:
         a = site.adaptation
-        parts.append(f"the model adapted without labels to {a['films']} films of {site_name(site.name)} (normalisation "
-                     f"re-estimated, prevalence estimated at {a['estimated_prevalence']:.0%})")
+        how = "normalisation re-estimated" if a.get("layers") else "the network unchanged, the threshold moved"
+        parts.append(f"the model adapted without labels to {a['films']} films of {site_name(site.name)} ({how}, "
+                     f"prevalence estimated at {a['estimated_prevalence']:.0%})")
     if site.labelled:
         parts.append(f"recalibrated on {sum(c.values())} labelled films of {site_name(site.name)} "
                      f"({c.get('NORMAL', 0)} NORMAL, {c.get('PNEUMONIA', 0)} PNEUMONIA); the thresholds are the site's")
@@ -46,3 +48,15 @@ def calibration_detail(site: SiteProfile | None, temperature: float) -> str:
         parts.append("the thresholds are the model's own, moved with the probability to that prevalence")
     return "; ".join(parts)
 
+
+
+def calibration_clause(site: SiteProfile) -> str:
+    """How a profile calibrates the probability, mid-sentence ("Probabilities are ..."): what it
+    was fitted on (labels, or a label-free adaptation), for the app's banner and the PDF alike."""
+    parts = []
+    if site.adaptation:
+        parts.append(f"adapted to {site_name(site.name)} without labels, from {site.adaptation.get('films', 0)} of its "
+                     "unlabelled films" + ("" if site.labelled else " (no accuracy measured there)"))
+    if site.labelled:
+        parts.append(f"recalibrated for {site_name(site.name)} on a small labelled sample from that site")
+    return ", then ".join(parts or [f"calibrated for {site_name(site.name)}"])

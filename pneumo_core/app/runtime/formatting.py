@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...reporting.words import (SOURCE_CALIBRATION, calibration_label, format_probability,  # one home: the report's words
+from ...reporting.words import (SOURCE_CALIBRATION, calibration_clause, calibration_label, format_probability,  # one home: the report's words
                                 site_name)
 
 if TYPE_CHECKING:
@@ -39,13 +39,7 @@ def disclaimer(site: str | SiteProfile | None) -> str:
         return DISCLAIMER
     if isinstance(site, str):
         return head + f"Probabilities are calibrated for {site_name(site)} by a site profile (the sidebar says how)" + tail
-    parts = []
-    if site.adaptation:
-        parts.append(f"adapted to {site_name(site.name)} without labels, from {site.adaptation.get('films', 0)} of its "
-                     "unlabelled films" + ("" if site.labelled else " (no accuracy measured there)"))
-    if site.labelled:
-        parts.append(f"recalibrated for {site_name(site.name)} on a small labelled sample from that site")
-    return head + "Probabilities are " + ", then ".join(parts or [f"calibrated for {site_name(site.name)}"]) + tail
+    return head + "Probabilities are " + calibration_clause(site) + tail
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&])")

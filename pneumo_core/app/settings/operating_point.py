@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from ...evaluation.operating_point import OperatingPoint, operating_point
-from ...reporting.case import NO_ESTIMATE
+from ...reporting.case import NO_ESTIMATE, NO_ESTIMATE_ADAPTED, no_estimate
 from ..runtime.paths import resolve_model_dir
 from ..runtime.resources import profile_key, weights_stamp
 
@@ -17,12 +17,6 @@ if TYPE_CHECKING:
     from .state import Settings
 
 __all__ = ["current", "at", "describe", "NO_ESTIMATE", "NO_ESTIMATE_ADAPTED", "no_estimate"]
-
-NO_ESTIMATE_ADAPTED = ("No estimate of sensitivity and specificity exists at any threshold for this calibration: the "
-                       "profile was adapted without labels, so nothing was measured at its site. The adaptation's page "
-                       "says what the validation study expects of the method; a labelled sample (Calibrate for your "
-                       "site) measures it here.")
-
 
 def _files_stamp(model: str) -> int:
     d = resolve_model_dir(model)
@@ -50,13 +44,6 @@ def at(model: str, threshold: float, site: SiteProfile | None = None, shipped: b
 def current(settings: Settings) -> OperatingPoint | None:
     """The operating point of the sidebar's model, threshold and calibration."""
     return at(settings.model, settings.threshold, settings.site, settings.shipped_site)
-
-
-def no_estimate(site: SiteProfile | None) -> str:
-    """Why no estimate is shown: a labelled profile has one at its cross-fitted threshold only;
-    a profile adapted without labels has none anywhere (saying "except at its balanced one"
-    while the balanced one is in use would be false)."""
-    return NO_ESTIMATE_ADAPTED if site is not None and site.adaptation and not site.labelled else NO_ESTIMATE
 
 
 def describe(op: OperatingPoint | None, threshold: float, site: SiteProfile | None = None) -> str:
