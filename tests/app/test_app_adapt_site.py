@@ -85,18 +85,24 @@ def test_a_drift_alarm_on_diagnose_offers_to_adapt_and_the_alarm_runs_again_on_t
 
 
 def test_under_an_adapted_profile_the_evaluation_pages_show_the_model_as_shipped_and_say_why():
-    """Recalibrating the source probabilities by an adapted profile's intercept would show a
-    model that does not exist: the pages keep the shipped evaluation and say so."""
+    """Recalibrating the source probabilities by a profile that re-estimated the network's
+    normalisation would show a model that does not exist: the pages keep the shipped
+    evaluation and say so. A profile that moved only the threshold leaves the network as it
+    is, so the same scores are recalibrated by it."""
     from dataclasses import replace
 
     from pneumo_core.app.review.evaluation_view import evaluation_view
     from pneumo_core.app.runtime.resources import eval_report
     from pneumo_core.calibration.site import resolve_profile
     labelled = resolve_profile("kermany-test", REPO / "weights" / "efficientnet_lite0")
-    adapted = replace(labelled, name="north", adaptation={"films": 120, "estimated_prevalence": 0.3, "layers": {}})
-    view = evaluation_view("efficientnet_lite0", adapted)
+    section = {"films": 120, "estimated_prevalence": 0.3}
+    network = replace(labelled, name="north", adaptation={**section, "layers": {"_bn1": {"mean": [0.0], "var": [1.0]}}})
+    view = evaluation_view("efficientnet_lite0", network)
     assert not view.is_site and view.ev == eval_report("efficientnet_lite0")
     assert "adapts the network itself" in view.how
+    threshold_only = replace(labelled, name="south", files_sha256="0" * 64, adaptation={**section, "layers": {}})
+    moved = evaluation_view("efficientnet_lite0", threshold_only)
+    assert moved.is_site and moved.ev != eval_report("efficientnet_lite0") and not moved.out_of_fold
     assert evaluation_view("efficientnet_lite0", labelled).is_site  # a labelled profile still recalibrates
 
 

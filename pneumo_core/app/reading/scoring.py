@@ -205,7 +205,10 @@ def _drift(model: str, weights: int, digests: tuple[str, ...], calibration: str,
         return DriftVerdict(f"The batch was not checked for drift: {exc}", None, n)
     against = site_name(getattr(ref, "source", "") or "the reference")
     if _site is not None and _site.adaptation and _site.drift_reference is None:
-        against += f"; the films as the model adapted to {site_name(_site.name)} sees them"
+        against += (f"; the films as the model adapted to {site_name(_site.name)} sees them"
+                    if _site.adaptation.get("layers") else
+                    f"; profile {site_name(_site.name)} moved only the threshold, so the films' features are the "
+                    "model's own")
     elif _site is not None and getattr(_site, "drift_reference", None) is None:
         against += f"; profile {site_name(_site.name)} carries no sample of its site"
     text = drift.verdict_text(result, against)

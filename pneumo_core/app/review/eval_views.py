@@ -80,8 +80,9 @@ def source_view(ev: dict) -> EvalView:
 
 
 def adapted_view(ev: dict, profile: SiteProfile) -> EvalView:
-    """Under an adapted profile: the model as shipped, said so. The profile changes the network
-    itself, so recalibrating the source probabilities would show a model that does not exist,
+    """Under a profile that re-estimated the network's normalisation: the model as shipped,
+    said so. That profile changes the network itself, so recalibrating the source probabilities
+    would show a model that does not exist,
     and re-scoring 624 films on every choice of profile is not a page's work; the adaptation
     study (model card) measures adapting on this split."""
     return EvalView(ev, SOURCE_CALIBRATION, f"the model as shipped: site profile "

@@ -33,9 +33,12 @@ def evaluation_view(model: str, site: SiteProfile | None, shipped: bool = False)
         return None
     if site is None:
         return eval_views.source_view(ev)
-    if site.adaptation:
+    if site.adaptation and site.adaptation.get("layers"):  # a network of its own: not re-scored here
         return eval_views.adapted_view(ev, site)
-    study = site_study_report(model) if eval_views.fitted_on_split(site, ev, shipped) else None
+    # a labelled profile, or one that moved only the threshold: the same scores, recalibrated
+    # (the site study's out-of-fold reading belongs to labelled profiles fitted on this split)
+    fitted = eval_views.fitted_on_split(site, ev, shipped)
+    study = site_study_report(model) if fitted and not site.adaptation else None
     recal = None if study is not None else _recalibrated(model, file_stamp(resolve_model_dir(model) / "eval_test.json")[1],
                                                          profile_key(site), site)
     return eval_views.site_view(site, ev, study, recal, shipped)
