@@ -81,3 +81,9 @@ def browser():
             yield b
         finally:
             b.close()
+
+
+def results_table(at):
+    """The Diagnose page's results table, drawn below the case (whose details are a table too);
+    its key changes after each row picked (`case_view.table_key`)."""
+    return next(d for d in at.dataframe if str(d.key).startswith("results_table_"))

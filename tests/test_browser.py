@@ -10,6 +10,7 @@ printed); times are printed, not asserted (`benchmarks/app_timings.py` measures 
 """
 from __future__ import annotations
 
+import re
 import time
 import urllib.parse
 from pathlib import Path
@@ -243,5 +244,131 @@ def test_pick_in_the_case_list_drop_more_films_and_next_keeps_the_batch_in_a_rea
         _wait_idle(page)
         _no_exception(page)
         assert page.locator(chips).count() == 3 and page.locator(".st-key-case_next button").is_disabled()
+    finally:
+        page.close()
+
+
+_FILM_MEAN = """async (scope) => {  // the mean grey of the film the page drew (its image trace's PNG)
+    const g = [...document.querySelectorAll(scope + ' .js-plotly-plot')].at(0);
+    const img = new Image(); img.src = g.data[0].source; await img.decode();
+    const c = document.createElement('canvas'); c.width = img.width; c.height = img.height;
+    const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
+    const d = ctx.getImageData(0, 0, c.width, c.height).data; let s = 0;
+    for (let i = 0; i < d.length; i += 4) s += d[i];
+    return s / (d.length / 4); }"""
+
+
+def _film_source(page, scope: str = "") -> str:
+    return page.evaluate(f"[...document.querySelectorAll('{scope} .js-plotly-plot')].at(0).data[0].source")
+
+
+def _after_key(page, key: str, scope: str = "") -> float:
+    """Presses `key` and waits until the film the page draws has changed; returns its mean grey."""
+    before = _film_source(page, scope)
+    page.keyboard.press(key)
+    page.wait_for_function(f"(b) => [...document.querySelectorAll('{scope} .js-plotly-plot')].at(0).data[0].source !== b",
+                           arg=before, timeout=SLOW)
+    _wait_idle(page)
+    return page.evaluate(_FILM_MEAN, scope)
+
+
+def _in_view(page, locator) -> dict:
+    box = locator.bounding_box()
+    vp = page.viewport_size
+    assert box is not None, locator
+    assert box["y"] >= 0 and box["y"] + box["height"] <= vp["height"], (box, vp)
+    assert box["x"] >= 0 and box["x"] + box["width"] <= vp["width"], (box, vp)
+    return box
+
+
+def test_at_1440x900_film_call_and_p_show_without_scrolling_and_the_keys_step_and_window_in_a_real_browser(
+        server, browser, tmp_path):
+    """Issue #29, items 5 and 6, as the radiologist met them: at 1440x1000 the film was below the
+    fold; no key did anything; raising "Level (brightness)" darkened the film; full view lost P,
+    the call and window/level."""
+    url, _ = server
+    films = paths.example_files()[:2]
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    try:
+        page.goto(url)
+        page.wait_for_selector(".st-key-uploads input[type=file]", state="attached", timeout=SLOW)
+        page.set_input_files(".st-key-uploads input[type=file]", [str(f) for f in films])
+        page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=SLOW)
+        page.locator(".js-plotly-plot").first.wait_for(timeout=SLOW)
+        _wait_idle(page)
+        _no_exception(page)
+        assert page.evaluate("document.querySelector('[data-testid=stMain]').scrollTop") == 0  # nothing scrolled
+        film = _in_view(page, page.locator(".js-plotly-plot").first)
+        assert film["height"] >= 400  # a film, not a thumbnail
+        _in_view(page, page.locator('[data-testid="stMetricValue"]').first)  # P
+        call = page.locator('[data-testid="stMain"]').get_by_text(re.compile(r"^(NORMAL|PNEUMONIA) at threshold "))
+        _in_view(page, call.first)  # the call
+        page.screenshot(path=tmp_path / "viewer_1440x900.png")
+        print(f"\n[browser] screenshot viewer at 1440x900: {tmp_path / 'viewer_1440x900.png'}")
+
+        # keys: N and P step the batch
+        page.keyboard.press("n")
+        page.locator('[data-testid="stText"]', has_text=films[1].name).first.wait_for(timeout=SLOW)
+        _wait_idle(page)
+        page.keyboard.press("p")
+        page.locator('[data-testid="stText"]', has_text=films[0].name).first.wait_for(timeout=SLOW)
+        _wait_idle(page)
+        _no_exception(page)
+
+        # H: the film alone (its mean grey is the film's); raising the level brightens it; 0 resets; I inverts
+        plain = _after_key(page, "h")
+        thumb = page.locator(".st-key-viewer_level input[type=range]")
+        before = _film_source(page)
+        thumb.focus()
+        for _ in range(40):
+            page.keyboard.press("ArrowRight")  # the level up, as a reader nudges it
+        page.wait_for_function("(b) => [...document.querySelectorAll('.js-plotly-plot')].at(0).data[0].source !== b",
+                               arg=before, timeout=SLOW)
+        _wait_idle(page)
+        level = int(float(thumb.get_attribute("value")))
+        brighter = page.evaluate(_FILM_MEAN, "")
+        assert level > 128 and brighter > plain + 10, (level, plain, brighter)
+        page.evaluate("document.activeElement.blur()")  # the slider lets go of the keyboard
+        assert abs(_after_key(page, "0") - plain) < 0.5  # reset: the film as scored
+        inverted = _after_key(page, "i")
+        assert abs(inverted - (255 - plain)) < 1.0, (plain, inverted)
+        _after_key(page, "0")
+        _no_exception(page)
+
+        # full view: the film large, with P, the call and window/level beside it, all in view
+        page.get_by_role("button", name="Full view").click()
+        dialog = page.get_by_role("dialog")
+        dialog.locator(".js-plotly-plot").wait_for(timeout=SLOW)
+        _wait_idle(page)
+        assert dialog.locator(".js-plotly-plot").bounding_box()["height"] >= 600
+        _in_view(page, dialog.get_by_text("called", exact=False).first)
+        _in_view(page, dialog.locator(".st-key-full_viewer_level"))
+        page.screenshot(path=tmp_path / "full_view_1440x900.png")
+        page.keyboard.press("Escape")
+    finally:
+        page.close()
+
+
+def test_in_the_gallery_dialog_the_check_shows_beside_the_film_without_scrolling_in_a_real_browser(
+        server, browser, tmp_path):
+    """Issue #29, item 5: in the gallery's case dialog the heatmap's check sat under a 700-pixel
+    film, off-screen."""
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    try:
+        page.goto(url)
+        page.wait_for_selector(".st-key-uploads input[type=file]", state="attached", timeout=SLOW)
+        _wait_idle(page)
+        _open(page, "pneumonia", "PNEUMONIA test cases")
+        page.locator(".st-key-open_correct_0 button").first.click()
+        dialog = page.get_by_role("dialog")
+        dialog.locator(".js-plotly-plot").wait_for(timeout=SLOW)
+        _wait_idle(page)
+        _no_exception(page)
+        _in_view(page, dialog.locator(".js-plotly-plot"))
+        _in_view(page, dialog.get_by_text("Check:", exact=False).first)
+        _in_view(page, dialog.get_by_text(re.compile(r"called (NORMAL|PNEUMONIA) at threshold")).first)
+        page.screenshot(path=tmp_path / "gallery_dialog_1440x900.png")
+        print(f"\n[browser] screenshot gallery dialog: {tmp_path / 'gallery_dialog_1440x900.png'}")
     finally:
         page.close()

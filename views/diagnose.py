@@ -1,10 +1,12 @@
-"""Diagnose: upload radiographs; the batch's table (a row opens its case), CSV and drift
-verdict (with, when it fires, the offer to adapt to the site without labels); then one case at a time (previous/next): the film in the viewer with its heatmap,
-the probability under the sidebar's calibration, the call at the current threshold and
-what that threshold means for patients, warnings, the report fields and the PDF."""
+"""Diagnose: upload radiographs; one case at a time (previous/next, keys): the film in the
+viewer with its heatmap, and beside it the probability under the sidebar's calibration, the
+call at the current threshold and what that threshold means for patients, warnings, the
+report fields and the PDF; below, the batch's table (a row opens its case), CSV and drift
+verdict (with, when it fires, the offer to adapt to the site without labels)."""
 import streamlit as st
 
 from pneumo_core.app.reading import case_view, cases, patient, report_form, scoring
+from pneumo_core.app.reading import results_table
 from pneumo_core.app.runtime import formatting, paths
 from pneumo_core.app.settings import operating_point, sidebar
 from pneumo_core.app.site import adapt_flow
@@ -15,14 +17,14 @@ s = sidebar.settings()
 st.title("Pneumonia on a chest radiograph")
 st.info(formatting.disclaimer(s.site))
 
-uploads = st.file_uploader(
+up_col, examples_col = st.columns([4, 1], vertical_alignment="bottom")  # one row: the film starts higher
+uploads = up_col.file_uploader(
     "Chest radiographs (frontal view): DICOM (with or without .dcm), PNG, JPEG, TIFF, BMP or WebP",
     accept_multiple_files=True, type=None, key="uploads",
     help="Up to 50 MB per file. Files are read in memory and never stored. DICOM is recognised by its content.")
-left, right = st.columns([1, 3])
-if left.button("Try the bundled examples"):
+if examples_col.button("Try the bundled examples", width="stretch"):
     st.session_state["use_examples"] = True
-if st.session_state.get("use_examples") and right.button("Remove the examples", type="tertiary"):
+if st.session_state.get("use_examples") and examples_col.button("Remove the examples", type="tertiary"):
     st.session_state["use_examples"] = False
 
 kept, over_budget = session_budget(st.session_state).admit("diagnose", "uploads", [f.size for f in uploads or []])
@@ -38,6 +40,8 @@ else:
     with st.spinner(f"Scoring {len(inputs)} image(s)…"):
         results = [scoring.score_file(s.model, data, name, s.site) for name, data in inputs]
 
+    case_view.show_batch(results, s, operating_point.current(s))  # first: film, call and P without scrolling
+
     st.subheader("Results")
     op_text = f"threshold {s.threshold:.3f} ({s.operating_point}), model {s.model}, {s.probability_label}"
     rows = cases.result_rows(results, s.threshold, s.operating_point,
@@ -47,21 +51,11 @@ else:
     if drift is not None:
         drift.show()
         adapt_flow.offer(s.model, results, s.site, drift.shifted)
-    picked = st.dataframe(rows, hide_index=True, width="stretch",  # threshold, model, calibration: caption and CSV
-                          key=case_view.table_key(), on_select="rerun", selection_mode="single-row",
-                          column_order=["name", "P(pneumonia)", "label", "warnings / error"], column_config={
-                              "name": st.column_config.TextColumn("case"),
-                              "P(pneumonia)": st.column_config.ProgressColumn(s.probability_label, format="%.3f",
-                                                                              min_value=0.0, max_value=1.0),
-                              "warnings / error": st.column_config.TextColumn(width="large")})
-    case_view.open_row(picked)
-    st.caption("Pick a row to open its case.")
+    st.dataframe(results_table.screen_rows(rows), hide_index=True, width="stretch",  # the rest: caption, CSV
+                 key=case_view.table_key(), on_select="rerun", selection_mode="single-row",  # read by show_batch
+                 column_order=results_table.COLUMNS, column_config=results_table.column_config(s.probability_label))
+    st.caption("Pick a row to open its case (above).")
     file_names, who = report_form.file_names_choice(), patient.identity_choice()
     st.download_button("Download the table (CSV)", cases.rows_to_csv(rows, file_names, [r.identity for r in results]
                                                                      if who else None), file_name="pneumonia_results.csv",
                        mime="text/csv", on_click="ignore")
-
-    st.subheader("Case")
-    i = case_view.case_stepper(cases.case_titles(results), [r.digest for r in results])
-    with st.container(border=True):
-        case_view.show_case(results[i], s, operating_point.current(s))

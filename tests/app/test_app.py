@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from pneumo_core.app.review import eval_views
 from pneumo_core.app.runtime import paths, resources
 
-from conftest import APP_ENTRYPOINT as ENTRYPOINT, APP_TIMEOUT as TIMEOUT, run_app
+from conftest import APP_ENTRYPOINT as ENTRYPOINT, APP_TIMEOUT as TIMEOUT, results_table, run_app
 PAGES = ["views/diagnose.py", "views/evaluation.py", "views/normal.py", "views/pneumonia.py", "views/model_card.py"]
 
 
@@ -62,7 +62,7 @@ def test_two_uploads_give_a_table_of_both_and_the_first_case_in_the_viewer():
     assert len(at.get("plotly_chart")) == 1  # the film with its heatmap, zoomable
     assert any("explains" in c.value for c in at.caption)
     assert sum(el.value.startswith("**Check:** ") for el in [*at.caption, *at.warning]) == 1
-    table = at.dataframe[0].value
+    table = results_table(at).value
     assert list(table["file"]) == [name for name, _, _ in _examples()] and table["P(pneumonia)"].notna().all()
     assert at.selectbox(key="case_list").options == [f"{i + 1} of 2: {name}" for i, (name, _, _) in enumerate(_examples())]
     assert not at.error
@@ -85,13 +85,13 @@ def test_next_and_previous_step_through_the_batch_and_stop_at_its_ends():
 def test_picking_a_row_of_the_results_table_opens_that_case():
     at = _app()
     at.button[0].click().run()  # the four bundled examples
-    table_key = at.dataframe[0].key
+    table_key = results_table(at).key
     at.session_state[table_key] = {"selection": {"rows": [2], "columns": [], "cells": []}}
     at.run()
     assert not at.exception and at.session_state["case"] == 2
     assert [t.value for t in at.text] == [paths.example_files()[2].name]
     at.run()  # the table is drawn afresh: its old pick does not pull the reader back
-    assert at.dataframe[0].key != table_key
+    assert results_table(at).key != table_key
     at.button(key="case_next").click().run()
     assert at.session_state["case"] == 3
 
@@ -137,7 +137,7 @@ def test_a_corrupt_file_shows_its_one_line_error_and_the_others_are_still_scored
     at.file_uploader[0].set_value(files).run()
     assert not at.exception
     assert len(at.metric) == 1 and not at.error  # the first case, scored
-    table = at.dataframe[0].value
+    table = results_table(at).value
     at.button(key="case_next").click().run()
     assert len(at.error) == 1 and at.error[0].value.startswith("Not scored:")
     assert list(table["label"])[1] == "not scored" and "ERROR" in list(table["warnings / error"])[1]
@@ -160,7 +160,7 @@ def test_extensionless_dicom_is_accepted_and_its_header_shown():
     assert not at.exception and not at.error  # read, not refused
     assert any("not a radiograph" in w.value for w in at.warning)  # a CT slice gets a modality warning
     assert any(w.value.startswith("**Not assessed:**") for w in at.warning)  # and no call
-    details = at.dataframe[1].value
+    details = at.dataframe[0].value
     assert "DICOM Modality" in list(details["field"])
 
 
@@ -176,13 +176,13 @@ def test_a_picture_that_is_not_a_radiograph_is_shown_as_not_assessed_without_a_c
     assert not at.exception and len(at.metric) == 0  # no probability, no badge
     assert any(w.value.startswith("**Not assessed:**") for w in at.warning)
     assert "1 not assessed" in " ".join(c.value for c in at.caption)
-    assert list(at.dataframe[0].value["label"]) == ["not assessed"]
+    assert list(results_table(at).value["label"]) == ["not assessed"]
 
 
 def test_bundled_examples_button_scores_the_examples():
     at = _app()
     at.button[0].click().run()
-    assert not at.exception and len(at.dataframe[0].value) == len(paths.example_files()) and len(at.metric) == 1
+    assert not at.exception and len(results_table(at).value) == len(paths.example_files()) and len(at.metric) == 1
 
 
 def test_threshold_slider_changes_the_confusion_matrix_live():

@@ -17,7 +17,7 @@ from streamlit.testing.v1.element_tree import Selectbox
 
 from pneumo_core.app.runtime import paths
 
-from conftest import run_app
+from conftest import results_table, run_app
 
 
 def _films() -> list[tuple[str, bytes, str]]:
@@ -51,7 +51,7 @@ def _assert_batch_kept(at: AppTest, files: list[tuple[str, bytes, str]]) -> None
     assert [f.name for f in drawn[0].value or []] == [name for name, _, _ in files]
     names = [name for name, _, _ in files]
     if names:
-        assert list(at.dataframe[0].value["file"]) == names
+        assert list(results_table(at).value["file"]) == names
         assert at.text[0].value in names
         assert 0 <= at.session_state["case"] < len(names)
 
@@ -119,7 +119,7 @@ def test_emptying_the_uploader_and_dropping_films_again_starts_at_the_first_case
 
 
 def _pick_row(at: AppTest, row: int) -> None:
-    at.session_state[at.dataframe[0].key] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.session_state[results_table(at).key] = {"selection": {"rows": [row], "columns": [], "cells": []}}
 
 
 def test_a_long_walk_of_every_reading_room_action_never_raises_or_empties_the_uploader():
@@ -182,6 +182,6 @@ def test_a_colour_photos_warning_is_said_once_on_the_case_and_once_in_its_table_
     at = run_app()
     at.file_uploader(key="uploads").set_value([("sepia.jpeg", buf.getvalue(), "image/jpeg")]).run()
     assert not at.exception
-    cell = at.dataframe[0].value["warnings / error"][0]
+    cell = results_table(at).value["warnings / error"][0]
     assert cell.count("image has colour") == 1, cell
     assert sum(w.value.lower().count("image has colour") for w in at.warning) == 1, [w.value for w in at.warning]

@@ -24,7 +24,7 @@ from pneumo_core.app.runtime import formatting, paths, resources
 from pneumo_core.calibration.recalibration import logit
 from pneumo_core.calibration.site import build_site_profile, load_profile, save_profile
 
-from conftest import APP_TIMEOUT as TIMEOUT, run_app
+from conftest import APP_TIMEOUT as TIMEOUT, results_table, run_app
 MODEL = paths.DEFAULT_MODEL
 OTHER = next(m for m in paths.list_models() if m != MODEL)
 
@@ -101,8 +101,9 @@ def test_choosing_a_site_profile_changes_the_probability_label_and_threshold_on_
     assert shown and set(shown) <= {formatting.format_probability(r.probability) for r in results}
     assert [formatting.format_probability(r.probability) for r in results] != [
         formatting.format_probability(r.probability) for r in _scored_examples()]
-    assert "calibrated for test-site" in at.caption[0].value
-    assert set(at.dataframe[0].value["calibration"]) == {"calibrated for test-site"}
+    batch = next(c.value for c in at.caption if " · threshold " in c.value)  # the results table's caption
+    assert "calibrated for test-site" in batch
+    assert set(results_table(at).value["calibration"]) == {"calibrated for test-site"}
 
 
 def _scored_examples() -> list[cases.CaseResult]:

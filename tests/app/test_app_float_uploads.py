@@ -2,7 +2,7 @@
 place of every result. Each film now gets its own row, the float DICOM refused in our words."""
 from __future__ import annotations
 
-from conftest import run_app
+from conftest import results_table, run_app
 
 from pneumo_core.io.limits import NON_FINITE
 
@@ -17,7 +17,7 @@ def test_float_films_uploaded_with_good_ones_each_get_their_own_row(test_images)
     at = run_app()
     at.file_uploader[0].set_value(films).run()
     assert not at.exception
-    table = at.dataframe[0].value
+    table = results_table(at).value
     assert len(table) == 4
     cells = " ".join(map(str, table["warnings / error"]))
     assert NON_FINITE in cells and hf.PATIENT not in cells

@@ -10,7 +10,7 @@ from pneumo_core.app.runtime import paths
 from pneumo_core.io import sandbox
 from pneumo_core.io.budget import UploadBudget
 
-from conftest import run_app
+from conftest import results_table, run_app
 from harness import hostile_files as hf
 
 
@@ -33,7 +33,7 @@ def test_a_bomb_in_the_middle_of_an_upload_is_one_line_and_the_other_films_are_s
     at.file_uploader[0].set_value([first, (hf.PATIENT + ".png", hf.png(7001), "image/png"),
                                    ("scan.dcm", hf.j2k_bomb_dicom(claim=16001), "application/dicom"), last]).run()
     assert not at.exception
-    table = at.dataframe[0].value
+    table = results_table(at).value
     assert list(table["label"].isin(["NORMAL", "PNEUMONIA"])) == [True, False, False, True]
     errors = list(table["warnings / error"])[1:3]
     assert errors[0] == "ERROR: not enough memory to decode this image"
@@ -45,5 +45,5 @@ def test_files_beyond_the_session_budget_are_not_read_and_a_warning_says_so():
     at = run_app(_upload_budget=UploadBudget(max_files=1))
     at.file_uploader[0].set_value(_examples()).run()
     assert not at.exception
-    assert len(at.dataframe[0].value) == 1
+    assert len(results_table(at).value) == 1
     assert any(w.value.startswith("Upload limit reached") for w in at.warning)

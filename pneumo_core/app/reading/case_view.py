@@ -10,7 +10,8 @@ table; `n` changes after each row picked, so picking the same row again still op
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
@@ -19,18 +20,22 @@ from ..access import identity
 from ..runtime.formatting import escape_markdown, format_probability, safe_filename
 from ..settings.operating_point import NO_ESTIMATE
 from . import patient, viewer
-from .cases import BORDERLINE, CaseResult, case_details, case_id, distinct_warnings, label_at
+from .cases import BORDERLINE, CaseResult, case_details, case_id, case_titles, distinct_warnings, label_at
 from .report_form import file_names_chosen, report_fields
 from .scoring import Heatmap, case_report, heatmap_for, region_check, split_warnings
 
 if TYPE_CHECKING:
+    from streamlit.delta_generator import DeltaGenerator
+
     from ...evaluation.operating_point import OperatingPoint
     from ..settings.state import Settings
 
-__all__ = ["CASE", "CASE_LIST", "table_key", "open_row", "case_stepper", "warning_text", "show_case", "show_gallery_case"]
+__all__ = ["CASE", "CASE_LIST", "FILM_HEIGHT", "table_key", "open_row", "case_stepper", "show_batch", "warning_text",
+           "show_case", "show_gallery_case"]
 
 CASE, CASE_LIST, _SHOWN, _TABLE_GEN = "case", "case_list", "case_shown_digest", "results_table_gen"
 BORDERLINE_NOTE = "Borderline: within {b} of the threshold; the call could go either way."
+FILM_HEIGHT = 480  # px: under the Diagnose page's header, the whole film fits a 1440x900 screen
 
 
 def table_key() -> str:
@@ -38,12 +43,16 @@ def table_key() -> str:
     return f"results_table_{st.session_state.get(_TABLE_GEN, 0)}"
 
 
-def open_row(event) -> None:
-    """Called with what the results table returned (`on_select="rerun"`): a picked row
-    becomes the case shown. Called before `case_stepper` draws the case list, so the list
-    follows; the table is then drawn afresh (a new key) on the next run, so picking the same
-    row again after stepping away still opens it."""
-    rows = list(getattr(getattr(event, "selection", None), "rows", None) or [])
+def _field(value: Any, name: str) -> Any:
+    return value.get(name) if isinstance(value, Mapping) else getattr(value, name, None)
+
+
+def open_row(event: Any) -> None:
+    """A row picked in the results table (its selection state, `on_select="rerun"`) becomes the
+    case shown. The table is drawn below the case, so `show_batch` reads its selection from
+    session state before the case list is drawn, and the list follows; the table is then
+    drawn afresh (a new key), so picking the same row again after stepping away still opens it."""
+    rows = list(_field(_field(event, "selection"), "rows") or [])
     if rows:
         ss = st.session_state
         ss[CASE] = int(rows[0])
@@ -83,15 +92,26 @@ def case_stepper(names: list[str], digests: list[str] | None = None) -> int:
         i = digests.index(last_digest)  # not stepped, but the batch changed around the film shown
     ss[CASE] = ss[CASE_LIST] = i
     ss[_SHOWN] = (i, digests[i] if digests and n else None)
-    prev_col, pick_col, next_col = st.columns([1, 5, 1], vertical_alignment="bottom")
+    prev_col, next_col = st.columns(2)
     prev_col.button("← Previous", key="case_prev", on_click=_step, args=(-1, n), disabled=i == 0,
-                    width="stretch")
-    pick_col.selectbox("Case", range(n), key=CASE_LIST, on_change=_picked, args=(n,),
-                       format_func=lambda k: f"{k + 1} of {n}: {names[k]}" if isinstance(k, int) and 0 <= k < n
-                       else str(k))
+                    width="stretch", shortcut=viewer.KEYS["previous"])
     next_col.button("Next →", key="case_next", on_click=_step, args=(1, n), disabled=i >= n - 1,
-                    width="stretch")
+                    width="stretch", shortcut=viewer.KEYS["next"])
+    st.selectbox("Case", range(n), key=CASE_LIST, on_change=_picked, args=(n,), label_visibility="collapsed",
+                 format_func=lambda k: f"{k + 1} of {n}: {names[k]}" if isinstance(k, int) and 0 <= k < n
+                 else str(k))
     return i
+
+
+def show_batch(results: list[CaseResult], s: Settings, op: OperatingPoint | None) -> None:
+    """The batch read one case at a time: the film on the left as tall as a 900-pixel-high
+    screen allows under the page's header, and beside it the stepper, the case's call and P,
+    the window/level and the check, so film, call and P show without scrolling."""
+    open_row(st.session_state.get(table_key()))  # the table below: its pick from the last run opens its case now
+    film_col, side_col = st.columns([2.2, 1], gap="medium")
+    with side_col:
+        i = case_stepper(case_titles(results), [r.digest for r in results])
+    show_case(results[i], s, op, (film_col, side_col))
 
 
 def _audit_opened(r: CaseResult) -> None:
@@ -142,44 +162,63 @@ def _heatmap(s: Settings, r: CaseResult, label: str) -> Heatmap | None:
         return None
 
 
-def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None) -> None:
-    """One scored upload: the viewer, the numbers, the heatmap's check, the report."""
+def _call_line(r: CaseResult, s: Settings, label: str) -> str:
+    """P and the call in one markdown line, for the dialogs."""
+    return (f"{escape_markdown(s.probability_label)}: **{format_probability(r.probability)}**, called **{label}** at "
+            f"threshold {s.threshold:.3f}")
+
+
+def _not_assessed(r: CaseResult, s: Settings, view_col: DeltaGenerator, num_col: DeltaGenerator) -> None:
+    """A film the input gate withholds a call from: the film (when fetched) and why."""
+    if r.film is None:  # withheld from its header alone: never fetched
+        view_col.caption("Not fetched: the header says this is not a frontal chest film.")
+    num_col.warning(warning_text(r.not_assessed))
+    for w in distinct_warnings(r):
+        if w != r.not_assessed:
+            num_col.warning(warning_text(w))
+    if r.film is not None:
+        with num_col:
+            display = viewer.display_controls("viewer", s.opacity, heatmap=False, shortcuts=True)
+        with view_col:
+            viewer.show_film(r.film, None, display, key=f"film_{r.digest[:12]}", height=FILM_HEIGHT)
+            st.caption(viewer.keys_caption(heatmap=False))
+    with num_col.expander("Details"):
+        st.dataframe(case_details(r), hide_index=True, width="stretch")
+
+
+def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None,
+              columns: tuple[DeltaGenerator, DeltaGenerator] | None = None) -> None:
+    """One scored upload: the film (in the first of `columns`) and beside it the numbers,
+    the window/level, the heatmap's check and the report (in the second); two new columns
+    when none are given."""
     _audit_opened(r)
-    patient.show_header(r)
+    view_col, num_col = columns or st.columns([2.2, 1], gap="medium")
+    patient.show_header(r, num_col)
     if r.not_assessed:  # read, but the input gate withholds the call: the film, and why
-        view_col, msg_col = st.columns([2.2, 1])
-        if r.film is None:  # withheld from its header alone: never fetched
-            view_col.caption("Not fetched: the header says this is not a frontal chest film.")
-        else:
-            with view_col:
-                display = viewer.display_controls("viewer", s.opacity, heatmap=False)
-                viewer.show_film(r.film, None, display, key=f"film_{r.digest[:12]}")
-        msg_col.warning(warning_text(r.not_assessed))
-        for w in distinct_warnings(r):
-            if w != r.not_assessed:
-                msg_col.warning(warning_text(w))
-        with st.expander("Details"):
-            st.dataframe(case_details(r), hide_index=True, width="stretch")
+        _not_assessed(r, s, view_col, num_col)
         return
     if not r.ok:
-        st.error("Not scored: " + escape_markdown(r.error))
+        num_col.error("Not scored: " + escape_markdown(r.error))
         return
     label = label_at(r.probability, s.threshold)
     ood, other_warnings = split_warnings(r)
-    if ood:
-        st.warning(warning_text(ood))
-    view_col, num_col = st.columns([2.2, 1])
     with num_col:
+        if ood:
+            st.warning(warning_text(ood))
         _numbers(r, s, label, op, other_warnings)
+    with view_col, st.spinner("Computing the heatmap…"):
+        hm = _heatmap(s, r, label)
+    heat = hm.heatmap if hm is not None else None
+    drawn = dict(target_class=hm.target_class if hm is not None else label, dimmed=_dimmed(hm, s))
+    with num_col:
+        display = viewer.display_controls("viewer", s.opacity, heatmap=hm is not None, shortcuts=True)
     with view_col:
-        with st.spinner("Computing the heatmap…"):
-            hm = _heatmap(s, r, label)
-        heat = hm.heatmap if hm is not None else None
-        drawn = dict(target_class=hm.target_class if hm is not None else label, dimmed=_dimmed(hm, s))
-        display = viewer.display_controls("viewer", s.opacity, heatmap=hm is not None)
-        viewer.show_film(r.film, heat, display, key=f"film_{r.digest[:12]}", **drawn)
-        if st.button("Full view", key=f"full_{r.digest[:12]}", help="The film as large as the window allows."):
-            viewer.full_view(r.film, heat, display, r.name, **drawn)
+        viewer.show_film(r.film, heat, display, key=f"film_{r.digest[:12]}", height=FILM_HEIGHT, **drawn)
+        if st.button("Full view", key=f"full_{r.digest[:12]}", help="The film as large as the window allows, "
+                     "with its call, P and a window/level of its own."):
+            viewer.seed_from("full_viewer", "viewer")
+            viewer.full_view(r.film, heat, s.opacity, r.name, _call_line(r, s, label), **drawn)
+        st.caption(viewer.keys_caption(heatmap=hm is not None))
     with num_col:
         if hm is not None:
             _heatmap_text(hm, s)
@@ -187,7 +226,7 @@ def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None) -> None:
             st.dataframe(case_details(r), hide_index=True, width="stretch")
     if hm is None:
         return
-    with st.expander("Report fields and PDF", expanded=False):
+    with view_col.expander("Report fields and PDF", expanded=False):
         fields = report_fields(r.digest)
         named = r.name if file_names_chosen() else case_id(r, fields.accession_number)  # a file name is often the patient's
         st.download_button("Case report (PDF)",
@@ -198,7 +237,8 @@ def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None) -> None:
 
 @st.dialog("Test case", width=1800)  # pixels; capped at the window's width
 def show_gallery_case(r: CaseResult, s: Settings) -> None:
-    """A gallery thumbnail opened: the film in the viewer with its heatmap and numbers."""
+    """A gallery thumbnail opened: the film in the viewer, and beside it its call, P, the
+    heatmap's check and the window/level."""
     _audit_opened(r)
     st.text(r.name)
     if not r.ok:
@@ -210,9 +250,11 @@ def show_gallery_case(r: CaseResult, s: Settings) -> None:
     hm = _heatmap(s, r, label)
     if hm is None:
         return
-    st.markdown(f"{escape_markdown(s.probability_label)}: **{format_probability(r.probability)}**, called "
-                f"**{label}** at threshold {s.threshold:.3f}")
-    display = viewer.display_controls("gallery_viewer", s.opacity)
-    viewer.show_film(r.film, hm.heatmap, display, key="gallery_film", height=700, target_class=hm.target_class,
-                     dimmed=_dimmed(hm, s))
-    _heatmap_text(hm, s)
+    film_col, side_col = st.columns([2.2, 1], gap="medium")
+    with side_col:  # the call and the check first, beside the film: in view without scrolling
+        st.markdown(_call_line(r, s, label))
+        _heatmap_text(hm, s)
+        display = viewer.display_controls("gallery_viewer", s.opacity)
+    with film_col:
+        viewer.show_film(r.film, hm.heatmap, display, key="gallery_film", height=640, target_class=hm.target_class,
+                         dimmed=_dimmed(hm, s))
