@@ -16,7 +16,7 @@ s = sidebar.settings()
 ss = st.session_state
 
 st.title("Studies from the PACS")
-st.info(formatting.disclaimer(s.site.name if s.site else None))
+st.info(formatting.disclaimer(s.site))
 
 servers = pacs_page.configured_servers()
 if not servers:
