@@ -77,9 +77,17 @@ def decode_dicom(data: bytes, warnings: list[str], force: bool
     voi_range = _voi_output_range(ds)
     arr = apply_voi_lut(arr, ds)
     pixels = min_max(arr) if voi_range is None else _to_unit(arr, *voi_range)
-    if photometric == "MONOCHROME1":  # after VOI, so the window is read as the file meant it
+    if _inverse(ds, photometric):  # after VOI, so the window is read as the file meant it
         pixels = 1.0 - pixels
     return np.ascontiguousarray(pixels, dtype=np.float32), _metadata(ds), read_identity(ds)
+
+
+def _inverse(ds: pydicom.Dataset, photometric: str) -> bool:
+    """Whether the film is shown inverted, once: a Presentation LUT Shape of INVERSE says so
+    (PS3.3 C.11.6), and a MONOCHROME1 film is shown that way whether or not it says INVERSE
+    too (the DX module pairs the two). A film stored as a negative under INVERSE is then read
+    upright, with no correction for the polarity check to make."""
+    return photometric == "MONOCHROME1" or str(ds.get("PresentationLUTShape", "")).strip().upper() == "INVERSE"
 
 
 def _metadata(ds: pydicom.Dataset) -> dict[str, str]:

@@ -428,6 +428,18 @@ def test_monochrome1_comes_out_bone_white_like_its_monochrome2_twin(window):
     assert mono1[10, 10] > 0.9  # the bright block stays bright
 
 
+@pytest.mark.parametrize("photometric", ["MONOCHROME2", "MONOCHROME1"])
+def test_a_presentation_lut_shape_of_inverse_is_applied_once(photometric):
+    """A negative stored under INVERSE reads as the positive film; MONOCHROME1 with INVERSE
+    (the DX module's pairing) is inverted once, not twice."""
+    upright = load(_dicom(_STORED)).pixels
+    stored = 4095 - _STORED
+    read = load(_dicom(stored, photometric=photometric, PresentationLUTShape="INVERSE")).pixels
+    np.testing.assert_allclose(read, upright, atol=2e-3)
+    identity = load(_dicom(stored, PresentationLUTShape="IDENTITY")).pixels
+    np.testing.assert_allclose(identity, 1.0 - upright, atol=2e-3)
+
+
 def test_dicom_rescale_slope_intercept_applied_before_the_window():
     reference = load(_dicom(_STORED, WindowCenter=2000, WindowWidth=2000)).pixels
     rescaled = load(_dicom(_STORED, RescaleSlope=2, RescaleIntercept=-1024,
