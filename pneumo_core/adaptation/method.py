@@ -27,7 +27,6 @@ __all__ = ["AdaptationMethod", "Adaptation", "CANDIDATES", "NO_ADAPTATION", "DEF
 
 MIN_FILMS = 100         # the size the method was chosen and measured at; fewer are refused
 MAX_MOMENT_FILMS = 200  # moments from at most this many films, in one batch through the re-run part: bounded memory
-# (adapt-site on 100 films at full depth peaked at 2.1 GB resident)
 _CHUNK = 128
 
 
