@@ -9,13 +9,21 @@ A missing browser is a failure with instructions, never a skip (see tests/test_b
 """
 from __future__ import annotations
 
+import http.client
 import secrets
+import time
+import uuid
 import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlparse
 
 import pytest
 
 from harness.local_server import CHROMIUM, free_port, local_server, wait_idle
+from pneumo_core.app.runtime import paths
 from pneumo_core.audit import AuditLog
 
 # the mock provider calls Authlib APIs that Authlib has deprecated: warnings about a test tool, not the app
@@ -186,3 +194,137 @@ def test_a_cookie_copied_before_logout_and_replayed_after_it_is_refused_on_the_s
     denied = [r["ids"] for r in AuditLog(audit_trail_in_a_temporary_file).records()
               if r["user"] == LEAVER and r["action"] == "access_denied"]
     assert denied == [{"page": "session_revoked"}]
+
+
+# Nothing for anonymous clients (issue #27, item 5): the launcher serves the app behind access.gate when login is on.
+
+UPLOAD_MB, UPLOADS = 50, 20
+
+
+def _server_pid(url: str) -> int:
+    """The launcher's process serving `url` (its command line names the port)."""
+    port = str(urlparse(url).port)
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if b"pneumo_core.app.serve" in argv and port.encode() in argv:
+            return int(entry.name)
+    raise AssertionError(f"no server process for {url}")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@dataclass(frozen=True)
+class _Anonymous:
+    session_id: str
+    cookie: str
+    xsrf: str
+
+
+@contextmanager
+def _anonymous_session(url: str) -> Iterator[_Anonymous]:
+    """What a client that only ever saw the login page holds: Streamlit's XSRF cookie and a live
+    websocket session (its id, as the browser's uploader uses it)."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from websockets.sync.client import connect
+
+    where = urlparse(url)
+    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+    conn.request("GET", "/_stcore/health")
+    answer = conn.getresponse()
+    answer.read()
+    conn.close()
+    cookie = answer.getheader("Set-Cookie", "")
+    xsrf = cookie.split(";")[0].split("=", 1)[1] if cookie.startswith("_streamlit_xsrf=") else ""
+    jar = f"_streamlit_xsrf={xsrf}" if xsrf else ""
+    with connect(f"ws://{where.netloc}/_stcore/stream", additional_headers={"Cookie": jar},
+                 subprotocols=["streamlit", xsrf or "x"], open_timeout=30, max_size=None) as ws:
+        rerun = BackMsg()
+        rerun.rerun_script.query_string = ""
+        ws.send(rerun.SerializeToString())
+        session_id, deadline = "", time.monotonic() + 60
+        while not session_id and time.monotonic() < deadline:
+            msg = ForwardMsg()
+            msg.ParseFromString(ws.recv(timeout=60))
+            if msg.WhichOneof("type") == "new_session":
+                session_id = msg.new_session.initialize.session_id
+        assert session_id, "no session id from the websocket"
+        yield _Anonymous(session_id, jar, xsrf)
+
+
+def _put(url: str, path: str, size: int, cookie: str = "", xsrf: str = "") -> int | str:
+    """PUTs `size` bytes (a multipart file, as Streamlit's uploader sends it) to `path`; the status,
+    or "closed" when the server hung up before answering."""
+    boundary = uuid.uuid4().hex
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+            "Content-Type: image/png\r\n\r\n").encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    where = urlparse(url)
+    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=60)
+    try:
+        conn.putrequest("PUT", path)
+        conn.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
+        conn.putheader("Content-Length", str(len(head) + size + len(tail)))
+        if cookie:
+            conn.putheader("Cookie", cookie)
+        if xsrf:
+            conn.putheader("X-Xsrftoken", xsrf)
+        conn.endheaders()
+        chunk = b"\0" * (1 << 20)
+        try:
+            conn.send(head)
+            for _ in range(size // len(chunk)):
+                conn.send(chunk)
+            conn.send(chunk[:size % len(chunk)] + tail)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused early: the answer is still read below
+        try:
+            return conn.getresponse().status
+        except (ConnectionError, http.client.HTTPException):
+            return "closed"
+    finally:
+        conn.close()
+
+
+def test_an_anonymous_client_with_a_live_session_cannot_upload_and_the_server_holds_nothing(server):
+    pid = _server_pid(server)
+    with _anonymous_session(server) as anonymous:  # the session stays live while it uploads
+        before = _rss_mb(pid)
+        t0 = time.monotonic()
+        answers = [_put(server, f"/_stcore/upload_file/{anonymous.session_id}/{uuid.uuid4()}",
+                        (UPLOAD_MB << 20) - 4096, anonymous.cookie, anonymous.xsrf) for _ in range(UPLOADS)]
+        took = time.monotonic() - t0
+        rise = _rss_mb(pid) - before
+    print(f"anonymous uploads: {UPLOADS} x {UPLOAD_MB} MB, answers {sorted(set(map(str, answers)))} in {took:.1f} s; "
+          f"server RSS {before:.0f} MB, rise {rise:+.0f} MB")
+    assert all(a == 403 for a in answers), answers
+    assert rise < 50, f"the server grew by {rise:.0f} MB"
+
+
+def test_an_anonymous_client_gets_no_media_file_that_a_signed_in_reader_gets(server, provider, visitor, browser):
+    _log_in(visitor, server, provider, READER)
+    film = paths.example_files()[0]
+    visitor.wait_for_selector(".st-key-uploads input[type=file]", state="attached", timeout=SLOW)
+    visitor.set_input_files(".st-key-uploads input[type=file]", [str(film)])  # through the gate: signed in
+    csv_button = visitor.get_by_role("button", name="Download the table (CSV)")
+    csv_button.wait_for(timeout=SLOW)
+    with visitor.expect_download(timeout=SLOW) as download:
+        csv_button.click()
+    media = download.value.url
+    assert urlparse(media).path.startswith("/media/")
+    assert "P(pneumonia)" in Path(download.value.path()).read_text()  # the results table
+    assert visitor.context.request.get(media).status == 200  # the reader's own cookie
+    stranger = browser.new_context()
+    try:
+        answer = stranger.request.get(media)
+        assert answer.status == 403 and "P(pneumonia)" not in answer.text()
+    finally:
+        stranger.close()

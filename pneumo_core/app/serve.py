@@ -38,6 +38,7 @@ from .runtime.paths import REPO_DIR
 __all__ = ["main", "ENTRYPOINT", "check_exposure", "enter_installation", "exposure_problem", "is_loopback"]
 
 ENTRYPOINT = REPO_DIR / "streamlit_app.py"
+GATED = "gated_app.py"  # beside the entrypoint: the same app as an st.App behind `access.gate` (uploads, media, cache)
 _SEE = "See docs/serving.md, or serve on 127.0.0.1 with the shipped .streamlit/config.toml."
 # options and variables whose value is a path, so relative to the directory the command was typed in
 _PATH_FLAGS = ("--secrets.files", "--server.sslCertFile", "--server.sslKeyFile")
@@ -187,6 +188,20 @@ def _checked() -> str:
             f"login {'on' if identity.login_configured() else 'off'}")
 
 
+def _script() -> Path:
+    """With login, the gated app beside the entrypoint (same folder, so the same `.streamlit/` files):
+    uploads, media files and cache clearing only for signed-in users. Without login, the entrypoint."""
+    from .access import identity
+    gated = ENTRYPOINT.parent / GATED
+    if not identity.login_configured():
+        return ENTRYPOINT
+    if not gated.is_file():
+        print(f"pneumo: {gated} is missing: uploads, media files and cache clearing are open to clients that "
+              "are not signed in", file=sys.stderr, flush=True)
+        return ENTRYPOINT
+    return gated
+
+
 def main(argv: list[str] | None = None) -> None:
     """Moves into the installation, checks the exposure, warms up, then runs `streamlit run streamlit_app.py`
     with `argv` there; returns when the server stops. Exits with status 2 and one line when the exposure is refused."""
@@ -211,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
             q.setLevel(level)
     print(f"pneumo: model warmed up in {time.monotonic() - t0:.1f} s; starting the server", flush=True)
     from streamlit.web import cli
-    sys.argv = ["streamlit", "run", str(ENTRYPOINT), *argv]
+    sys.argv = ["streamlit", "run", str(_script()), *argv]
     cli.main(prog_name="streamlit")
 
 

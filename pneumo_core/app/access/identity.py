@@ -14,7 +14,7 @@ import streamlit as st
 
 from ...audit import default_log
 
-__all__ = ["READER", "REPORTER", "LOCAL_USER", "auth_settings", "login_configured", "current_user", "current_roles",
+__all__ = ["READER", "REPORTER", "LOCAL_USER", "auth_settings", "login_settings", "login_configured", "current_user", "current_roles",
            "roles_from_claim", "claim_value", "has_role", "require_role", "audit", "audit_once"]
 
 READER, REPORTER = "reader", "reporter"
@@ -27,6 +27,11 @@ def _secret(section: str) -> Any:
         return st.secrets.get(section)
     except Exception:  # noqa: BLE001 - no secrets file: Streamlit raises its own FileNotFoundError kinds
         return None
+
+
+def login_settings() -> Mapping[str, Any]:
+    """Streamlit's `[auth]` section (redirect URI, client); empty without login."""
+    return _secret("auth") or {}
 
 
 def auth_settings() -> Mapping[str, Any]:
