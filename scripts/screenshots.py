@@ -7,8 +7,9 @@ and runs `streamlit run streamlit_app.py`) headless on a free localhost port, dr
 Chromium through Playwright (`apt-get install chromium`; Playwright's own browser download
 is not used), and writes:
 
-* `diagnose.png`: the Diagnose page after uploading one NORMAL and one PNEUMONIA film from
-  `examples/`: the results table and the first case in the viewer, cropped below it;
+* `diagnose.png`: the Diagnose page as a reader sees it on a 1440x900 screen without scrolling,
+  after uploading one NORMAL and one PNEUMONIA film from `examples/` and pressing N (the next
+  case): the PNEUMONIA film with its heatmap, and beside it the call, P and window/level;
 * `evaluation.png`: the Evaluation page of the default model, cropped below the ROC and PR
   curves.
 
@@ -33,6 +34,7 @@ from pneumo_core.app.runtime import paths  # noqa: E402
 from harness.local_server import CHROMIUM, CHROMIUM_ARGS, local_server  # noqa: E402
 
 SLOW = 300_000  # ms: the first heatmap on a shared 2-core machine can take minutes
+SCREEN = {"width": 1440, "height": 900}  # the reading room's target screen (issue #29)
 
 
 def _wait_idle(page, timeout_s: float = SLOW / 1000) -> None:
@@ -83,19 +85,23 @@ def diagnose(page, url: str) -> bytes:
     examples = paths.example_files()
     normal = next(p for p in examples if (paths.DATA_DIR / "test/NORMAL" / p.name).is_file())
     pneumonia = next(p for p in examples if (paths.DATA_DIR / "test/PNEUMONIA" / p.name).is_file())
+    page.set_viewport_size(SCREEN)
     page.goto(url)
     page.wait_for_selector(".st-key-uploads input[type=file]", state="attached", timeout=SLOW)
     page.set_input_files(".st-key-uploads input[type=file]", [str(normal), str(pneumonia)])
     page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=SLOW)
     _wait_idle(page)
+    page.keyboard.press("n")  # the next case, the PNEUMONIA film: its heatmap is drawn in colour
+    page.locator('[data-testid="stText"]', has_text=pneumonia.name).first.wait_for(timeout=SLOW)
+    _wait_idle(page)
     page.locator(".js-plotly-plot image").first.wait_for(state="attached", timeout=SLOW)  # the film in the viewer
     _no_exception(page)
-    page.wait_for_timeout(1500)  # the dataframe canvas and progress bars settle
-    # down to the case's report expander: the table and the whole first case
-    return _shot_to(page, _bottom(page, '[data-testid="stExpander"]', -1) + 24)
+    page.wait_for_timeout(1500)  # plotly and the progress bar settle
+    return page.screenshot()  # the screen as the reader sees it, unscrolled
 
 
-def evaluation(page) -> bytes:
+def evaluation(page, viewport: int) -> bytes:
+    page.set_viewport_size({"width": viewport, "height": 3200})
     page.locator('[data-testid="stSidebarNav"] a[href$="/evaluation"]').click()
     page.wait_for_url("**/evaluation")
     page.locator("h1", has_text="Evaluation").first.wait_for(timeout=SLOW)
@@ -110,7 +116,7 @@ def evaluation(page) -> bytes:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
-    ap.add_argument("--viewport", type=int, default=1400, help="browser width in px")
+    ap.add_argument("--viewport", type=int, default=1400, help="browser width in px for the Evaluation page")
     ap.add_argument("--width", type=int, default=1200, help="width of the saved PNGs in px")
     ap.add_argument("--max-kb", type=int, default=400)
     args = ap.parse_args(argv)
@@ -127,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page(viewport={"width": args.viewport, "height": 3200})
-                shots = {"diagnose": diagnose(page, url), "evaluation": evaluation(page)}
+                shots = {"diagnose": diagnose(page, url), "evaluation": evaluation(page, args.viewport)}
             finally:
                 browser.close()
     except Exception:
