@@ -44,7 +44,7 @@ __version__ = "0.1.0"
 # Predictor`) and loaded on first use, so `import pneumo_core` stays light (no torch) for the
 # app's first page and the command line's --help.
 _PUBLIC = {
-    "Predictor": "inference.predictor", "Prediction": "inference.prediction",
+    "Predictor": "inference.predictor", "Prediction": "inference.prediction", "explain": "inference.saliency",
     "load_bundle": "models.bundle", "list_models": "models.bundle", "ModelBundle": "models.bundle",
     "WeightsError": "models.bundle", "verify_bundle": "models.manifest",
     "load_radiograph": ("io.ingest", "load"), "Radiograph": "io.ingest", "IngestError": "io.ingest",

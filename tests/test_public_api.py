@@ -33,3 +33,20 @@ def test_the_command_line_turns_a_product_error_into_one_line_and_exit_2(capsys)
     assert main(["evaluate", "--model", "no_such_model"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: unknown model 'no_such_model'")
+
+
+def test_from_pretrained_is_the_one_door_to_a_model_with_its_site():
+    """A shipped profile's name is resolved against the model's own bundle, a profile passes as
+    it is, and a profile for other weights is refused at the door."""
+    import pytest
+
+    from pneumo_core import Predictor, SiteProfileError, explain, load_profile
+    assert callable(explain)
+    p = Predictor.from_pretrained("efficientnet_lite0", site="kermany-test")
+    assert p.name == "efficientnet_lite0" and p.site is not None and p.site.name == "kermany-test"
+    again = Predictor.from_pretrained("efficientnet_lite0", site=p.site)
+    assert again.site is p.site
+    with pytest.raises(SiteProfileError):
+        Predictor.from_pretrained("paper_cnn", site=p.site)
+    with pytest.raises(SiteProfileError, match="no site profile"):
+        Predictor.from_pretrained("efficientnet_lite0", site="no-such-site")

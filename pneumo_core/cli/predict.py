@@ -155,10 +155,9 @@ def _scorer(args: argparse.Namespace):
     from ..calibration.site import SiteProfileError
     from ..inference.predictor import Predictor, ThresholdError
     from ..models.bundle import WeightsError
-    from .site import site_profile_for
 
     try:
-        predictor = Predictor(args.model, site=site_profile_for(args.model, args.site))
+        predictor = Predictor.from_pretrained(args.model, site=args.site)
         threshold = predictor.threshold(args.threshold)
     except (WeightsError, ThresholdError, SiteProfileError) as exc:
         raise _Usage(str(exc)) from None

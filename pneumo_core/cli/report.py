@@ -21,10 +21,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from ..evaluation.evaluate import evaluate
     from ..evaluation.out_of_fold import fitted_on_test_split
     from ..inference.predictor import Predictor
-    from .site import site_profile_for
 
     # every film scored as given: the evaluation measures the model; the input gate has its own benchmark
-    predictor = Predictor(args.model, site=site_profile_for(args.model, args.site), gate=False)
+    predictor = Predictor.from_pretrained(args.model, site=args.site, gate=False)
     result = evaluate(predictor, args.data, args.split, n_boot=args.bootstrap)
     if args.split == "test" and fitted_on_test_split(predictor.site, predictor.bundle.directory,
                                                      shipped=args.site == getattr(predictor.site, "name", None)):

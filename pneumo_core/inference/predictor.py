@@ -18,9 +18,7 @@ naming the step (`scoring_steps`); its batch is scored again film by film.
 the gate is measured in `benchmarks/input_gate.py`).
 
 With a site profile (`calibration.site`), the probability and the named thresholds are the
-site's: a labelled profile recalibrates the same logit, so the ranking does not change; an
-adapted one (`adaptation`) also brings its own normalisation moments, so the logit is the
-adapted model's.
+site's; one that re-estimated normalisation (`adaptation`) scores with its own moments.
 
 One `Predictor` is meant to be shared by every caller in a process (the app caches one
 per model): forward passes and Grad-CAM calls on its model take `self.lock`, because
@@ -29,7 +27,6 @@ a CAM call hooks the model and a concurrent forward pass would feed those hooks.
 from __future__ import annotations
 
 import hashlib
-import logging
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
@@ -50,20 +47,17 @@ from .gate import far_ood_limits, far_out_of_distribution
 from .ood import IMAGE_CHECKS, ImageCheck, OODModel, image_check_reasons
 from .orientation import OrientationHead, assess_batch
 from .prediction import Prediction
-from .scoring_steps import OOD_WARNING, Prepared, StepFailed, gated_predictions, step
+from .scoring_steps import FAILED_PREFIX, OOD_WARNING, Prepared, StepFailed, failed_prediction, gated_predictions, step
 
 if TYPE_CHECKING:
     from ..calibration.site import SiteProfile
 
 __all__ = ["Prediction", "Predictor", "ThresholdError", "OOD_WARNING", "FAILED_PREFIX"]
 
-_log = logging.getLogger(__name__)
-
 # Images per forward pass. Small batches stay in the CPU's caches: on 2 cores EfficientNet-Lite0
 # scores about twice as many images per second in batches of 4 as in batches of 32.
 FORWARD_BATCH = 4
 
-FAILED_PREFIX = "not scored:"  # a film read, but a step after decoding failed on it (`Predictor._failed`)
 
 
 class ThresholdError(PneumoError, ValueError):
@@ -96,6 +90,17 @@ class Predictor:
         self.orientation = OrientationHead.load(self.bundle.directory) if gate else None
         self.far_limits = far_ood_limits(self.bundle.directory) if gate else None
         self.lock = threading.RLock()
+
+    @classmethod
+    def from_pretrained(cls, name_or_dir: str | Path | None = None, *, site: SiteProfile | str | Path | None = None,
+                        device: str = "cpu", gate: bool = True) -> Predictor:
+        """The one door: a shipped model by name (or a bundle folder) with its site, a profile
+        or a profile's shipped name or path, resolved against that model's bundle."""
+        bundle = load_bundle(name_or_dir)
+        if site is not None and not hasattr(site, "check_model"):
+            from ..calibration.site import resolve_profile
+            site = resolve_profile(site, bundle.directory)
+        return cls(bundle, device, site, gate)
 
     @property
     def name(self) -> str:
@@ -226,13 +231,7 @@ class Predictor:
         return [pred for i in range(len(prepared)) for pred in self._predict_prepared(prepared[i:i + 1], names[i:i + 1], t)]
 
     def _failed(self, name: str, t: float, step: str, exc: BaseException | None, warnings: list[str]) -> Prediction:
-        """A film read but not scored because a step failed: said in our words (the step and
-        the kind of failure, never the exception's text, which may quote the data)."""
-        kind = type(exc).__name__ if exc is not None else "error"
-        _log.warning("film not scored: %s failed (%s)", step, kind)
-        return Prediction(name, None, None, t, self.name, list(warnings),
-                          f"{FAILED_PREFIX} the {step} failed on this film ({kind}); no call on what cannot be read",
-                          site=self._site_name)
+        return failed_prediction(name, t, step, exc, warnings, model=self.name, site=self._site_name)
 
     def _predict_batch(self, prepared: list[Prepared], names: list[str], t: float) -> list[Prediction]:
         with step("model"):
@@ -286,7 +285,8 @@ class Predictor:
                 digests[i] = hashlib.sha256(data).hexdigest()
                 rad = load_untrusted(data, name=name)  # a worker process: hostile files
             except IngestError as exc:
-                results[i] = Prediction(name, None, None, t, self.name, [], str(exc), site=self._site_name)
+                results[i] = Prediction(file=name, probability=None, label=None, threshold=t, model=self.name,
+                                        error=str(exc), site=self._site_name)
                 continue
             except Exception as exc:  # noqa: BLE001 - a failure to start or talk to a worker is this film's line
                 results[i] = self._failed(name, t, "decoding", exc, [])
