@@ -164,3 +164,11 @@ def test_without_login_everything_is_passed_through(monkeypatch):
     monkeypatch.setattr(identity, "login_configured", lambda: False)
     assert _http("/_stcore/upload_file/sid/fid")[0].called
     assert _websocket(["clear_cache"]) == ["clear_cache"]
+
+
+def test_streamlits_logout_route_ends_the_login_on_the_server_however_it_is_reached():
+    claims = _claims()
+    cookie = _cookie(claims)
+    assert _http("/auth/logout", cookie)[0].called  # Streamlit still clears the browser's cookie
+    assert sessions.is_revoked(sessions.login_id(claims))
+    assert not _http("/media/x.csv", cookie)[0].called

@@ -10,7 +10,9 @@ launcher then serves loopback only.
 
 Signed in means what the door (`login.admit`) lets in: Streamlit's signed identity cookie for
 this origin, a login neither logged out nor older than the shift (`sessions`), and a role.
-The same middleware marks every cookie `Secure` when the app is reached over https (the
+A request to Streamlit's logout route ends the login on the server too (`sessions.revoke`), so a
+logout reached other than by the app's button is not undone by a copy of the cookie. The same
+middleware marks every cookie `Secure` when the app is reached over https (the
 configured `redirect_uri` says so, behind a TLS proxy too, or the connection is TLS itself),
 which Streamlit does not do.
 """
@@ -22,7 +24,8 @@ from urllib.parse import urlparse
 
 from . import identity, sessions
 
-__all__ = ["SignedInOnly", "PROTECTED_PREFIXES", "signed_in_claims", "served_over_https"]
+__all__ = ["SignedInOnly", "PROTECTED_PREFIXES", "LOGOUT_PATH", "cookie_claims", "signed_in_claims",
+           "served_over_https"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -31,6 +34,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PROTECTED_PREFIXES = ("/_stcore/upload_file", "/media/")  # under server.baseUrlPath
+LOGOUT_PATH = "/auth/logout"  # Streamlit's (AUTH_LOGOUT_ENDPOINT), where st.logout sends the browser
 _USER_COOKIE = "_streamlit_user"  # Streamlit's identity cookie (starlette_server_config.USER_COOKIE_NAME)
 
 
@@ -50,11 +54,9 @@ def served_over_https(scope: Scope) -> bool:
     return urlparse(_redirect_uri()).scheme == "https" or scope.get("scheme") in ("https", "wss")
 
 
-def signed_in_claims(cookies: Mapping[str, str]) -> Mapping[str, Any] | None:
-    """The identity in Streamlit's cookie when it is one the door would admit, else None.
-
-    The cookie is read as Streamlit's websocket reads it (its signature, chunks and origin),
-    with Streamlit's helpers."""
+def cookie_claims(cookies: Mapping[str, str]) -> Mapping[str, Any] | None:
+    """The identity in Streamlit's cookie, read as Streamlit's websocket reads it (its signature,
+    chunks and origin, with Streamlit's helpers); None when there is none or it does not verify."""
     from streamlit.auth_util import get_cookie_with_chunks
     from streamlit.web.server.server_util import get_cookie_secret
     from streamlit.web.server.starlette.starlette_app_utils import decode_signed_value
@@ -75,6 +77,14 @@ def signed_in_claims(cookies: Mapping[str, str]) -> Mapping[str, Any] | None:
     uri = urlparse(_redirect_uri())
     if not isinstance(claims, dict) or not claims.get("is_logged_in") or claims.get("origin") != f"{uri.scheme}://{uri.netloc}":
         return None
+    return claims
+
+
+def signed_in_claims(cookies: Mapping[str, str]) -> Mapping[str, Any] | None:
+    """The identity in Streamlit's cookie when it is one the door would admit, else None."""
+    claims = cookie_claims(cookies)
+    if claims is None:
+        return None
     settings = identity.auth_settings()
     try:
         if sessions.refusal(claims, sessions.session_hours(settings)):
@@ -83,6 +93,13 @@ def signed_in_claims(cookies: Mapping[str, str]) -> Mapping[str, Any] | None:
         return None  # a broken shift setting: the launcher refuses it; here, fail closed
     roles = identity.roles_from_claim(identity.claim_value(claims, str(settings.get("roles_claim", "roles"))))
     return claims if roles else None
+
+
+def _revoke(cookies: Mapping[str, str]) -> None:
+    claims = cookie_claims(cookies)
+    login = sessions.login_id(claims) if claims else None
+    if login is not None and not sessions.is_revoked(login):
+        sessions.revoke(login, float(claims.get("iat") or 0))
 
 
 def _cookies(scope: Scope) -> dict[str, str]:
@@ -133,6 +150,8 @@ class SignedInOnly:
         base = _base_path()
         path = path[len(base):] if base and path.startswith(base) else path
         if scope["type"] == "http":
+            if path == LOGOUT_PATH:  # however it is reached, Streamlit's logout ends the login here too
+                _revoke(_cookies(scope))
             if path.startswith(PROTECTED_PREFIXES) and signed_in_claims(_cookies(scope)) is None:
                 await send({"type": "http.response.start", "status": 403,
                             "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]})
