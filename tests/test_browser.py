@@ -285,14 +285,20 @@ def test_at_1440x900_film_call_and_p_show_without_scrolling_and_the_keys_step_an
         server, browser, tmp_path):
     """Issue #29, items 5 and 6, as the radiologist met them: at 1440x1000 the film was below the
     fold; no key did anything; raising "Level (brightness)" darkened the film; full view lost P,
-    the call and window/level."""
+    the call and window/level. The first case is a DICOM film, whose patient panel sits above P."""
+    import datetime
+
+    from harness.orthanc_server import dicom_from_image, new_study
     url, _ = server
-    films = paths.example_files()[:2]
+    example = paths.example_files()[0]
+    dicom = tmp_path / "film.dcm"
+    study = new_study("ACC-77", datetime.date(2024, 1, 5), "CR", "DOE^JANE^MARIE", "PAT-00077")
+    dicom.write_bytes(dicom_from_image(paths.example_files()[-1], study, "1.2.826.0.1.3680043.8.498.1", 1))
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     try:
         page.goto(url)
         page.wait_for_selector(".st-key-uploads input[type=file]", state="attached", timeout=SLOW)
-        page.set_input_files(".st-key-uploads input[type=file]", [str(f) for f in films])
+        page.set_input_files(".st-key-uploads input[type=file]", [str(dicom), str(example)])
         page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=SLOW)
         page.locator(".js-plotly-plot").first.wait_for(timeout=SLOW)
         _wait_idle(page)
@@ -308,10 +314,10 @@ def test_at_1440x900_film_call_and_p_show_without_scrolling_and_the_keys_step_an
 
         # keys: N and P step the batch
         page.keyboard.press("n")
-        page.locator('[data-testid="stText"]', has_text=films[1].name).first.wait_for(timeout=SLOW)
+        page.locator('[data-testid="stText"]', has_text=example.name).first.wait_for(timeout=SLOW)
         _wait_idle(page)
         page.keyboard.press("p")
-        page.locator('[data-testid="stText"]', has_text=films[0].name).first.wait_for(timeout=SLOW)
+        page.locator('[data-testid="stText"]', has_text="ACC-77").first.wait_for(timeout=SLOW)
         _wait_idle(page)
         _no_exception(page)
 

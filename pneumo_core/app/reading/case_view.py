@@ -129,8 +129,8 @@ def warning_text(warning: str) -> str:
 
 def _numbers(r: CaseResult, s: Settings, label: str, op: OperatingPoint | None, other_warnings: list[str]) -> None:
     st.metric(s.probability_label, format_probability(r.probability))
-    st.progress(float(r.probability))
     st.badge(f"{label} at threshold {s.threshold:.3f}", color="orange" if label == "PNEUMONIA" else "blue")
+    st.progress(float(r.probability))  # after the call: P and the call stay in view above a DICOM's patient panel
     if abs(r.probability - s.threshold) < BORDERLINE:
         st.caption(BORDERLINE_NOTE.format(b=BORDERLINE))
     st.caption(f"At this threshold the model {op.in_words()} ({escape_markdown(op.source)})." if op is not None

@@ -196,6 +196,7 @@ def full_view(film: np.ndarray, heatmap: np.ndarray | None, opacity: float, titl
         st.text(title)
         st.markdown(call)
         display = display_controls("full_viewer", opacity, heatmap=heatmap is not None)
-        st.caption("Drag to pan, scroll to zoom, double-click to reset. Display only: the film is scored as uploaded.")
+        st.caption("Drag to pan, scroll to zoom, double-click to reset. Display only: the film is scored as uploaded. "
+                   "The keys act on the page: close this view to use them.")
     with film_col:
         show_film(film, heatmap, display, key="full_view_chart", height=720, target_class=target_class, dimmed=dimmed)
