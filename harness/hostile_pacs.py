@@ -197,15 +197,15 @@ class Measured:
     stdout: str
     stderr: str
     seconds: float
-    peak_mb: float  # the process's peak resident memory (its ru_maxrss)
+    peak_mb: float  # the process's own peak resident memory (VmHWM, polled while it runs)
     killed: str = ""  # "" or why it was killed: "time" or "memory"
 
 
-def _rss_mb(pid: int) -> float:
+def _status_mb(pid: int, key: str = "VmRSS:") -> float:
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -214,19 +214,22 @@ def _rss_mb(pid: int) -> float:
 
 def run_measured(cmd: Sequence[str], env: Mapping[str, str], cwd: str | Path, limit_s: float = 120.0,
                  limit_mb: float = 4096.0) -> Measured:
-    """Runs `cmd` and reports its peak memory (`os.wait4`'s ru_maxrss), killing it past `limit_s`
-    seconds or `limit_mb` MB resident, so an attack that works cannot take the machine down."""
+    """Runs `cmd` and reports its peak memory, killing it past `limit_s` seconds or `limit_mb` MB
+    resident, so an attack that works cannot take the machine down. The peak is the process's
+    own high-water mark (VmHWM), polled: `wait4`'s ru_maxrss also counts the parent's size at
+    the fork, so a large test runner made every command look as large as itself."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.monotonic()
         proc = subprocess.Popen(list(cmd), stdout=out, stderr=err, env=dict(env), cwd=cwd)
-        killed = ""
+        killed, peak = "", 0.0
         while True:
+            peak = max(peak, _status_mb(proc.pid, "VmHWM:"))
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             if time.monotonic() - t0 > limit_s:
                 killed = "time"
-            elif _rss_mb(proc.pid) > limit_mb:
+            elif _status_mb(proc.pid) > limit_mb:
                 killed = "memory"
             if killed:
                 proc.kill()
@@ -238,4 +241,4 @@ def run_measured(cmd: Sequence[str], env: Mapping[str, str], cwd: str | Path, li
         out.seek(0)
         err.seek(0)
         return Measured(proc.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"),
-                        seconds, usage.ru_maxrss / 1024, killed)
+                        seconds, peak or usage.ru_maxrss / 1024, killed)
