@@ -188,8 +188,10 @@ def test_results_csv_and_case_report_name_the_calibration(monkeypatch, profiles)
     drawn = []
     monkeypatch.setattr(report, "_text", lambda fig, x, y, s, **kw: drawn.append(s))
     img = np.zeros((64, 64), np.uint8)
+    from pneumo_core.reporting.words import calibration_clause
     report.render_report(report.ReportCase("a.png", mine.probability, "NORMAL", 0.5, "balanced", MODEL, img,
-                                           calibration=mine.calibration, site=site.name), "png")
+                                           calibration=mine.calibration, site=site.name,
+                                           calibration_clause=calibration_clause(site)), "png")
     text = " ".join(" ".join(drawn).split())
     assert "calibrated for test-site" in text and "recalibrated for test-site" in text
     assert "calibrated on validation data from that centre only" not in text
