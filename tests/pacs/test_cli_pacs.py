@@ -4,6 +4,7 @@ any output."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -141,7 +142,6 @@ def test_the_stored_report_is_the_apps_one_report_with_heatmap_check_operating_p
     """Built by `reporting.case.case_report`, the function the app's download uses; read back
     from the PACS and its page's text checked."""
     import io
-import re
 
     import pydicom
     from pypdf import PdfReader
