@@ -10,7 +10,7 @@ specificity and the estimated prevalence.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -22,7 +22,7 @@ from ..adaptation.method import AdaptationMethod, adapt, tail_logits
 from ..adaptation.normalisation import adapted_layers, tail_start
 
 __all__ = ["STUDY_SHIFTS", "PREVALENCES", "DRAW_SIZE", "SELECTION_RULE", "TEST_PROTOCOL", "SAFETY_MARGIN", "ROW",
-           "draw_at_prevalence", "call_rates", "method_start", "run_draws", "summarise", "choose_method"]
+           "draw_at_prevalence", "draws_at", "call_rates", "method_start", "run_draws", "summarise", "choose_method"]
 
 PREVALENCES = (0.1, 0.5, 0.9)
 DRAW_SIZE = 100
@@ -66,6 +66,20 @@ def draw_at_prevalence(rng: np.random.Generator, labels: np.ndarray, patients: n
     return draw_patients(rng, labels, patients, [(1, pneumonia), (0, size - pneumonia)])
 
 
+def draws_at(seed: int, prevalence: float, draws: int, labels: np.ndarray, patients: np.ndarray
+             ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(drawn, scored) masks for each draw at `prevalence`: the draw's whole patients, and every
+    film of the other patients (never one sharing a patient with the draw). The same random
+    stream for every study, so a draw is the same films whichever method it serves."""
+    rng = np.random.default_rng([seed, int(round(prevalence * 1000))])
+    for _ in range(draws):
+        drawn = draw_at_prevalence(rng, labels, patients, prevalence)
+        scored = ~np.isin(patients, patients[drawn])
+        if np.isin(patients[scored], patients[drawn]).any():
+            raise AssertionError("a scored film shares a patient with the draw")
+        yield drawn, scored
+
+
 def call_rates(calls: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
     y = labels.astype(bool)
     return float(calls[y].mean()), float((~calls[~y]).mean()), float((calls == y).mean())
@@ -92,13 +106,8 @@ def run_draws(model: torch.nn.Module, inputs: dict[int, torch.Tensor], labels: n
         raise ValueError(f"no block inputs at {sorted(missing)}")
     out: dict = {}
     for prevalence in prevalences:
-        rng = np.random.default_rng([seed, int(round(prevalence * 1000))])
         rows: dict[str, list] = {m.name: [] for m in methods}
-        for _ in range(draws):
-            drawn = draw_at_prevalence(rng, y, g, prevalence)
-            scored = ~np.isin(g, g[drawn])
-            if np.isin(g[scored], g[drawn]).any():
-                raise AssertionError("a scored film shares a patient with the draw")
+        for drawn, scored in draws_at(seed, prevalence, draws, y, g):
             for m in methods:
                 h, start = inputs[starts[m.name]], starts[m.name]
                 a = adapt(model, h[torch.as_tensor(drawn, device=h.device)], start, m, temperature=temperature,

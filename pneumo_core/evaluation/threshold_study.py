@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..adaptation.score_mixture import MIXTURES, ScoreMixture, SourceScores, fit_operating_point
-from .adaptation_study import DRAW_SIZE, PREVALENCES, call_rates, draw_at_prevalence
+from .adaptation_study import DRAW_SIZE, PREVALENCES, call_rates, draws_at
 
 __all__ = ["SELECTION_RULE", "TEST_PROTOCOL", "VALIDATION_DRAWS", "TEST_DRAWS", "SAFETY_MARGIN", "NONE", "CANDIDATES",
            "ROW", "run_draws", "summarise", "choose"]
@@ -67,13 +67,8 @@ def run_draws(scores: np.ndarray, labels: np.ndarray, patients: np.ndarray, sour
     s, y, g = np.asarray(scores, np.float64), np.asarray(labels, int), np.asarray(patients)
     out: dict = {}
     for prevalence in prevalences:
-        rng = np.random.default_rng([seed, int(round(prevalence * 1000))])
         rows: dict[str, list] = {(m if isinstance(m, str) else m.name): [] for m in methods}
-        for _ in range(draws):
-            drawn = draw_at_prevalence(rng, y, g, prevalence)
-            scored = ~np.isin(g, g[drawn])
-            if np.isin(g[scored], g[drawn]).any():
-                raise AssertionError("a scored film shares a patient with the draw")
+        for drawn, scored in draws_at(seed, prevalence, draws, y, g):
             for m in methods:
                 if isinstance(m, str):
                     from ..adaptation.prevalence import estimate_prevalence
