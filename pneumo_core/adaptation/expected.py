@@ -30,6 +30,8 @@ class ValidationExpectation:
     worst_specificity: float
     unadapted_sensitivity: float | None  # the model's own threshold on the same draws
     unadapted_specificity: float | None
+    unadapted_worst_sensitivity: float | None  # its lowest shift-and-prevalence mean
+    unadapted_worst_specificity: float | None
     chosen: bool                # the study's rule chose this method
 
 
@@ -57,5 +59,7 @@ def validation_expectation(model_dir: str | Path, method: str) -> ValidationExpe
             worst_sensitivity=min(sens), worst_specificity=min(spec),
             unadapted_sensitivity=float(np.mean(_means(summary, UNADAPTED, "sensitivity"))) if has_unadapted else None,
             unadapted_specificity=float(np.mean(_means(summary, UNADAPTED, "specificity"))) if has_unadapted else None,
+            unadapted_worst_sensitivity=min(_means(summary, UNADAPTED, "sensitivity")) if has_unadapted else None,
+            unadapted_worst_specificity=min(_means(summary, UNADAPTED, "specificity")) if has_unadapted else None,
             chosen=record.get("chosen") == method)
     return None

@@ -135,6 +135,7 @@ def test_after_a_fallback_the_expectation_is_the_models_own_threshold_not_the_me
     p = _profile(1.0, FALLBACK)
     text = adapt_words.expectation_sentence(p, validation_expectation(record, METHOD.name))
     assert "the model's own threshold kept sensitivity 0.97 and specificity 0.55" in text
+    assert "lowest over the conditions: sensitivity 0.95, specificity 0.40" in text  # the worst simulated site
     assert "this method kept" not in text
 
 

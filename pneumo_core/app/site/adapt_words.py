@@ -72,9 +72,10 @@ def expectation_sentence(profile: SiteProfile, exp: ValidationExpectation | None
     if a.get("fallback") and exp.unadapted_sensitivity is not None:
         return (f"The calls are the model's own here. What to expect for patients, {where}: the model's own threshold "
                 f"kept sensitivity {exp.unadapted_sensitivity:.2f} and specificity {exp.unadapted_specificity:.2f} "
-                "(mean over draws).")
+                f"(the mean over those conditions and draws; lowest over the conditions: sensitivity "
+                f"{exp.unadapted_worst_sensitivity:.2f}, specificity {exp.unadapted_worst_specificity:.2f}).")
     return (f"What to expect for patients, {where}: this method kept sensitivity {exp.sensitivity:.2f} and "
-            f"specificity {exp.specificity:.2f} (mean over draws; lowest over the conditions: "
+            f"specificity {exp.specificity:.2f} (the mean over those conditions and draws; lowest over the conditions: "
             f"sensitivity {exp.worst_sensitivity:.2f}, specificity {exp.worst_specificity:.2f}){own}.")
 
 
