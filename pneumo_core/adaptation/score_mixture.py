@@ -16,7 +16,7 @@ Families (`ScoreMixture.family`):
 ``guarded``: the threshold is at most the highest at which the fitted pneumonia class keeps
 a sensitivity of 0.98 (the model's own screening floor); ``give``: at most the highest at
 which the fitted sensitivity is within `give` of what the source threshold has on the
-source's own films (round 2: half the study's safety margin).
+source's own films (half the selection rule's safety margin, the rest left for the fit's error).
 
 A fit falls back to the source threshold (and the prevalence alone is estimated) when the
 site's scores do not separate into two groups: the fitted classes' own balanced accuracy
@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import expit, ndtr
+
+from .prevalence import estimate_prevalence
 
 __all__ = ["ScoreMixture", "SourceScores", "MixtureFit", "MIXTURES", "DEFAULT_MIXTURE", "MIN_SEPARATION",
            "fit_operating_point", "mixture_named"]
@@ -46,8 +48,8 @@ _ITER = 200
 class ScoreMixture:
     name: str
     family: str               # "shift" | "shift-class" | "gaussian"
-    guarded: bool = False     # fitted sensitivity kept at SCREENING_SENSITIVITY or more (round 1)
-    give: float | None = None  # fitted sensitivity kept within this of the source threshold's own (round 2)
+    guarded: bool = False     # fitted sensitivity kept at SCREENING_SENSITIVITY or more
+    give: float | None = None  # fitted sensitivity kept within this of the source threshold's own
 
     def describe(self) -> str:
         how = {"shift": "each class's source score distribution moved by one common offset",
@@ -67,8 +69,8 @@ MIXTURES: tuple[ScoreMixture, ...] = (
     ScoreMixture("scores-shift-class-guarded", "shift-class", guarded=True),
     ScoreMixture("scores-gaussian", "gaussian"),
     ScoreMixture("scores-gaussian-guarded", "gaussian", guarded=True),
-    # round 2 (docs/site-adaptation.md): the guard tied to the rule's safety margin, half of it
-    # given up at most, the other half left for the fit's own error
+    # the guard tied to the selection rule's safety margin: half of it given up at most, the other
+    # half left for the fit's own error
     ScoreMixture("scores-shift-give0.01", "shift", give=0.01),
     ScoreMixture("scores-shift-class-give0.01", "shift-class", give=0.01),
     ScoreMixture("scores-shift-class-give0.005", "shift-class", give=0.005),
@@ -243,7 +245,6 @@ def fit_operating_point(scores: np.ndarray, source: SourceScores, method: ScoreM
     elif separation < MIN_SEPARATION:
         reason = "these films' scores do not fall into two clear groups: there is no boundary between them to find"
     if reason is not None:
-        from .prevalence import estimate_prevalence
         pi = estimate_prevalence(expit(s), source_prevalence).prevalence
         return MixtureFit(float(source_threshold), float(pi), reason, float("nan"), float("nan"), params)
     return MixtureFit(t, float(pi), None, sens, spec, params)

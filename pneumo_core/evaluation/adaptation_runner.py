@@ -14,7 +14,7 @@ from ..data.preprocess import standardise, to_unit
 from ..adaptation.method import CANDIDATES, DEFAULT_METHOD, NO_ADAPTATION, AdaptationMethod
 from ..adaptation.normalisation import block_sequence
 from ..adaptation.source import load_class_moments, source_prevalence
-from .adaptation_study import (PREVALENCES, SELECTION_RULE, STUDY_SHIFTS, TEST_PROTOCOL, choose_method, method_start, run_draws,
+from .adaptation_study import (PREVALENCES, report_shift, SELECTION_RULE, STUDY_SHIFTS, TEST_PROTOCOL, choose_method, method_start, run_draws,
                     summarise)
 
 if TYPE_CHECKING:
@@ -67,11 +67,7 @@ def run_study(bundle: ModelBundle, images_u8: np.ndarray, labels: np.ndarray, pa
                                    temperature=bundle.temperature, source_prevalence=source_prevalence(bundle),
                                    threshold=bundle.thresholds["balanced"], moments=moments)
         summary[name] = {p: {m: summarise(rows) for m, rows in by_m.items()} for p, by_m in by_shift[name].items()}
-        for p, by_m in summary[name].items():
-            for m, row in by_m.items():
-                table.append(_line(name, p, m, row))
-                if progress is not None:
-                    progress(table[-1])
+        report_shift(name, summary[name], _line, table, progress)
         if checkpoint is not None:
             checkpoint({"split": split, "draws": draws, "summary": summary})
     record = {"model": bundle.name, "model_sha256": bundle.meta.model_sha256, "split": split, "n": int(len(labels)),

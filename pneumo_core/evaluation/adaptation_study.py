@@ -22,7 +22,7 @@ from ..adaptation.method import AdaptationMethod, adapt, tail_logits
 from ..adaptation.normalisation import adapted_layers, tail_start
 
 __all__ = ["STUDY_SHIFTS", "PREVALENCES", "DRAW_SIZE", "SELECTION_RULE", "TEST_PROTOCOL", "SAFETY_MARGIN", "ROW",
-           "draw_at_prevalence", "draws_at", "call_rates", "method_start", "run_draws", "summarise", "choose_method"]
+           "draw_at_prevalence", "draws_at", "report_shift", "call_rates", "method_start", "run_draws", "summarise", "choose_method"]
 
 PREVALENCES = (0.1, 0.5, 0.9)
 DRAW_SIZE = 100
@@ -78,6 +78,17 @@ def draws_at(seed: int, prevalence: float, draws: int, labels: np.ndarray, patie
         if np.isin(patients[scored], patients[drawn]).any():
             raise AssertionError("a scored film shares a patient with the draw")
         yield drawn, scored
+
+
+def report_shift(shift: str, by_prevalence: dict, line: Callable[[str, str, str, dict], str], table: list[str],
+                 progress: Callable[[str], None] | None) -> None:
+    """One shift's summary as table lines (`line(shift, prevalence, method, row)`), each also
+    handed to `progress` as it is made: a long run shows what it has done."""
+    for p, by_m in by_prevalence.items():
+        for m, row in by_m.items():
+            table.append(line(shift, p, m, row))
+            if progress is not None:
+                progress(table[-1])
 
 
 def call_rates(calls: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:

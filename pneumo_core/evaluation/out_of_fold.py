@@ -65,10 +65,10 @@ def out_of_fold_probability(digest: str, profile: SiteProfile | None, model_dir:
                             shipped: bool) -> float | None:
     """The film's out-of-fold probability when it is a test film and `profile` was fitted on the
     test split; None otherwise (then the profile's own probability is honest)."""
-    key = test_film_digests(str(data_dir)).get(digest)
-    if key is None or not fitted_on_test_split(profile, model_dir, shipped):
+    if not fitted_on_test_split(profile, model_dir, shipped):  # first: hashing the test split is the dear part
         return None
-    return out_of_fold_probabilities(model_dir).get(key)
+    key = test_film_digests(str(data_dir)).get(digest)
+    return None if key is None else out_of_fold_probabilities(model_dir).get(key)
 
 
 def honest_prediction(pred: "Prediction", profile: SiteProfile | None, model_dir: Path, data_dir: Path) -> "Prediction":

@@ -18,6 +18,7 @@ from ..adaptation.source import load_source_scores, source_prevalence
 from ..calibration.recalibration import logit
 from .score_cache import shifted_scores
 from .site_shifts import SCORE_SHIFTS, SITE_SHIFTS
+from .adaptation_study import report_shift
 from .threshold_study import NONE, PREVALENCES, ROW, SELECTION_RULE, TEST_PROTOCOL, choose, run_draws, summarise
 
 if TYPE_CHECKING:
@@ -60,11 +61,7 @@ def run_threshold_study(bundle: ModelBundle, images_u8: np.ndarray, labels: np.n
         by_shift[name] = run_draws(s, labels, patients, source, methods, draws=draws, seed=seed,
                                    source_threshold=threshold, source_prevalence=source_prevalence(bundle))
         summary[name] = {p: {m: summarise(rows) for m, rows in by_m.items()} for p, by_m in by_shift[name].items()}
-        for p, by_m in summary[name].items():
-            for m, row in by_m.items():
-                table.append(_line(name, p, m, row))
-                if progress is not None:
-                    progress(table[-1])
+        report_shift(name, summary[name], _line, table, progress)
     record = {"model": bundle.name, "model_sha256": bundle.meta.model_sha256, "split": split, "n": int(len(labels)),
               "patients": int(len(set(patients.tolist()))), "draws": draws, "seed": seed,
               "prevalences": list(PREVALENCES), "threshold": bundle.thresholds["balanced"],

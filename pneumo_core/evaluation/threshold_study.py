@@ -16,7 +16,9 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import numpy as np
+from scipy.special import expit
 
+from ..adaptation.prevalence import estimate_prevalence
 from ..adaptation.score_mixture import MIXTURES, ScoreMixture, SourceScores, fit_operating_point
 from .adaptation_study import DRAW_SIZE, PREVALENCES, call_rates, draws_at
 
@@ -71,8 +73,6 @@ def run_draws(scores: np.ndarray, labels: np.ndarray, patients: np.ndarray, sour
         for drawn, scored in draws_at(seed, prevalence, draws, y, g):
             for m in methods:
                 if isinstance(m, str):
-                    from ..adaptation.prevalence import estimate_prevalence
-                    from scipy.special import expit
                     t, pi, fell = source_threshold, estimate_prevalence(expit(s[drawn]), source_prevalence).prevalence, 0.0
                     name = m
                 else:
