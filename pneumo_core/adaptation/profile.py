@@ -64,11 +64,29 @@ def adapted_model(model: nn.Module, profile: SiteProfile | None) -> nn.Module:
         raise SiteProfileError(f"site profile {profile.name!r} does not fit this model: {exc}") from None
 
 
+_LABEL_FREE_WARNING = ("adapted without labels: no measured accuracy at this site; the adaptation study "
+                       "(docs/site-adaptation.md) says how the method does at other sites")
+
+
+def _label_free_profile(*, name: str, model: str, model_sha256: str, intercept: float, thresholds: dict[str, float],
+                        rules: dict[str, str], prevalence: float, prevalence_source: str, files: Sequence[str],
+                        recalibration_rule: str, warnings: list[str], adaptation: dict) -> SiteProfile:
+    """A site profile made from unlabelled films: no labelled counts, no estimate measured at the
+    site, the prevalence an estimate (what both label-free builders share)."""
+    from .. import __version__
+    return SiteProfile(
+        name=name, model=model, model_sha256=model_sha256, intercept=intercept, slope=1.0, slope_fitted=False,
+        thresholds=thresholds, threshold_rules=rules, counts={"NORMAL": 0, "PNEUMONIA": 0}, patients=0,
+        sample_prevalence=float(prevalence), site_prevalence=float(prevalence), prevalence_source=prevalence_source,
+        cost_ratio=1.0, estimates={}, files_sha256=files_digest(files),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), pneumo_core_version=__version__,
+        recalibration_rule=recalibration_rule, warnings=[_LABEL_FREE_WARNING, *warnings], adaptation=adaptation)
+
+
 def build_adapted_profile(adaptation: Adaptation, files: Sequence[str], *, name: str, model: str, model_sha256: str,
                           thresholds: dict[str, float], threshold_rule: str | Mapping[str, str]) -> SiteProfile:
     """The profile of one adaptation. `thresholds` are the model's own named thresholds (on
     its source-calibrated probability); `files` only feed the sample's digest."""
-    from .. import __version__
     check_film_count(adaptation.films)
     shift = prior_shift(Recalibration(0.0, 1.0, False), adaptation.source_prevalence, adaptation.prevalence).intercept
     moved = {k: float(sigmoid(logit(t) + shift)) for k, t in thresholds.items()}
@@ -76,16 +94,11 @@ def build_adapted_profile(adaptation: Adaptation, files: Sequence[str], *, name:
                  f"prevalence to the estimated one: P >= {moved[k]:.3g} here, the same call on the adapted model "
                  "at any prevalence") for k in moved}
     m = adaptation.method
-    return SiteProfile(
-        name=name, model=model, model_sha256=model_sha256, intercept=shift, slope=1.0, slope_fitted=False,
-        thresholds=moved, threshold_rules=rules, counts={"NORMAL": 0, "PNEUMONIA": 0}, patients=0,
-        sample_prevalence=float(adaptation.prevalence), site_prevalence=float(adaptation.prevalence),
-        prevalence_source="estimated without labels (EM on the adapted posteriors)", cost_ratio=1.0,
-        estimates={}, files_sha256=files_digest(files),
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), pneumo_core_version=__version__,
-        recalibration_rule="Bayes' rule on the odds: the intercept moves the source prevalence to the estimated one",
-        warnings=["adapted without labels: no measured accuracy at this site; the adaptation study "
-                  "(docs/site-adaptation.md) says how the method does at other sites"],
+    return _label_free_profile(
+        name=name, model=model, model_sha256=model_sha256, intercept=shift, thresholds=moved, rules=rules,
+        prevalence=adaptation.prevalence, prevalence_source="estimated without labels (EM on the adapted posteriors)",
+        files=files, recalibration_rule="Bayes' rule on the odds: the intercept moves the source prevalence to the "
+                                        "estimated one", warnings=[],
         adaptation={"method": m.name, "description": m.describe(), "films": adaptation.films,
                     "estimated_prevalence": float(adaptation.prevalence),
                     "source_prevalence": float(adaptation.source_prevalence),
@@ -99,7 +112,6 @@ def build_operating_point_profile(fit: MixtureFit, method: ScoreMixture, files: 
     the source's, moved by the threshold's offset and then to the estimated prevalence; the
     named thresholds move with it, so the call is PNEUMONIA exactly when the film's
     calibrated logit reaches the fitted threshold."""
-    from .. import __version__
     check_film_count(len(files))
     source_threshold = float(logit(thresholds["balanced"]))
     prior = float(logit(fit.prevalence) - logit(source_prevalence))
@@ -113,18 +125,12 @@ def build_operating_point_profile(fit: MixtureFit, method: ScoreMixture, files: 
         rules = {k: fitted if k == "balanced" else
                  f"the model's own {k} threshold ({_rule(threshold_rule, k)}), moved with the balanced one: P >= {moved[k]:.3g}"
                  for k in moved}
-    return SiteProfile(
-        name=name, model=model, model_sha256=model_sha256, intercept=intercept, slope=1.0, slope_fitted=False,
-        thresholds=moved, threshold_rules=rules, counts={"NORMAL": 0, "PNEUMONIA": 0}, patients=0,
-        sample_prevalence=float(fit.prevalence), site_prevalence=float(fit.prevalence),
-        prevalence_source="estimated without labels (EM on the site's scores)", cost_ratio=1.0,
-        estimates={}, files_sha256=files_digest(files),
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), pneumo_core_version=__version__,
+    return _label_free_profile(
+        name=name, model=model, model_sha256=model_sha256, intercept=intercept, thresholds=moved, rules=rules,
+        prevalence=fit.prevalence, prevalence_source="estimated without labels (EM on the site's scores)", files=files,
         recalibration_rule="the source probability moved by the fitted threshold's offset, then by Bayes' rule on the "
                            "odds to the estimated prevalence",
-        warnings=["adapted without labels: no measured accuracy at this site; the adaptation study "
-                  "(docs/site-adaptation.md) says how the method does at other sites"]
-                 + ([f"operating point kept at the model's own: {fit.fallback}"] if fit.fallback else []),
+        warnings=[f"operating point kept at the model's own: {fit.fallback}"] if fit.fallback else [],
         adaptation={"method": method.name, "description": method.describe(), "films": len(files),
                     "estimated_prevalence": float(fit.prevalence), "source_prevalence": float(source_prevalence),
                     "layers": {}, "threshold_logit": float(fit.threshold), "source_threshold_logit": source_threshold,
