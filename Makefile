@@ -26,10 +26,12 @@ run: $(VENV)/.installed
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-# a real PACS for tests/pacs: Orthanc with its DICOMweb plugin (Debian packages; the service is not started)
+# a real PACS for tests/pacs: Orthanc with its DICOMweb plugin, and dcmtk's real DICOM sender and SR
+# reader (storescu, dsrdump) (Debian packages; the service is not started)
 orthanc:
 	@{ command -v Orthanc || test -x /usr/sbin/Orthanc; } >/dev/null 2>&1 && test -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so \
-		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq orthanc orthanc-dicomweb >/dev/null)
+		&& command -v storescu >/dev/null 2>&1 && command -v dsrdump >/dev/null 2>&1 \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq orthanc orthanc-dicomweb dcmtk >/dev/null)
 
 test: $(VENV)/.installed-test browser orthanc
 	$(PY) -m pytest -q
