@@ -1,5 +1,5 @@
 """Entrypoint: page config, the door (`login.admit`), the shared sidebar, and the navigation.
-Pages live in views/ (a `pages/` folder Streamlit would also run on its own, skipping this
+Pages live in pages/ (Streamlit may also run a file there on its own, skipping this
 file) and never call st.stop(), so the saliency controls drawn after them always render. The PACS page is in the navigation only for a reporter (with login; without
 it, the one person at the desk holds both roles), so a reader's `/pacs` finds no such page.
 
@@ -17,16 +17,16 @@ st.set_page_config(page_title=login.TITLE, page_icon="🩻", layout="wide", init
 if not login.admit():  # with login configured: the login or "no access" page, and nothing else
     st.stop()
 pages = [
-    st.Page("views/diagnose.py", title="Diagnose", default=True),
-    st.Page("views/evaluation.py", title="Evaluation"),
-    st.Page("views/normal.py", title="NORMAL cases", url_path="normal"),
-    st.Page("views/pneumonia.py", title="PNEUMONIA cases", url_path="pneumonia"),
-    st.Page("views/model_card.py", title="Model card"),
-    st.Page("views/calibrate_site.py", title="Calibrate for your site", url_path="calibrate_site"),
-    st.Page("views/adapt_site.py", title="Adapt to your site (no labels)", url_path="adapt_site"),
+    st.Page("pages/diagnose.py", title="Diagnose", default=True),
+    st.Page("pages/evaluation.py", title="Evaluation"),
+    st.Page("pages/normal.py", title="NORMAL cases", url_path="normal"),
+    st.Page("pages/pneumonia.py", title="PNEUMONIA cases", url_path="pneumonia"),
+    st.Page("pages/model_card.py", title="Model card"),
+    st.Page("pages/calibrate_site.py", title="Calibrate for your site", url_path="calibrate_site"),
+    st.Page("pages/adapt_site.py", title="Adapt to your site (no labels)", url_path="adapt_site"),
 ]
 if identity.has_role(identity.REPORTER):
-    pages.append(st.Page("views/pacs.py", title="PACS", url_path="pacs"))
+    pages.append(st.Page("pages/pacs.py", title="PACS", url_path="pacs"))
 navigation = st.navigation(pages)
 sidebar.sidebar()
 navigation.run()

@@ -18,7 +18,7 @@ from pneumo_core.app.review import eval_views
 from pneumo_core.app.runtime import paths, resources
 
 from conftest import APP_ENTRYPOINT as ENTRYPOINT, APP_TIMEOUT as TIMEOUT, results_table, run_app
-PAGES = ["views/diagnose.py", "views/evaluation.py", "views/normal.py", "views/pneumonia.py", "views/model_card.py"]
+PAGES = ["pages/diagnose.py", "pages/evaluation.py", "pages/normal.py", "pages/pneumonia.py", "pages/model_card.py"]
 
 
 _app = run_app
@@ -45,7 +45,7 @@ def _confusion(at: AppTest) -> list[list[int]]:
 def test_a_deep_link_as_a_fresh_sessions_first_request_still_gets_the_full_app():
     assert not (paths.REPO_DIR / "pages").exists()  # a pages/ folder would be run on its own, without the sidebar
     at = AppTest.from_file(ENTRYPOINT, default_timeout=TIMEOUT)
-    at.switch_page("views/evaluation.py")
+    at.switch_page("pages/evaluation.py")
     at.run()
     assert not at.exception
     assert at.title[0].value.startswith("Evaluation")
@@ -186,7 +186,7 @@ def test_bundled_examples_button_scores_the_examples():
 
 
 def test_threshold_slider_changes_the_confusion_matrix_live():
-    at = _app("views/evaluation.py")
+    at = _app("pages/evaluation.py")
     assert not at.exception
     ev = resources.eval_report(paths.DEFAULT_MODEL)
     labels, probs, _ = eval_views.eval_arrays(ev)
@@ -214,17 +214,17 @@ def test_every_page_renders_without_an_exception(page):
     at = _app(page, gallery_n=3)  # small galleries: each case costs a CAM on the CPU
     assert not at.exception, [e.value for e in at.exception]
     assert at.title and at.sidebar.radio(key="op") is not None
-    if page != "views/diagnose.py":
+    if page != "pages/diagnose.py":
         assert not at.error
-    if page in ("views/normal.py", "views/pneumonia.py"):
+    if page in ("pages/normal.py", "pages/pneumonia.py"):
         assert len(at.image) >= 1 and len(at.get("plotly_chart")) == 1
         assert any(b.label == "Open" for b in at.button)
-    if page == "views/evaluation.py":
+    if page == "pages/evaluation.py":
         assert len(at.get("plotly_chart")) >= 6
 
 
 def test_under_eigencam_the_gallery_does_not_claim_its_maps_explain_the_called_class():
-    at = _app("views/pneumonia.py", gallery_n=3, method="eigencam")
+    at = _app("pages/pneumonia.py", gallery_n=3, method="eigencam")
     assert not at.exception
     footer = at.main.caption[-1].value
     assert "EigenCAM" in footer and "explain the class the model called" not in footer

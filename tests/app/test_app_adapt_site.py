@@ -29,14 +29,14 @@ def unlabelled():
 
 @pytest.fixture(scope="module")
 def adapted_page(unlabelled):
-    at = run_app("views/adapt_site.py", model=MODEL)
+    at = run_app("pages/adapt_site.py", model=MODEL)
     at.file_uploader(key="adapt_uploads").set_value(unlabelled).run()
     at.button(key="adapt_page_go").click().run()
     return at
 
 
 def test_too_few_films_say_how_many_are_needed_and_offer_no_button():
-    at = run_app("views/adapt_site.py", model=MODEL)
+    at = run_app("pages/adapt_site.py", model=MODEL)
     assert not at.exception
     assert any(f"at least {MIN_FILMS} are needed" in c.value for c in at.caption)
     assert not [b for b in at.button if b.key == "adapt_page_go"]
@@ -150,7 +150,7 @@ def forced(request, unlabelled, tmp_path_factory):
             return MixtureFit(source_threshold, 0.4, FALLBACK, float("nan"), float("nan"), {})
         return MixtureFit(source_threshold + move, 0.4, None, 0.93, 0.88, {})
 
-    at = run_app("views/adapt_site.py", model=MODEL)
+    at = run_app("pages/adapt_site.py", model=MODEL)
     at.file_uploader(key="adapt_uploads").set_value(unlabelled).run()
     with pytest.MonkeyPatch.context() as mp:  # for the adapting run only: nothing leaks into other tests
         mp.setattr(site_adaptation, "DEFAULT_MIXTURE", mixture_named(FORCED))

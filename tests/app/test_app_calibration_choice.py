@@ -160,7 +160,7 @@ def test_evaluation_under_a_site_profile_says_which_calibration_and_shows_its_nu
         site = load_profile(profiles["whole-split"])
         calibration = sidebar.session_key(site)
         state["session_profiles"] = {calibration: site}
-    at = _app("views/evaluation.py", calibration=calibration, **state)
+    at = _app("pages/evaluation.py", calibration=calibration, **state)
     assert not at.exception and not at.error
     s = at.session_state["settings"]
     info = _plain(at.info[0].value)
@@ -259,7 +259,7 @@ def test_a_site_profile_gives_words_at_its_cross_fitted_threshold_and_says_so_wh
 
 
 def test_the_evaluation_page_leads_with_the_operating_point_in_words():
-    at = _app("views/evaluation.py")
+    at = _app("pages/evaluation.py")
     assert not at.exception
     s = at.session_state["settings"]
     words = operating_point.at(MODEL, s.threshold).in_words()

@@ -17,7 +17,7 @@ from pneumo_core.app.site.site_uploads import UploadRefused, gather, read_zip
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRYPOINT = str(REPO / "streamlit_app.py")
-PAGE = "views/calibrate_site.py"
+PAGE = "pages/calibrate_site.py"
 TIMEOUT = 240  # the first run imports torch and loads the model on a shared 2-core machine
 
 
