@@ -25,7 +25,6 @@ warmed `st.cache_resource` predictor and the imported modules.
 from __future__ import annotations
 
 import importlib
-import ipaddress
 import logging
 import os
 import sys
@@ -33,9 +32,10 @@ import time
 from pathlib import Path
 from typing import MutableMapping, Sequence
 
+from ..io.network import is_loopback
 from .runtime.paths import REPO_DIR
 
-__all__ = ["main", "ENTRYPOINT", "check_exposure", "enter_installation", "exposure_problem", "is_loopback"]
+__all__ = ["main", "ENTRYPOINT", "check_exposure", "enter_installation", "exposure_problem"]
 
 ENTRYPOINT = REPO_DIR / "streamlit_app.py"
 GATED = "gated_app.py"  # beside the entrypoint: the same app as an st.App behind `access.gate` (uploads, media, cache)
@@ -45,20 +45,6 @@ _PATH_FLAGS = ("--secrets.files", "--server.sslCertFile", "--server.sslKeyFile")
 _PATH_VARIABLES = ("STREAMLIT_SECRETS_FILES", "STREAMLIT_SERVER_SSL_CERT_FILE", "STREAMLIT_SERVER_SSL_KEY_FILE",
                    "PNEUMO_AUDIT_LOG", "PNEUMO_AUDIT_ANCHOR")
 _QUIET = ("streamlit.runtime.caching.cache_data_api", "streamlit.runtime.scriptrunner_utils.script_run_context")
-
-
-def is_loopback(host: str | None) -> bool:
-    """True for "localhost" and loopback IP addresses; False for a name, an unset address
-    (Streamlit then listens on every interface) and a wildcard (0.0.0.0, ::)."""
-    if not host:
-        return False
-    name = host.strip().strip("[]").lower().rstrip(".")
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False  # a host name may resolve to any interface
 
 
 def exposure_problem(address: str | None, allowed_hosts: Sequence[str], login_problem: str | None) -> str | None:

@@ -9,16 +9,16 @@ bearer token is sent, and how the first part of a multipart answer is cut out.
 """
 from __future__ import annotations
 
-import ipaddress
 import re
 from urllib.parse import ParseResult, urlparse
 
 import requests
 from requests.auth import AuthBase
 
+from ..io.network import is_loopback
 from .errors import PacsError, PacsRefused
 
-__all__ = ["BearerAuth", "is_loopback", "check_url", "first_part"]
+__all__ = ["BearerAuth", "check_url", "first_part"]
 
 
 class BearerAuth(AuthBase):
@@ -33,15 +33,6 @@ class BearerAuth(AuthBase):
 
     def __repr__(self) -> str:
         return "BearerAuth(<hidden>)"
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_url(url: str, auth: AuthBase | None, allow_http: bool = False) -> ParseResult:
