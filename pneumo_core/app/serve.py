@@ -16,6 +16,10 @@ first (`enter_installation`): the check and the server read the same `~/.streaml
 `<installation>/.streamlit` files, from wherever `make run` was typed. Relative paths given in
 flags or variables keep meaning what they meant where they were typed.
 
+Audit trail: no result may be shown unrecorded, so a trail (or anchor file) that cannot be written is refused
+here too, in one line and before the model loads (`audit.readiness`); the app's door says the same to
+a browser when the app is started otherwise (`access.login.admit`).
+
 Warm-up: Streamlit runs the app's script only when a browser connects, so under a plain
 `streamlit run` the first visitor waits for torch, the model, the CAM stack and their
 first passes. Here they are done (`warmup.warm_up(wait=True)`) before the server takes
@@ -163,6 +167,14 @@ def check_exposure(argv: Sequence[str]) -> str | None:
                             login_problem)
 
 
+def _trail_refusal() -> str | None:
+    """Why the server must not start for want of an audit trail (`audit.readiness`), or None: it would
+    show results it cannot record. Asked here, in the installation, where relative paths were made absolute."""
+    from ..audit.readiness import trail_problem
+    problem = trail_problem()
+    return f"refusing to start: {problem}" if problem else None
+
+
 def _checked() -> str:
     """What the check approved, on one line (the server resolves the same files: `enter_installation`)."""
     from streamlit import config
@@ -190,11 +202,12 @@ def _script() -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     """Moves into the installation, checks the exposure, warms up, then runs `streamlit run streamlit_app.py`
-    with `argv` there; returns when the server stops. Exits with status 2 and one line when the exposure is refused."""
+    with `argv` there; returns when the server stops. Exits with status 2 and one line when the exposure is refused
+    or the audit trail cannot be written."""
     argv = enter_installation(sys.argv[1:] if argv is None else argv)
     t0 = time.monotonic()
     importlib.import_module("streamlit")  # creates its loggers, with their levels
-    problem = check_exposure(argv)
+    problem = check_exposure(argv) or _trail_refusal()
     if problem:
         print(f"pneumo: {problem}", file=sys.stderr, flush=True)
         raise SystemExit(2)

@@ -7,11 +7,13 @@ from __future__ import annotations
 import itertools
 import time
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from pneumo_core.app.access import sessions
+from pneumo_core.app.access import login, sessions
 from pneumo_core.audit import AuditLog
 
+from conftest import APP_ENTRYPOINT, APP_TIMEOUT
 from test_identity import AUTH, run_as
 
 _iat = itertools.count(1_800_000_000)  # each test's own login: the gate records one record per login
@@ -124,3 +126,32 @@ def test_an_identity_without_an_issue_time_is_refused_because_its_age_is_unknown
     user = _user("timeless@example.org")
     del user["iat"]
     assert not _inside(_run(user, {"auth": AUTH}))
+
+
+# An unwritable trail (issue #27): no page may show what it cannot record, so the door admits nobody.
+
+@pytest.fixture
+def unwritable_trail(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("PNEUMO_AUDIT_LOG", str(blocker / "audit.jsonl"))  # a file where its folder should be
+    return blocker / "audit.jsonl"
+
+
+@pytest.mark.parametrize("who, user, secrets", [
+    ("the person at the desk, without login", None, None),
+    ("an anonymous visitor", {"is_logged_in": False}, {"auth": AUTH}),
+    ("a signed-in reporter", _user("late-trail@example.org"), {"auth": AUTH}),
+])
+def test_with_an_unwritable_trail_every_visitor_gets_one_line_and_nothing_else(unwritable_trail, who, user, secrets):
+    at = _run(user, secrets)
+    assert [e.value for e in at.error] == [login.UNRECORDED], who
+    assert not _inside(at) and not at.button and not at.text and not at.markdown and not at.sidebar.children
+    assert str(unwritable_trail) not in login.UNRECORDED  # the path is the server's business, not a visitor's
+
+
+def test_the_app_started_with_streamlit_run_shows_only_that_line_with_an_unwritable_trail(unwritable_trail):
+    at = AppTest.from_file(APP_ENTRYPOINT, default_timeout=APP_TIMEOUT).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [login.UNRECORDED]  # before: a generic error, and the app still ran
+    assert not at.button and not at.title and not at.sidebar.children

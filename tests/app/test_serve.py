@@ -67,6 +67,17 @@ def test_the_launcher_refuses_a_login_that_lacks_settings_even_on_loopback(tmp_p
     assert "incomplete login" in done.stderr and "cookie_secret" in done.stderr
 
 
+@pytest.mark.parametrize("trail", ["a-file/audit.jsonl", "a-folder"])
+def test_the_launcher_refuses_an_unwritable_audit_trail_in_one_line_before_loading_the_model(tmp_path, trail):
+    (tmp_path / "a-file").write_text("")
+    (tmp_path / "a-folder").mkdir()
+    done = _serve("--secrets.files", str(tmp_path / "absent.toml"), PNEUMO_AUDIT_LOG=str(tmp_path / trail))
+    assert done.returncode == 2 and done.stdout == "", done.stderr[-2000:]  # before: it served, and each page erred
+    assert done.stderr.count("\n") == 1
+    assert done.stderr.startswith(f"pneumo: refusing to start: the audit trail {tmp_path / trail} cannot be written (")
+    assert done.stderr.rstrip().endswith("set PNEUMO_AUDIT_LOG to a writable file")
+
+
 def test_a_plain_streamlit_run_listens_on_loopback_and_accepts_only_loopback_host_names():
     # what `streamlit run streamlit_app.py` reads from .streamlit/config.toml, without the launcher
     code = ("import json; from streamlit import config; from streamlit.web import bootstrap; "

@@ -6,17 +6,24 @@ their session: a bookmarked `/pacs` opens that one page, not the PACS. Without l
 launcher then serves loopback only) everyone is admitted, as the one person at the desk.
 Which pages an admitted user sees is the entrypoint's navigation (`identity.has_role`).
 
+Before anyone is admitted, the door asks whether the audit trail can be written
+(`audit.readiness`): without it no page may show a result it cannot record, so every visitor
+gets one line saying so, and nothing else (the launcher refuses to start in that case; this
+covers a plain `streamlit run`, and a trail that stops being writable while the server runs).
+
 Every run also asks `sessions` whether this login still holds: one logged out (in any tab,
 with any copy of its cookie) or older than the shift (`[pneumo_auth] session_hours`) is refused
 on the server, recorded once, and its browser sent through Streamlit's logout.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Callable
 
 import streamlit as st
 
+from ...audit.readiness import trail_problem
 from . import identity, sessions
 
 __all__ = ["admit", "account", "log_out", "role_label", "TITLE"]
@@ -26,6 +33,9 @@ _RECORDED = "_login_recorded"  # session state: this session's login is accounte
 _SEEN: set[tuple[str, str]] = set()  # (sub, iat) of the ID tokens this server has recorded
 _SEEN_LOCK = threading.Lock()
 _ENDED = "_session_end_recorded"  # session state: this session's refused login is accounted for
+UNRECORDED = ("This app is not available: its audit trail cannot be written, so nothing can be shown or scored. "
+              "The server's log says why.")
+_log = logging.getLogger(__name__)
 
 
 def role_label() -> str:
@@ -78,6 +88,10 @@ def _session_refusal() -> str | None:
     return sessions.refusal(st.user, sessions.session_hours(settings))
 
 
+def _unavailable_page() -> None:
+    st.error(UNRECORDED)
+
+
 def _only(page: Callable[[], None], title: str) -> None:
     """This session's whole app is `page`: any other URL path falls back to it."""
     st.navigation([st.Page(page, title=title, default=True)], position="hidden").run()
@@ -86,7 +100,14 @@ def _only(page: Callable[[], None], title: str) -> None:
 def admit() -> bool:
     """True when the visitor may use the app; otherwise draws the login or "no access" page
     (the only page of their navigation) and returns False. Records the login, or the refusal
-    of an account without a role, once per login."""
+    of an account without a role, once per login. With an audit trail that cannot be written,
+    nobody is admitted: the one page says so (`UNRECORDED`; the path and the reason go to the
+    server's log, not to a visitor)."""
+    problem = trail_problem()
+    if problem:
+        _log.error("pneumo: %s", problem)
+        _only(_unavailable_page, "Not available")
+        return False
     if not identity.login_configured():
         return True
     if not st.user.is_logged_in:
