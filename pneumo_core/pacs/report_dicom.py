@@ -19,7 +19,7 @@ from PIL import Image
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
 
-from ..io.case_report import render_report
+from ..io.case_report import ReportCase, render_report
 from ..io.sandbox import load_untrusted
 from ..reporting.region_check import RegionCheck
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the app's PACS page imports this module before torch has lo
     from ..inference.predictor import Prediction, Predictor
 
 __all__ = ["ENCAPSULATED_PDF", "PATIENT_ATTRIBUTES", "STUDY_ATTRIBUTES", "REPORT_SERIES_NUMBER", "encapsulated_pdf",
-           "report_pdf"]
+           "report_pdf", "report_case"]
 
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
 PATIENT_ATTRIBUTES = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex")  # Type 2
@@ -97,6 +97,12 @@ def _region_check(predictor: Predictor, exp, threshold: float) -> RegionCheck:
 
 def report_pdf(predictor: Predictor, prediction: Prediction, data: bytes, operating_point: str,
                accession: str = "") -> bytes:
+    """The case report of a scored instance as a PDF (`report_case`, drawn)."""
+    return render_report(report_case(predictor, prediction, data, operating_point, accession), "pdf")
+
+
+def report_case(predictor: Predictor, prediction: Prediction, data: bytes, operating_point: str,
+                accession: str = "") -> ReportCase:
     """The case report of a scored instance, from its file's bytes: the app's report
     (`reporting.case`), with the model's default heatmap and its check, the operating point's
     expected sensitivity and specificity, and the accession number the study was opened by.
@@ -123,11 +129,10 @@ def report_pdf(predictor: Predictor, prediction: Prediction, data: bytes, operat
                           exp.note, check.text, dimmed=check.map_fails)
     uid = rad.metadata.get("SOPInstanceUID")
     meta = predictor.bundle.meta
-    case = case_report(model=predictor.name, model_description=meta.description, temperature=meta.temperature,
+    return case_report(model=predictor.name, model_description=meta.description, temperature=meta.temperature,
                        site=predictor.site, probability=prediction.probability, threshold=prediction.threshold,
                        operating_point=operating_point, display=display, heatmap=heat, opacity=0.5,
                        op=expected_at(predictor.bundle.directory, prediction.threshold, predictor.site),
                        fields=ReaderFields(accession_number=accession), warnings=prediction.warnings,
                        metadata=rad.metadata, case_id=case_name(accession, uid, hashlib.sha256(data).hexdigest()),
                        file_name=prediction.file)
-    return render_report(case, "pdf")

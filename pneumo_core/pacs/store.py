@@ -14,46 +14,18 @@ typed is the study's own, and once, however often it is asked for.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable
 
 from .client import PacsClient
 from .errors import PacsRefused
 from .report_dicom import encapsulated_pdf
 from .rules import check_uid
+from .uids import ReportContent, report_uids
 
 __all__ = ["STORED", "ALREADY_STORED", "REFUSED", "ReportContent", "StoredReport", "report_uids", "store_report"]
 
 STORED, ALREADY_STORED, REFUSED = "stored", "already-stored", "refused"
-
-
-@dataclass(frozen=True)
-class ReportContent:
-    """What a report says; two reports on the same film by the same model that say the same are one."""
-    label: str
-    probability: float
-    threshold: float
-    operating_point: str
-    site: str = ""
-    impression: str = ""
-    reader: str = ""
-
-    def digest(self) -> str:
-        fields = dict(asdict(self), probability=round(float(self.probability), 6),
-                      threshold=round(float(self.threshold), 6))
-        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
-
-
-def _uid(kind: bytes, key: str) -> str:
-    return "2.25." + str(int.from_bytes(hashlib.sha256(kind + b"\0" + key.encode()).digest()[:16], "big"))
-
-
-def report_uids(study_uid: str, source_uid: str, model: str, content: ReportContent) -> tuple[str, str]:
-    """(SOP Instance UID, Series Instance UID) of this report: the same inputs, the same UIDs."""
-    key = "\x1f".join((study_uid, source_uid, model, content.digest()))
-    return _uid(b"instance", key), _uid(b"series", key)
 
 
 @dataclass(frozen=True)
