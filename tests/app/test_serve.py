@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from harness.launcher_probe import serve_from
 from pneumo_core.app.runtime import paths
 from pneumo_core.app.serve import exposure_problem
 from pneumo_core.io.network import is_loopback  # the rule's own tests: tests/io/test_network.py
@@ -98,48 +99,8 @@ client_secret = "not-a-real-secret"
 server_metadata_url = "https://idp.hospital.example/.well-known/openid-configuration"
 """
 
-# Runs the launcher with the model's warm-up stubbed (it is not what these tests are about); once the server
-# runs, prints from inside it the settings it serves with, then ends the process.
-_STARTED = """
-import json, os, pathlib, sys, threading, time
-from pneumo_core.app import serve
-from pneumo_core.app.runtime import warmup
-warmup.warm_up = lambda wait=True: None
-if os.environ.get("TEST_ENTRYPOINT"):  # a stand-in installation, with settings of its own
-    serve.ENTRYPOINT = pathlib.Path(os.environ["TEST_ENTRYPOINT"])
-def report() -> None:
-    from streamlit.runtime import Runtime
-    while not (Runtime.exists() and Runtime.instance().state.name == "NO_SESSIONS_CONNECTED"):
-        time.sleep(0.1)
-    from streamlit import config
-    from pneumo_core.app.access import identity
-    print("SERVER " + json.dumps({"address": config.get_option("server.address"), "cwd": os.getcwd(),
-          "hosts": list(config.get_option("server.allowedHosts")), "login": identity.login_configured()}), flush=True)
-    os._exit(0)
-threading.Thread(target=report, daemon=True).start()
-serve.main(sys.argv[1:])
-"""
-
-
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve_from(cwd, *args: str, **env: str) -> tuple[subprocess.CompletedProcess, dict | None]:
-    home = cwd / "home"  # no ~/.streamlit of the runner's
-    home.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(paths.REPO_DIR), "HOME": str(home), **env}
-    done = subprocess.run([sys.executable, "-c", _STARTED, "--server.port", str(_free_port()), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120, env=env)
-    server = [json.loads(line[7:]) for line in done.stdout.splitlines() if line.startswith("SERVER ")]
-    return done, (server[0] if server else None)
-
-
 def test_started_from_a_bare_directory_the_launcher_serves_the_installations_loopback_settings(tmp_path):
-    done, server = _serve_from(tmp_path)
+    done, server = serve_from(tmp_path)
     assert server is not None, done.stderr[-2000:]  # before: refused, having read no config.toml at all
     assert server["address"] == "127.0.0.1" and server["login"] is False and server["cwd"] == str(paths.REPO_DIR)
     assert "pneumo: settings from" in done.stdout and "listening on 127.0.0.1" in done.stdout
@@ -150,7 +111,7 @@ def test_started_from_a_directory_with_its_own_settings_the_launcher_checks_what
     own.mkdir()
     (own / "config.toml").write_text('[server]\naddress = "0.0.0.0"\nallowedHosts = ["pneumo.hospital.example"]\n')
     (own / "secrets.toml").write_text(_COMPLETE_LOGIN)
-    done, server = _serve_from(tmp_path)
+    done, server = serve_from(tmp_path)
     assert server is not None, done.stderr[-2000:]
     checked = next(line for line in done.stdout.splitlines() if line.startswith("pneumo: settings from"))
     assert f"listening on {server['address']}, host names {', '.join(server['hosts'])}, " \
@@ -194,7 +155,7 @@ def test_an_installation_serving_a_team_is_checked_from_any_directory_never_ever
     (elsewhere / ".streamlit").mkdir(parents=True)
     (elsewhere / ".streamlit" / "config.toml").write_text('[server]\naddress = "127.0.0.1"\nallowedHosts = ["localhost"]\n')
     (elsewhere / ".streamlit" / "secrets.toml").write_text("[pacs]\n")
-    done, server = _serve_from(elsewhere, TEST_ENTRYPOINT=str(installation / "streamlit_app.py"))
+    done, server = serve_from(elsewhere, TEST_ENTRYPOINT=str(installation / "streamlit_app.py"))
     if installation_login:
         assert server == {"address": "0.0.0.0", "cwd": str(installation), "hosts": ["pneumo.hospital.example"],
                           "login": True}, done.stderr[-2000:]
