@@ -9,7 +9,7 @@ from conftest import REPO
 CORE = REPO / "pneumo_core"
 # Each package may import its own layer and those below it, never above.
 LAYERS = [{"audit", "io", "stats"}, {"data"}, {"models", "monitoring"}, {"calibration", "adaptation"}, {"inference"},
-          {"evaluation", "pacs", "reporting"},
+          {"evaluation", "pacs", "reporting"}, {"node"},
           {"training"}, {"cli", "app"}]
 LAYER = {pkg: i for i, layer in enumerate(LAYERS) for pkg in layer}
 

@@ -1,0 +1,81 @@
+"""`listen`: run the DICOM node (`node`) until interrupted: films arrive by C-STORE from the
+allowed AE titles, each is scored, and a scored film's results go back by DICOMweb
+(`--dicomweb URL`, credentials from `PNEUMO_DICOMWEB_USER`/`_PASSWORD` or `_TOKEN`) or by
+C-STORE (`--store-to AE@host:port`). One log line per film on stderr; every film's `score`
+record and every result's `report_stored` record in the audit trail.
+
+Exit 2 when it cannot start (a bad setting, a model, site or threshold refused, an audit trail
+that cannot be written, the port taken); 0 after SIGINT or SIGTERM, once the queued films are done.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+__all__ = ["register"]
+
+
+def _config(args: argparse.Namespace):
+    from ..node import DicomwebDestination, NodeConfig, parse_ae_address
+    if bool(args.dicomweb) == bool(args.store_to):
+        raise ValueError("give one destination for the results: --dicomweb URL or --store-to AE@host:port")
+    destination = DicomwebDestination(args.dicomweb) if args.dicomweb else parse_ae_address(args.store_to)
+    return NodeConfig(tuple(args.allow or ()), destination, args.ae_title, args.host, args.port, args.queue)
+
+
+def _node(args: argparse.Namespace):
+    """The node, built but not started; `ValueError`, `PneumoError` or the audit trail's usage
+    error (`predict`'s: refused before anything is scored) saying why not."""
+    from ..inference.predictor import Predictor
+    from ..node import Node
+    from .predict import _writable_trail
+
+    config = _config(args)
+    log = _writable_trail()
+    predictor = Predictor.from_pretrained(args.model, site=args.site)
+    return Node(config, predictor, args.threshold, audit=log)
+
+
+def _stop_on_term(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _cmd_listen(args: argparse.Namespace) -> int:
+    from ..errors import PneumoError
+    from .predict import _Usage
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+    try:
+        node = _node(args)
+        node.start()
+    except (ValueError, PneumoError, OSError, _Usage) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _stop_on_term)
+    print(f"listening as {node.config.ae_title} on {node.config.host}:{node.port}", file=sys.stderr, flush=True)
+    try:
+        node.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.stop()
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser("listen", help="run a DICOM node: score films a PACS sends by C-STORE, send the results back")
+    r.add_argument("--allow", action="append", metavar="AE", help="a calling AE title allowed to send films "
+                   "(repeat for several; required: no other AE is accepted)")
+    r.add_argument("--ae-title", default="PNEUMO", help="the node's own AE title (default PNEUMO)")
+    r.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
+    r.add_argument("--port", type=int, default=11112, help="DICOM port (default 11112)")
+    r.add_argument("--queue", type=int, default=16, metavar="N", help="films that may wait to be scored; one more is "
+                   "answered 0xA700 out of resources, and the sender retries it (default 16)")
+    r.add_argument("--dicomweb", metavar="URL", help="store the results by STOW-RS into each film's study here")
+    r.add_argument("--store-to", metavar="AE@HOST:PORT", help="or send the results by C-STORE to this AE")
+    r.add_argument("--model", default=None, help="shipped model name or folder (default efficientnet_lite0)")
+    r.add_argument("--threshold", default="balanced", help="balanced, screening, or a number in [0, 1]")
+    r.add_argument("--site", metavar="PROFILE", help="a site profile (shipped name or JSON path)")
+    r.set_defaults(func=_cmd_listen)

@@ -1,0 +1,93 @@
+"""The node's network side: a pynetdicom Storage SCP that accepts CR, DX and Secondary Capture
+films from the allowed AE titles and only puts their bytes on a bounded queue. Nothing is
+decoded or scored in a network thread: a hostile film reaches the decoding worker
+(`io.sandbox`) through the queue like any other, and a slow model never holds an association.
+
+Back-pressure: when the queue is full the film is answered 0xA700 "Refused: Out of Resources"
+(and the log says so), so the sender keeps it and retries it later; nothing is dropped silently.
+A film already dealt with (`dedupe.Seen`, by SOP Instance UID) is answered success and not queued.
+A calling AE title not on the allow-list is rejected at association ("calling AE title not
+recognised") and recorded in the audit trail as `access_denied`.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+from dataclasses import dataclass
+
+from pynetdicom import ALL_TRANSFER_SYNTAXES, AE, evt
+from pynetdicom.sop_class import (ComputedRadiographyImageStorage, DigitalXRayImageStorageForPresentation,
+                                  DigitalXRayImageStorageForProcessing, SecondaryCaptureImageStorage, Verification)
+from pynetdicom.transport import ThreadedAssociationServer
+
+from ..audit import AuditError, AuditLog
+from ..io.limits import MAX_FILE_BYTES
+from .config import NodeConfig
+from .dedupe import Seen
+
+__all__ = ["Received", "FILM_CLASSES", "SUCCESS", "OUT_OF_RESOURCES", "start_receiver", "uid_key"]
+
+FILM_CLASSES = (ComputedRadiographyImageStorage, DigitalXRayImageStorageForPresentation,
+                DigitalXRayImageStorageForProcessing, SecondaryCaptureImageStorage)
+SUCCESS, OUT_OF_RESOURCES = 0x0000, 0xA700
+_log = logging.getLogger("pneumo_core.node")
+
+
+@dataclass(frozen=True)
+class Received:
+    """One film as it arrived: its bytes in the DICOM file format, its SOP Instance UID as the
+    sender announced it, and the calling AE title."""
+    data: bytes
+    sop_uid: str
+    calling_ae: str
+
+
+def uid_key(sop_uid: str) -> str:
+    """The `Seen` key of a SOP Instance UID."""
+    return "uid:" + sop_uid
+
+
+def _on_store(event, inbox: queue.Queue, seen: Seen) -> int:
+    sop = str(event.request.AffectedSOPInstanceUID or "")
+    caller = str(event.assoc.requestor.ae_title).strip()
+    if seen.any_of(uid_key(sop)):
+        _log.info("film %s from %s already dealt with: answered success, not queued", sop, caller)
+        return SUCCESS
+    data = event.encoded_dataset(include_meta=True)
+    if len(data) > MAX_FILE_BYTES:
+        _log.warning("film %s from %s refused: %d bytes, over the %d MB limit", sop, caller, len(data),
+                     MAX_FILE_BYTES // 2**20)
+        return OUT_OF_RESOURCES
+    try:
+        inbox.put_nowait(Received(data, sop, caller))
+    except queue.Full:
+        _log.warning("queue full (%d films waiting): film %s from %s answered 0xA700 Out of Resources; "
+                     "the sender keeps it and retries", inbox.maxsize, sop, caller)
+        return OUT_OF_RESOURCES
+    return SUCCESS
+
+
+def _on_rejected(event, audit: AuditLog) -> None:
+    caller = str(event.assoc.requestor.ae_title).strip() or "(blank)"
+    _log.warning("association from AE %s at %s rejected (a calling AE title not on the allow-list, or the node "
+                 "at its association limit)", caller, event.assoc.requestor.address)
+    try:
+        audit.append(f"dicom:{caller}", "access_denied", outcome="rejected")
+    except (OSError, AuditError) as exc:
+        _log.error("the audit trail could not record a rejected association (%s)", exc)
+
+
+def start_receiver(config: NodeConfig, inbox: queue.Queue, seen: Seen, audit: AuditLog,
+                   ssl_context: ssl.SSLContext | None = None) -> ThreadedAssociationServer:
+    """Starts listening (in pynetdicom's threads) and returns the server; `.shutdown()` stops it."""
+    ae = AE(ae_title=config.ae_title)
+    ae.require_calling_aet = list(config.allowed)
+    for sop_class in FILM_CLASSES:
+        ae.add_supported_context(sop_class, ALL_TRANSFER_SYNTAXES)
+    ae.add_supported_context(Verification)  # C-ECHO, how a router checks the node is there
+    handlers = [(evt.EVT_C_STORE, _on_store, [inbox, seen]), (evt.EVT_REJECTED, _on_rejected, [audit])]
+    server = ae.start_server((config.host, config.port), block=False, evt_handlers=handlers, ssl_context=ssl_context)
+    _log.info("DICOM node %s listening on %s:%d for %s", config.ae_title, *server.server_address[:2],
+              ", ".join(config.allowed))
+    return server

@@ -1,0 +1,185 @@
+"""The DICOM node end to end: dcmtk's `storescu` sends films to a node started in-process, the
+node stores its results in a real Orthanc over DICOMweb, and what Orthanc and the audit trail
+hold afterwards is checked. One node for the module (the model loads once); a second one,
+started fresh, shows that a resend after a restart stores nothing new either."""
+from __future__ import annotations
+
+import io
+import subprocess
+from datetime import date
+
+import pydicom
+import pytest
+import requests
+from pydicom.uid import generate_uid
+
+from harness.hostile_files import j2k_bomb_dicom
+from harness.orthanc_server import PASSWORD, USER, dicom_from_image, new_study, start_orthanc
+from pneumo_core.audit import default_log
+from pneumo_core.node import DicomwebDestination, Node, NodeConfig
+from pneumo_core.node.sender import DicomwebSender
+from pneumo_core.pacs.config import auth_from
+
+SENDER = "MODALITY"
+DX, COMPREHENSIVE_SR, SECONDARY_CAPTURE = ("1.2.840.10008.5.1.4.1.1.1.1", "1.2.840.10008.5.1.4.1.1.88.33",
+                                           "1.2.840.10008.5.1.4.1.1.7")
+WAIT_S = 60
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory):
+    server = start_orthanc(tmp_path_factory.mktemp("orthanc_node"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    from pneumo_core.inference.predictor import Predictor
+    return Predictor.from_pretrained()
+
+
+def _node(orthanc, predictor) -> Node:
+    config = NodeConfig((SENDER,), DicomwebDestination(orthanc.url), ae_title="PNEUMO", host="127.0.0.1", port=0,
+                        queue_size=8)
+    sender = DicomwebSender(orthanc.url, auth_from(user=USER, password=PASSWORD), allow_http=True)  # a test server
+    return Node(config, predictor, sender=sender)
+
+
+@pytest.fixture(scope="module")
+def films(orthanc, test_images, tmp_path_factory):
+    """Files to send: a chest film and a hand film that Orthanc already holds (it routes them to
+    the node), a film whose pixel data is cut short, and one that declares a 16000 x 16000 image."""
+    folder = tmp_path_factory.mktemp("films")
+    chest, hand = (new_study(acc, date(2025, 2, 3), "DX") for acc in ("ACC-N1", "ACC-N2"))
+    made = {"chest": dicom_from_image(test_images["PNEUMONIA"][5], chest, generate_uid(), 1),
+            "hand": dicom_from_image(test_images["NORMAL"][5], hand, generate_uid(), 1, body_part="HAND"),
+            "truncated": dicom_from_image(test_images["NORMAL"][6], chest, generate_uid(), 2, truncate_pixels=True),
+            "bomb": j2k_bomb_dicom()}
+    paths = {}
+    for kind, data in made.items():
+        if kind in ("chest", "hand"):
+            orthanc.upload(data)
+        paths[kind] = folder / f"{kind}.dcm"
+        paths[kind].write_bytes(data)
+    paths["studies"] = {"chest": chest.uid, "hand": hand.uid}
+    return paths
+
+
+def storescu(port: int, *files, calling: str = SENDER) -> subprocess.CompletedProcess:
+    """dcmtk sends the files in one association, proposing JPEG 2000 as well as uncompressed (the bomb is J2K)."""
+    return subprocess.run(["storescu", "-xv", "-aet", calling, "-aec", "PNEUMO", "127.0.0.1", str(port), *map(str, files)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def instances(orthanc, study_uid: str) -> list[dict]:
+    r = requests.get(f"{orthanc.url}/studies/{study_uid}/instances", auth=orthanc.auth, timeout=10)
+    return r.json() if r.status_code == 200 else []
+
+
+def _sop(path) -> str:
+    return str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)
+
+
+def _new_records(before: int) -> list[dict]:
+    return list(default_log().records())[before:]
+
+
+@pytest.fixture(scope="module")
+def first_send(orthanc, predictor, films):
+    """The four films sent once to a running node; what the audit trail gained meanwhile."""
+    before = len(list(default_log().records()))
+    node = _node(orthanc, predictor).start()
+    try:
+        sent = storescu(node.port, films["chest"], films["hand"], films["truncated"], films["bomb"])
+        assert node.wait_idle(WAIT_S), "the node did not finish the films in time"
+        yield node, sent, _new_records(before)
+    finally:
+        node.stop()
+
+
+def test_a_chest_film_sent_by_storescu_gets_its_sr_and_map_stored_in_its_study_referencing_it(orthanc, films,
+                                                                                                first_send):
+    node, sent, _ = first_send
+    assert sent.returncode == 0, sent.stderr
+    study = films["studies"]["chest"]
+    assert sorted(_classes(orthanc, study)) == sorted([DX, COMPREHENSIVE_SR, SECONDARY_CAPTURE]), \
+        f"the node did {dict(node.worker.outcomes)}"
+    film_uid = _sop(films["chest"])
+    sr, sc = _read_result(orthanc, study, COMPREHENSIVE_SR), _read_result(orthanc, study, SECONDARY_CAPTURE)
+    assert film_uid in [str(ref.ReferencedSOPInstanceUID) for ref in _referenced(sr)]
+    assert [str(ref.ReferencedSOPInstanceUID) for ref in sc.SourceImageSequence] == [film_uid]
+
+
+def _classes(orthanc, study_uid: str) -> list[str]:
+    return [i["00080016"]["Value"][0] for i in instances(orthanc, study_uid)]
+
+
+def _read_result(orthanc, study_uid: str, sop_class: str) -> pydicom.Dataset:
+    for item in instances(orthanc, study_uid):
+        if item["00080016"]["Value"][0] == sop_class:
+            series, sop = item["0020000E"]["Value"][0], item["00080018"]["Value"][0]
+            r = requests.get(f"{orthanc.base}/dicom-web/studies/{study_uid}/series/{series}/instances/{sop}",
+                             auth=orthanc.auth, headers={"Accept": 'multipart/related; type="application/dicom"'},
+                             timeout=10)
+            r.raise_for_status()
+            body = r.content
+            start = body.index(b"DICM") - 128
+            return pydicom.dcmread(io.BytesIO(body[start:]))
+    raise AssertionError(f"no object of class {sop_class} in the study")
+
+
+def _referenced(ds: pydicom.Dataset):
+    """Every Referenced SOP item anywhere in the object (evidence, source images)."""
+    for elem in ds.iterall():
+        if elem.keyword == "ReferencedSOPSequence":
+            yield from elem.value
+
+
+def test_a_film_that_is_not_a_frontal_chest_radiograph_gets_no_result_and_one_audit_record(orthanc, films,
+                                                                                           first_send):
+    _, _, records = first_send
+    assert _classes(orthanc, films["studies"]["hand"]) == [DX]
+    hand_uid = _sop(films["hand"])
+    mine = [r for r in records if r["ids"].get("instance_uid") == hand_uid]
+    assert [(r["action"], r["ids"]["outcome"]) for r in mine] == [("score", "not_assessed")]
+
+
+def test_hostile_films_get_no_result_an_error_record_each_and_the_node_goes_on(orthanc, films, first_send):
+    node, _, records = first_send
+    outcomes = {r["ids"].get("instance_uid"): r["ids"]["outcome"] for r in records if r["action"] == "score"}
+    hostile = {_sop(films["truncated"]), _sop(films["bomb"])}
+    assert {uid: outcomes[uid] for uid in hostile} == dict.fromkeys(hostile, "error")
+    assert node.worker.is_alive()
+    stored = [r["ids"]["instance_uid"] for r in records if r["action"] == "report_stored"]
+    assert stored == [_sop(films["chest"])] * 2  # the SR and the map of the chest film, nothing for the others
+
+
+def test_the_same_films_sent_again_store_nothing_new_and_are_not_scored_again(orthanc, films, first_send):
+    node, _, _ = first_send
+    before_records = len(list(default_log().records()))
+    held = {k: len(instances(orthanc, uid)) for k, uid in films["studies"].items()}
+    again = storescu(node.port, films["chest"], films["hand"])
+    assert again.returncode == 0, again.stderr
+    assert node.wait_idle(WAIT_S)
+    assert {k: len(instances(orthanc, uid)) for k, uid in films["studies"].items()} == held
+    assert _new_records(before_records) == []
+
+
+def test_after_a_restart_a_resent_film_is_scored_again_but_its_results_are_already_stored(orthanc, predictor, films,
+                                                                                           first_send):
+    held = len(instances(orthanc, films["studies"]["chest"]))
+    with _node(orthanc, predictor) as fresh:
+        assert storescu(fresh.port, films["chest"]).returncode == 0
+        assert fresh.wait_idle(WAIT_S)
+        assert dict(fresh.worker.outcomes) == {"already-stored": 1}
+    assert len(instances(orthanc, films["studies"]["chest"])) == held
+
+
+def test_an_ae_title_not_on_the_allow_list_is_refused_and_recorded(orthanc, films, first_send):
+    node, _, _ = first_send
+    before = len(list(default_log().records()))
+    refused = storescu(node.port, films["chest"], calling="STRANGER")
+    assert refused.returncode != 0
+    assert "Association Rejected" in refused.stderr + refused.stdout
+    assert [(r["user"], r["action"]) for r in _new_records(before)] == [("dicom:STRANGER", "access_denied")]
