@@ -98,7 +98,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 print(f"error: the audit trail could not be written ({_why(exc)}); stopped after {printed} "
                       "result(s), the rest were not printed", file=sys.stderr)
                 return 2
-            pred = honest_prediction(pred, predictor.site, predictor.bundle.directory, DATA_DIR)
+            pred = honest_prediction(pred, predictor, DATA_DIR)  # a test film under a test-fitted profile: out of fold
             rec, report_failed = _record(pred, job, cam_writer)
             errors += pred.error is not None or report_failed
             write(rec)

@@ -2,23 +2,18 @@
 numeric threshold, and warnings (input quality, out of distribution).
 
 Every film passes the input gate first (`gate.decide`, one rule for the CLI, the app, the CSV
-and the PDF):
-- *not assessed*: a plain-picture check fired (`ood.IMAGE_CHECKS`: colour, posterised), the
-  features are far outside the training radiographs' (`gate.far_out_of_distribution`), or the
-  orientation head could not tell which way up the film is (`orientation.assess_batch`). The
-  film was read, so `error` stays null, but `probability` and `label` are null and a warning
-  starting "not assessed:" says why;
-- a film turned by 90, 180 or 270 degrees, or saved as a negative, is corrected before it is
-  scored, with a warning that says what was done;
-- *unusual*: the features are unlike the training features (`OODModel.flags`: either term
-  above its validation 99.5th percentile); scored, with `OOD_WARNING`.
+and the PDF): *not assessed* (a plain-picture check fired, the features are far outside the
+training radiographs', or the orientation head could not tell which way up the film is: read,
+so `error` stays null, but no probability or label, and a warning starting "not assessed:"
+says why); *corrected* (turned by 90, 180 or 270 degrees, or a negative: scored upright, with
+a warning that says what was done); *unusual* (`OODModel.flags`: scored, with `OOD_WARNING`).
 A film that fails at any step after decoding gets `error` set, starting `FAILED_PREFIX` and
 naming the step (`scoring_steps`); its batch is scored again film by film.
-`Predictor(gate=False)` scores every film as given (evaluation measures the model itself;
-the gate is measured in `benchmarks/input_gate.py`).
+`Predictor(gate=False)` scores every film as given (evaluation measures the model itself).
 
 With a site profile (`calibration.site`), the probability and the named thresholds are the
-site's; one that re-estimated normalisation (`adaptation`) scores with its own moments.
+site's (`calibrate`, the one rule; `on_site` for a score the model made without one); one that
+re-estimated normalisation (`adaptation`) scores with its own moments.
 
 One `Predictor` is meant to be shared by every caller in a process (the app caches one
 per model): forward passes and Grad-CAM calls on its model take `self.lock`, because
@@ -28,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
@@ -57,7 +53,6 @@ __all__ = ["Prediction", "Predictor", "ThresholdError", "OOD_WARNING", "FAILED_P
 # Images per forward pass. Small batches stay in the CPU's caches: on 2 cores EfficientNet-Lite0
 # scores about twice as many images per second in batches of 4 as in batches of 32.
 FORWARD_BATCH = 4
-
 
 
 class ThresholdError(PneumoError, ValueError):
@@ -102,17 +97,9 @@ class Predictor:
             site = resolve_profile(site, bundle.directory)
         return cls(bundle, device, site, gate)
 
-    @property
-    def name(self) -> str:
-        return self.bundle.name
-
-    @property
-    def _site_name(self) -> str | None:
-        return self.site.name if self.site is not None else None
-
-    @property
-    def spec(self):
-        return self.bundle.spec
+    name = property(lambda self: self.bundle.name)
+    spec = property(lambda self: self.bundle.spec)
+    _site_name = property(lambda self: self.site.name if self.site is not None else None)
 
     @property
     def thresholds(self) -> dict[str, float]:
@@ -122,8 +109,7 @@ class Predictor:
     def threshold(self, value: str | float | None = None) -> float:
         """'balanced' (default), 'screening', or a number in [0, 1]."""
         if value is None:
-            value = (self.site.default_threshold if self.site is not None
-                     else self.bundle.meta.default_threshold)
+            value = self.site.default_threshold if self.site is not None else self.bundle.meta.default_threshold
         if isinstance(value, str) and value in self.thresholds:
             return self.thresholds[value]
         try:
@@ -153,10 +139,29 @@ class Predictor:
         return self.features(images_u8, source=True)
 
     def probabilities(self, raw_logits: np.ndarray) -> np.ndarray:
-        """Raw model logits -> the probabilities this predictor reports: the source
-        calibration (temperature), then the site profile's recalibration when one is set."""
-        x = np.asarray(raw_logits, dtype=np.float64) / self.bundle.temperature
+        """Raw model logits -> the probabilities this predictor reports (`calibrate` after the temperature)."""
+        return self.calibrate(np.asarray(raw_logits, dtype=np.float64) / self.bundle.temperature)
+
+    def calibrate(self, logits: np.ndarray) -> np.ndarray:
+        """Source-calibrated logits (`Prediction.logit`) -> the probabilities this predictor
+        reports: the one rule of a site profile (its recalibration), else the source calibration."""
+        x = np.asarray(logits, dtype=np.float64)
         return calibrated(x, 1.0) if self.site is None else self.site.probability(x)
+
+    def on_site(self, pred: Prediction, threshold: str | float | None = None) -> Prediction:
+        """A prediction of this predictor's network made under no profile or another (a cached
+        score) as this predictor reports it, with no second pass: its logit through `calibrate`,
+        the call at `threshold`. An adapted profile's network is its own: `ValueError` for a
+        prediction the source network made."""
+        if pred.site is None and self.site is not None and self.site.adaptation_digest:
+            raise ValueError(f"{pred.file} was scored without profile {self._site_name}'s network: score it again")
+        t = self.threshold(threshold)
+        if pred.probability is None:  # no call to recalibrate
+            return replace(pred, threshold=t, site=self._site_name)
+        if pred.logit is None:
+            raise ValueError(f"{pred.file} kept no logit to recalibrate: score it again")
+        p = float(self.calibrate([pred.logit])[0])
+        return replace(pred, probability=p, label=call_label(p, t), threshold=t, site=self._site_name)
 
     @torch.inference_mode()
     def _calibrated(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -173,20 +178,12 @@ class Predictor:
             return None, np.zeros(len(g), dtype=bool)
         return self.ood.score(g), self.ood.flags(g)
 
-    def _from_features(self, f: np.ndarray, gate_features: np.ndarray | None = None
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
-        """Features (B, D) -> (probabilities, source-calibrated logits, OOD scores, OOD flags).
-        The OOD terms are measured on `gate_features` (the source network's), when they differ from `f`."""
-        probs, x = self._calibrated(f)
-        return (probs, x, *self._ood_terms(f if gate_features is None else gate_features))
-
     def _score(self, images_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
         """Already-resized uint8 images (B,S,S) -> (probabilities, source-calibrated logits,
-        features, OOD scores, OOD flags)."""
+        features, OOD scores, OOD flags), the OOD terms on the source network's features."""
         f = self.features(images_u8)
-        gate = f if self.model is self.source_model else self._source_features(images_u8)
-        probs, x, score, flags = self._from_features(f, gate)
-        return probs, x, f, score, flags
+        probs, x = self._calibrated(f)
+        return (probs, x, f, *self._ood_terms(f if self.model is self.source_model else self._source_features(images_u8)))
 
     def predict_radiographs(self, images: list[Radiograph], names: list[str], threshold: str | float | None = None) -> list[Prediction]:
         """Decoded films -> one prediction each, in order; a film that fails at any step gets

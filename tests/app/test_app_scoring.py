@@ -94,9 +94,10 @@ def test_each_heatmap_carries_its_checks_logits_so_the_words_follow_the_threshol
     r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg")
     hm = scoring.heatmap_for(paths.DEFAULT_MODEL, r, "gradcam", "PNEUMONIA")
     assert hm.logit_before == pytest.approx(r.logit, abs=1e-3)  # the map's own pass agrees with the score
-    assert hm.p_before == pytest.approx(r.probability, abs=1e-4)
     check = scoring.region_check(hm, None, 0.5)
-    assert (check.called, check.logit_after, check.p_after) == ("PNEUMONIA", hm.logit_after, hm.p_after)
+    assert check.p_before == pytest.approx(r.probability, abs=1e-4)
+    assert (check.called, check.logit_after) == ("PNEUMONIA", hm.logit_after)
+    assert check.p_after == pytest.approx(1 / (1 + np.exp(-hm.logit_after)), abs=1e-12)  # the source calibration
     assert scoring.region_check(hm, None, 0.999999).outcome == "flips"  # the same map, judged at another threshold
 
 
@@ -145,14 +146,18 @@ def test_case_report_callable_renders_the_scored_case_on_demand(example_bytes):
 
 
 def test_under_a_site_profile_the_check_speaks_the_sites_probability(example_bytes):
+    from dataclasses import replace
     path = next(iter(resources.shipped_site_files(paths.DEFAULT_MODEL).values()))
-    site = resources.site_profile(path)
+    # its recalibration, as if fitted on another site's films (the example is a test film, and the
+    # shipped profile was fitted on the test split: that case is out of fold, test_app_out_of_fold)
+    site = replace(resources.site_profile(path), name="elsewhere", files_sha256="0" * 64)
     r = scoring.score_file(paths.DEFAULT_MODEL, example_bytes, "x.jpeg", site)
     hm = scoring.heatmap_for(paths.DEFAULT_MODEL, r, "gradcam", "NORMAL")
     on_site, on_source = scoring.region_check(hm, site, 0.5), scoring.region_check(hm, None, 0.5)
-    assert on_site.p_before == pytest.approx(float(site.probability(np.array([r.logit]))[0]), abs=1e-3)
-    assert on_site.p_after == pytest.approx(float(site.probability(np.array([hm.logit_after]))[0]))
-    assert (on_source.p_before, on_source.p_after) == (hm.p_before, hm.p_after) != (on_site.p_before, on_site.p_after)
+    a, b = site.intercept, site.slope  # the profile's recalibration, written out: P = sigmoid(a + b * logit)
+    assert on_site.p_before == pytest.approx(r.probability, abs=1e-4)  # the case's own P, as the page shows it
+    assert on_site.p_after == pytest.approx(1 / (1 + np.exp(-(a + b * hm.logit_after))), abs=1e-12)
+    assert on_source.p_after == pytest.approx(1 / (1 + np.exp(-hm.logit_after)), abs=1e-12) != on_site.p_after
 
 
 @pytest.mark.parametrize("turns, inverted", [(1, False), (2, False), (3, False), (0, True)])

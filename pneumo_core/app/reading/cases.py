@@ -1,8 +1,9 @@
 """One scored input and what the Diagnose page makes of it, without Streamlit: the
 threshold-free `CaseResult`, its call at a threshold, table rows, CSV, display copies and
 heatmap overlay. A result keeps the model's logit, so a labelled site profile's probability
-is derived from the cached score (`with_site`) and switching to it never re-scores; an
-adapted profile brings its own network, whose scores are cached apart (`scoring`).
+is derived from the cached score by the profile's predictor (`scoring.case_on_site`) and
+switching to it never re-scores; an adapted profile brings its own network, whose scores are
+cached apart (`scoring`).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import csv
 import hashlib
 import io
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,7 +24,7 @@ from ...stats.decision import call_label
 from ...inference.gate import NOT_ASSESSED_PREFIX
 from ...inference.prediction import Prediction
 from ...reporting.case import case_name
-from ..runtime.formatting import SOURCE_CALIBRATION, calibration_label
+from ..runtime.formatting import SOURCE_CALIBRATION
 
 if TYPE_CHECKING:
     from ...calibration.site import SiteProfile
@@ -51,8 +52,8 @@ def label_at(probability: float, threshold: float) -> str:
 class CaseResult:
     """One input as the reading room holds it (cached; nothing here depends on the threshold):
     the scoring pass's `Prediction` (its facts: status, reasons, correction, OOD flag, logit,
-    features, the model input; source calibration), the probability as shown (`with_site`
-    recalibrates the prediction's logit for a site profile), and what the page draws."""
+    features, the model input; as the predictor of the profile in use reports it), the
+    probability as shown, what it is calibrated on, and what the page draws."""
     prediction: Prediction
     digest: str
     probability: float | None = None  # as shown, calibrated as `calibration` says (`scored` starts it at the prediction's)
@@ -102,21 +103,18 @@ class CaseResult:
 
 
 def with_site(result: CaseResult, site: SiteProfile | None) -> CaseResult:
-    """The result with its probability under a site profile (from the cached logit), or as
-    it is under the source calibration. A shallow copy: the display image is shared."""
-    if site is None or (result.ok and result.logit is None):  # no logit: only the source probability is known
-        return result
-    if not result.ok:
-        return replace(result, calibration=calibration_label(site.name))
-    p = float(site.probability(np.array([result.logit], dtype=np.float64))[0])
-    return replace(result, probability=p, calibration=calibration_label(site.name))
+    """`scoring.case_on_site`, under the PACS page's old name until it calls that (the rule is
+    the predictor's: this module holds none of it)."""
+    from .scoring import case_on_site
+    return case_on_site(result, site)
 
 
 def distinct_warnings(result: CaseResult) -> list[str]:
     """Each warning once: the input gate's "not assessed: <reasons>" repeats warnings the
     prediction already carries (a colour photo's "image has colour; ..."), so a warning its
-    reason already says is left out, and the reason is kept."""
-    warnings = list(dict.fromkeys(result.warnings))
+    reason already says is left out, and the reason is kept; so is one its calibration says
+    (a test film's "out of fold: ...")."""
+    warnings = [w for w in dict.fromkeys(result.warnings) if w not in result.calibration.split(", ")]
     reason = result.not_assessed
     if not reason:
         return warnings
@@ -185,8 +183,9 @@ def batch_summary(results: list[CaseResult], threshold: float) -> str:
         parts.append(f"{withheld} not assessed")
     if len(ok) + withheld < len(results):
         parts.append(f"{len(results) - len(ok) - withheld} not scored")
-    if any(r.warnings for r in ok):
-        parts.append(f"{sum(bool(r.warnings) for r in ok)} with warnings")
+    warned = sum(bool(distinct_warnings(r)) for r in ok)
+    if warned:
+        parts.append(f"{warned} with warnings")
     return ", ".join(parts)
 
 

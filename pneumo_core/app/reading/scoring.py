@@ -1,9 +1,11 @@
 """Scores and heatmaps for uploads and test images, cached with `st.cache_data` on the
 file's content hash and the settings that change them (never the threshold, the opacity or
 a labelled calibration): a slider move re-derives the call from the cached probability, a
-calibration change re-derives the probability from the cached logit (`cases.with_site`); an
-adapted profile's network scores apart, keyed on its moments (`SiteProfile.adaptation_digest`),
-and the opacity re-blends the cached map. Also the batch's drift verdict (cached on the
+calibration change moves the cached score to the profile through the profile's own predictor
+(`case_on_site`: `Predictor.on_site`, the command line's rule, and out of fold for a test film
+under a profile fitted on the test split, as the command line prints it); an adapted
+profile's network scores apart, keyed on its moments (`SiteProfile.adaptation_digest`), and
+the opacity re-blends the cached map. Also the batch's drift verdict (cached on the
 batch's digests and the calibration), and the case report, rendered only when its
 download button is clicked.
 """
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import streamlit as st
 
-from ...evaluation.out_of_fold import OUT_OF_FOLD, out_of_fold_probability
+from ...evaluation.out_of_fold import OUT_OF_FOLD, honest_prediction, honest_probabilities
 from ...inference.orientation import undo
 from ...io.budget import ServerBusy, heavy_work
 from ...io.ingest import IngestError
@@ -26,9 +28,9 @@ from ...reporting.case import HeatmapSummary
 from ...reporting.region_check import RegionCheck
 from ...reporting.case import case_report as build_report
 from ..access import identity
-from ..runtime.formatting import site_name
+from ..runtime.formatting import calibration_label, site_name
 from ..runtime.paths import DATA_DIR, resolve_model_dir, test_image_bytes
-from .cases import FILM_MAX_SIDE, CaseResult, case_id, content_digest, distinct_warnings, to_display, with_site
+from .cases import FILM_MAX_SIDE, CaseResult, case_id, content_digest, distinct_warnings, to_display
 from .patient import identity_chosen
 from .report_form import ReportFields, file_names_chosen
 from ..runtime.resources import (get_predictor, import_predictor, import_saliency, method_label, model_meta, profile_key,
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
     from ...evaluation.operating_point import OperatingPoint
     from ..settings.state import Settings
 
-__all__ = ["score_file", "test_case", "Heatmap", "heatmap_for", "region_check", "split_warnings", "DriftVerdict", "batch_drift",
+__all__ = ["score_file", "score_split_film", "case_on_site", "Heatmap", "heatmap_for", "region_check", "split_warnings", "DriftVerdict", "batch_drift",
     "case_report"]
 
 
@@ -79,11 +81,29 @@ def score_file(model: str, data: bytes, name: str, site: SiteProfile | None = No
 def _scored(model: str, digest: str, name: str, data: bytes, site: SiteProfile | None) -> CaseResult:
     try:
         adaptation = site.adaptation_digest if site is not None else ""
-        result = with_site(_score(model, weights_stamp(model), adaptation, digest, name, data, site), site)
+        result = _score(model, weights_stamp(model), adaptation, digest, name, data, site)
     except ServerBusy as exc:
         return CaseResult.unscored(name, digest, model, error=str(exc))
-    oof = out_of_fold_probability(digest, site, resolve_model_dir(model), DATA_DIR, shipped=False) if result.ok else None
-    return result if oof is None else replace(result, probability=oof, calibration=f"{result.calibration}, {OUT_OF_FOLD}")
+    return case_on_site(result, site)
+
+
+def case_on_site(result: CaseResult, site: SiteProfile | None) -> CaseResult:
+    """The case as the predictor for `site` (`Predictor.from_pretrained(model, site=...)`)
+    reports it: its cached score moved to the profile by `Predictor.on_site` (no second pass),
+    then `out_of_fold.honest_prediction`, so a test film under a profile fitted on the test
+    split is out of fold, as `predict --site` prints it. A source score under an adapted
+    profile comes back unscored (that network must score the film). A shallow copy: the
+    display image is shared."""
+    if site is None:
+        return result
+    predictor = get_predictor(result.model, site)
+    try:
+        pred = predictor.on_site(result.prediction)
+    except ValueError as exc:
+        return CaseResult.unscored(result.name, result.digest, result.model, error=str(exc))
+    pred = honest_prediction(replace(pred, sha256=result.digest), predictor, DATA_DIR)
+    calibration = calibration_label(site.name) + (f", {OUT_OF_FOLD}" if OUT_OF_FOLD in pred.warnings else "")
+    return replace(result, prediction=pred, probability=pred.probability, calibration=calibration)
 
 
 @st.cache_data(show_spinner=False, max_entries=1024)
@@ -92,11 +112,15 @@ def _test_file(key: str, stamp: int) -> tuple[bytes, str]:
     return data, content_digest(data)
 
 
-def test_case(model: str, key: str, site: SiteProfile | None = None) -> CaseResult:
-    """A test image (key from eval_test.json) scored like an upload, cached the same way; its
-    bytes and hash are cached too, so a gallery's rerun reads and hashes no file."""
+def score_split_film(model: str, key: str, site: SiteProfile | None = None) -> CaseResult:
+    """A film of the data set's splits (key as in eval_test.json: "test/NORMAL/x.jpeg") scored
+    like an upload, cached the same way; its bytes and hash are cached too, so a gallery's
+    rerun reads and hashes no file."""
     data, digest = _test_file(key, (DATA_DIR / key).stat().st_mtime_ns)
     return _scored(model, digest, Path(key).name, data, site)
+
+
+test_case = score_split_film  # the gallery's old name (`review.widgets`), until it calls score_split_film
 
 
 @dataclass
@@ -106,14 +130,13 @@ class Heatmap:
     method: str
     class_specific: bool
     note: str
-    # the check (`reporting.region_check`): source-calibrated logits (as `Prediction.logit`) and P(pneumonia)
-    # before and after the map's top `fraction` is filled in, P on the source calibration (the site's when `on_site`)
+    # the check (`reporting.region_check`): source-calibrated logits (as `Prediction.logit`) before and
+    # after the map's top `fraction` is filled in; `region_check` turns them into P as the case's own P is
     logit_before: float | None = None
     logit_after: float | None = None
-    p_before: float | None = None
-    p_after: float | None = None
     fraction: float = 0.2
-    on_site: bool = False  # the check's probabilities are already the site's (an adapted profile's own network)
+    model: str = ""  # what scored the film, and the film (its bytes' sha256): the check's P is the case's rule
+    digest: str = ""
 
     @property
     def caption(self) -> str:
@@ -135,11 +158,9 @@ def _heatmap(model: str, weights: int, adaptation: str, digest: str, method: str
     with heavy_work():  # counted with the decodes: a CAM holds memory and a core too
         exp = saliency.explain(predictor, _model_input, method=method, target=target)
         after = filled_logit(predictor, exp.model_input, exp.heatmap, FRACTION)  # one more pass, cached with the map
-    p_before, p_after = (float(p) for p in predictor.probabilities([exp.logit, after]))
     t = predictor.bundle.temperature  # logits kept source-calibrated, like `Prediction.logit`
     return Heatmap(np.asarray(exp.heatmap, np.float32), str(exp.target_class), str(exp.method),
-                   bool(exp.class_specific), str(exp.note), float(exp.logit) / t, after / t, p_before, p_after,
-                   FRACTION, on_site=bool(adaptation))
+                   bool(exp.class_specific), str(exp.note), float(exp.logit) / t, after / t, FRACTION, model, digest)
 
 
 def heatmap_for(model: str, result: CaseResult, method: str, target: str, site: SiteProfile | None = None) -> Heatmap:
@@ -154,18 +175,18 @@ def heatmap_for(model: str, result: CaseResult, method: str, target: str, site: 
     return _heatmap(model, weights_stamp(model), adaptation, result.digest, method, target, result.model_input, site)
 
 
-def region_check(hm: Heatmap, site: SiteProfile | None, threshold: float) -> RegionCheck | None:
+def region_check(heatmap: Heatmap, site: SiteProfile | None, threshold: float) -> RegionCheck | None:
     """The heatmap's check for the class called at `threshold` (`reporting.region_check`: its
-    outcome, its words, whether the map is dimmed), in the probability the page shows: the
-    cached check is on the source calibration (the shared predictor has no site), so under a
-    site profile both logits go through the profile's recalibration, as the case's own
-    probability does. None for a map without a check."""
-    if hm.logit_before is None or hm.logit_after is None or hm.p_before is None or hm.p_after is None:
+    outcome, its words, whether the map is dimmed), in the probability the page shows: both
+    logits through `out_of_fold.honest_probabilities` with the profile's predictor, the one
+    function the case's own P comes from (out of fold for a test film under a profile fitted
+    on the test split). None for a map without a check."""
+    if heatmap.logit_before is None or heatmap.logit_after is None:
         return None
-    p_before, p_after = hm.p_before, hm.p_after
-    if site is not None and not hm.on_site:
-        p_before, p_after = (float(p) for p in site.probability(np.array([hm.logit_before, hm.logit_after])))
-    return RegionCheck(hm.target_class, hm.logit_before, hm.logit_after, p_before, p_after, threshold, hm.fraction)
+    probs, _ = honest_probabilities([heatmap.logit_before, heatmap.logit_after], heatmap.digest,
+                                    get_predictor(heatmap.model, site), DATA_DIR)
+    return RegionCheck(heatmap.target_class, heatmap.logit_before, heatmap.logit_after, float(probs[0]), float(probs[1]),
+                       threshold, heatmap.fraction)
 
 
 def split_warnings(result: CaseResult) -> tuple[str | None, list[str]]:
@@ -231,12 +252,12 @@ def batch_drift(model: str, results: list[CaseResult], site: SiteProfile | None)
                   site)
 
 
-def case_report(result: CaseResult, s: Settings, hm: Heatmap,
-                fields: ReportFields | None = None, op: OperatingPoint | None = None,
+def case_report(result: CaseResult, settings: Settings, heatmap: Heatmap,
+                fields: ReportFields | None = None, expected: OperatingPoint | None = None,
                 fmt: str = "pdf") -> Callable[[], bytes]:
     """A callable rendering the case report (`reporting.case`, the one the command line stores
     in a PACS too), for `st.download_button(data=...)`: drawn only when clicked. `fields` are
-    what the reader typed (`report_form`); `op` the operating point's expected sensitivity and
+    what the reader typed (`report_form`); `expected` the operating point's expected sensitivity and
     specificity (`operating_point.current`), None when no honest estimate exists here."""
     fields = fields or ReportFields()
     show_file_name = file_names_chosen()  # read now: the callable runs outside the script's run
@@ -244,14 +265,15 @@ def case_report(result: CaseResult, s: Settings, hm: Heatmap,
 
     def render() -> bytes:
         from ...io.case_report import render_report
-        meta = model_meta(s.model)
-        check = region_check(hm, s.site, s.threshold)
-        heat = HeatmapSummary(hm.heatmap, method_label(hm.method), hm.target_class if hm.class_specific else "",
-                              hm.note, check.text if check else "", dimmed=bool(check and check.map_fails))
-        case = build_report(model=s.model, model_description=meta.description, temperature=meta.temperature,
-                            site=s.site, probability=float(result.probability), threshold=s.threshold,
-                            operating_point=s.operating_point, display=result.display, heatmap=heat,
-                            opacity=s.opacity, op=op, fields=fields, warnings=distinct_warnings(result),
+        meta = model_meta(settings.model)
+        check = region_check(heatmap, settings.site, settings.threshold)
+        heat = HeatmapSummary(heatmap.heatmap, method_label(heatmap.method),
+                              heatmap.target_class if heatmap.class_specific else "", heatmap.note,
+                              check.text if check else "", dimmed=bool(check and check.map_fails))
+        case = build_report(model=settings.model, model_description=meta.description, temperature=meta.temperature,
+                            site=settings.site, probability=float(result.probability), threshold=settings.threshold,
+                            operating_point=settings.operating_point, display=result.display, heatmap=heat,
+                            opacity=settings.opacity, op=expected, fields=fields, warnings=distinct_warnings(result),
                             metadata=result.metadata, case_id=case_id(result, fields.accession_number),
                             file_name=result.name, show_file_name=show_file_name, identity=who)
         return render_report(case, fmt)

@@ -74,7 +74,7 @@ def history(name: str) -> list[dict] | None:
 
 @st.cache_resource(show_spinner="Loading the model…")
 def _predictor(name: str, stamp: int):
-    return import_predictor().Predictor(name)
+    return import_predictor().Predictor.from_pretrained(name)
 
 
 def weights_stamp(model: str) -> int:
@@ -82,18 +82,19 @@ def weights_stamp(model: str) -> int:
     return file_stamp(resolve_model_dir(model) / "model.pt")[1]
 
 
-@st.cache_resource(show_spinner="Loading the model adapted to the site…", max_entries=4)
-def _adapted_predictor(name: str, stamp: int, adaptation: str, _site: SiteProfile):
-    return import_predictor().Predictor(name, site=_site)
+@st.cache_resource(show_spinner="Loading the model with the site's profile…", max_entries=8)
+def _site_predictor(name: str, stamp: int, profile: str, adaptation: str, _site: SiteProfile):
+    return import_predictor().Predictor.from_pretrained(name, site=_site)
 
 
 def get_predictor(name: str, site: SiteProfile | None = None):
-    """One shared (thread-safe) Predictor per model and weights file, and one per adapted
-    site profile (its own normalisation moments: another network). A profile that adapts
-    nothing scores with the shared one; its calibration is applied to the cached logit."""
-    if site is not None and site.adaptation_digest:
-        return _adapted_predictor(name, weights_stamp(name), site.adaptation_digest, site)
-    return _predictor(name, weights_stamp(name))
+    """One shared (thread-safe) Predictor per model and weights file, and one per site profile,
+    each through the one door, `Predictor.from_pretrained(name, site=profile)`. A profile that
+    adapts nothing scores no film itself: its predictor's `on_site` moves the shared one's
+    cached scores to the site; an adapted one scores with its own normalisation moments."""
+    if site is None:
+        return _predictor(name, weights_stamp(name))
+    return _site_predictor(name, weights_stamp(name), profile_key(site), site.adaptation_digest, site)
 
 
 def saliency_methods() -> dict[str, tuple]:
