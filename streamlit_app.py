@@ -1,7 +1,10 @@
 """Entrypoint: page config, the door (`login.admit`), the shared sidebar, and the navigation.
-Pages live in pages/ (Streamlit may also run a file there on its own, skipping this
-file) and never call st.stop(), so the saliency controls drawn after them always render. The PACS page is in the navigation only for a reporter (with login; without
-it, the one person at the desk holds both roles), so a reader's `/pacs` finds no such page.
+Pages live in pages/ and never call st.stop(), so the saliency controls drawn after them
+always render. Each starts with `page_guard.entry()`: on a cold server Streamlit runs a
+deep-linked file there alone, skipping this file and its door, and the guard then runs this
+file in its place; `page_guard.entered()` marks the run in which this file's navigation runs
+the page. The PACS page is in the navigation only for a reporter (with login; without it, the
+one person at the desk holds both roles), so a reader's `/pacs` finds no such page.
 
 No `:material/...:` icons: Streamlit fetches those as images from fonts.gstatic.com, which
 a hospital network does not reach (tests/test_browser.py checks that the browser asks no
@@ -9,7 +12,7 @@ host but the app's own); no emoji in the page either, which a workstation withou
 font shows as empty boxes. The favicon's emoji is drawn by Streamlit itself."""
 import streamlit as st
 
-from pneumo_core.app.access import identity, login
+from pneumo_core.app.access import identity, login, page_guard
 from pneumo_core.app.settings import sidebar
 from pneumo_core.app.runtime import warmup
 
@@ -29,6 +32,7 @@ if identity.has_role(identity.REPORTER):
     pages.append(st.Page("pages/pacs.py", title="PACS", url_path="pacs"))
 navigation = st.navigation(pages)
 sidebar.sidebar()
-navigation.run()
+with page_guard.entered():
+    navigation.run()
 warmup.warm_up()  # after the page, so torch's import does not slow its first paint (`app.serve` warms before)
 sidebar.sidebar_saliency()

@@ -4,11 +4,14 @@ validation study expects for patients, the drift alarm before and after, and the
 use in this session or to download."""
 import streamlit as st
 
+from pneumo_core.app.access import page_guard
 from pneumo_core.app.reading import case_view, scoring
 from pneumo_core.app.runtime import formatting
 from pneumo_core.app.settings import sidebar
 from pneumo_core.app.site import adapt_flow, site_page
 from pneumo_core.io.budget import session_budget
+
+page_guard.entry()
 
 s = sidebar.settings()
 

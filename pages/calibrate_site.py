@@ -3,10 +3,13 @@
 95% intervals, and the profile to use in this session or to download. Nothing is stored."""
 import streamlit as st
 
+from pneumo_core.app.access import page_guard
 from pneumo_core.app.runtime import formatting
 from pneumo_core.app.settings import sidebar
 from pneumo_core.app.site import site_figures, site_page
 from pneumo_core.io.budget import session_budget
+
+page_guard.entry()
 
 s = sidebar.settings()
 

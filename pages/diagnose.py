@@ -5,12 +5,15 @@ report fields and the PDF; below, the batch's table (a row opens its case), CSV 
 verdict (with, when it fires, the offer to adapt to the site without labels)."""
 import streamlit as st
 
+from pneumo_core.app.access import page_guard
 from pneumo_core.app.reading import case_view, cases, patient, report_form, scoring
 from pneumo_core.app.reading import results_table
 from pneumo_core.app.runtime import formatting, paths
 from pneumo_core.app.settings import operating_point, sidebar
 from pneumo_core.app.site import adapt_flow
 from pneumo_core.io.budget import session_budget
+
+page_guard.entry()
 
 s = sidebar.settings()
 

@@ -4,9 +4,12 @@ calibration on the official test split under the sidebar's calibration, then bot
 side by side. Training curves are on the model card."""
 import streamlit as st
 
+from pneumo_core.app.access import page_guard
 from pneumo_core.app.review import eval_views, figures, model_card, widgets
-from pneumo_core.app.settings import operating_controls, operating_point, sidebar
 from pneumo_core.app.runtime import paths, resources
+from pneumo_core.app.settings import operating_controls, operating_point, sidebar
+
+page_guard.entry()
 
 s = sidebar.settings()
 meta = resources.model_meta(s.model)

@@ -3,9 +3,12 @@ thresholds and temperature were chosen and what they mean for patients, known li
 saliency caveats. Numbers come from the files."""
 import streamlit as st
 
+from pneumo_core.app.access import page_guard
 from pneumo_core.app.review import figures, model_card, widgets
 from pneumo_core.app.runtime import formatting, resources
 from pneumo_core.app.settings import operating_controls, sidebar
+
+page_guard.entry()
 
 s = sidebar.settings()
 meta, ev = resources.model_meta(s.model), resources.eval_report(s.model)

@@ -3,7 +3,7 @@ a study's chest films with the same per-case view as Diagnose, and store a case'
 study (reporters only)."""
 import streamlit as st
 
-from pneumo_core.app.access import identity
+from pneumo_core.app.access import identity, page_guard
 from pneumo_core.app.pacs import pacs_page
 from pneumo_core.app.reading import case_view, cases
 from pneumo_core.app.runtime import formatting
@@ -11,7 +11,7 @@ from pneumo_core.app.settings import operating_point, sidebar
 from pneumo_core.pacs import store
 from pneumo_core.pacs.client import PacsError, PacsRefused
 
-identity.require_role(identity.REPORTER, page="pacs")
+page_guard.entry(identity.REPORTER, page="pacs")
 s = sidebar.settings()
 ss = st.session_state
 

@@ -8,7 +8,12 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
+import streamlit as st
+from streamlit import runtime
+
 __all__ = ["READY", "import_predictor", "import_saliency", "import_site"]
+
+POLL_S = 0.1  # how long a stop or rerun may wait for the wait to notice it
 
 
 class Readiness:
@@ -22,18 +27,22 @@ class Readiness:
 
     def wait(self, event: threading.Event) -> None:
         """Waits, but lets Streamlit stop or restart the script meanwhile (an upload
-        while the page is still loading must not queue behind the imports)."""
+        while the page is still loading must not queue behind the imports).
+
+        Streamlit acts on a stop or rerun request only where the script sends the browser
+        something (its commands are its yield points), so every `POLL_S` the wait opens and
+        closes an `st.spinner`: the close sends the spinner's clearing message, and Streamlit
+        raises its stop or rerun there. A spinner appears only after half a second, so this
+        one never shows, and it is not an element, so a cached loader waiting here (the
+        model's, which shows its own spinner) records nothing to replay. Outside a Streamlit
+        runtime (a library caller, a test) it is a plain wait."""
         if self.start is None:  # no warm-up in this process: nothing imports in the background
             return
         self.start()
-        try:
-            from streamlit.runtime.scriptrunner_utils.script_run_context import get_run_yield_check
-            check = get_run_yield_check()
-        except ImportError:  # not in this Streamlit version: a plain wait
-            check = None
-        while not event.wait(0.1):
-            if check is not None:
-                check()
+        while not event.wait(POLL_S):
+            if runtime.exists():
+                with st.spinner("Waiting for the model to load"):
+                    pass
 
 
 READY = Readiness()
