@@ -25,17 +25,17 @@ Statistics = dict[str, tuple[np.ndarray, np.ndarray]]  # layer name -> (mean, va
 Adjust = Callable[[str, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def _blocks_name(model: nn.Module) -> str:
-    """The attribute holding the model's sequence of blocks (`_blocks` or `blocks`)."""
+def block_sequence(model: nn.Module) -> nn.Sequential:
+    """The model's sequence of blocks (`_blocks` or `blocks`), where a re-run can start."""
     for name in ("_blocks", "blocks"):
         if isinstance(getattr(model, name, None), nn.Sequential):
-            return name
+            return getattr(model, name)
     raise TypeError(f"{type(model).__name__} has no block sequence to adapt")
 
 
-def block_sequence(model: nn.Module) -> nn.Sequential:
-    """The model's sequence of blocks, where a re-run can start."""
-    return getattr(model, _blocks_name(model))
+def _in_blocks(model: nn.Module) -> list[set[int]]:
+    """For each block, the ids of the modules it holds: which block a named layer lies in."""
+    return [{id(m) for m in block.modules()} for block in block_sequence(model)]
 
 
 def normalisation_layers(model: nn.Module) -> list[tuple[str, nn.BatchNorm2d]]:
@@ -46,18 +46,19 @@ def normalisation_layers(model: nn.Module) -> list[tuple[str, nn.BatchNorm2d]]:
 def adapted_layers(model: nn.Module, depth: int) -> list[str]:
     """The names of the last `depth` normalisation layers, the stem's excepted: the stem runs
     once per film outside the part that is re-run."""
-    names = [n for n, _ in normalisation_layers(model)]
-    prefix = _blocks_name(model) + "."
-    first_block_layer = next((i for i, n in enumerate(names) if n.startswith(prefix)), 0)
-    names = names[first_block_layer:]
+    layers = normalisation_layers(model)
+    in_blocks = set().union(*_in_blocks(model))
+    first_block_layer = next((i for i, (_, m) in enumerate(layers) if id(m) in in_blocks), 0)
+    names = [n for n, _ in layers[first_block_layer:]]
     return names[-depth:] if depth > 0 else []
 
 
 def tail_start(model: nn.Module, layers: list[str]) -> int:
     """Index of the first block holding an adapted layer (len(blocks) when only the head's are)."""
-    prefix = _blocks_name(model) + "."
-    found = [int(n[len(prefix):].split(".")[0]) for n in layers if n.startswith(prefix)]
-    return min(found) if found else len(block_sequence(model))
+    modules = dict(model.named_modules())
+    wanted = {id(modules[n]) for n in layers}
+    blocks = _in_blocks(model)
+    return next((i for i, held in enumerate(blocks) if held & wanted), len(blocks))
 
 
 @torch.no_grad()
