@@ -1,11 +1,15 @@
 """The DICOM node end to end: dcmtk's `storescu` sends films to a node started in-process, the
-node stores its results in a real Orthanc over DICOMweb, and what Orthanc and the audit trail
-hold afterwards is checked. One node for the module (the model loads once); a second one,
-started fresh, shows that a resend after a restart stores nothing new either."""
+node stores its results in a real Orthanc over DICOMweb (or sends them by C-STORE to dcmtk's
+`storescp`), and what Orthanc, the receiving AE and the audit trail hold afterwards is checked.
+The model loads once for the module; the films go to one node, and a second one, started
+fresh, shows that a resend after a restart stores nothing new either."""
 from __future__ import annotations
 
 import io
+import queue
+import socket
 import subprocess
+import time
 from datetime import date
 
 import pydicom
@@ -14,10 +18,13 @@ import requests
 from pydicom.uid import generate_uid
 
 from harness.hostile_files import j2k_bomb_dicom
-from harness.orthanc_server import PASSWORD, USER, dicom_from_image, new_study, start_orthanc
-from pneumo_core.audit import default_log
-from pneumo_core.node import DicomwebDestination, Node, NodeConfig
+from harness.orthanc_server import PASSWORD, USER, dicom_from_image, free_port, new_study, start_orthanc
+from pneumo_core.audit import AuditLog, default_log
+from pneumo_core.node import CStoreDestination, DicomwebDestination, Node, NodeConfig
+from pneumo_core.node.dedupe import Seen
+from pneumo_core.node.receiver import Received
 from pneumo_core.node.sender import DicomwebSender
+from pneumo_core.node.worker import AUDIT_FAILED, Worker
 from pneumo_core.pacs.config import auth_from
 
 SENDER = "MODALITY"
@@ -183,3 +190,55 @@ def test_an_ae_title_not_on_the_allow_list_is_refused_and_recorded(orthanc, film
     assert refused.returncode != 0
     assert "Association Rejected" in refused.stderr + refused.stdout
     assert [(r["user"], r["action"]) for r in _new_records(before)] == [("dicom:STRANGER", "access_denied")]
+
+
+class RecordingSender:
+    """Stands in for the destination: what the worker would have sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[list] = []
+
+    def send(self, source, objects):
+        self.sent.append(list(objects))
+        return "stored", "recorded"
+
+
+def test_a_film_whose_audit_record_cannot_be_written_gets_no_result(predictor, films, tmp_path):
+    sender = RecordingSender()
+    unwritable = AuditLog(tmp_path)  # a folder where the trail's file should be
+    worker = Worker(queue.Queue(), predictor, "balanced", sender, Seen(), unwritable)
+    film = Received(films["chest"].read_bytes(), _sop(films["chest"]), SENDER)
+    assert worker.handle(film) == AUDIT_FAILED
+    assert sender.sent == []
+
+
+def _listening(port: int, wait_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+def test_with_a_c_store_destination_the_sr_and_map_arrive_at_that_ae(predictor, films, tmp_path):
+    port, received = free_port(), tmp_path / "received"
+    received.mkdir()
+    scp = subprocess.Popen(["storescp", "-aet", "RESULTS", "-od", str(received), str(port)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert _listening(port), "dcmtk's storescp did not start"
+        config = NodeConfig((SENDER,), CStoreDestination("RESULTS", "127.0.0.1", port), host="127.0.0.1", port=0)
+        with Node(config, predictor) as node:
+            assert storescu(node.port, films["chest"], films["hand"]).returncode == 0
+            assert node.wait_idle(WAIT_S)
+            assert dict(node.worker.outcomes) == {"stored": 1, "not_assessed": 1}
+    finally:
+        scp.terminate()
+        scp.wait(timeout=10)
+    objects = [pydicom.dcmread(p) for p in sorted(received.iterdir())]
+    assert sorted(str(ds.SOPClassUID) for ds in objects) == sorted([COMPREHENSIVE_SR, SECONDARY_CAPTURE])
+    film_uid = _sop(films["chest"])
+    assert all(film_uid in [str(r.ReferencedSOPInstanceUID) for r in _referenced(ds)] +
+               [str(r.ReferencedSOPInstanceUID) for r in ds.get("SourceImageSequence", [])] for ds in objects)
