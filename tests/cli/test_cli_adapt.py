@@ -2,6 +2,7 @@
 --adapted`, `verify`. The contract on the cheaper model."""
 import json
 
+import numpy as np
 import pytest
 from conftest import run_cli
 
@@ -40,11 +41,21 @@ def test_adapt_site_writes_a_profile_and_says_which_film_it_did_not_use(adapted)
 
 
 def test_predict_scores_under_the_adapted_profile(adapted, test_images):
+    """The default method moves the operating point only (a score mixture: no layer re-estimated),
+    so the profile's P is its written recalibration of the model's own logit, called at its threshold."""
     out, _ = adapted
-    r = _run("predict", "--model", MODEL, "--site", str(out), "--format", "jsonl", str(test_images["NORMAL"][0]))
-    assert r.returncode == 0, r.stderr
-    rec = json.loads(r.stdout.splitlines()[0])
-    assert rec["site"] == "north" and rec["status"] == "scored"
+    films = [str(f) for f in test_images["NORMAL"][:2] + test_images["PNEUMONIA"][:2]]
+    lines = [[json.loads(line) for line in _run("predict", "--model", MODEL, *site, "--format", "jsonl",
+                                                *films).stdout.splitlines()] for site in ([], ["--site", str(out)])]
+    d = json.loads(out.read_text())
+    assert not (d["adaptation"] or {}).get("layers")  # else the network is the profile's own, and this does not hold
+    a, b, threshold = d["intercept"], d["slope"], d["thresholds"][d["default_threshold"]]
+    for source, site in zip(*lines):
+        x = np.log(source["probability"]) - np.log1p(-source["probability"])  # the model's own (source-calibrated) logit
+        assert site["site"] == "north" and site["probability"] == pytest.approx(1 / (1 + np.exp(-(a + b * x))), abs=1e-9)
+        assert site["threshold"] == pytest.approx(threshold) and site["probability"] != pytest.approx(
+            source["probability"], abs=1e-4)
+        assert site["label"] == ("PNEUMONIA" if site["probability"] >= threshold else "NORMAL")
 
 
 def test_calibrate_site_on_top_of_an_adapted_profile_keeps_the_adaptation(adapted, tmp_path, test_images):
@@ -71,13 +82,22 @@ def test_too_few_films_exit_2_in_one_line(tmp_path, test_images):
 
 
 def test_the_drift_alarm_runs_again_under_the_adapted_profile(adapted, site_folder):
-    """`drift --site` on the batch the profile was made on: the adapted model's features
-    against the model's own validation reference (an adapted profile carries no sample)."""
-    out, _ = adapted
-    r = _run("drift", "--model", MODEL, "--site", str(out), "--quiet", str(site_folder))
-    assert r.returncode == 0, r.stderr
-    verdict = json.loads(r.stdout)
-    assert verdict["model"] == MODEL and verdict["n"] >= MIN_FILMS and isinstance(verdict["shifted"], bool)
+    """`drift --site` on the batch the profile was made on: the adapted model's features against
+    the model's own validation reference (an adapted profile carries no sample). The default
+    method re-estimates no layer, so those features are the model's own: the same test, the
+    same numbers, as `drift` without the profile; every readable film is in it."""
+    out, made = adapted
+    verdicts = []
+    for site in (["--site", str(out)], []):
+        r = _run("drift", "--model", MODEL, *site, "--quiet", str(site_folder))
+        assert r.returncode == 0, r.stderr
+        verdicts.append(json.loads(r.stdout))
+    on_site, own = verdicts
+    assert not (json.loads(out.read_text())["adaptation"] or {}).get("layers")
+    assert (on_site["statistic"], on_site["p_value"], on_site["shifted"]) == (own["statistic"], own["p_value"],
+                                                                             own["shifted"])
+    assert on_site["n"] + on_site["unreadable"] == len(list(site_folder.iterdir()))
+    assert on_site["n"] == json.loads(made.stdout)["films"]  # the films adapt-site used: the same gate
 
 
 def _labels(r) -> dict[str, str]:
