@@ -15,28 +15,20 @@ those below it (`tests/test_house.py` holds this), and nothing here imports the 
   patients; studies read from and reports stored to a PACS over DICOMweb; the words of a case's
   report and of the heatmap's check, one home for each;
 * `training`: how the shipped models were trained, their files maintained and their runs summarised;
-* `cli`, `app`: `python -m pneumo_core` and what the Streamlit pages compute and draw.
+* `cli`, `app`: the `pneumo` command (`python -m pneumo_core`, `pneumo serve`) and what the Streamlit pages
+  compute and draw.
+
+The product's files (weights, shipped data, the app's scripts) are found in one place: `io.home`.
 """
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Any
 
 from .errors import PneumoError
 
-# How torch's OpenMP threads wait between parallel regions: read once, when torch loads, so
-# set here, before any module of ours imports torch. A film's prediction and heatmap run
-# hundreds of short regions. Sleeping at once (OMP_WAIT_POLICY=PASSIVE) made them 1.7x slower
-# on free cores; spinning is fastest there but slows when another busy process shares a core.
-# A spin of 10,000 rounds kept libgomp's free-core speed and was a little less exposed than
-# its default 300,000 (`benchmarks/bench_inference.py`, `thread_policies`; docs/saliency.md).
-# On a shared host set OMP_WAIT_POLICY=PASSIVE. A deployer's OMP_WAIT_POLICY or GOMP_SPINCOUNT
-# wins (libgomp lets a spin count override the policy, so neither is touched when either is
-# set); a process that imported torch before pneumo_core keeps what it had.
-SPIN_COUNT = "10000"
-if "OMP_WAIT_POLICY" not in os.environ:
-    os.environ.setdefault("GOMP_SPINCOUNT", SPIN_COUNT)
+# Importing the library changes nothing in its caller's process: the product's commands set
+# torch's OpenMP wait policy themselves, before torch loads (`cli.threads`).
 
 __version__ = "0.1.0"
 
@@ -49,7 +41,7 @@ _PUBLIC = {
     "WeightsError": "models.bundle", "verify_bundle": "models.manifest",
     "load_radiograph": ("io.ingest", "load"), "Radiograph": "io.ingest", "IngestError": "io.ingest",
     "SiteProfile": "calibration.site", "load_profile": "calibration.site", "SiteProfileError": "calibration.site",
-    "AuditLog": "audit", "default_log": "audit",
+    "AuditLog": "audit", "default_log": "audit", "SPIN_COUNT": "cli.threads",
 }
 __all__ = ["PneumoError", "__version__", *_PUBLIC]
 
