@@ -1,6 +1,7 @@
 # Quick start on a fresh Linux machine with Python 3.11:
-#   make run    create .venv, install, start the app
-#   make test   create .venv, install with test extras, run the tests
+#   make run    create .venv, install, start the app (`pneumo serve`)
+#   make test   create .venv, install with test extras, run the tests (the wheel's own smoke test too:
+#               tests/test_wheel.py builds it, installs it outside the checkout and scores a film)
 #   make artifacts  re-measure what the README quotes (slow: tens of minutes on 2 cores; no training)
 PYTHON ?= python3
 VENV := .venv
@@ -11,9 +12,12 @@ DATA ?= ../shared/data/chest_xray
 
 .PHONY: run test venv test-deps browser orthanc artifacts clean
 
-$(VENV)/.installed: requirements.txt
+# The exact pins, then the checkout itself, editable: the `pneumo` command, with this checkout as the
+# product's home (pneumo_core/io/home.py); its build backend comes from PyPI like the pins
+$(VENV)/.installed: requirements.txt pyproject.toml hatch_build.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt requirements-train.txt
@@ -21,7 +25,7 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt requirements-t
 	touch $@
 
 run: $(VENV)/.installed
-	$(PY) -m pneumo_core.app.serve
+	$(VENV)/bin/pneumo serve
 
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)

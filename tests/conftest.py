@@ -1,9 +1,13 @@
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DATA = REPO / "data" / "test"
+# The tests read this checkout's files: it is the product's home (pneumo_core/io/home.py), for this
+# process and every command and server the tests start, whatever is installed in the environment.
+os.environ["PNEUMO_HOME"] = str(REPO)
 
 
 def run_cli(*args: str):

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import PneumoError
+from ..io.home import state_dir
 from .anchor import Anchor, configured_anchor, read_anchor
 from .text import escape, is_unsafe
 
@@ -38,7 +39,6 @@ ID_KEYS = frozenset({"study_uid", "series_uid", "instance_uid", "report_uid", "s
 MAX_VALUE_CHARS = 128
 GENESIS = "0" * 64
 ENV_PATH = "PNEUMO_AUDIT_LOG"
-_REPO_DIR = Path(__file__).resolve().parents[2]
 
 
 class AuditError(PneumoError, ValueError):
@@ -52,8 +52,9 @@ class Problem:
 
 
 def default_path() -> Path:
-    """`PNEUMO_AUDIT_LOG` if set, else `var/audit.jsonl` in the installation (git-ignored)."""
-    return Path(os.environ.get(ENV_PATH) or _REPO_DIR / "var" / "audit.jsonl")
+    """`PNEUMO_AUDIT_LOG` if set, else `audit.jsonl` in the product's state folder (`io.home.state_dir`:
+    `var/` in a chosen home or a checkout, never inside site-packages)."""
+    return Path(os.environ.get(ENV_PATH) or state_dir() / "audit.jsonl")
 
 
 def _digest(record: dict) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.home import home
 from ..io.scan import SCANNED_SUFFIXES
 from ..stats.decision import CLASSES
 
@@ -67,7 +68,7 @@ def class_counts(items: list[Item]) -> dict[str, int]:
 
 # The dataset's list of files that show the same image under different names, shipped with the
 # repo because the Kaggle copy lacks it; a list beside the dataset takes precedence.
-SHIPPED_DUPLICATES = Path(__file__).resolve().parents[2] / "data" / "chest_xray_duplicates.txt"
+SHIPPED_DUPLICATES = home() / "data" / "chest_xray_duplicates.txt"
 
 
 def duplicates_file(data_root: str | Path) -> Path:

@@ -38,7 +38,10 @@ __all__ = ["DecodePool", "load_untrusted", "default_pool", "WORKER_MEMORY_BYTES"
 WORKER_MEMORY_BYTES = 3 * 2**30  # address space: a 50 MP 16-bit DICOM decodes in ~1.5 GB
 WORKER_CPU_SECONDS = 20  # a 50 MP JPEG 2000 film decodes in a few seconds
 WORKER_WALL_SECONDS = 60  # CPU limit plus time waiting for a core on a busy server
-_ROOT = str(Path(__file__).resolve().parents[2])
+# The folder Python imported this package from (site-packages when installed, a checkout otherwise),
+# first on the worker's path, so the worker runs this very code from whatever directory. Code, not
+# product files: those are in the home (`io.home`).
+_IMPORT_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 class _Gone(Exception):
@@ -48,7 +51,7 @@ class _Gone(Exception):
 class _Worker:
     def __init__(self, memory_bytes: int, cpu_seconds: int) -> None:
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-                   PYTHONPATH=os.pathsep.join([_ROOT, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+                   PYTHONPATH=os.pathsep.join([_IMPORT_ROOT, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
         self.proc = subprocess.Popen([sys.executable, "-m", "pneumo_core.io.decode_worker", str(memory_bytes),
                                       str(cpu_seconds)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, env=env, close_fds=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import PneumoError
+from ..io.home import home
 from .metadata import MetadataError, ModelMetadata, read_metadata, write_metadata
 
 if TYPE_CHECKING:
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["WEIGHTS_DIR", "DATA_DIR", "ModelBundle", "WeightsError", "sha256_file", "save_bundle", "load_bundle",
            "list_models", "resolve_model_dir", "DEFAULT_MODEL"]
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
-DATA_DIR = WEIGHTS_DIR.parent / "data"  # the shipped copy of the official test split (data/test/...)
+WEIGHTS_DIR = home() / "weights"  # the shipped models, in the home (`io.home`: PNEUMO_HOME or the package's copy)
+DATA_DIR = home() / "data"  # the shipped copy of the official test split (data/test/...)
 DEFAULT_MODEL = "efficientnet_lite0"
 
 

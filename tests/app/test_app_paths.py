@@ -37,3 +37,11 @@ def test_bundled_examples_are_test_images_of_both_classes():
     assert len(files) >= 4
     classes = [c for f in files for c in ("NORMAL", "PNEUMONIA") if (paths.DATA_DIR / "test" / c / f.name).is_file()]
     assert len(classes) == len(files) and classes.count("NORMAL") >= 2 and classes.count("PNEUMONIA") >= 2
+
+
+def test_the_launcher_serves_the_app_and_settings_of_the_products_home():
+    from pneumo_core.io.home import home
+    assert paths.REPO_DIR == home()
+    for name in ("streamlit_app.py", "gated_app.py", ".streamlit/config.toml", "pages/diagnose.py"):
+        assert (paths.REPO_DIR / name).is_file(), f"{name} is not in the home"
+    assert paths.EXAMPLES_DIR == home() / "examples" and paths.WEIGHTS_DIR == home() / "weights"

@@ -1,16 +1,19 @@
-"""Where the app's files are: the shipped models, the bundled examples, the test images.
+"""Where the app's files are: the shipped models, the bundled examples, the test images, and the
+app's own scripts (`streamlit_app.py`, `gated_app.py`, `pages/`, `.streamlit/`), all in the product's
+home (`pneumo_core.io.home`: `PNEUMO_HOME`, the installed package's copy, or an editable checkout).
 The model folder and list come from `pneumo_core.models.bundle` (torch-free at import)."""
 from __future__ import annotations
 
 from pathlib import Path
 
+from ...io.home import home
 from ...models import bundle
 from ...models.bundle import DATA_DIR, DEFAULT_MODEL, WEIGHTS_DIR, list_models
 
 __all__ = ["REPO_DIR", "WEIGHTS_DIR", "DEFAULT_MODEL", "DATA_DIR", "EXAMPLES_DIR", "list_models",
     "resolve_model_dir", "example_files", "test_image_bytes"]
 
-REPO_DIR = WEIGHTS_DIR.parent
+REPO_DIR = home()  # the home; the launcher serves its streamlit_app.py and reads its .streamlit/
 EXAMPLES_DIR = REPO_DIR / "examples"
 
 
