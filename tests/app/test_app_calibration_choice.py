@@ -96,11 +96,13 @@ def test_choosing_a_site_profile_changes_the_probability_label_and_threshold_on_
     assert {m.label for m in at.metric} == {"P(pneumonia), calibrated for test-site"}
     assert s.threshold == pytest.approx(site.thresholds[s.operating_point]) != pytest.approx(source.threshold)
     assert at.session_state["threshold_slider"] == pytest.approx(round(site.thresholds[s.operating_point], 3))
-    results = [cases.with_site(r, site) for r in _scored_examples()]
+    # the profile's recalibration written out, P = sigmoid(a + b * logit), on each example's source logit
+    expected = [1 / (1 + np.exp(-(site.intercept + site.slope * r.logit))) for r in _scored_examples()]
     shown = [m.value for m in at.metric]  # the case(s) on screen, re-derived under the site's calibration
-    assert shown and set(shown) <= {formatting.format_probability(r.probability) for r in results}
-    assert [formatting.format_probability(r.probability) for r in results] != [
+    assert shown and set(shown) <= {formatting.format_probability(p) for p in expected}
+    assert [formatting.format_probability(p) for p in expected] != [
         formatting.format_probability(r.probability) for r in _scored_examples()]
+    assert sorted(results_table(at).value["P(pneumonia)"]) == sorted(formatting.format_probability(p) for p in expected)
     batch = next(c.value for c in at.caption if " · threshold " in c.value)  # the results table's caption
     assert "calibrated for test-site" in batch
     assert set(results_table(at).value["calibration"]) == {"calibrated for test-site"}
@@ -179,9 +181,10 @@ def test_results_csv_and_case_report_name_the_calibration(monkeypatch, profiles)
     from pneumo_core.io import case_report as report
     site = load_profile(profiles["test-site"])
     from pneumo_core.inference.prediction import Prediction
+    from pneumo_core.app.reading import scoring
     r = cases.CaseResult.scored(Prediction("a.png", 0.3, None, 0.5, MODEL, logit=float(logit(0.3))), "d")
-    mine = cases.with_site(r, site)
-    assert mine.probability == pytest.approx(float(site.probability(np.array([logit(0.3)]))[0]))
+    mine = scoring.case_on_site(r, site)
+    assert mine.probability == pytest.approx(1 / (1 + np.exp(-(site.intercept + site.slope * logit(0.3)))), abs=1e-12)
     assert r.calibration == "calibrated on validation data"  # the cached result is left as it was
     rows = list(csv.DictReader(io.StringIO(cases.rows_to_csv(cases.result_rows([r, mine], 0.5, "balanced")).decode())))
     assert [row["calibration"] for row in rows] == ["calibrated on validation data", "calibrated for test-site"]
@@ -213,7 +216,7 @@ def test_drift_verdict_waits_for_twenty_scored_films_and_is_cached_per_calibrati
     monkeypatch.setattr(drift, "drift_test", lambda *a, **k: calls.append(1) or fixed)
     assert scoring.batch_drift(MODEL, results, None) == verdict and not calls  # cached on the batch's digests
     site = load_profile(profiles["test-site"])
-    under_site = scoring.batch_drift(MODEL, [cases.with_site(r, site) for r in results], site)
+    under_site = scoring.batch_drift(MODEL, [scoring.case_on_site(r, site) for r in results], site)
     assert calls == [1] and under_site.p_value == 0.5  # a new calibration is a new test
 
 
