@@ -157,12 +157,12 @@ def test_shipped_reference_keeps_reference_null_pool_and_held_out_patients_apart
     val = set(json.loads((model_dir / "split.json").read_text())["val"])
     assert set(held) | set(kept) | set(null) <= val
     assert all(not Path(k).is_absolute() and len(Path(k).parts) == 3 for k in held)  # split/CLASS/file
+    assert DATASET.is_dir(), f"the full dataset must sit beside the repository: {DATASET}"  # a failure, never a skip
+    assert all((DATASET / k).is_file() for k in held)
     items = [Item(Path(k), ["NORMAL", "PNEUMONIA"].index(Path(k).parent.name)) for k in held + kept + null]
     group = patient_groups(items, read_duplicate_groups(duplicates_file(DATASET)))
     parts = [{group[k] for k in part} for part in (held, kept, null)]
     assert not parts[0] & parts[1] and not parts[0] & parts[2] and not parts[1] & parts[2]
-    assert DATASET.is_dir(), f"the full dataset must sit beside the repository: {DATASET}"
-    assert all((DATASET / k).is_file() for k in held)
 
 
 # --- the command -------------------------------------------------------------------------------
