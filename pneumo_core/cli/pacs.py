@@ -8,21 +8,27 @@ line on stderr; 1 when some instance could not be read (its line has `error`) or
 refused or could not be stored; else 0.
 
 `--store-report` needs `--accession`: the accession number the operator read off the request,
-compared with each study's own before a report is stored (`pacs.store`). The search and each
-report are recorded in the audit trail under "cli:<account>". Credentials come only from the
-environment (`pacs.config`), and no message repeats them.
+compared with each study's own before a report is stored (`pacs.store`); beside each PDF go
+the film's structured report and heatmap image (`pacs.results_dicom`), drawn from the same
+case. The search and each report are recorded in the audit trail under "cli:<account>".
+Credentials come only from the environment (`pacs.config`), and no message repeats them.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Iterator
+from functools import cache
+from typing import Callable, Iterator
+
+import pydicom
 
 from ..audit import cli_user, default_log
+from ..io.case_report import render_report
 from ..inference.predictor import Prediction, Predictor
 from ..pacs.client import PacsClient, PacsError, PacsRefused, StudySummary
 from ..pacs.config import auth_from_env
-from ..pacs.report_dicom import report_pdf
+from ..pacs.report_dicom import report_case
+from ..pacs.results_dicom import StructuredResults, film_header, model_identity, results_from_case
 from ..pacs.score import BATCH, ScoredInstance, score_study
 from ..pacs.store import ALREADY_STORED, REFUSED, ReportContent, store_report
 from ..pacs.study import StudyPlan, plan_study
@@ -70,12 +76,10 @@ class DicomwebJob:
         if pred.probability is None or scored is None or scored.data is None or scored.prediction is not pred:
             return {"report": None}
         content = ReportContent(pred.label, pred.probability, pred.threshold, self.operating_point, pred.site or "")
-        data = scored.data
         try:
-            accession = self.accession or ""
-            done = store_report(self.client, scored.ref.study_uid, scored.ref.sop_uid, accession,
-                                lambda: report_pdf(self._predictor, pred, data, self.operating_point, accession),
-                                pred.model, content)
+            pdf, results = _report_and_results(self._predictor, scored, self.operating_point, self.accession or "")
+            done = store_report(self.client, scored.ref.study_uid, scored.ref.sop_uid, self.accession or "", pdf,
+                                pred.model, content, results)
         except (PacsError, ValueError) as exc:
             self.failures += 1
             self._audit(study_uid=scored.ref.study_uid, instance_uid=scored.ref.sop_uid, outcome="failed")
@@ -91,6 +95,19 @@ class DicomwebJob:
 
     def _audit(self, **ids: str | int) -> None:
         default_log().append(self._user, "report_stored", **ids)
+
+
+def _report_and_results(predictor: Predictor, scored: ScoredInstance, operating_point: str, accession: str
+                        ) -> tuple[Callable[[], bytes], Callable[[pydicom.Dataset], StructuredResults]]:
+    """The PDF and the structured results of a scored instance, drawn from one case report
+    (built at most once, and only when something is to be sent), so they say the same."""
+    case = cache(lambda: report_case(predictor, scored.prediction, scored.data, operating_point, accession))
+    ref = scored.ref
+
+    def results(header: pydicom.Dataset) -> StructuredResults:
+        film = film_header(header, ref.series_uid, ref.sop_uid, ref.sop_class)
+        return results_from_case(film, case(), model_identity(predictor.bundle), scored.prediction.site)
+    return lambda: render_report(case(), "pdf"), results
 
 
 def _error(message: str) -> int:

@@ -42,10 +42,12 @@ if TYPE_CHECKING:
     from ..inference.predictor import Prediction, Predictor
     from ..io.case_report import ReportCase
     from ..models.bundle import ModelBundle
+    from ..models.metadata import ModelMetadata
 
 __all__ = ["PRIVATE_SCHEME", "PNEUMONIA", "PROBABILITY", "THRESHOLD", "SENSITIVITY", "SPECIFICITY", "CI_CODES",
            "SR_SERIES_NUMBER", "MAP_SERIES_NUMBER", "MANUFACTURER", "ModelIdentity", "model_identity",
-           "ResultFacts", "StructuredResults", "build_results", "results_for"]
+           "identity_of", "ResultFacts", "StructuredResults", "build_results", "film_header", "results_from_case",
+           "results_for"]
 
 PRIVATE_SCHEME = "99PNEUMO"
 PNEUMONIA = Code("233604007", "SCT", "Pneumonia")
@@ -76,8 +78,13 @@ class ModelIdentity:
 
 def model_identity(bundle: ModelBundle) -> ModelIdentity:
     """The identity of a loaded model (`Predictor.bundle`)."""
+    return identity_of(bundle.name, bundle.meta)
+
+
+def identity_of(name: str, meta: ModelMetadata) -> ModelIdentity:
+    """The identity of model `name` from its `model.json` alone (the app holds that, not a bundle)."""
     from .. import __version__
-    return ModelIdentity(bundle.name, __version__, bundle.meta.model_sha256)
+    return ModelIdentity(name, __version__, meta.model_sha256)
 
 
 @dataclass(frozen=True)
@@ -148,7 +155,7 @@ def _sr(film: pydicom.Dataset, facts: ResultFacts, sop: str, series: str) -> hd.
         tracking_identifier=hd.sr.TrackingIdentifier(uid=derived_uid(b"tracking", sop), identifier="pneumonia"),
         finding_type=PNEUMONIA, finding_sites=[hd.sr.FindingSite(LUNG)], algorithm_id=_algorithm(facts),
         measurements=_measurements(facts), qualitative_evaluations=[hd.sr.QualitativeEvaluation(PNEUMONIA, call)],
-        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(film)])
+        source_images=[hd.sr.SourceImageForMeasurementGroup(film.SOPClassUID, film.SOPInstanceUID)])
     device = hd.sr.DeviceObserverIdentifyingAttributes(uid=derived_uid(b"device", facts.model.weights_sha256),
                                                        name=facts.model.name, manufacturer_name=MANUFACTURER,
                                                        model_name=facts.model.name)
@@ -196,13 +203,30 @@ def build_results(film: pydicom.Dataset, facts: ResultFacts, overlay: np.ndarray
     return StructuredResults(_part10(_sr(film, facts, *sr_uids)), _part10(_map(film, overlay, *map_uids)))
 
 
+def film_header(study: pydicom.Dataset, series_uid: str, sop_uid: str, sop_class: str) -> pydicom.Dataset:
+    """The film's header the results need, from its study's header (`PacsClient.study_header`)
+    and its identifiers: the patient and study attributes the PDF report copies, nothing more,
+    and no bytes of the film parsed outside the decode worker."""
+    from .report_dicom import PATIENT_ATTRIBUTES, STUDY_ATTRIBUTES
+    film = pydicom.Dataset()
+    for keyword in PATIENT_ATTRIBUTES + STUDY_ATTRIBUTES:
+        setattr(film, keyword, study.get(keyword, ""))
+    film.SeriesInstanceUID, film.SOPInstanceUID, film.SOPClassUID = series_uid, sop_uid, sop_class
+    return film
+
+
+def results_from_case(film: pydicom.Dataset, case: ReportCase, model: ModelIdentity,
+                      site: str | None = None) -> StructuredResults:
+    """The SR and the map saying what the case report `case` says (the PDF's own), its overlay as the map."""
+    if case.overlay is None:
+        raise ValueError("the case report has no heatmap to store")
+    return build_results(film, ResultFacts.from_case(case, model, site), case.overlay)
+
+
 def results_for(predictor: Predictor, prediction: Prediction, data: bytes, film: pydicom.Dataset,
                 operating_point: str, accession: str = "") -> StructuredResults:
     """The SR and the map of a scored film, from the same case report as its PDF
     (`report_dicom.report_case`): `data` are the film's bytes as scored, `film` their header."""
     from .report_dicom import report_case
     case = report_case(predictor, prediction, data, operating_point, accession)
-    if case.overlay is None:
-        raise ValueError("the case report has no heatmap to store")
-    facts = ResultFacts.from_case(case, model_identity(predictor.bundle), site=prediction.site)
-    return build_results(film, facts, case.overlay)
+    return results_from_case(film, case, model_identity(predictor.bundle), prediction.site)

@@ -4,7 +4,9 @@ The model reads frontal chest radiographs only. A study also holds laterals, oth
 and non-image objects (our own stored reports among them), so each instance is sorted before
 anything is downloaded:
 - not an image (Encapsulated PDF, structured report, presentation state...): skipped, it is not
-  a film at all;
+  a film at all; nor is a Secondary Capture of modality OT ("other"), a derived picture such as
+  the heatmap image this tool stores beside its report (`results_dicom`), which a rescore of
+  the study would otherwise list as a film not assessed;
 - an image whose header says another modality, another body part or a lateral view: *not
   assessed*, with the header's reason, like the input gate's withheld films;
 - the rest (a missing ViewPosition or BodyPartExamined is common on CR and does not exclude a
@@ -28,11 +30,14 @@ NON_IMAGE_SOP_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.9.1.1": "a waveform",
 }
 _SR_PREFIX = "1.2.840.10008.5.1.4.1.1.88."  # structured reports
+_SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 
 
 def _non_image(ref: InstanceRef) -> str | None:
     if ref.sop_class.startswith(_SR_PREFIX):
         return "a structured report"
+    if ref.sop_class == _SECONDARY_CAPTURE and ref.modality == "OT":
+        return "a derived picture (secondary capture, modality OT)"
     return NON_IMAGE_SOP_CLASSES.get(ref.sop_class)
 
 
