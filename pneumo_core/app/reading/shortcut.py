@@ -1,0 +1,63 @@
+"""The shortcut check beside a case's heatmap (`inference.shortcut` finds it, `reporting.
+shortcut_check` words it): cached on the same keys as the map it reads, so stepping back to a
+case or moving a slider never runs it again.
+
+The logits are kept source-calibrated (as `Prediction.logit`) and turned into the P the page
+shows as `scoring.region_check` does: through the site profile's recalibration under a
+profile, unless an adapted profile's own network scored them.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import streamlit as st
+
+from ...io.budget import ServerBusy, heavy_work
+from ...reporting.shortcut_check import ShortcutCheck
+from ..runtime.resources import get_predictor, weights_stamp
+
+if TYPE_CHECKING:
+    from ...calibration.site import SiteProfile
+    from ...inference.shortcut import ShortcutFinding
+    from ..settings.state import Settings
+    from .cases import CaseResult
+    from .scoring import Heatmap
+
+__all__ = ["shortcut_check"]
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _finding(model: str, weights: int, adaptation: str, digest: str, method: str, target: str,
+             _model_input: np.ndarray, _heatmap: np.ndarray,
+             _site: SiteProfile | None) -> tuple[ShortcutFinding, tuple]:
+    from ...inference.shortcut import find_shortcut
+    predictor = get_predictor(model, _site if adaptation else None)
+    with heavy_work():  # one forward pass when the strongest cell is flagged
+        found = find_shortcut(predictor, _model_input, _heatmap)
+    if not found.flagged:
+        return found, ()
+    t = predictor.bundle.temperature
+    p = tuple(float(q) for q in predictor.probabilities([found.logit_before, found.logit_after]))
+    return found, (found.logit_before / t, found.logit_after / t, *p)
+
+
+def shortcut_check(r: CaseResult, hm: Heatmap, s: Settings) -> ShortcutCheck | None:
+    """The case's shortcut check for the class its map explains at `s.threshold`; None for a
+    film without a model input, and (`io.budget.ServerBusy`) while the server is at its limit."""
+    if r.model_input is None:
+        return None
+    adaptation = s.site.adaptation_digest if s.site is not None else ""
+    try:
+        found, scores = _finding(s.model, weights_stamp(s.model), adaptation, r.digest, hm.method, hm.target_class,
+                                 r.model_input, hm.heatmap, s.site)
+    except ServerBusy:
+        return None
+    check = ShortcutCheck(hm.target_class, found.markers_on_film, found.on_marker, found.outside_body, s.threshold)
+    if not scores:
+        return check
+    logit_before, logit_after, p_before, p_after = scores
+    if s.site is not None and not adaptation:
+        p_before, p_after = (float(p) for p in s.site.probability(np.array([logit_before, logit_after])))
+    return ShortcutCheck(check.called, check.markers_on_film, check.on_marker, check.outside_body, s.threshold,
+                         logit_before, logit_after, p_before, p_after)
