@@ -83,14 +83,14 @@ def _refusal(client: PacsClient, study_uid: str, typed_accession: str,
     return header
 
 
-def _store_results(client: PacsClient, built: StructuredResults, missing: list[str], expected: set[str]) -> None:
-    """Sends the SR and the map that the study lacks; ValueError (nothing sent) when what was
-    built does not carry the UIDs its content gives, which the already-stored check relied on."""
+def _built(results: Callable[[pydicom.Dataset], StructuredResults], header: pydicom.Dataset,
+           expected: set[str]) -> StructuredResults:
+    """The SR and the map, before anything is sent; ValueError when they do not carry the UIDs
+    the content gives, which the already-stored check relied on."""
+    built = results(header)
     if {str(ds.SOPInstanceUID) for ds in built.datasets} != expected:
         raise ValueError("the structured results do not carry the UIDs their content gives; nothing stored")
-    for ds in built.datasets:
-        if str(ds.SOPInstanceUID) in missing:
-            client.store(ds)
+    return built
 
 
 def _stored_message(sent_report: bool, sent_results: bool, sop: str) -> str:
@@ -127,10 +127,11 @@ def store_report(client: PacsClient, study_uid: str, source_uid: str, typed_acce
     if not missing:
         return StoredReport(ALREADY_STORED, "This report is already stored in the study; it was not stored "
                                             "again.", **ids)
-    missing_results = [uid for uid in missing if uid != sop]
-    built = results(header) if missing_results else None  # built before the PDF is sent: a failure sends nothing
+    # built (and checked) before the PDF is sent: a failure sends nothing
+    built = _built(results, header, set(wanted[1:])) if results is not None and missing != [sop] else None
     if sop in missing:
         client.store(encapsulated_pdf(pdf(), header, sop_uid=sop, series_uid=series))
-    if built is not None:
-        _store_results(client, built, missing_results, set(wanted[1:]))
+    for ds in built.datasets if built is not None else ():
+        if str(ds.SOPInstanceUID) in missing:
+            client.store(ds)
     return StoredReport(STORED, _stored_message(sop in missing, built is not None, sop), **ids)

@@ -95,3 +95,45 @@ def test_a_wrong_accession_stores_no_results_and_builds_none(client, study, spy)
                         ReportContent("PNEUMONIA", 0.9, 0.5, "balanced"), lambda header: built.append(header))
     assert done.outcome == REFUSED and "not this study's" in done.message and not built
     assert not [m for m, _ in spy.sent if m == "POST"] and len(client.instances(s.uid)) == before
+
+
+def _results_for(film_uid: str, content: ReportContent, probability: float | None = None):
+    """A builder of the SR and map saying `content` (or another probability) for model "m"."""
+    import numpy as np
+
+    from pneumo_core.pacs.results_dicom import ModelIdentity, ResultFacts, build_results, film_header
+    facts = ResultFacts(probability or content.probability, content.label, content.threshold, content.operating_point,
+                        "calibrated on validation data", "", None, None, None, None, "no estimate",
+                        ModelIdentity("m", "1", "0" * 64))
+    built = []
+
+    def results(header):
+        built.append(header)
+        film = film_header(header, generate_uid(), film_uid, "1.2.840.10008.5.1.4.1.1.1")
+        return build_results(film, facts, np.zeros((16, 16, 3), np.uint8))
+    return results, built
+
+
+def test_results_missing_beside_a_stored_pdf_are_added_once_without_sending_the_pdf_again(client, study, spy):
+    s, film_uid = study
+    content = ReportContent("PNEUMONIA", 0.91, 0.5, "balanced")
+    first = store_report(client, s.uid, film_uid, ACCESSION, lambda: b"%PDF-1.4\n", "m", content)
+    results, built = _results_for(film_uid, content)
+    posts = len([m for m, _ in spy.sent if m == "POST"])
+    added = store_report(client, s.uid, film_uid, ACCESSION, lambda: b"%PDF-1.4\n", "m", content, results)
+    assert (first.outcome, added.outcome) == ("stored", "stored") and "beside the report already" in added.message
+    assert len([m for m, _ in spy.sent if m == "POST"]) == posts + 2 and len(built) == 1  # the SR and the map only
+    here = {r.sop_uid: r.sop_class for r in client.instances(s.uid)}
+    assert (here[added.sr_uid], here[added.map_uid]) == (COMPREHENSIVE_SR, SC_STORAGE)
+    again = store_report(client, s.uid, film_uid, ACCESSION, lambda: b"%PDF-1.4\n", "m", content, results)
+    assert again.outcome == "already-stored" and len(built) == 1  # nothing missing: nothing built
+
+
+def test_results_that_do_not_say_what_was_checked_are_not_sent(client, study, spy):
+    s, film_uid = study
+    content = ReportContent("PNEUMONIA", 0.93, 0.5, "balanced")
+    results, _ = _results_for(film_uid, content, probability=0.5)  # built saying another probability
+    before = len(client.instances(s.uid))
+    with pytest.raises(ValueError, match="UIDs"):
+        store_report(client, s.uid, film_uid, ACCESSION, lambda: b"%PDF-1.4\n", "m", content, results)
+    assert not [m for m, _ in spy.sent if m == "POST"] and len(client.instances(s.uid)) == before
