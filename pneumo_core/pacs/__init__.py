@@ -1,6 +1,7 @@
 """A PACS over DICOMweb: search studies (QIDO-RS), retrieve their frontal chest films (WADO-RS)
-through the same `io.ingest` path as uploads, score them with `Predictor`, and store a case
-report back in the study as a DICOM Encapsulated PDF (STOW-RS).
+through the same `io.ingest` path as uploads, score them with `Predictor`, and store the results
+back in the study (STOW-RS): the case report as a DICOM Encapsulated PDF, and beside it what a PACS
+and its viewers read, a TID 1500 Structured Report and the heatmap as a Secondary Capture.
 
 * `config`: the servers the deployer allows, their credentials and their limits (instances per
   study, time per study and per answer), from secrets or the environment;
@@ -15,8 +16,11 @@ report back in the study as a DICOM Encapsulated PDF (STOW-RS).
 * `store`: a report stored deliberately: the typed accession checked, the same report once;
 * `study`: which instances of a study are frontal chest films, from their DICOM headers;
 * `score`: a study's instances scored in bounded batches, one `Prediction` per instance;
-* `report_dicom`: the Encapsulated PDF dataset (new series in the same study).
+* `report_dicom`: the Encapsulated PDF dataset (new series in the same study);
+* `results_dicom`, `results_read`: the Structured Report and the heatmap's Secondary Capture, built
+  from the same case report as the PDF, and the SR read back into plain values;
+* `uids`: the UIDs of what we store, derived from what it says, so the same result is stored once.
 """
 
 __all__ = ["errors", "records", "rules", "transport", "bounded", "client", "config", "study", "score", "report_dicom",
-           "store"]
+           "uids", "results_dicom", "results_read", "store"]

@@ -63,7 +63,7 @@ def test_store_report_names_the_stored_instance_once_however_often_it_runs(capsy
     code, again, _ = _run(capsys, *args)
     assert code == 0 and again[0]["report"] == lines[0]["report"]
     assert "report already stored in the study; not stored again" in again[0]["warnings"]
-    assert len(client.instances(loaded.e.uid)) == 2  # the film and one report
+    assert len(client.instances(loaded.e.uid)) == 4  # the film, one report, its SR and its heatmap image
     scores = [r for r in audit_records() if r["action"] == "score"]
     assert [r["ids"]["instance_uid"] for r in scores] == [loaded.sop["e_film"]] * 2  # each run scored the film
     trail = [(r["user"], r["action"], r["ids"].get("outcome")) for r in audit_records() if r["action"] != "score"]
