@@ -11,7 +11,7 @@ command: marginal cost per film from a run on many films less one on few.
 
 Prints JSON and writes benchmarks/results/inference.json. Each pipeline runs in a fresh
 process, so its peak resident memory is its own. OpenMP waits as the product's does
-(`pneumo_core` sets it before torch loads). `thread_policies` times predict + the default
+(the `pneumo` command sets it before torch loads: `pneumo_core/cli/threads.py`). `thread_policies` times predict + the default
 heatmap under four ways of using the two cores (the product's bounded spin, libgomp's
 default spin, OMP_WAIT_POLICY=PASSIVE, one thread), on free cores and beside one busy loop
 (another process holding a core), each in a fresh process: the evidence for the product's
@@ -33,7 +33,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-import pneumo_core  # noqa: E402  (before torch: the product's OpenMP wait policy; children inherit it)
+from pneumo_core.cli.threads import use_bounded_spin  # noqa: E402
+
+use_bounded_spin()  # before torch: the product's OpenMP wait policy (the `pneumo` command's); children inherit it
 
 POLICY_ENV = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 # name -> (environment overrides, None = unset; torch threads)

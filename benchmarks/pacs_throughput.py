@@ -15,7 +15,7 @@ files as a warm-up; the rounds alternate the two, and the median round is report
 
 Results in `results/pacs_throughput.json`. The machine is shared, so the JSON records the
 load average before and after; torch uses 2 threads and the product's OpenMP policy (set
-by `pneumo_core` before torch loads; recorded in the JSON).
+by the `pneumo` command before torch loads, `pneumo_core/cli/threads.py`; recorded in the JSON).
 """
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-import pneumo_core  # noqa: E402,F401  (before torch: the product's OpenMP policy; children inherit it)
+from pneumo_core.cli.threads import use_bounded_spin  # noqa: E402
+
+use_bounded_spin()  # before torch: the product's OpenMP wait policy (the `pneumo` command's); children inherit it
 OUT = REPO / "benchmarks" / "results" / "pacs_throughput.json"
 
 

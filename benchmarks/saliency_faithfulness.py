@@ -51,7 +51,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-import pneumo_core  # noqa: E402,F401  (before torch: the product's OpenMP wait policy, so costs are the product's)
+from pneumo_core.cli.threads import use_bounded_spin  # noqa: E402
+
+use_bounded_spin()  # before torch: the product's OpenMP wait policy (the `pneumo` command's); children inherit it
 import torch  # noqa: E402
 
 from benchmarks.drift_rates import wilson  # noqa: E402

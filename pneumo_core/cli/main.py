@@ -14,7 +14,7 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import adapt, audit, build, drift, predict, report, serve, site, verify
+    from . import adapt, audit, build, drift, listen, predict, report, serve, site, verify
 
     from .groups import register_grouped
 
@@ -23,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description="Pneumonia detection on chest radiographs.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # the order `--help` lists them in; `groups` says which sit under `site` and `dev`
-    register_grouped(sub, [m.register for m in (serve, predict, drift, report, verify, audit, site, adapt, build)])
+    register_grouped(sub, [m.register for m in (serve, listen, predict, drift, report, verify, audit, site, adapt, build)])
     return p
 
 

@@ -30,7 +30,7 @@ def test_the_top_level_help_lists_reading_commands_then_the_groups_and_hides_the
     text = _help()
     section = text.split("positional arguments:", 1)[1].split("options:")[0]
     listed = [line.split()[0] for line in section.splitlines() if line.startswith("    ") and line[4] != " "]
-    assert listed == ["predict", "drift", "models", "verify", "audit", *GROUPS]
+    assert listed == ["serve", "listen", "predict", "drift", "models", "verify", "audit", *GROUPS]
     assert "usage: python -m pneumo_core [-h] COMMAND ..." in text  # no list of every name, old ones included
 
 
