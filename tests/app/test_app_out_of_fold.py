@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import REPO, run_cli
 
-from pneumo_core.app.reading import scoring
+from pneumo_core.app.reading import cases, scoring
 from pneumo_core.app.runtime import resources
 from pneumo_core.evaluation.out_of_fold import OUT_OF_FOLD, out_of_fold_probabilities
 from pneumo_core.stats.display import format_probability
@@ -38,8 +38,10 @@ def test_a_test_film_shows_the_studys_out_of_fold_p_in_the_app_its_check_and_the
     recorded = out_of_fold_probabilities(REPO / "weights" / MODEL)[KEY]  # what the site study wrote for this film
     case = scoring.score_file(MODEL, FILM.read_bytes(), "renamed.jpeg", study_profile)
     in_sample = float(study_profile.probability(np.array([case.logit]))[0])  # the profile's own fit, written out
-    assert case.probability == pytest.approx(recorded, abs=1e-6) and OUT_OF_FOLD in case.calibration
+    assert case.probability == pytest.approx(recorded, abs=1e-6) and OUT_OF_FOLD in cases.distinct_warnings(case)
     assert format_probability(case.probability) != format_probability(in_sample)  # 0.4995 against 0.515
+    (row,) = cases.result_rows([case], 0.5, "balanced")  # the table and the CSV say so, as the command line's line
+    assert OUT_OF_FOLD in row["warnings / error"] and row["calibration"] == "calibrated for kermany-test"
     called = "PNEUMONIA" if case.probability >= 0.5 else "NORMAL"
     check = scoring.region_check(scoring.heatmap_for(MODEL, case, "gradcam", called), study_profile, 0.5)
     assert format_probability(check.p_before) == format_probability(case.probability)  # the map's own pass
@@ -60,6 +62,6 @@ def test_under_a_profile_not_fitted_here_the_apps_p_is_predict_sites_p(study_pro
     case = scoring.score_file(MODEL, FILM.read_bytes(), "x.jpeg", elsewhere)
     a, b = elsewhere.intercept, elsewhere.slope
     assert case.probability == pytest.approx(1 / (1 + np.exp(-(a + b * case.logit))), abs=1e-12)
-    assert OUT_OF_FOLD not in case.calibration
+    assert OUT_OF_FOLD not in case.warnings
     line = _predict_line(FILM, path)
     assert line["probability"] == pytest.approx(case.probability, abs=1e-9) and line["site"] == "elsewhere"

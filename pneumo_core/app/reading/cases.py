@@ -112,9 +112,8 @@ def with_site(result: CaseResult, site: SiteProfile | None) -> CaseResult:
 def distinct_warnings(result: CaseResult) -> list[str]:
     """Each warning once: the input gate's "not assessed: <reasons>" repeats warnings the
     prediction already carries (a colour photo's "image has colour; ..."), so a warning its
-    reason already says is left out, and the reason is kept; so is one its calibration says
-    (a test film's "out of fold: ...")."""
-    warnings = [w for w in dict.fromkeys(result.warnings) if w not in result.calibration.split(", ")]
+    reason already says is left out, and the reason is kept."""
+    warnings = list(dict.fromkeys(result.warnings))
     reason = result.not_assessed
     if not reason:
         return warnings
@@ -183,9 +182,8 @@ def batch_summary(results: list[CaseResult], threshold: float) -> str:
         parts.append(f"{withheld} not assessed")
     if len(ok) + withheld < len(results):
         parts.append(f"{len(results) - len(ok) - withheld} not scored")
-    warned = sum(bool(distinct_warnings(r)) for r in ok)
-    if warned:
-        parts.append(f"{warned} with warnings")
+    if any(r.warnings for r in ok):
+        parts.append(f"{sum(bool(r.warnings) for r in ok)} with warnings")
     return ", ".join(parts)
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import streamlit as st
 
-from ...evaluation.out_of_fold import OUT_OF_FOLD, honest_prediction, honest_probabilities
+from ...evaluation.out_of_fold import honest_prediction, honest_probabilities
 from ...inference.orientation import undo
 from ...io.budget import ServerBusy, heavy_work
 from ...io.ingest import IngestError
@@ -91,7 +91,7 @@ def case_on_site(result: CaseResult, site: SiteProfile | None) -> CaseResult:
     """The case as the predictor for `site` (`Predictor.from_pretrained(model, site=...)`)
     reports it: its cached score moved to the profile by `Predictor.on_site` (no second pass),
     then `out_of_fold.honest_prediction`, so a test film under a profile fitted on the test
-    split is out of fold, as `predict --site` prints it. A source score under an adapted
+    split is out of fold, with the warning that says so, as `predict --site` prints it. A source score under an adapted
     profile comes back unscored (that network must score the film). A shallow copy: the
     display image is shared."""
     if site is None:
@@ -101,9 +101,8 @@ def case_on_site(result: CaseResult, site: SiteProfile | None) -> CaseResult:
         pred = predictor.on_site(result.prediction)
     except ValueError as exc:
         return CaseResult.unscored(result.name, result.digest, result.model, error=str(exc))
-    pred = honest_prediction(replace(pred, sha256=result.digest), predictor, DATA_DIR)
-    calibration = calibration_label(site.name) + (f", {OUT_OF_FOLD}" if OUT_OF_FOLD in pred.warnings else "")
-    return replace(result, prediction=pred, probability=pred.probability, calibration=calibration)
+    pred = honest_prediction(replace(pred, sha256=result.digest), predictor, DATA_DIR)  # says so in a warning
+    return replace(result, prediction=pred, probability=pred.probability, calibration=calibration_label(site.name))
 
 
 @st.cache_data(show_spinner=False, max_entries=1024)
