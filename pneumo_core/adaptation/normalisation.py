@@ -62,9 +62,9 @@ def tail_start(model: nn.Module, layers: list[str]) -> int:
 
 
 @torch.no_grad()
-def block_inputs(model: nn.Module, x: torch.Tensor, start: int) -> torch.Tensor:
-    """The input of `blocks[start]` for standardised films `x`, through the unadapted prefix."""
-    return block_sequence(model)[:start](model.stem(x))
+def block_inputs(model: nn.Module, films: torch.Tensor, start: int) -> torch.Tensor:
+    """The input of `blocks[start]` for standardised `films` (B, C, S, S), through the unadapted prefix."""
+    return block_sequence(model)[:start](model.stem(films))
 
 
 def _weighted_moments(x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
