@@ -21,7 +21,34 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 MARK = "SERVER "
 
-__all__ = ["serve_from", "MARK"]
+__all__ = ["serve_from", "team_installation", "loopback_directory", "COMPLETE_LOGIN", "MARK"]
+
+COMPLETE_LOGIN = """[auth]
+redirect_uri = "https://pneumo.hospital.example/oauth2callback"
+cookie_secret = "0123456789abcdef0123456789abcdef"
+client_id = "pneumo"
+client_secret = "not-a-real-secret"
+server_metadata_url = "https://idp.hospital.example/.well-known/openid-configuration"
+"""
+
+
+def team_installation(folder: Path, login: bool) -> Path:
+    """A stand-in installation in `folder` serving a team (every interface, a named host), with a complete
+    `[auth]` or none; returns its entrypoint (for `TEST_ENTRYPOINT`)."""
+    (folder / ".streamlit").mkdir(parents=True, exist_ok=True)
+    (folder / "streamlit_app.py").write_text("import streamlit as st\nst.write('app')\n")
+    (folder / ".streamlit" / "config.toml").write_text(
+        '[server]\naddress = "0.0.0.0"\nallowedHosts = ["pneumo.hospital.example"]\n')
+    (folder / ".streamlit" / "secrets.toml").write_text(COMPLETE_LOGIN if login else "[pacs]\n")
+    return folder / "streamlit_app.py"
+
+
+def loopback_directory(folder: Path) -> Path:
+    """A directory whose own `.streamlit/` says loopback, with secrets but no `[auth]`: where the launcher is typed."""
+    (folder / ".streamlit").mkdir(parents=True, exist_ok=True)
+    (folder / ".streamlit" / "config.toml").write_text('[server]\naddress = "127.0.0.1"\nallowedHosts = ["localhost"]\n')
+    (folder / ".streamlit" / "secrets.toml").write_text("[pacs]\n")
+    return folder
 
 
 def serve_from(cwd: Path, *options: str, code: Path = REPO, timeout_s: float = 120,

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from harness.launcher_probe import serve_from
+from harness.launcher_probe import COMPLETE_LOGIN, loopback_directory, serve_from, team_installation
 from pneumo_core.app.runtime import paths
 from pneumo_core.app.serve import exposure_problem
 from pneumo_core.io.network import is_loopback  # the rule's own tests: tests/io/test_network.py
@@ -91,14 +91,6 @@ def test_a_plain_streamlit_run_listens_on_loopback_and_accepts_only_loopback_hos
 
 # --- started from another directory (issue 27, item 8): the check and the server read the same files ---
 
-_COMPLETE_LOGIN = """[auth]
-redirect_uri = "https://pneumo.hospital.example/oauth2callback"
-cookie_secret = "0123456789abcdef0123456789abcdef"
-client_id = "pneumo"
-client_secret = "not-a-real-secret"
-server_metadata_url = "https://idp.hospital.example/.well-known/openid-configuration"
-"""
-
 def test_started_from_a_bare_directory_the_launcher_serves_the_installations_loopback_settings(tmp_path):
     done, server = serve_from(tmp_path)
     assert server is not None, done.stderr[-2000:]  # before: refused, having read no config.toml at all
@@ -110,7 +102,7 @@ def test_started_from_a_directory_with_its_own_settings_the_launcher_checks_what
     own = tmp_path / ".streamlit"
     own.mkdir()
     (own / "config.toml").write_text('[server]\naddress = "0.0.0.0"\nallowedHosts = ["pneumo.hospital.example"]\n')
-    (own / "secrets.toml").write_text(_COMPLETE_LOGIN)
+    (own / "secrets.toml").write_text(COMPLETE_LOGIN)
     done, server = serve_from(tmp_path)
     assert server is not None, done.stderr[-2000:]
     checked = next(line for line in done.stdout.splitlines() if line.startswith("pneumo: settings from"))
@@ -146,18 +138,11 @@ def test_an_installation_serving_a_team_is_checked_from_any_directory_never_ever
     """The issue's case: the installation listens beyond loopback for a team; started from a directory whose own
     settings say loopback and hold secrets without [auth], the old check passed and the server then listened on
     every interface without login (the check's secrets, cached, were the ones the server used)."""
-    installation, elsewhere = tmp_path / "installation", tmp_path / "elsewhere"
-    (installation / ".streamlit").mkdir(parents=True)
-    (installation / "streamlit_app.py").write_text("import streamlit as st\nst.write('app')\n")
-    (installation / ".streamlit" / "config.toml").write_text(
-        '[server]\naddress = "0.0.0.0"\nallowedHosts = ["pneumo.hospital.example"]\n')
-    (installation / ".streamlit" / "secrets.toml").write_text(_COMPLETE_LOGIN if installation_login else "[pacs]\n")
-    (elsewhere / ".streamlit").mkdir(parents=True)
-    (elsewhere / ".streamlit" / "config.toml").write_text('[server]\naddress = "127.0.0.1"\nallowedHosts = ["localhost"]\n')
-    (elsewhere / ".streamlit" / "secrets.toml").write_text("[pacs]\n")
-    done, server = serve_from(elsewhere, TEST_ENTRYPOINT=str(installation / "streamlit_app.py"))
+    installation = team_installation(tmp_path / "installation", login=installation_login)
+    elsewhere = loopback_directory(tmp_path / "elsewhere")
+    done, server = serve_from(elsewhere, TEST_ENTRYPOINT=str(installation))
     if installation_login:
-        assert server == {"address": "0.0.0.0", "cwd": str(installation), "hosts": ["pneumo.hospital.example"],
+        assert server == {"address": "0.0.0.0", "cwd": str(installation.parent), "hosts": ["pneumo.hospital.example"],
                           "login": True}, done.stderr[-2000:]
     else:
         assert server is None and done.returncode == 2, server
