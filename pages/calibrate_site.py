@@ -20,13 +20,16 @@ st.markdown("The model ranks films better than it knows your site's prevalence a
             "and reports cross-fitted estimates. At least 10 films of each class; about 100 of each give precise "
             f"calibration. Model: {s.model}. Files are read in memory and never stored.")
 
-name_col, prevalence_col, cost_col = st.columns(3)
+name_col, sampling_col, cost_col = st.columns(3)
 name = name_col.text_input("Site name", value="my site", max_chars=60, key="site_name")
-prevalence = prevalence_col.number_input(
-    "Stated pneumonia prevalence (blank: the sample is consecutive cases)", min_value=0.001, max_value=0.999,
-    value=None, step=0.01, format="%.3f", placeholder="the sample's own", key="site_prevalence",
-    help="Blank when the sample is consecutive cases, so its prevalence is the site's. A sample enriched with "
-         "pneumonia cases needs the site's real prevalence here.")
+sampling = sampling_col.radio("How were these films chosen?", list(site_page.SAMPLING), index=None,
+                              format_func=site_page.SAMPLING.get, key="site_sampling")
+percent = None
+if sampling == site_page.BY_CLASS:
+    percent = sampling_col.number_input(
+        "The site's pneumonia prevalence (%)", min_value=0.1, max_value=99.9, value=None, step=0.5, format="%.1f",
+        placeholder="e.g. 8", key="site_prevalence",
+        help="The share of the site's chest films that show pneumonia, from its own records.")
 cost = cost_col.number_input("Miss : false-alarm cost ratio", min_value=1.0, max_value=100.0, value=4.0, step=0.5,
                              key="site_cost",
                              help="How many false alarms one missed pneumonia weighs; sets the screening threshold.")
@@ -44,8 +47,8 @@ for key, files in (("normal", normal), ("pneumonia", pneumonia), ("zip", zipped)
     kept[key] = (files or [])[:n]
     if over_budget:
         st.warning(over_budget)
-r = site_page.calibrate(s.model, kept["normal"], kept["pneumonia"], kept["zip"], name=name, prevalence=prevalence,
-                        cost_ratio=cost)
+r = site_page.calibrate(s.model, kept["normal"], kept["pneumonia"], kept["zip"], name=name, sampling=sampling,
+                        prevalence_percent=percent, cost_ratio=cost)
 for note in r.notes:
     st.caption(formatting.escape_markdown(note))
 if r.skipped:
@@ -53,6 +56,8 @@ if r.skipped:
     st.dataframe(site_page.skipped_rows(r.skipped), hide_index=True, width="stretch")
 if r.error:
     st.error(formatting.escape_markdown(r.error))
+elif r.question:
+    st.info(r.question)
 elif r.profile is None:
     st.caption("Upload at least 10 NORMAL and 10 PNEUMONIA films (or a zip) to fit a profile.")
 else:

@@ -5,7 +5,7 @@ import streamlit as st
 
 from pneumo_core.app.access import identity, page_guard
 from pneumo_core.app.pacs import pacs_page
-from pneumo_core.app.reading import case_view, cases
+from pneumo_core.app.reading import case_view, cases, results_table
 from pneumo_core.app.runtime import formatting
 from pneumo_core.app.settings import operating_point, sidebar
 from pneumo_core.pacs import store
@@ -73,9 +73,9 @@ else:
                    + f" · threshold {s.threshold:.3f} ({s.operating_point}), model {s.model}, {s.probability_label}")
         if scored.skipped:
             st.caption("Not images, not shown: " + ", ".join(scored.skipped) + ".")
-        st.dataframe(cases.result_rows(results, s.threshold, s.operating_point), hide_index=True, width="stretch",
-                     column_order=["name", "P(pneumonia)", "label", "warnings / error"],
-                     column_config={"name": st.column_config.TextColumn("case")})
+        st.dataframe(pacs_page.results_rows(results, s.threshold, s.operating_point), hide_index=True,
+                     width="stretch", column_order=results_table.COLUMNS,
+                     column_config=results_table.column_config(s.probability_label))
         st.subheader("Case")
         i = case_view.case_stepper(cases.case_titles(results))
         r = results[i]

@@ -104,10 +104,11 @@ def _films(test_images, n_normal: int, n_pneumonia: int) -> tuple[list, list]:
             [as_upload(p) for p in test_images["PNEUMONIA"][:n_pneumonia]])
 
 
-def _page(normal: list, pneumonia: list) -> AppTest:
+def _page(normal: list, pneumonia: list, sampling: str | None = site_page.CONSECUTIVE) -> AppTest:
     at = AppTest.from_file(ENTRYPOINT, default_timeout=TIMEOUT)
     at.switch_page(PAGE)
     at.run()
+    at.radio(key="site_sampling").set_value(sampling)
     at.file_uploader(key="site_normal").set_value(normal)
     at.file_uploader(key="site_pneumonia").set_value(pneumonia)
     return at.run()
@@ -172,6 +173,7 @@ def test_a_zip_in_class_folders_alone_is_enough_to_calibrate(test_images):
     at = AppTest.from_file(ENTRYPOINT, default_timeout=TIMEOUT)
     at.switch_page(PAGE)
     at.run()
+    at.radio(key="site_sampling").set_value(site_page.CONSECUTIVE)
     at.file_uploader(key="site_zip").set_value([("sample.zip", _zip(members | {"README.txt": b"x"}), "application/zip")])
     at.run()
     assert not at.exception and not at.error
@@ -186,3 +188,58 @@ def test_the_roc_marks_each_operating_point_at_its_own_sensitivity_and_false_pos
     fig = site_roc_figure(y, p, {"balanced": 0.5, "screening": 0.2})
     marks = {t.name.split(" ")[0]: (t.x[0], t.y[0]) for t in fig.data if t.mode == "markers"}
     assert marks == {"balanced": (0.25, 0.5), "screening": (0.5, 1.0)}
+
+
+def _summary(at: AppTest) -> str:
+    return next(t.value for t in at.text if "Site prevalence" in t.value)
+
+
+def test_the_page_asks_how_the_films_were_chosen_and_says_whose_prevalence_it_fitted_in_each_branch(test_images):
+    from pneumo_core.calibration.recalibration import logit
+    at = _page(*_films(test_images, 10, 10), sampling=None)
+    assert not at.exception and not at.error
+    assert site_page.ASK_SAMPLING in [i.value for i in at.info]  # unanswered: nothing fitted
+    assert _estimates(at) is None and not at.get("download_button")
+
+    at.radio(key="site_sampling").set_value(site_page.CONSECUTIVE).run()
+    consecutive = at.session_state["site_profile_built"][1]
+    assert consecutive.site_prevalence == consecutive.sample_prevalence == 0.5
+    assert ("Site prevalence 50.0%: the sample's own, as consecutive cases (10 PNEUMONIA of 20 films, 50.0%). "
+            "As many PNEUMONIA as NORMAL films is rare among consecutive cases") in _summary(at)
+
+    at.radio(key="site_sampling").set_value(site_page.BY_CLASS).run()
+    assert site_page.ASK_PREVALENCE in [i.value for i in at.info] and _estimates(at) is None
+
+    at.number_input(key="site_prevalence").set_value(8.0).run()
+    assert not at.exception and not at.error
+    by_class = at.session_state["site_profile_built"][1]
+    assert by_class.site_prevalence == pytest.approx(0.08) and by_class.sample_prevalence == 0.5
+    assert by_class.intercept - consecutive.intercept == pytest.approx(float(logit(0.08) - logit(0.5)))
+    assert ("Site prevalence 8.0%, as stated: the films were chosen by class (10 PNEUMONIA of 20 films, 50.0%), "
+            "so the probability scale was moved from their prevalence to the site's.") in _summary(at)
+    assert _estimates(at) is not None
+
+
+@pytest.mark.parametrize("sampling, percent, expected", [
+    (site_page.CONSECUTIVE, 8.0, None),  # a prevalence left over from the other answer is not used
+    (site_page.BY_CLASS, 8.0, 0.08),
+])
+def test_the_answer_decides_which_prevalence_the_fit_is_given(sampling, percent, expected):
+    assert site_page.stated_prevalence(sampling, percent) == expected
+
+
+@pytest.mark.parametrize("sampling, message", [(None, site_page.ASK_SAMPLING), (site_page.BY_CLASS, site_page.ASK_PREVALENCE)])
+def test_an_unanswered_question_is_asked_not_guessed(sampling, message):
+    with pytest.raises(UploadRefused) as refused:
+        site_page.stated_prevalence(sampling, None)
+    assert str(refused.value) == message
+
+
+def test_consecutive_cases_with_unequal_classes_get_no_caution_about_balance():
+    from pneumo_core.calibration.site import build_site_profile
+    y = np.repeat([0, 1], [16, 10])
+    ids = [f"p{i}" for i in range(26)]
+    profile = build_site_profile(np.random.default_rng(1).normal(2 * y - 1, 1.5), y, ids, ids, name="x", model="m",
+                                 model_sha256="0" * 64, n_boot=20)
+    assert site_page.prevalence_line(profile) == ("Site prevalence 38.5%: the sample's own, as consecutive cases "
+                                                  "(10 PNEUMONIA of 26 films, 38.5%).")

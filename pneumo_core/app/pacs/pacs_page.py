@@ -30,7 +30,8 @@ from ...pacs.store import REFUSED, ReportContent
 from ...pacs.score import fetch_instances
 from ...pacs.study import plan_study
 from ..access import identity
-from ..reading.cases import CaseResult, label_at
+from ..reading import results_table
+from ..reading.cases import CaseResult, label_at, result_rows
 from ..reading.report_form import typed_fields
 from ..reading.scoring import case_report, heatmap_for, score_file
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from ..settings.state import Settings
 
 __all__ = ["STUDIES", "SCORED", "STORED", "FAILED", "ScoredStudy", "configured_servers", "search", "study_rows",
-           "study_label", "score_study", "store_report", "SEARCH_HELP"]
+           "study_label", "score_study", "results_rows", "store_report", "SEARCH_HELP"]
 
 STUDIES, SCORED, STORED = "pacs_studies", "pacs_scored", "pacs_stored"
 FAILED = "failed"  # a store the PACS did not answer or accept (beside pacs.store's outcomes)
@@ -134,6 +135,12 @@ def score_study(server: ServerConfig, study_uid: str, model: str) -> ScoredStudy
                 results.append(score_file(model, f.data, f.ref.name))
     return ScoredStudy(server.name, study_uid, model, results, [what for _, what in plan.skipped],
                        {ref.name: ref.sop_uid for ref in plan.ordered})
+
+
+def results_rows(results: list[CaseResult], threshold: float, operating_point: str) -> list[dict]:
+    """The study's results table as Diagnose shows its batch (`reading.results_table`): the
+    probability printed by the one formatter, so a row says what its case says ("> 99.9%")."""
+    return results_table.screen_rows(result_rows(results, threshold, operating_point))
 
 
 def _report_pdf(r: CaseResult, s: Settings, op: OperatingPoint | None) -> bytes:

@@ -27,10 +27,18 @@ from .site_uploads import LabelledUpload, UploadRefused, gather
 if TYPE_CHECKING:
     from ...calibration.site import SiteProfile
 
-__all__ = ["SiteResult", "check_counts", "calibrate", "estimates_rows", "summary_lines", "skipped_rows", "site_study",
-           "profile_json", "profile_filename", "use_in_session", "in_use"]
+__all__ = ["SiteResult", "CONSECUTIVE", "BY_CLASS", "SAMPLING", "check_counts", "stated_prevalence", "calibrate",
+           "estimates_rows", "summary_lines", "prevalence_line", "skipped_rows", "site_study", "profile_json",
+           "profile_filename", "use_in_session", "in_use"]
 
 _SCORED, _PROFILE, _IN_USE = "site_scored", "site_profile_built", "site_profile_in_use"
+CONSECUTIVE, BY_CLASS = "consecutive", "by class"
+# the page's question: how the films were chosen decides whose prevalence the probability scale is fitted to
+SAMPLING = {CONSECUTIVE: "Consecutive cases: every film of a period, as they came (their prevalence is the site's)",
+            BY_CLASS: "Chosen by class: so many NORMAL, so many PNEUMONIA (then give the site's prevalence)"}
+ASK_SAMPLING = "Say how the films were chosen: the probability scale is fitted to the site's prevalence."
+ASK_PREVALENCE = ("Give the site's pneumonia prevalence: films chosen by class have the prevalence the chooser "
+                  "set, not the site's.")
 _ESTIMATES = {"accuracy": "Accuracy", "sensitivity": "Sensitivity (recall)", "specificity": "Specificity",
               "ece": "Expected calibration error (10 bins)"}
 
@@ -47,6 +55,21 @@ def check_counts(files: list[LabelledUpload]) -> None:
     if min(n) < minimum:
         raise UploadRefused(f"A site sample needs at least {minimum} films of each class; got {n[0]} NORMAL and "
                             f"{n[1]} PNEUMONIA. Add films, or a zip with NORMAL/ and PNEUMONIA/ folders.")
+
+
+def stated_prevalence(sampling: str | None, percent: float | None) -> float | None:
+    """The prevalence the fit is given: none for consecutive cases (the sample's own is the
+    site's), the stated one (a percentage on the page) for films chosen by class.
+
+    Raises:
+        UploadRefused: the question is unanswered, or a sample chosen by class has no prevalence."""
+    if sampling == CONSECUTIVE:
+        return None
+    if sampling != BY_CLASS:
+        raise UploadRefused(ASK_SAMPLING)
+    if percent is None:
+        raise UploadRefused(ASK_PREVALENCE)
+    return float(percent) / 100.0
 
 
 def _sample_digest(model: str, files: list[LabelledUpload]) -> str:
@@ -95,6 +118,7 @@ class SiteResult:
     (`error`) or the profile with the sample's before/after probabilities."""
     n_files: int = 0
     notes: list[str] = field(default_factory=list)
+    question: str | None = None  # what the page must still ask before it can fit (how the films were chosen)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     error: str | None = None
     profile: SiteProfile | None = None
@@ -103,9 +127,12 @@ class SiteResult:
     after: np.ndarray | None = None   # out-of-fold site-calibrated probability: each film scored by a fit without it
 
 
-def calibrate(model: str, normal, pneumonia, zipped=None, *, name: str = "", prevalence: float | None = None,
-              cost_ratio: float = 4.0, n_boot: int = 1000, state: MutableMapping | None = None) -> SiteResult:
-    """Uploads to a site profile; every refusal comes back as `error`, never raised."""
+def calibrate(model: str, normal, pneumonia, zipped=None, *, name: str = "", sampling: str | None = None,
+              prevalence_percent: float | None = None, cost_ratio: float = 4.0, n_boot: int = 1000,
+              state: MutableMapping | None = None) -> SiteResult:
+    """Uploads to a site profile; every refusal comes back as `error`, never raised, and an
+    unanswered question on how the films were chosen as `question` (the films are scored
+    meanwhile, so the answer fits at once)."""
     state = st.session_state if state is None else state
     result = SiteResult()
     try:
@@ -122,6 +149,11 @@ def calibrate(model: str, normal, pneumonia, zipped=None, *, name: str = "", pre
         digest = _sample_digest(model, files)
         sample = _score(model, files, digest, state)
         result.skipped, result.labels = sample.skipped, sample.labels
+        try:
+            prevalence = stated_prevalence(sampling, prevalence_percent)
+        except UploadRefused as exc:
+            result.question = str(exc)
+            return result
         key = (digest, site_name(name), prevalence, float(cost_ratio), n_boot)
         built = state.get(_PROFILE)
         if built is None or built[0] != key:
@@ -159,10 +191,23 @@ def summary_lines(profile: SiteProfile) -> list[str]:
              "slope fixed at 1 (too few films of a class to fit it)")
     lines = [f"{profile.describe()}, {profile.patients} patients.",
              f"Recalibration of the model's logit: intercept {profile.intercept:.3f}, {slope}.",
-             f"Site prevalence {profile.site_prevalence:.1%} ({profile.prevalence_source}); "
-             f"sample prevalence {profile.sample_prevalence:.1%}."]
+             prevalence_line(profile)]
     lines += [f"{k} threshold {v:.3f}: {profile.threshold_rules.get(k, '')}" for k, v in profile.thresholds.items()]
     return lines
+
+
+def prevalence_line(profile: SiteProfile) -> str:
+    """Whose prevalence the probability scale is fitted to, in the words of the page's question."""
+    sample = (f"{profile.counts['PNEUMONIA']} PNEUMONIA of {sum(profile.counts.values())} films, "
+              f"{profile.sample_prevalence:.1%}")
+    if profile.prevalence_source == "stated":
+        return (f"Site prevalence {profile.site_prevalence:.1%}, as stated: the films were chosen by class "
+                f"({sample}), so the probability scale was moved from their prevalence to the site's.")
+    line = f"Site prevalence {profile.site_prevalence:.1%}: the sample's own, as consecutive cases ({sample})."
+    if profile.counts["PNEUMONIA"] == profile.counts["NORMAL"]:
+        line += (" As many PNEUMONIA as NORMAL films is rare among consecutive cases: if they were chosen by class, "
+                 "say so above and give the site's prevalence.")
+    return line
 
 
 def skipped_rows(skipped: list[tuple[str, str]]) -> list[dict[str, str]]:
