@@ -1,8 +1,10 @@
 """`listen`: run the DICOM node (`node`) until interrupted: films arrive by C-STORE from the
 allowed AE titles, each is scored, and a scored film's results go back by DICOMweb
 (`--dicomweb URL`, credentials from `PNEUMO_DICOMWEB_USER`/`_PASSWORD` or `_TOKEN`) or by
-C-STORE (`--store-to AE@host:port`). One log line per film on stderr; every film's `score`
-record and every result's `report_stored` record in the audit trail.
+C-STORE (`--store-to AE@host:port`); over TLS with `--tls-cert`/`--tls-key` (and client
+certificates with `--tls-client-ca`). One log line per film on stderr; every film's `score`
+record and every result's `report_stored` record in the audit trail. docs/pacs.md says how a
+hospital wires it.
 
 Exit 2 when it cannot start (a bad setting, a model, site or threshold refused, an audit trail
 that cannot be written, the port taken); 0 after SIGINT or SIGTERM, once the queued films are done.
@@ -13,6 +15,7 @@ import argparse
 import logging
 import signal
 import sys
+from pathlib import Path
 
 __all__ = ["register"]
 
@@ -22,7 +25,8 @@ def _config(args: argparse.Namespace):
     if bool(args.dicomweb) == bool(args.store_to):
         raise ValueError("give one destination for the results: --dicomweb URL or --store-to AE@host:port")
     destination = DicomwebDestination(args.dicomweb) if args.dicomweb else parse_ae_address(args.store_to)
-    return NodeConfig(tuple(args.allow or ()), destination, args.ae_title, args.host, args.port, args.queue)
+    return NodeConfig(tuple(args.allow or ()), destination, args.ae_title, args.host, args.port, args.queue,
+                      args.queue_wait)
 
 
 def _node(args: argparse.Namespace):
@@ -34,8 +38,14 @@ def _node(args: argparse.Namespace):
 
     config = _config(args)
     log = _writable_trail()
+    tls = None
+    if args.tls_cert or args.tls_key or args.tls_client_ca:
+        from ..node.tls import server_context
+        if not (args.tls_cert and args.tls_key):
+            raise ValueError("TLS needs both --tls-cert and --tls-key")
+        tls = server_context(args.tls_cert, args.tls_key, args.tls_client_ca)
     predictor = Predictor.from_pretrained(args.model, site=args.site)
-    return Node(config, predictor, args.threshold, audit=log)
+    return Node(config, predictor, args.threshold, audit=log, ssl_context=tls)
 
 
 def _stop_on_term(signum, frame) -> None:
@@ -71,10 +81,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--ae-title", default="PNEUMO", help="the node's own AE title (default PNEUMO)")
     r.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
     r.add_argument("--port", type=int, default=11112, help="DICOM port (default 11112)")
-    r.add_argument("--queue", type=int, default=16, metavar="N", help="films that may wait to be scored; one more is "
-                   "answered 0xA700 out of resources, and the sender retries it (default 16)")
+    r.add_argument("--queue", type=int, default=16, metavar="N", help="films that may wait to be scored (default 16)")
+    r.add_argument("--queue-wait", type=float, default=5.0, metavar="S", help="how long a film that finds the queue "
+                   "full waits for a place, its sender waiting, before it is answered 0xA700 out of resources and "
+                   "the sender retries it later (default 5)")
     r.add_argument("--dicomweb", metavar="URL", help="store the results by STOW-RS into each film's study here")
     r.add_argument("--store-to", metavar="AE@HOST:PORT", help="or send the results by C-STORE to this AE")
+    r.add_argument("--tls-cert", type=Path, metavar="PEM", help="serve DICOM over TLS with this certificate (chain)")
+    r.add_argument("--tls-key", type=Path, metavar="PEM", help="the certificate's private key")
+    r.add_argument("--tls-client-ca", type=Path, metavar="PEM", help="with TLS: accept only senders whose "
+                   "certificate this CA signed (mutual TLS)")
     r.add_argument("--model", default=None, help="shipped model name or folder (default efficientnet_lite0)")
     r.add_argument("--threshold", default="balanced", help="balanced, screening, or a number in [0, 1]")
     r.add_argument("--site", metavar="PROFILE", help="a site profile (shipped name or JSON path)")

@@ -70,14 +70,18 @@ def parse_ae_address(text: str) -> CStoreDestination:
 
 @dataclass(frozen=True)
 class NodeConfig:
-    """The node's settings. `port` 0 picks a free port (for tests); `queue_size` films may wait
-    for the scorer, and one more is answered "out of resources" (0xA700) until a place frees."""
+    """The node's settings. `port` 0 picks a free port (for tests). `queue_size` films may wait
+    for the scorer; a film that finds the queue full waits up to `queue_wait_s` for a place
+    (its sender waits for the answer: the scorer paces it), then is answered "out of
+    resources" (0xA700). The wait stays under the answer timeouts of common senders (Orthanc's
+    `DicomScuTimeout` is 10 s)."""
     allowed: tuple[str, ...]
     destination: Destination
     ae_title: str = "PNEUMO"
     host: str = "0.0.0.0"
     port: int = 11112
     queue_size: int = 16
+    queue_wait_s: float = 5.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ae_title", check_ae_title(self.ae_title, "node's"))
@@ -88,5 +92,7 @@ class NodeConfig:
         _check_port(self.port, "node's")
         if int(self.queue_size) < 1:
             raise NodeConfigError("the queue must hold at least one film")
+        if not 0 <= float(self.queue_wait_s) <= 60:
+            raise NodeConfigError("the wait for a place in the queue must be 0 to 60 seconds")
         if not isinstance(self.destination, (DicomwebDestination, CStoreDestination)):
             raise NodeConfigError("the node needs a destination for its results (--dicomweb URL or --store-to AE@host:port)")

@@ -3,8 +3,12 @@ films from the allowed AE titles and only puts their bytes on a bounded queue. N
 decoded or scored in a network thread: a hostile film reaches the decoding worker
 (`io.sandbox`) through the queue like any other, and a slow model never holds an association.
 
-Back-pressure: when the queue is full the film is answered 0xA700 "Refused: Out of Resources"
+Back-pressure: a film that finds the queue full waits for a place (`NodeConfig.queue_wait_s`),
+its sender waiting for the answer, so a router that sends faster than the model scores is
+slowed to the model's pace; past the wait it is answered 0xA700 "Refused: Out of Resources"
 (and the log says so), so the sender keeps it and retries it later; nothing is dropped silently.
+Memory is bounded: the queue's films, plus one film per association waiting (pynetdicom
+allows `AE.maximum_associations`, 10, at once), each at most ingest's file size limit.
 A film already dealt with (`dedupe.Seen`, by SOP Instance UID) is answered success and not queued.
 A calling AE title not on the allow-list is rejected at association ("calling AE title not
 recognised") and recorded in the audit trail as `access_denied`.
@@ -26,11 +30,12 @@ from ..io.limits import MAX_FILE_BYTES
 from .config import NodeConfig
 from .dedupe import Seen
 
-__all__ = ["Received", "FILM_CLASSES", "SUCCESS", "OUT_OF_RESOURCES", "start_receiver", "uid_key"]
+__all__ = ["Received", "FILM_CLASSES", "SUCCESS", "OUT_OF_RESOURCES", "CANNOT_UNDERSTAND", "start_receiver",
+           "uid_key"]
 
 FILM_CLASSES = (ComputedRadiographyImageStorage, DigitalXRayImageStorageForPresentation,
                 DigitalXRayImageStorageForProcessing, SecondaryCaptureImageStorage)
-SUCCESS, OUT_OF_RESOURCES = 0x0000, 0xA700
+SUCCESS, OUT_OF_RESOURCES, CANNOT_UNDERSTAND = 0x0000, 0xA700, 0xC000
 _log = logging.getLogger("pneumo_core.node")
 
 
@@ -48,7 +53,7 @@ def uid_key(sop_uid: str) -> str:
     return "uid:" + sop_uid
 
 
-def _on_store(event, inbox: queue.Queue, seen: Seen) -> int:
+def _on_store(event, inbox: queue.Queue, seen: Seen, wait_s: float) -> int:
     sop = str(event.request.AffectedSOPInstanceUID or "")
     caller = str(event.assoc.requestor.ae_title).strip()
     if seen.any_of(uid_key(sop)):
@@ -56,14 +61,14 @@ def _on_store(event, inbox: queue.Queue, seen: Seen) -> int:
         return SUCCESS
     data = event.encoded_dataset(include_meta=True)
     if len(data) > MAX_FILE_BYTES:
-        _log.warning("film %s from %s refused: %d bytes, over the %d MB limit", sop, caller, len(data),
-                     MAX_FILE_BYTES // 2**20)
-        return OUT_OF_RESOURCES
+        _log.warning("film %s from %s refused (0xC000): %d bytes, over the %d MB limit; a retry would fail too",
+                     sop, caller, len(data), MAX_FILE_BYTES // 2**20)
+        return CANNOT_UNDERSTAND
     try:
-        inbox.put_nowait(Received(data, sop, caller))
+        inbox.put(Received(data, sop, caller), timeout=wait_s)
     except queue.Full:
-        _log.warning("queue full (%d films waiting): film %s from %s answered 0xA700 Out of Resources; "
-                     "the sender keeps it and retries", inbox.maxsize, sop, caller)
+        _log.warning("queue full (%d films waiting, no place within %.1f s): film %s from %s answered 0xA700 "
+                     "Out of Resources; the sender keeps it and retries", inbox.maxsize, wait_s, sop, caller)
         return OUT_OF_RESOURCES
     return SUCCESS
 
@@ -86,7 +91,7 @@ def start_receiver(config: NodeConfig, inbox: queue.Queue, seen: Seen, audit: Au
     for sop_class in FILM_CLASSES:
         ae.add_supported_context(sop_class, ALL_TRANSFER_SYNTAXES)
     ae.add_supported_context(Verification)  # C-ECHO, how a router checks the node is there
-    handlers = [(evt.EVT_C_STORE, _on_store, [inbox, seen]), (evt.EVT_REJECTED, _on_rejected, [audit])]
+    handlers = [(evt.EVT_C_STORE, _on_store, [inbox, seen, config.queue_wait_s]), (evt.EVT_REJECTED, _on_rejected, [audit])]
     server = ae.start_server((config.host, config.port), block=False, evt_handlers=handlers, ssl_context=ssl_context)
     _log.info("DICOM node %s listening on %s:%d for %s", config.ae_title, *server.server_address[:2],
               ", ".join(config.allowed))

@@ -6,9 +6,13 @@ fresh, shows that a resend after a restart stores nothing new either."""
 from __future__ import annotations
 
 import io
+import os
 import queue
+import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 from datetime import date
 
@@ -28,8 +32,8 @@ from pneumo_core.node.worker import AUDIT_FAILED, Worker
 from pneumo_core.pacs.config import auth_from
 
 SENDER = "MODALITY"
-DX, COMPREHENSIVE_SR, SECONDARY_CAPTURE = ("1.2.840.10008.5.1.4.1.1.1.1", "1.2.840.10008.5.1.4.1.1.88.33",
-                                           "1.2.840.10008.5.1.4.1.1.7")
+CR, DX = "1.2.840.10008.5.1.4.1.1.1", "1.2.840.10008.5.1.4.1.1.1.1"
+COMPREHENSIVE_SR, SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.88.33", "1.2.840.10008.5.1.4.1.1.7"
 WAIT_S = 60
 
 
@@ -47,8 +51,8 @@ def predictor():
 
 
 def _node(orthanc, predictor) -> Node:
-    config = NodeConfig((SENDER,), DicomwebDestination(orthanc.url), ae_title="PNEUMO", host="127.0.0.1", port=0,
-                        queue_size=8)
+    config = NodeConfig((SENDER, "ORTHANC"), DicomwebDestination(orthanc.url), ae_title="PNEUMO", host="127.0.0.1",
+                        port=0, queue_size=8)
     sender = DicomwebSender(orthanc.url, auth_from(user=USER, password=PASSWORD), allow_http=True)  # a test server
     return Node(config, predictor, sender=sender)
 
@@ -173,14 +177,42 @@ def test_the_same_films_sent_again_store_nothing_new_and_are_not_scored_again(or
     assert _new_records(before_records) == []
 
 
-def test_after_a_restart_a_resent_film_is_scored_again_but_its_results_are_already_stored(orthanc, predictor, films,
-                                                                                           first_send):
+def test_listen_in_its_own_process_scores_a_resent_film_finds_its_results_stored_and_stops_on_sigterm(
+        orthanc, films, first_send):
+    """The command as a deployer runs it: a fresh process has not seen the film, so it scores it
+    again, and the results' derived UIDs are already in the study: nothing new is stored."""
     held = len(instances(orthanc, films["studies"]["chest"]))
-    with _node(orthanc, predictor) as fresh:
-        assert storescu(fresh.port, films["chest"]).returncode == 0
-        assert fresh.wait_idle(WAIT_S)
-        assert dict(fresh.worker.outcomes) == {"already-stored": 1}
+    env = dict(os.environ, PNEUMO_DICOMWEB_USER=USER, PNEUMO_DICOMWEB_PASSWORD=PASSWORD, PNEUMO_DICOMWEB_ALLOW_HTTP="1")
+    env.pop("PNEUMO_DICOMWEB_TOKEN", None)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", LISTEN, "listen", "--allow", SENDER, "--host", "127.0.0.1",
+                             "--port", str(port), "--dicomweb", orthanc.url, "--queue", "4"],
+                            stderr=subprocess.PIPE, text=True, env=env)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()
+    try:
+        assert _until(lambda: any("listening as PNEUMO" in line for line in lines)), "".join(lines)
+        assert storescu(port, films["chest"]).returncode == 0
+        assert _until(lambda: any("already-stored" in line for line in lines)), "".join(lines)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    assert code == 0, "".join(lines)
     assert len(instances(orthanc, films["studies"]["chest"])) == held
+
+
+# `python -m pneumo_core listen` once the command is in `cli.main`; its parser alone until then
+LISTEN = ("import argparse, sys\nfrom pneumo_core.cli import listen\np = argparse.ArgumentParser()\n"
+          "listen.register(p.add_subparsers())\nargs = p.parse_args()\nsys.exit(args.func(args))")
+
+
+def _until(condition, wait_s: float = WAIT_S) -> bool:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def test_an_ae_title_not_on_the_allow_list_is_refused_and_recorded(orthanc, films, first_send):
@@ -212,14 +244,9 @@ def test_a_film_whose_audit_record_cannot_be_written_gets_no_result(predictor, f
     assert sender.sent == []
 
 
-def _listening(port: int, wait_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return True
-        time.sleep(0.1)
-    return False
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_with_a_c_store_destination_the_sr_and_map_arrive_at_that_ae(predictor, films, tmp_path):
@@ -228,7 +255,7 @@ def test_with_a_c_store_destination_the_sr_and_map_arrive_at_that_ae(predictor, 
     scp = subprocess.Popen(["storescp", "-aet", "RESULTS", "-od", str(received), str(port)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        assert _listening(port), "dcmtk's storescp did not start"
+        assert _until(lambda: _listening(port), 10), "dcmtk's storescp did not start"
         config = NodeConfig((SENDER,), CStoreDestination("RESULTS", "127.0.0.1", port), host="127.0.0.1", port=0)
         with Node(config, predictor) as node:
             assert storescu(node.port, films["chest"], films["hand"]).returncode == 0
@@ -242,3 +269,18 @@ def test_with_a_c_store_destination_the_sr_and_map_arrive_at_that_ae(predictor, 
     film_uid = _sop(films["chest"])
     assert all(film_uid in [str(r.ReferencedSOPInstanceUID) for r in _referenced(ds)] +
                [str(r.ReferencedSOPInstanceUID) for r in ds.get("SourceImageSequence", [])] for ds in objects)
+
+
+def test_orthanc_sending_a_film_to_the_node_as_a_modality_gets_the_results_back_in_that_study(orthanc, predictor,
+                                                                                            test_images):
+    """Orthanc's own C-STORE (its REST `/modalities/{name}/store`, what a routing rule calls), as AE ORTHANC."""
+    study = new_study("ACC-N3", date(2025, 2, 4), "CR")
+    stored = orthanc.upload(dicom_from_image(test_images["NORMAL"][7], study, generate_uid(), 1))
+    with _node(orthanc, predictor) as node:
+        entry = {"AET": "PNEUMO", "Host": "127.0.0.1", "Port": node.port}
+        requests.put(f"{orthanc.base}/modalities/pneumo", json=entry, auth=orthanc.auth, timeout=10).raise_for_status()
+        requests.post(f"{orthanc.base}/modalities/pneumo/store", json={"Resources": [stored["ID"]], "Synchronous": True},
+                      auth=orthanc.auth, timeout=60).raise_for_status()
+        assert node.wait_idle(WAIT_S)
+        assert dict(node.worker.outcomes) == {"stored": 1}
+    assert sorted(_classes(orthanc, study.uid)) == sorted([CR, COMPREHENSIVE_SR, SECONDARY_CAPTURE])

@@ -28,6 +28,7 @@ WEB = DicomwebDestination("https://pacs.example/dicom-web")
     (dict(allowed=("BAD\\AE",)), "allowed calling AE title"),
     (dict(allowed=("   ",)), "allowed calling AE title"),
     (dict(allowed=("MODALITY",), queue_size=0), "at least one film"),
+    (dict(allowed=("MODALITY",), queue_wait_s=-1), "0 to 60 seconds"),
     (dict(allowed=("MODALITY",), port=70000), "port"),
     (dict(allowed=("MODALITY",), destination=None), "destination"),
 ])
@@ -61,9 +62,10 @@ def two_films(test_images, tmp_path):
     return paths
 
 
-def test_a_full_queue_answers_out_of_resources_and_says_so_in_the_log(two_films, tmp_path, caplog):
+def test_a_film_that_finds_the_queue_full_past_the_wait_is_answered_out_of_resources_and_logged(two_films, tmp_path,
+                                                                                                caplog):
     inbox: queue.Queue = queue.Queue(maxsize=1)  # nothing takes films off it: the second one finds it full
-    config = NodeConfig(("MODALITY",), WEB, host="127.0.0.1", port=0)
+    config = NodeConfig(("MODALITY",), WEB, host="127.0.0.1", port=0, queue_wait_s=0.2)
     server = start_receiver(config, inbox, Seen(), AuditLog(tmp_path / "audit.jsonl"))
     try:
         with caplog.at_level(logging.WARNING, logger="pneumo_core.node"):
