@@ -25,8 +25,9 @@ from pynetdicom.sop_class import (ComputedRadiographyImageStorage, DigitalXRayIm
                                   DigitalXRayImageStorageForProcessing, SecondaryCaptureImageStorage, Verification)
 from pynetdicom.transport import ThreadedAssociationServer
 
-from ..audit import AuditError, AuditLog
+from ..audit import AuditError, AuditLog, printable
 from ..io.limits import MAX_FILE_BYTES
+from ..pacs.rules import is_uid
 from .config import NodeConfig
 from .dedupe import Seen
 
@@ -42,41 +43,49 @@ _log = logging.getLogger("pneumo_core.node")
 @dataclass(frozen=True)
 class Received:
     """One film as it arrived: its bytes in the DICOM file format, its SOP Instance UID as the
-    sender announced it, and the calling AE title."""
+    sender announced it ("" when that is not a valid UID), and the calling AE title (one on
+    the allow-list: any other was rejected before a film could arrive)."""
     data: bytes
     sop_uid: str
     calling_ae: str
 
+    @property
+    def shown(self) -> str:
+        """How the log names it."""
+        return self.sop_uid or "(no valid UID)"
 
-def uid_key(sop_uid: str) -> str:
-    """The `Seen` key of a SOP Instance UID."""
-    return "uid:" + sop_uid
+
+def uid_key(sop_uid: str) -> str | None:
+    """The `Seen` key of a SOP Instance UID; None for none (films without a valid UID are
+    told apart by their content only)."""
+    return "uid:" + sop_uid if sop_uid else None
 
 
 def _on_store(event, inbox: queue.Queue, seen: Seen, wait_s: float) -> int:
-    sop = str(event.request.AffectedSOPInstanceUID or "")
+    announced = str(event.request.AffectedSOPInstanceUID or "")
+    sop = announced if is_uid(announced) else ""  # it reaches logs and the audit trail: a UID or nothing
     caller = str(event.assoc.requestor.ae_title).strip()
     if seen.any_of(uid_key(sop)):
         _log.info("film %s from %s already dealt with: answered success, not queued", sop, caller)
         return SUCCESS
-    data = event.encoded_dataset(include_meta=True)
-    if len(data) > MAX_FILE_BYTES:
+    film = Received(event.encoded_dataset(include_meta=True), sop, caller)
+    if len(film.data) > MAX_FILE_BYTES:
         _log.warning("film %s from %s refused (0xC000): %d bytes, over the %d MB limit; a retry would fail too",
-                     sop, caller, len(data), MAX_FILE_BYTES // 2**20)
+                     film.shown, caller, len(film.data), MAX_FILE_BYTES // 2**20)
         return CANNOT_UNDERSTAND
     try:
-        inbox.put(Received(data, sop, caller), timeout=wait_s)
+        inbox.put(film, timeout=wait_s)
     except queue.Full:
         _log.warning("queue full (%d films waiting, no place within %.1f s): film %s from %s answered 0xA700 "
-                     "Out of Resources; the sender keeps it and retries", inbox.maxsize, wait_s, sop, caller)
+                     "Out of Resources; the sender keeps it and retries", inbox.maxsize, wait_s, film.shown, caller)
         return OUT_OF_RESOURCES
     return SUCCESS
 
 
 def _on_rejected(event, audit: AuditLog) -> None:
-    caller = str(event.assoc.requestor.ae_title).strip() or "(blank)"
+    caller = str(event.assoc.requestor.ae_title).strip() or "(blank)"  # anyone's 16 bytes: escaped in the log
     _log.warning("association from AE %s at %s rejected (a calling AE title not on the allow-list, or the node "
-                 "at its association limit)", caller, event.assoc.requestor.address)
+                 "at its association limit)", printable(caller), event.assoc.requestor.address)
     try:
         audit.append(f"dicom:{caller}", "access_denied", outcome="rejected")
     except (OSError, AuditError) as exc:

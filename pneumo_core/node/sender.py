@@ -9,13 +9,12 @@ C-STORE cannot ask first; the receiving PACS keeps one copy of a SOP Instance UI
 """
 from __future__ import annotations
 
-import logging
 from typing import Protocol
 
 import pydicom
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE
 from requests.auth import AuthBase
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from ..pacs.client import PacsClient
 from ..pacs.config import auth_from_env
@@ -25,8 +24,7 @@ from .config import CStoreDestination, Destination, DicomwebDestination
 
 __all__ = ["Sender", "DicomwebSender", "CStoreSender", "sender_for"]
 
-_log = logging.getLogger("pneumo_core.node")
-_TIMEOUT_S = 30.0
+_TIMEOUT_S = 30.0  # each of association, answer and network silence
 
 
 class Sender(Protocol):
@@ -69,6 +67,9 @@ class DicomwebSender:
 
 
 class CStoreSender:
+    """One association per film's results, as the node's own AE title; a warning status
+    (0xB000-0xBFFF: stored, with coercion) counts as stored."""
+
     def __init__(self, destination: CStoreDestination, calling_ae: str) -> None:
         self.destination, self.calling_ae = destination, calling_ae
 

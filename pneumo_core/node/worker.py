@@ -76,7 +76,7 @@ class Worker(threading.Thread):
                     return
                 outcome = self.handle(item)
             except Exception:  # noqa: BLE001 - one film's failure, whatever it is, must not stop the node
-                _log.exception("film %s: unexpected failure; the node goes on", item.sop_uid)
+                _log.exception("film %s: unexpected failure; the node goes on", item.shown)
                 outcome = "failed"
             finally:
                 self.inbox.task_done()
@@ -88,23 +88,23 @@ class Worker(threading.Thread):
         digest = hashlib.sha256(item.data).hexdigest()
         keys = (uid_key(item.sop_uid), "sha256:" + digest)
         if self.seen.any_of(*keys):
-            _log.info("film %s from %s already dealt with: nothing new", item.sop_uid, item.calling_ae)
+            _log.info("film %s from %s already dealt with: nothing new", item.shown, item.calling_ae)
             return DUPLICATE
-        pred = self.predictor.predict_bytes(item.data, f"{item.sop_uid}.dcm", self.threshold)
+        pred = self.predictor.predict_bytes(item.data, f"{item.sop_uid or 'film'}.dcm", self.threshold)
         user = f"dicom:{item.calling_ae}"
-        film = {"instance_uid": item.sop_uid} if is_uid(item.sop_uid) else {}
+        film = {"instance_uid": item.sop_uid} if item.sop_uid else {}
         try:  # the record first: no result leaves without it
             self.audit.append(user, "score", **film, sha256=digest, model=pred.model, outcome=pred.status)
         except (OSError, PneumoError) as exc:
-            _log.error("film %s: the audit trail could not be written (%s); no result sent", item.sop_uid, exc)
+            _log.error("film %s: the audit trail could not be written (%s); no result sent", item.shown, exc)
             return AUDIT_FAILED
         if pred.status != SCORED:
-            _log.info("film %s: %s, no result (%s)", item.sop_uid, pred.status, pred.unscored_reason)
+            _log.info("film %s: %s, no result (%s)", item.shown, pred.status, pred.unscored_reason)
             self.seen.add(*keys)
             return pred.status
         return self._send(item, pred, user, keys)
 
-    def _send(self, item: Received, pred: Prediction, user: str, keys: tuple[str, str]) -> str:
+    def _send(self, item: Received, pred: Prediction, user: str, keys: tuple[str | None, str]) -> str:
         source = pydicom.dcmread(io.BytesIO(item.data), stop_before_pixels=True)  # the sandbox decoded it already
         objects = list(self.build(self.predictor, pred, item.data, source, self.operating_point))
         ids = {k: v for k, v in (("study_uid", str(source.get("StudyInstanceUID", ""))),
@@ -112,11 +112,11 @@ class Worker(threading.Thread):
         try:
             outcome, why = self.sender.send(source, objects)
         except PacsError as exc:
-            _log.warning("film %s: results not sent (%s); sending the film again retries", item.sop_uid, exc)
+            _log.warning("film %s: results not sent (%s); sending the film again retries", item.shown, exc)
             self._record(user, ids, objects, "failed")
             return SEND_FAILED
         self._record(user, ids, objects, outcome)
-        _log.info("film %s: %s (%s)", item.sop_uid, outcome, why)
+        _log.info("film %s: %s (%s)", item.shown, outcome, why)
         if outcome != REFUSED:
             self.seen.add(*keys)
         return outcome
