@@ -110,7 +110,7 @@ def first_send(orthanc, predictor, films):
 
 
 def test_a_chest_film_sent_by_storescu_gets_its_sr_and_map_stored_in_its_study_referencing_it(orthanc, films,
-                                                                                                first_send):
+                                                                                                first_send, tmp_path):
     node, sent, _ = first_send
     assert sent.returncode == 0, sent.stderr
     study = films["studies"]["chest"]
@@ -120,6 +120,9 @@ def test_a_chest_film_sent_by_storescu_gets_its_sr_and_map_stored_in_its_study_r
     sr, sc = _read_result(orthanc, study, COMPREHENSIVE_SR), _read_result(orthanc, study, SECONDARY_CAPTURE)
     assert film_uid in [str(ref.ReferencedSOPInstanceUID) for ref in _referenced(sr)]
     assert [str(ref.ReferencedSOPInstanceUID) for ref in sc.SourceImageSequence] == [film_uid]
+    sr.save_as(tmp_path / "sr.dcm", enforce_file_format=True)
+    dumped = subprocess.run(["dsrdump", str(tmp_path / "sr.dcm")], capture_output=True, text=True, timeout=30)
+    assert dumped.returncode == 0 and "Pneumonia" in dumped.stdout, dumped.stderr
 
 
 def _classes(orthanc, study_uid: str) -> list[str]:
