@@ -6,6 +6,7 @@ fresh, shows that a resend after a restart stores nothing new either."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import queue
 import signal
@@ -22,7 +23,9 @@ import requests
 from pydicom.uid import generate_uid
 
 from harness.hostile_files import j2k_bomb_dicom
-from harness.orthanc_server import PASSWORD, USER, dicom_from_image, free_port, new_study, start_orthanc
+from conftest import REPO
+from harness.orthanc_server import (ORTHANC, PASSWORD, PLUGIN, USER, Orthanc, dicom_from_image, free_port, new_study,
+                                    start_orthanc)
 from pneumo_core.audit import AuditLog, default_log
 from pneumo_core.node import CStoreDestination, DicomwebDestination, Node, NodeConfig
 from pneumo_core.node.dedupe import Seen
@@ -274,16 +277,56 @@ def test_with_a_c_store_destination_the_sr_and_map_arrive_at_that_ae(predictor, 
                [str(r.ReferencedSOPInstanceUID) for r in ds.get("SourceImageSequence", [])] for ds in objects)
 
 
-def test_orthanc_sending_a_film_to_the_node_as_a_modality_gets_the_results_back_in_that_study(orthanc, predictor,
-                                                                                            test_images):
-    """Orthanc's own C-STORE (its REST `/modalities/{name}/store`, what a routing rule calls), as AE ORTHANC."""
+def _doc_block(language: str) -> str:
+    doc = (REPO / "docs" / "pacs.md").read_text()
+    start = doc.index(f"```{language}\n", doc.index("### Wiring it into Orthanc")) + len(language) + 4
+    return doc[start:doc.index("```", start)]
+
+
+@pytest.fixture()
+def routing_orthanc(tmp_path):
+    """An Orthanc configured as docs/pacs.md says (its `DicomModalities` entry and Lua rule, read
+    from the doc), pointing at a node port chosen here, with its own DICOM port on."""
+    node_port, http_port = free_port(), free_port()
+    script = tmp_path / "route-to-pneumo.lua"
+    script.write_text(_doc_block("lua"))
+    wiring = json.loads("{" + _doc_block("json").replace("ai-node.hospital.example", "127.0.0.1")
+                        .replace("11112", str(node_port)).replace("/etc/orthanc/route-to-pneumo.lua", str(script))
+                        + "}")
+    config = {"Name": "routing", "StorageDirectory": str(tmp_path / "db"), "IndexDirectory": str(tmp_path / "db"),
+              "HttpPort": http_port, "DicomServerEnabled": True, "DicomPort": free_port(),
+              "RemoteAccessAllowed": False, "AuthenticationEnabled": True, "RegisteredUsers": {USER: PASSWORD},
+              "Plugins": [PLUGIN], "DicomWeb": {"Enable": True, "Root": "/dicom-web/"}, **wiring}
+    (tmp_path / "orthanc.json").write_text(json.dumps(config))
+    with open(tmp_path / "orthanc.log", "wb") as log:
+        proc = subprocess.Popen([ORTHANC, str(tmp_path / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT)
+    server = Orthanc(proc, http_port, tmp_path)
+    try:
+        assert _until(lambda: _answers(server), 30), (tmp_path / "orthanc.log").read_text()[-2000:]
+        yield server, node_port
+    finally:
+        server.stop()
+
+
+def _answers(server) -> bool:
+    try:
+        return requests.get(f"{server.base}/system", auth=server.auth, timeout=2).ok
+    except requests.ConnectionError:
+        return False
+
+
+def test_orthanc_wired_as_the_doc_says_routes_a_new_film_to_the_node_and_gets_its_results_back(routing_orthanc,
+                                                                                              predictor, test_images):
+    """Orthanc's own C-STORE (its Lua rule's `SendToModality`, as AE ORTHANC); the results it
+    gets back (SR, OT) are not routed to the node again."""
+    server, node_port = routing_orthanc
+    config = NodeConfig(("ORTHANC",), DicomwebDestination(server.url), host="127.0.0.1", port=node_port)
+    sender = DicomwebSender(server.url, auth_from(user=USER, password=PASSWORD), allow_http=True)
     study = new_study("ACC-N3", date(2025, 2, 4), "CR")
-    stored = orthanc.upload(dicom_from_image(test_images["NORMAL"][7], study, generate_uid(), 1))
-    with _node(orthanc, predictor) as node:
-        entry = {"AET": "PNEUMO", "Host": "127.0.0.1", "Port": node.port}
-        requests.put(f"{orthanc.base}/modalities/pneumo", json=entry, auth=orthanc.auth, timeout=10).raise_for_status()
-        requests.post(f"{orthanc.base}/modalities/pneumo/store", json={"Resources": [stored["ID"]], "Synchronous": True},
-                      auth=orthanc.auth, timeout=60).raise_for_status()
+    with Node(config, predictor, sender=sender) as node:
+        server.upload(dicom_from_image(test_images["NORMAL"][7], study, generate_uid(), 1))
+        assert _until(lambda: len(_classes(server, study.uid)) == 3), dict(node.worker.outcomes)
+        time.sleep(1)  # time for a result wrongly routed back to reach the node
         assert node.wait_idle(WAIT_S)
         assert dict(node.worker.outcomes) == {"stored": 1}
-    assert sorted(_classes(orthanc, study.uid)) == sorted([CR, COMPREHENSIVE_SR, SECONDARY_CAPTURE])
+    assert sorted(_classes(server, study.uid)) == sorted([CR, COMPREHENSIVE_SR, SECONDARY_CAPTURE])
