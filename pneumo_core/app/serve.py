@@ -204,6 +204,9 @@ def main(argv: list[str] | None = None) -> None:
     """Moves into the installation, checks the exposure, warms up, then runs `streamlit run streamlit_app.py`
     with `argv` there; returns when the server stops. Exits with status 2 and one line when the exposure is refused
     or the audit trail cannot be written."""
+    from ..cli.threads import use_bounded_spin  # run directly (not as `pneumo serve`): the same OpenMP policy
+
+    use_bounded_spin()
     argv = enter_installation(sys.argv[1:] if argv is None else argv)
     t0 = time.monotonic()
     importlib.import_module("streamlit")  # creates its loggers, with their levels

@@ -7,7 +7,8 @@ process with memory and time limits (`sandbox`, `decode_worker`); how much one s
 upload and how much heavy work runs at once (`budget`); which files a folder scan picks up
 (`scan`); and what leaves the product for people to read: CSV cells that a spreadsheet cannot
 execute (`spreadsheet`), the one heatmap overlay (`overlay`) and the per-case PDF report
-(`case_report`); where the product's own files are, and where what it writes goes (`home`)."""
+(`case_report`); where the product's own files are, and where what it writes goes (`home`); which host names are
+this machine (`network`)."""
 
 __all__ = ["ingest", "pictures", "dicom", "codestream", "limits", "sandbox", "decode_worker", "budget", "scan",
-           "spreadsheet", "overlay", "case_report", "home"]
+           "spreadsheet", "overlay", "case_report", "home", "network"]
