@@ -119,9 +119,6 @@ def score_split_film(model: str, key: str, site: SiteProfile | None = None) -> C
     return _scored(model, digest, Path(key).name, data, site)
 
 
-test_case = score_split_film  # the gallery's old name (`review.widgets`), until it calls score_split_film
-
-
 @dataclass
 class Heatmap:
     heatmap: np.ndarray  # float32 SxS in [0, 1], relative

@@ -17,7 +17,7 @@ from ..reading.case_view import show_gallery_case
 from ..reading.cases import blend
 from ..runtime.resources import model_meta, saliency_methods
 from .evaluation_view import evaluation_view
-from ..reading.scoring import heatmap_for, test_case
+from ..reading.scoring import heatmap_for, score_split_film
 from ..settings.sidebar import settings
 from ..settings.state import Settings
 
@@ -63,7 +63,7 @@ def show_gallery(cases: list[dict], total: int, s: Settings, empty: str, key: st
     cols = st.columns(columns)
     for i, case in enumerate(cases):
         with cols[i % columns]:
-            result = test_case(s.model, case["file"], s.site)
+            result = score_split_film(s.model, case["file"], s.site)
             if result.model_input is not None:
                 hm = heatmap_for(s.model, result, s.method, case["called"], s.site)
                 st.image(blend(result.display, hm.heatmap, s.opacity, hm.target_class), width="stretch")  # never red on NORMAL
