@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..audit import AuditLog, cli_user, default_log
-from ..audit.trail import ENV_PATH
+from ..audit.readiness import trail_problem
 from ..errors import PneumoError
 
 if TYPE_CHECKING:
@@ -55,15 +55,9 @@ def _writable_trail() -> AuditLog:
     """The trail, refused before anything is scored when it cannot be written: no result
     without its record (the app refuses the same way, by recording before it shows)."""
     log = default_log()
-    try:
-        log.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log.path, "a", encoding="utf-8"):
-            pass
-    except OSError as exc:
-        why = ("a file stands where its folder should be" if isinstance(exc, (FileExistsError, NotADirectoryError))
-               else exc.strerror or type(exc).__name__)
-        raise _Usage(f"the audit trail {log.path} cannot be written ({why}); nothing was scored "
-                     f"(set {ENV_PATH} to a writable file)") from None
+    problem = trail_problem(log)  # the launcher's check too: one rule for what a usable trail is
+    if problem:
+        raise _Usage(f"{problem}; nothing was scored")
     return log
 
 

@@ -64,13 +64,14 @@ def test_an_unwritable_audit_trail_refuses_to_start_in_one_line(float_folder, tm
     assert r.stderr.startswith(f"error: the audit trail {blocker / 'audit.jsonl'} cannot be written")
 
 
-def test_no_result_is_printed_when_its_audit_record_cannot_be_written(float_folder):
+def test_a_trail_on_a_device_that_refuses_writes_is_refused_before_any_film_is_scored(float_folder):
     """Regression: the first film's line was printed, then a traceback. /dev/full opens for
-    appending and refuses every write, as a full disk does."""
+    appending and refuses every write, as a full disk does; it is no regular file, so no record
+    could be read back to chain to, and the command refuses it as the launcher does."""
     r = _predict(str(float_folder), env={"PNEUMO_AUDIT_LOG": "/dev/full"})
     assert r.returncode == 2 and r.stdout == ""
-    assert r.stderr.splitlines() == ["error: the audit trail could not be written (No space left on device); "
-                                     "stopped after 0 result(s), the rest were not printed"]
+    assert r.stderr.splitlines() == ["error: the audit trail /dev/full cannot be written (it is not a regular file); "
+                                     "set PNEUMO_AUDIT_LOG to a writable file; nothing was scored"]
 
 
 def test_the_lines_printed_are_exactly_the_films_recorded_when_the_trail_fails_midway(
