@@ -2,7 +2,7 @@
 allowed AE titles, each is scored, and a scored film's results go back by DICOMweb
 (`--dicomweb URL`, credentials from `PNEUMO_DICOMWEB_USER`/`_PASSWORD` or `_TOKEN`) or by
 C-STORE (`--store-to AE@host:port`); over TLS with `--tls-cert`/`--tls-key` (and client
-certificates with `--tls-client-ca`). One log line per film on stderr; every film's `score`
+certificates with `--tls-client-ca`; results by C-STORE over TLS with `--store-tls-ca`). One log line per film on stderr; every film's `score`
 record and every result's `report_stored` record in the audit trail. docs/pacs.md says how a
 hospital wires it.
 
@@ -29,23 +29,35 @@ def _config(args: argparse.Namespace):
                       args.queue_wait)
 
 
+def _tls(args: argparse.Namespace):
+    """(the node port's TLS context or None, the C-STORE destination's or None)."""
+    from ..node.tls import client_context, server_context
+    server = client = None
+    if args.tls_cert or args.tls_key or args.tls_client_ca:
+        if not (args.tls_cert and args.tls_key):
+            raise ValueError("TLS needs both --tls-cert and --tls-key")
+        server = server_context(args.tls_cert, args.tls_key, args.tls_client_ca)
+    if args.store_tls_ca:
+        if not args.store_to:
+            raise ValueError("--store-tls-ca is for results sent by C-STORE (--store-to)")
+        client = client_context(args.store_tls_ca, args.tls_cert, args.tls_key)
+    return server, client
+
+
 def _node(args: argparse.Namespace):
     """The node, built but not started; `ValueError`, `PneumoError` or the audit trail's usage
     error (`predict`'s: refused before anything is scored) saying why not."""
     from ..inference.predictor import Predictor
     from ..node import Node
+    from ..node.sender import sender_for
     from .predict import _writable_trail
 
     config = _config(args)
+    server_tls, client_tls = _tls(args)
     log = _writable_trail()
-    tls = None
-    if args.tls_cert or args.tls_key or args.tls_client_ca:
-        from ..node.tls import server_context
-        if not (args.tls_cert and args.tls_key):
-            raise ValueError("TLS needs both --tls-cert and --tls-key")
-        tls = server_context(args.tls_cert, args.tls_key, args.tls_client_ca)
     predictor = Predictor.from_pretrained(args.model, site=args.site)
-    return Node(config, predictor, args.threshold, audit=log, ssl_context=tls)
+    return Node(config, predictor, args.threshold, sender=sender_for(config.destination, config.ae_title, client_tls),
+                audit=log, ssl_context=server_tls)
 
 
 def _stop_on_term(signum, frame) -> None:
@@ -87,10 +99,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "the sender retries it later (default 5)")
     r.add_argument("--dicomweb", metavar="URL", help="store the results by STOW-RS into each film's study here")
     r.add_argument("--store-to", metavar="AE@HOST:PORT", help="or send the results by C-STORE to this AE")
-    r.add_argument("--tls-cert", type=Path, metavar="PEM", help="serve DICOM over TLS with this certificate (chain)")
+    r.add_argument("--tls-cert", type=Path, metavar="PEM", help="serve DICOM over TLS with this certificate (chain), "
+                   "also presented to the destination with --store-tls-ca")
     r.add_argument("--tls-key", type=Path, metavar="PEM", help="the certificate's private key")
     r.add_argument("--tls-client-ca", type=Path, metavar="PEM", help="with TLS: accept only senders whose "
                    "certificate this CA signed (mutual TLS)")
+    r.add_argument("--store-tls-ca", type=Path, metavar="PEM", help="with --store-to: send the results over TLS, "
+                   "trusting this CA for the destination's certificate")
     r.add_argument("--model", default=None, help="shipped model name or folder (default efficientnet_lite0)")
     r.add_argument("--threshold", default="balanced", help="balanced, screening, or a number in [0, 1]")
     r.add_argument("--site", metavar="PROFILE", help="a site profile (shipped name or JSON path)")

@@ -9,6 +9,7 @@ C-STORE cannot ask first; the receiving PACS keeps one copy of a SOP Instance UI
 """
 from __future__ import annotations
 
+import ssl
 from typing import Protocol
 
 import pydicom
@@ -67,11 +68,12 @@ class DicomwebSender:
 
 
 class CStoreSender:
-    """One association per film's results, as the node's own AE title; a warning status
-    (0xB000-0xBFFF: stored, with coercion) counts as stored."""
+    """One association per film's results, as the node's own AE title, over TLS when given a
+    client context (`tls.client_context`); a warning status (0xB000-0xBFFF: stored, with
+    coercion) counts as stored."""
 
-    def __init__(self, destination: CStoreDestination, calling_ae: str) -> None:
-        self.destination, self.calling_ae = destination, calling_ae
+    def __init__(self, destination: CStoreDestination, calling_ae: str, tls: ssl.SSLContext | None = None) -> None:
+        self.destination, self.calling_ae, self.tls = destination, calling_ae, tls
 
     def send(self, source: pydicom.Dataset, objects: list[pydicom.Dataset]) -> tuple[str, str]:
         d = self.destination
@@ -79,7 +81,8 @@ class CStoreSender:
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = _TIMEOUT_S
         for sop_class in sorted({str(ds.SOPClassUID) for ds in objects}):
             ae.add_requested_context(sop_class, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
-        assoc = ae.associate(d.host, d.port, ae_title=d.ae_title)
+        assoc = ae.associate(d.host, d.port, ae_title=d.ae_title,
+                             tls_args=(self.tls, d.host) if self.tls is not None else None)
         if not assoc.is_established:
             raise PacsUnavailable(f"the AE {d.ae_title} at {d.host}:{d.port} did not accept an association")
         try:
@@ -93,8 +96,9 @@ class CStoreSender:
         return STORED, f"{len(objects)} result object(s) sent to {d.ae_title}"
 
 
-def sender_for(destination: Destination, calling_ae: str) -> Sender:
-    """The sender of a configured destination (DICOMweb credentials from the environment)."""
+def sender_for(destination: Destination, calling_ae: str, tls: ssl.SSLContext | None = None) -> Sender:
+    """The sender of a configured destination (DICOMweb credentials from the environment; `tls`
+    for C-STORE: DICOMweb is https, verified, already)."""
     if isinstance(destination, DicomwebDestination):
         return DicomwebSender(destination.url, auth_from_env())
-    return CStoreSender(destination, calling_ae)
+    return CStoreSender(destination, calling_ae, tls)

@@ -1,21 +1,28 @@
-"""The node's DICOM port over TLS with client certificates (`node.tls`): dcmtk's `storescu`
-with a certificate the hospital's CA signed gets its film queued; one without a certificate,
-or over plain TCP, gets nothing queued. Certificates are made with the `openssl` command."""
+"""The node's DICOM connections over TLS (`node.tls`): dcmtk's `storescu` with a certificate the
+hospital's CA signed gets its film queued, one without a certificate or over plain TCP gets
+nothing queued; results sent by C-STORE over TLS reach a dcmtk `storescp` that demands the
+node's certificate, and are not sent to one whose certificate the node does not trust.
+Certificates are made with the `openssl` command."""
 from __future__ import annotations
 
 import queue
+import socket
 import subprocess
+import time
 from datetime import date
 
+import pydicom
 import pytest
 from pydicom.uid import generate_uid
 
-from harness.orthanc_server import dicom_from_image, new_study
+from harness.orthanc_server import dicom_from_image, free_port, new_study
 from pneumo_core.audit import AuditLog
-from pneumo_core.node import DicomwebDestination, NodeConfig, NodeConfigError
+from pneumo_core.node import CStoreDestination, DicomwebDestination, NodeConfig, NodeConfigError
 from pneumo_core.node.dedupe import Seen
 from pneumo_core.node.receiver import start_receiver
-from pneumo_core.node.tls import server_context
+from pneumo_core.node.sender import CStoreSender
+from pneumo_core.node.tls import client_context, server_context
+from pneumo_core.pacs.errors import PacsError
 
 
 def _openssl(*args: str) -> None:
@@ -85,3 +92,35 @@ def test_a_sender_without_a_client_certificate_gets_nothing_queued(pki, tls_rece
 def test_tls_files_that_cannot_be_used_are_refused_at_start(pki):
     with pytest.raises(NodeConfigError, match="TLS files cannot be used"):
         server_context(pki / "node.crt", pki / "modality.key")  # a key that is not the certificate's
+
+
+def _listening(port: int, wait_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+def test_results_sent_by_c_store_over_tls_reach_an_ae_that_demands_the_nodes_certificate(pki, film, tmp_path):
+    received, port = tmp_path / "received", free_port()
+    received.mkdir()
+    scp = subprocess.Popen(["storescp", "+tls", str(pki / "modality.key"), str(pki / "modality.crt"), "+cf",
+                            str(pki / "ca.crt"), "-rc", "-aet", "RESULTS", "-od", str(received), str(port)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert _listening(port), "dcmtk's storescp did not start"
+        dataset = pydicom.dcmread(film)
+        sender = CStoreSender(CStoreDestination("RESULTS", "127.0.0.1", port), "PNEUMO",
+                              client_context(pki / "ca.crt", pki / "node.crt", pki / "node.key"))
+        assert sender.send(dataset, [dataset])[0] == "stored"
+        untrusting = CStoreSender(CStoreDestination("RESULTS", "127.0.0.1", port), "PNEUMO",
+                                  client_context(pki / "node.crt"))  # trusts only itself, not the CA
+        with pytest.raises(PacsError):
+            untrusting.send(dataset, [dataset])
+    finally:
+        scp.terminate()
+        scp.wait(timeout=10)
+    assert [pydicom.dcmread(p).SOPInstanceUID for p in received.iterdir()] == [dataset.SOPInstanceUID]
