@@ -109,7 +109,8 @@ def _run(node, server, files: list[Path], build: Stopwatch, send: Stopwatch) -> 
     outcomes = {k: v - before.get(k, 0) for k, v in node.worker.outcomes.items() if v - before.get(k, 0)}
     return {"n": len(files), "seconds": seconds, "films_per_s": len(files) / seconds, "storescu_seconds": sent_s,
             "storescu_status": status,
-            "results_built_s_per_film": build.seconds / len(files), "results_sent_s_per_film": send.seconds / len(files),
+            "results_built_s_per_film": build.seconds / len(files),
+            "results_sent_s_per_film": send.seconds / len(files),
             "outcomes": outcomes, "held_in_orthanc": _results_held(server, study)}
 
 
@@ -162,7 +163,8 @@ def main() -> None:
                       "stored in Orthanc (SR + map over DICOMweb)",
               "model": "efficientnet_lite0 (default), input gate on, balanced operating point",
               "orthanc": version, "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-              "torch_threads": 2, "queue_size": args.n, "niceness": os.nice(0), "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
+              "torch_threads": 2, "queue_size": args.n, "niceness": os.nice(0), "loadavg_before": load_before,
+              "loadavg_after": os.getloadavg(),
               "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=1) + "\n")

@@ -1,10 +1,10 @@
 """`listen`: run the DICOM node (`node`) until interrupted: films arrive by C-STORE from the
 allowed AE titles, each is scored, and a scored film's results go back by DICOMweb
 (`--dicomweb URL`, credentials from `PNEUMO_DICOMWEB_USER`/`_PASSWORD` or `_TOKEN`) or by
-C-STORE (`--store-to AE@host:port`); over TLS with `--tls-cert`/`--tls-key` (and client
-certificates with `--tls-client-ca`; results by C-STORE over TLS with `--store-tls-ca`). One log line per film on stderr; every film's `score`
-record and every result's `report_stored` record in the audit trail. docs/pacs.md says how a
-hospital wires it.
+C-STORE (`--store-to AE@host:port`). TLS: `--tls-cert`/`--tls-key` on the node's port (client
+certificates demanded with `--tls-client-ca`), `--store-tls-ca` for results by C-STORE. One
+log line per film on stderr; every film's `score` record and every result's `report_stored`
+record in the audit trail. docs/pacs.md says how a hospital wires it.
 
 Exit 2 when it cannot start (a bad setting, a model, site or threshold refused, an audit trail
 that cannot be written, the port taken); 0 after SIGINT or SIGTERM, once the queued films are done.

@@ -95,4 +95,5 @@ class NodeConfig:
         if not 0 <= float(self.queue_wait_s) <= 60:
             raise NodeConfigError("the wait for a place in the queue must be 0 to 60 seconds")
         if not isinstance(self.destination, (DicomwebDestination, CStoreDestination)):
-            raise NodeConfigError("the node needs a destination for its results (--dicomweb URL or --store-to AE@host:port)")
+            raise NodeConfigError("the node needs a destination for its results "
+                                  "(--dicomweb URL or --store-to AE@host:port)")

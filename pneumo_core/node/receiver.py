@@ -100,7 +100,8 @@ def start_receiver(config: NodeConfig, inbox: queue.Queue, seen: Seen, audit: Au
     for sop_class in FILM_CLASSES:
         ae.add_supported_context(sop_class, ALL_TRANSFER_SYNTAXES)
     ae.add_supported_context(Verification)  # C-ECHO, how a router checks the node is there
-    handlers = [(evt.EVT_C_STORE, _on_store, [inbox, seen, config.queue_wait_s]), (evt.EVT_REJECTED, _on_rejected, [audit])]
+    handlers = [(evt.EVT_C_STORE, _on_store, [inbox, seen, config.queue_wait_s]),
+                (evt.EVT_REJECTED, _on_rejected, [audit])]
     server = ae.start_server((config.host, config.port), block=False, evt_handlers=handlers, ssl_context=ssl_context)
     _log.info("DICOM node %s listening on %s:%d for %s", config.ae_title, *server.server_address[:2],
               ", ".join(config.allowed))

@@ -52,8 +52,9 @@ class Node:
         return self._server.server_address[1] if self._server is not None else self.config.port
 
     def start(self) -> Node:
-        self.worker.start()
+        """Listens, then starts scoring; a port that cannot be bound raises `OSError` before any thread starts."""
         self._server = start_receiver(self.config, self.inbox, self.seen, self.audit, self._ssl)
+        self.worker.start()
         return self
 
     def wait_idle(self, timeout_s: float) -> bool:

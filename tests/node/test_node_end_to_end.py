@@ -1,8 +1,9 @@
 """The DICOM node end to end: dcmtk's `storescu` sends films to a node started in-process, the
 node stores its results in a real Orthanc over DICOMweb (or sends them by C-STORE to dcmtk's
 `storescp`), and what Orthanc, the receiving AE and the audit trail hold afterwards is checked.
-The model loads once for the module; the films go to one node, and a second one, started
-fresh, shows that a resend after a restart stores nothing new either."""
+The model loads once for the module; the films go to one node, the `listen` command in its
+own process shows that a resend after a restart stores nothing new either, and an Orthanc
+wired as docs/pacs.md says routes a film to the node by itself."""
 from __future__ import annotations
 
 import io
@@ -22,8 +23,8 @@ import pytest
 import requests
 from pydicom.uid import generate_uid
 
-from harness.hostile_files import j2k_bomb_dicom
 from conftest import REPO
+from harness.hostile_files import j2k_bomb_dicom
 from harness.orthanc_server import (ORTHANC, PASSWORD, PLUGIN, USER, Orthanc, dicom_from_image, free_port, new_study,
                                     start_orthanc)
 from pneumo_core.audit import AuditLog, default_log
@@ -82,8 +83,8 @@ def films(orthanc, test_images, tmp_path_factory):
 
 def storescu(port: int, *files, calling: str = SENDER) -> subprocess.CompletedProcess:
     """dcmtk sends the files in one association, proposing JPEG 2000 as well as uncompressed (the bomb is J2K)."""
-    return subprocess.run(["storescu", "-xv", "-aet", calling, "-aec", "PNEUMO", "127.0.0.1", str(port), *map(str, files)],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(["storescu", "-xv", "-aet", calling, "-aec", "PNEUMO", "127.0.0.1", str(port),
+                           *map(str, files)], capture_output=True, text=True, timeout=60)
 
 
 def instances(orthanc, study_uid: str) -> list[dict]:

@@ -97,3 +97,4 @@ def test_listen_refuses_to_start_with_one_error_line_and_exit_2(argv, says, caps
     assert _listen(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and says in err[0]
+
