@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["Marker", "detect_markers", "marker_mask", "body_mask", "MIN_CONTRAST", "MIN_BRIGHT", "BAND"]
+__all__ = ["Marker", "detect_markers", "marker_mask", "body_mask", "MIN_CONTRAST", "MIN_BRIGHT", "MIN_STROKE", "BAND"]
 
 REFERENCE_SIDE = 224  # the sizes below are in pixels of a 224-px film
 OPENING = 13  # px: wider than a letter's stroke and most letters, narrower than the body's structures
