@@ -2,7 +2,9 @@
 its outcomes at the page's defaults (efficientnet_lite0, its default map and operating point):
 the page says what `reporting.region_check` says, its numbers are the page's own numbers, a
 map that failed its check is dimmed and said to have failed, and a NORMAL call is never
-drawn in a finding's colours.
+drawn in a finding's colours. Beside it, the shortcut check (`reporting.shortcut_check`) on
+films that reach its outcomes, found by `benchmarks/marker_study.py`; and a heatmap that fails
+leaves the case readable.
 
 The films were found by scoring 197 validation films (split.json's "val"; never the test
 split) with the page's defaults; each test fails if its film no longer reaches its outcome.
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from pneumo_core.reporting import region_check as rc
+from pneumo_core.reporting import shortcut_check as sc
 
 from conftest import REPO, run_app
 
@@ -85,3 +88,54 @@ def test_a_normal_call_says_its_map_is_an_outline_not_a_finding(film, called, ou
 def test_a_pneumonia_map_keeps_its_red_legend():
     at = _page(FILMS[0][0])
     assert any("explains PNEUMONIA (red: strongest" in _plain(c.value) for c in at.caption)
+
+
+SHORTCUT = "**Shortcut check:** "
+SHORTCUT_FILMS = [  # (validation film, outcome); no validation film of the study's sample flips (docs/saliency.md)
+    ("train/PNEUMONIA/person1418_virus_2429.jpeg", sc.MOVES),  # on the "R": filling it in lowers the score by 2.3
+    ("train/PNEUMONIA/person500_virus_1009.jpeg", sc.UNMOVED),  # on a marker off the body: the score stays
+    ("train/PNEUMONIA/person1010_virus_1695.jpeg", sc.UNMOVED),  # on the background, no marker found
+    ("train/NORMAL/IM-0300-0001.jpeg", sc.CLEAR),
+]
+
+
+def _shortcut_line(at) -> tuple[str, str]:
+    """(the shortcut check's words as shown, "warning" or "caption")."""
+    for kind in ("warning", "caption"):
+        for el in getattr(at, kind):
+            if el.value.startswith(SHORTCUT):
+                return _plain(el.value[len(SHORTCUT):]), kind
+    raise AssertionError("no shortcut check on the page")
+
+
+@pytest.mark.parametrize("film, outcome", SHORTCUT_FILMS)
+def test_the_page_says_the_shortcut_checks_outcome_with_the_pages_own_numbers(film, outcome):
+    at = _page(film)
+    shown_p = at.metric[0].value
+    text, kind = _shortcut_line(at)
+    assert kind == ("caption" if outcome == sc.CLEAR else "warning")
+    phrase = {sc.CLEAR: "lies on the body", sc.FLIPS: "turns the call from", sc.MOVES: "call stands at threshold",
+              sc.UNMOVED: "almost unchanged"}[outcome]
+    assert phrase in text, text
+    if outcome != sc.CLEAR:
+        assert f"P(pneumonia) {shown_p} → " in text  # "before" is the probability the page shows
+    _check_line(at)  # the heatmap's own check is still there beside it
+
+
+def test_a_heatmap_that_fails_leaves_the_call_and_p_and_says_so_in_one_line(monkeypatch):
+    import streamlit as st
+
+    from pneumo_core.inference import saliency
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the CAM's hook saw no gradient")
+
+    monkeypatch.setattr(saliency, "explain", broken)
+    st.cache_data.clear()  # a map cached by an earlier test would hide the failure
+    at = _page("train/NORMAL/IM-0300-0001.jpeg")
+    assert at.metric[0].value  # P stands
+    threshold = f"{at.session_state['settings'].threshold:.3f}"
+    assert any(f"at threshold {threshold}" in m.value for m in at.markdown)  # and so does the call
+    said = [_plain(w.value) for w in at.warning if "could not be computed" in _plain(w.value)]
+    assert said == ["Heatmap could not be computed for this film: the CAM's hook saw no gradient"]
+    assert not any(c.value.startswith(("**Check:** ", SHORTCUT)) for c in [*at.caption, *at.warning])

@@ -11,6 +11,7 @@ table; `n` changes after each row picked, so picking the same row again still op
 from __future__ import annotations
 
 from collections.abc import Mapping
+import logging
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
@@ -20,6 +21,7 @@ from ..access import identity
 from ..runtime.formatting import escape_markdown, format_probability, safe_filename
 from ..settings.operating_point import NO_ESTIMATE
 from . import patient, viewer
+from .shortcut import shortcut_check
 from .cases import BORDERLINE, CaseResult, case_details, case_id, case_titles, distinct_warnings, label_at
 from .report_form import file_names_chosen, report_fields
 from .scoring import Heatmap, case_report, heatmap_for, region_check, split_warnings
@@ -36,6 +38,8 @@ __all__ = ["CASE", "CASE_LIST", "FILM_HEIGHT", "table_key", "open_row", "case_st
 CASE, CASE_LIST, _SHOWN, _TABLE_GEN = "case", "case_list", "case_shown_digest", "results_table_gen"
 BORDERLINE_NOTE = "Borderline: within {b} of the threshold; the call could go either way."
 FILM_HEIGHT = 480  # px: under the Diagnose page's header, the whole film fits a 1440x900 screen
+HEATMAP_FAILED = "Heatmap could not be computed for this film: {reason}"
+_log = logging.getLogger(__name__)
 
 
 def table_key() -> str:
@@ -139,12 +143,20 @@ def _numbers(r: CaseResult, s: Settings, label: str, op: OperatingPoint | None, 
         st.warning(warning_text(w))
 
 
-def _heatmap_text(hm: Heatmap, s: Settings) -> None:
-    """The map's caption, its check (`reporting.region_check`, the one wording) and its note."""
-    st.caption(escape_markdown(hm.caption))
+def _checks(r: CaseResult, hm: Heatmap, s: Settings) -> None:
+    """The map's check (`reporting.region_check`) and its shortcut check (`reporting.shortcut_check`),
+    each a warning when it flags the map: drawn right under the call, so both are in view."""
     check = region_check(hm, s.site, s.threshold)
     if check is not None:
         (st.warning if check.map_fails else st.caption)("**Check:** " + escape_markdown(check.text))
+    shortcut = shortcut_check(r, hm, s)
+    if shortcut is not None:
+        (st.warning if shortcut.flagged else st.caption)("**Shortcut check:** " + escape_markdown(shortcut.text))
+
+
+def _map_notes(hm: Heatmap) -> None:
+    """What the map shows (its caption, in the colours drawn) and its note."""
+    st.caption(escape_markdown(hm.caption))
     st.caption(escape_markdown(hm.note))
 
 
@@ -154,12 +166,17 @@ def _dimmed(hm: Heatmap | None, s: Settings) -> bool:
 
 
 def _heatmap(s: Settings, r: CaseResult, label: str) -> Heatmap | None:
-    """The case's heatmap, or None (with the reason shown) while the server is at its limit of heavy work."""
+    """The case's heatmap, or None with the reason in one line: while the server is at its limit
+    of heavy work, or when the map fails on this film (the call and P above it stand; an
+    error here would replace the page and drop the batch's uploads)."""
     try:
         return heatmap_for(s.model, r, s.method, label, s.site)
     except ServerBusy as exc:
         st.warning(f"{exc} The heatmap and the report follow when you open the case again.")
-        return None
+    except Exception as exc:  # noqa: BLE001  the map is an aid: whatever fails in it, the case stays readable
+        _log.warning("heatmap failed (%s, method %s)", type(exc).__name__, s.method)  # no film name: a patient's?
+        st.warning(escape_markdown(HEATMAP_FAILED.format(reason=str(exc) or type(exc).__name__)))
+    return None
 
 
 def _call_line(r: CaseResult, s: Settings, label: str) -> str:
@@ -211,6 +228,8 @@ def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None,
     heat = hm.heatmap if hm is not None else None
     drawn = dict(target_class=hm.target_class if hm is not None else label, dimmed=_dimmed(hm, s))
     with num_col:
+        if hm is not None:
+            _checks(r, hm, s)
         display = viewer.display_controls("viewer", s.opacity, heatmap=hm is not None, shortcuts=True)
     with view_col:
         viewer.show_film(r.film, heat, display, key=f"film_{r.digest[:12]}", height=FILM_HEIGHT, **drawn)
@@ -221,7 +240,7 @@ def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None,
         st.caption(viewer.keys_caption(heatmap=hm is not None))
     with num_col:
         if hm is not None:
-            _heatmap_text(hm, s)
+            _map_notes(hm)
         with st.expander("Details"):
             st.dataframe(case_details(r), hide_index=True, width="stretch")
     if hm is None:
@@ -253,7 +272,8 @@ def show_gallery_case(r: CaseResult, s: Settings) -> None:
     film_col, side_col = st.columns([2.2, 1], gap="medium")
     with side_col:  # the call and the check first, beside the film: in view without scrolling
         st.markdown(_call_line(r, s, label))
-        _heatmap_text(hm, s)
+        _checks(r, hm, s)
+        _map_notes(hm)
         display = viewer.display_controls("gallery_viewer", s.opacity)
     with film_col:
         viewer.show_film(r.film, hm.heatmap, display, key="gallery_film", height=640, target_class=hm.target_class,
