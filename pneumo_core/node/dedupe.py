@@ -15,7 +15,7 @@ from collections import OrderedDict
 
 __all__ = ["Seen", "CAPACITY"]
 
-CAPACITY = 100_000  # two keys of about 100 bytes each: ~20 MB at most
+CAPACITY = 100_000  # keys: a UID and a digest per film, so the last 50,000 films; ~20 MB at most
 
 
 class Seen:
