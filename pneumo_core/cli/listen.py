@@ -45,16 +45,20 @@ def _tls(args: argparse.Namespace):
 
 
 def _node(args: argparse.Namespace):
-    """The node, built but not started; `ValueError`, `PneumoError` or the audit trail's usage
-    error (`predict`'s: refused before anything is scored) saying why not."""
+    """The node, built but not started; `ValueError` or `PneumoError` saying why not (an audit
+    trail that cannot be written included: no film is taken that could not be recorded)."""
+    from ..audit import default_log
+    from ..audit.readiness import trail_problem
     from ..inference.predictor import Predictor
     from ..node import Node
     from ..node.sender import sender_for
-    from .predict import _writable_trail
 
     config = _config(args)
     server_tls, client_tls = _tls(args)
-    log = _writable_trail()
+    problem = trail_problem()
+    if problem:
+        raise ValueError(problem)
+    log = default_log()
     predictor = Predictor.from_pretrained(args.model, site=args.site)
     return Node(config, predictor, args.threshold, sender=sender_for(config.destination, config.ae_title, client_tls),
                 audit=log, ssl_context=server_tls)
@@ -66,13 +70,12 @@ def _stop_on_term(signum, frame) -> None:
 
 def _cmd_listen(args: argparse.Namespace) -> int:
     from ..errors import PneumoError
-    from .predict import _Usage
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)
     try:
         node = _node(args)
         node.start()
-    except (ValueError, PneumoError, OSError, _Usage) as exc:
+    except (ValueError, PneumoError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _stop_on_term)

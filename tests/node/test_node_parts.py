@@ -98,3 +98,10 @@ def test_listen_refuses_to_start_with_one_error_line_and_exit_2(argv, says, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and says in err[0]
 
+
+
+def test_listen_refuses_to_start_when_the_audit_trail_cannot_be_written(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PNEUMO_AUDIT_LOG", str(tmp_path))  # a folder where the trail's file should be
+    assert _listen(["--allow", "MODALITY", "--dicomweb", "https://pacs.example/dicom-web"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "audit trail" in err[0] and "cannot be written" in err[0]
