@@ -18,6 +18,7 @@ import threading
 import time
 from datetime import date
 
+import numpy as np
 import pydicom
 import pytest
 import requests
@@ -61,23 +62,44 @@ def _node(orthanc, predictor) -> Node:
     return Node(config, predictor, sender=sender)
 
 
+def _photo(study) -> bytes:
+    """A colour photograph as a Secondary Capture, its header saying nothing against it."""
+    rgb = np.zeros((128, 128, 3), np.uint8)
+    rgb[..., 0], rgb[..., 1] = np.linspace(0, 255, 128)[None, :], np.linspace(255, 0, 128)[:, None]
+    ds = pydicom.Dataset()
+    ds.SOPClassUID, ds.SOPInstanceUID = SECONDARY_CAPTURE, generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.Modality = study.uid, generate_uid(), "OT"
+    ds.PatientName, ds.PatientID, ds.AccessionNumber, ds.StudyDate = "DOE^JOAN", "PAT-9", study.accession, study.date
+    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = 128, 128, 3, "RGB"
+    ds.PlanarConfiguration, ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 0, 8, 8, 7, 0
+    ds.PixelData = rgb.tobytes()
+    ds.file_meta = pydicom.dataset.FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPClassUID, ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
 @pytest.fixture(scope="module")
 def films(orthanc, test_images, tmp_path_factory):
-    """Files to send: a chest film and a hand film that Orthanc already holds (it routes them to
-    the node), a film whose pixel data is cut short, and one that declares a 16000 x 16000 image."""
+    """Files to send: a chest film, a hand film and a colour photograph that Orthanc already holds
+    (it routes them to the node), a film whose pixel data is cut short, and one that declares a
+    16000 x 16000 image."""
     folder = tmp_path_factory.mktemp("films")
-    chest, hand = (new_study(acc, date(2025, 2, 3), "DX") for acc in ("ACC-N1", "ACC-N2"))
+    chest, hand, photo = (new_study(acc, date(2025, 2, 3), "DX") for acc in ("ACC-N1", "ACC-N2", "ACC-N4"))
     made = {"chest": dicom_from_image(test_images["PNEUMONIA"][5], chest, generate_uid(), 1),
             "hand": dicom_from_image(test_images["NORMAL"][5], hand, generate_uid(), 1, body_part="HAND"),
+            "photo": _photo(photo),
             "truncated": dicom_from_image(test_images["NORMAL"][6], chest, generate_uid(), 2, truncate_pixels=True),
             "bomb": j2k_bomb_dicom()}
     paths = {}
     for kind, data in made.items():
-        if kind in ("chest", "hand"):
+        if kind in ("chest", "hand", "photo"):
             orthanc.upload(data)
         paths[kind] = folder / f"{kind}.dcm"
         paths[kind].write_bytes(data)
-    paths["studies"] = {"chest": chest.uid, "hand": hand.uid}
+    paths["studies"] = {"chest": chest.uid, "hand": hand.uid, "photo": photo.uid}
     return paths
 
 
@@ -102,11 +124,11 @@ def _new_records(before: int) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def first_send(orthanc, predictor, films):
-    """The four films sent once to a running node; what the audit trail gained meanwhile."""
+    """The five films sent once to a running node; what the audit trail gained meanwhile."""
     before = len(list(default_log().records()))
     node = _node(orthanc, predictor).start()
     try:
-        sent = storescu(node.port, films["chest"], films["hand"], films["truncated"], films["bomb"])
+        sent = storescu(node.port, *(films[k] for k in ("chest", "hand", "photo", "truncated", "bomb")))
         assert node.wait_idle(WAIT_S), "the node did not finish the films in time"
         yield node, sent, _new_records(before)
     finally:
@@ -154,13 +176,17 @@ def _referenced(ds: pydicom.Dataset):
             yield from elem.value
 
 
+# the hand is withheld by the header policy; a colour DICOM is refused by ingest (radiographs are grey)
+@pytest.mark.parametrize("kind, film_class, outcome", [("hand", DX, "not_assessed"),
+                                                        ("photo", SECONDARY_CAPTURE, "error")])
 def test_a_film_that_is_not_a_frontal_chest_radiograph_gets_no_result_and_one_audit_record(orthanc, films,
-                                                                                           first_send):
+                                                                                           first_send, kind,
+                                                                                           film_class, outcome):
     _, _, records = first_send
-    assert _classes(orthanc, films["studies"]["hand"]) == [DX]
-    hand_uid = _sop(films["hand"])
-    mine = [r for r in records if r["ids"].get("instance_uid") == hand_uid]
-    assert [(r["action"], r["ids"]["outcome"]) for r in mine] == [("score", "not_assessed")]
+    assert _classes(orthanc, films["studies"][kind]) == [film_class]
+    uid = _sop(films[kind])
+    mine = [r for r in records if r["ids"].get("instance_uid") == uid]
+    assert [(r["action"], r["ids"]["outcome"]) for r in mine] == [("score", outcome)]
 
 
 def test_hostile_films_get_no_result_an_error_record_each_and_the_node_goes_on(orthanc, films, first_send):
@@ -177,7 +203,7 @@ def test_the_same_films_sent_again_store_nothing_new_and_are_not_scored_again(or
     node, _, _ = first_send
     before_records = len(list(default_log().records()))
     held = {k: len(instances(orthanc, uid)) for k, uid in films["studies"].items()}
-    again = storescu(node.port, films["chest"], films["hand"])
+    again = storescu(node.port, films["chest"], films["hand"], films["photo"], films["truncated"])
     assert again.returncode == 0, again.stderr
     assert node.wait_idle(WAIT_S)
     assert {k: len(instances(orthanc, uid)) for k, uid in films["studies"].items()} == held
