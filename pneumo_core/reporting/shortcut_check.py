@@ -67,7 +67,7 @@ class ShortcutCheck:
     def _where(self) -> tuple[str, str]:
         """(where the strongest cell lies, what the fill removed)."""
         if self.on_marker:
-            return ("on a burned-in marker (a letter or text printed on the film)"
+            return ("on a burned-in marker (text printed on the film)"
                     + (", outside the body" if self.outside_body else "")), "the marker"
         return "outside the body, on the film's background", "that cell"
 
@@ -87,10 +87,9 @@ class ShortcutCheck:
             other = CLASSES[1 - CLASSES.index(c)]
             return (f"{head} turns the call from {c} to {other} ({p}, threshold {self.threshold:.3f}): the {c} "
                     f"call rests on {what}, not on the chest.")
-        scores = f"{c} score {self.moved:+.1f} logits; {p}"
         if self.outcome == MOVES:
             way = "raises" if self.moved > 0 else "lowers"
-            return (f"{head} {way} the model's {c} score by {abs(self.moved):.1f} logits ({scores}), and the {c} "
-                    f"call stands at threshold {self.threshold:.3f}.")
-        return (f"{head} leaves the model's {c} score almost unchanged ({scores}): the score does not rest on "
-                f"{what}, so the map's strongest cell overstates it.")
+            return (f"{head} {way} the model's {c} score by {abs(self.moved):.1f} logits ({p}), and the {c} call "
+                    f"stands at threshold {self.threshold:.3f}.")
+        return (f"{head} leaves the model's {c} score almost unchanged ({self.moved:+.1f} logits; {p}): the score "
+                f"does not rest on {what}, so the map's strongest cell overstates it.")

@@ -44,7 +44,8 @@ def test_a_fill_that_moves_the_score_but_not_the_call_says_which_way_and_how_far
     c = _check(called, before=before, after=after, p=p)
     assert c.outcome == sc.MOVES
     assert f"{way} the model's {called} score by {abs(c.moved):.1f} logits" in c.text
-    assert f"{c.moved:+.1f} logits" in c.text and f"the {called} call stands" in c.text
+    assert f"P(pneumonia) {format_probability(p[0])} → {format_probability(p[1])}" in c.text
+    assert f"the {called} call stands at threshold {T:.3f}" in c.text
 
 
 @pytest.mark.parametrize("called, sign", [("PNEUMONIA", 1.0), ("NORMAL", -1.0)])
@@ -54,6 +55,7 @@ def test_a_fill_that_leaves_the_score_unchanged_says_the_map_overstates_the_mark
                else (0.0004, 0.0004))
     assert c.outcome == sc.UNMOVED
     assert "almost unchanged" in c.text and "does not rest on the marker" in c.text and "overstates" in c.text
+    assert f"({c.moved:+.1f} logits; P(pneumonia) " in c.text
 
 
 def test_a_cell_outside_the_body_is_named_as_such_and_the_cell_is_what_was_filled():
@@ -64,7 +66,7 @@ def test_a_cell_outside_the_body_is_named_as_such_and_the_cell_is_what_was_fille
 
 def test_a_marker_outside_the_body_says_both():
     c = _check(on_marker=True, outside=True, before=2.0, after=2.0, p=(0.88, 0.88))
-    assert "on a burned-in marker (a letter or text printed on the film), outside the body" in c.text
+    assert "on a burned-in marker (text printed on the film), outside the body" in c.text
     assert c.outcome == sc.UNMOVED
 
 

@@ -38,6 +38,9 @@ __all__ = ["CASE", "CASE_LIST", "FILM_HEIGHT", "table_key", "open_row", "case_st
 CASE, CASE_LIST, _SHOWN, _TABLE_GEN = "case", "case_list", "case_shown_digest", "results_table_gen"
 BORDERLINE_NOTE = "Borderline: within {b} of the threshold; the call could go either way."
 FILM_HEIGHT = 480  # px: under the Diagnose page's header, the whole film fits a 1440x900 screen
+# film : side column. A film drawn 480 px tall is about as wide, so the side column takes the rest:
+# wider lines there keep the call, P and both checks beside the film at 1440x900
+COLUMNS = (1.6, 1)
 HEATMAP_FAILED = "Heatmap could not be computed for this film: {reason}"
 _log = logging.getLogger(__name__)
 
@@ -112,7 +115,7 @@ def show_batch(results: list[CaseResult], s: Settings, op: OperatingPoint | None
     screen allows under the page's header, and beside it the stepper, the case's call and P,
     the window/level and the check, so film, call and P show without scrolling."""
     open_row(st.session_state.get(table_key()))  # the table below: its pick from the last run opens its case now
-    film_col, side_col = st.columns([2.2, 1], gap="medium")
+    film_col, side_col = st.columns(COLUMNS, gap="medium")
     with side_col:
         i = case_stepper(case_titles(results), [r.digest for r in results])
     show_case(results[i], s, op, (film_col, side_col))
@@ -131,16 +134,21 @@ def warning_text(warning: str) -> str:
     return f"**{escape_markdown(head[:1].upper() + head[1:])}:** {escape_markdown(rest)}"
 
 
-def _numbers(r: CaseResult, s: Settings, label: str, op: OperatingPoint | None, other_warnings: list[str]) -> None:
+def _numbers(r: CaseResult, s: Settings, label: str, other_warnings: list[str]) -> None:
     st.metric(s.probability_label, format_probability(r.probability))
     st.badge(f"{label} at threshold {s.threshold:.3f}", color="orange" if label == "PNEUMONIA" else "blue")
-    st.progress(float(r.probability))  # after the call: P and the call stay in view above a DICOM's patient panel
     if abs(r.probability - s.threshold) < BORDERLINE:
         st.caption(BORDERLINE_NOTE.format(b=BORDERLINE))
-    st.caption(f"At this threshold the model {op.in_words()} ({escape_markdown(op.source)})." if op is not None
-               else escape_markdown(NO_ESTIMATE))
     for w in other_warnings:
         st.warning(warning_text(w))
+
+
+def _operating_point(r: CaseResult, op: OperatingPoint | None) -> None:
+    """P as a bar and what the threshold means in sensitivity and specificity: under the
+    checks, which are about this film, so those stay in view at 1440x900."""
+    st.progress(float(r.probability))
+    st.caption(f"At this threshold the model {op.in_words()} ({escape_markdown(op.source)})." if op is not None
+               else escape_markdown(NO_ESTIMATE))
 
 
 def _checks(r: CaseResult, hm: Heatmap, s: Settings) -> None:
@@ -209,7 +217,7 @@ def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None,
     the window/level, the heatmap's check and the report (in the second); two new columns
     when none are given."""
     _audit_opened(r)
-    view_col, num_col = columns or st.columns([2.2, 1], gap="medium")
+    view_col, num_col = columns or st.columns(COLUMNS, gap="medium")
     patient.show_header(r, num_col)
     if r.not_assessed:  # read, but the input gate withholds the call: the film, and why
         _not_assessed(r, s, view_col, num_col)
@@ -222,7 +230,7 @@ def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None,
     with num_col:
         if ood:
             st.warning(warning_text(ood))
-        _numbers(r, s, label, op, other_warnings)
+        _numbers(r, s, label, other_warnings)
     with view_col, st.spinner("Computing the heatmap…"):
         hm = _heatmap(s, r, label)
     heat = hm.heatmap if hm is not None else None
@@ -230,6 +238,7 @@ def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None,
     with num_col:
         if hm is not None:
             _checks(r, hm, s)
+        _operating_point(r, op)
         display = viewer.display_controls("viewer", s.opacity, heatmap=hm is not None, shortcuts=True)
     with view_col:
         viewer.show_film(r.film, heat, display, key=f"film_{r.digest[:12]}", height=FILM_HEIGHT, **drawn)
@@ -269,7 +278,7 @@ def show_gallery_case(r: CaseResult, s: Settings) -> None:
     hm = _heatmap(s, r, label)
     if hm is None:
         return
-    film_col, side_col = st.columns([2.2, 1], gap="medium")
+    film_col, side_col = st.columns(COLUMNS, gap="medium")
     with side_col:  # the call and the check first, beside the film: in view without scrolling
         st.markdown(_call_line(r, s, label))
         _checks(r, hm, s)
