@@ -133,16 +133,16 @@ def _em_prevalence(ll0: np.ndarray, ll1: np.ndarray, prior: float) -> tuple[np.n
     return pi, (np.log(pi[:, None] * d1 + (1 - pi[:, None]) * d0) + m).sum(1)
 
 
-def _best_offset(logpdf, s: np.ndarray, w: np.ndarray, around: float, half: float, step: float) -> float:
+def _best_offset(logpdf, scores: np.ndarray, w: np.ndarray, around: float, half: float, step: float) -> float:
     grid = np.arange(around - half, around + half + step / 2, step)
-    ll = np.array([(w * logpdf(s - d)).sum() for d in grid])
+    ll = np.array([(w * logpdf(scores - d)).sum() for d in grid])
     return float(grid[int(np.argmax(ll))])
 
 
-def _fit_shift(s: np.ndarray, src: SourceScores, prior: float) -> tuple[float, float, float]:
+def _fit_shift(scores: np.ndarray, src: SourceScores, prior: float) -> tuple[float, float, float]:
     """Common offset by profile likelihood on a coarse then a fine grid; returns (offset, offset, prevalence)."""
     def search(grid: np.ndarray) -> tuple[float, float]:
-        x = s[None, :] - grid[:, None]
+        x = scores[None, :] - grid[:, None]
         pi, ll = _em_prevalence(src.logpdf(0, x), src.logpdf(1, x), prior)
         k = int(np.argmax(ll))
         return float(grid[k]), float(pi[k])
@@ -151,32 +151,32 @@ def _fit_shift(s: np.ndarray, src: SourceScores, prior: float) -> tuple[float, f
     return d, d, pi
 
 
-def _fit_shift_class(s: np.ndarray, src: SourceScores, prior: float) -> tuple[float, float, float]:
-    d0, d1, pi = _fit_shift(s, src, prior)
+def _fit_shift_class(scores: np.ndarray, src: SourceScores, prior: float) -> tuple[float, float, float]:
+    d0, d1, pi = _fit_shift(scores, src, prior)
     for _ in range(50):
-        l0, l1 = src.logpdf(0, s - d0), src.logpdf(1, s - d1)
+        l0, l1 = src.logpdf(0, scores - d0), src.logpdf(1, scores - d1)
         r = expit(np.log(pi) + l1 - np.log1p(-pi) - l0)
         pi = float(np.clip(r.mean(), 1e-6, 1 - 1e-6))
-        n0 = _best_offset(lambda x: src.logpdf(0, x), s, 1 - r, d0, 1.0, 0.01)
-        n1 = _best_offset(lambda x: src.logpdf(1, x), s, r, d1, 1.0, 0.01)
+        n0 = _best_offset(lambda x: src.logpdf(0, x), scores, 1 - r, d0, 1.0, 0.01)
+        n1 = _best_offset(lambda x: src.logpdf(1, x), scores, r, d1, 1.0, 0.01)
         if abs(n0 - d0) < 1e-9 and abs(n1 - d1) < 1e-9:
             break
         d0, d1 = float(np.clip(n0, -MAX_OFFSET, MAX_OFFSET)), float(np.clip(n1, -MAX_OFFSET, MAX_OFFSET))
     return d0, d1, pi
 
 
-def _fit_gaussian(s: np.ndarray, src: SourceScores, prior: float) -> tuple[np.ndarray, np.ndarray, float]:
+def _fit_gaussian(scores: np.ndarray, src: SourceScores, prior: float) -> tuple[np.ndarray, np.ndarray, float]:
     mu = np.array([np.mean(src.normal), np.mean(src.pneumonia)], np.float64)
     sd = np.array([np.std(src.normal), np.std(src.pneumonia)], np.float64)
     pi = prior
     for _ in range(_ITER):
-        l0 = -0.5 * ((s - mu[0]) / sd[0]) ** 2 - np.log(sd[0])
-        l1 = -0.5 * ((s - mu[1]) / sd[1]) ** 2 - np.log(sd[1])
+        l0 = -0.5 * ((scores - mu[0]) / sd[0]) ** 2 - np.log(sd[0])
+        l1 = -0.5 * ((scores - mu[1]) / sd[1]) ** 2 - np.log(sd[1])
         r = expit(np.log(pi) + l1 - np.log1p(-pi) - l0)
         w = np.stack([1 - r, r])
         n = w.sum(1) + 1e-9
-        new_mu = (w * s).sum(1) / n
-        sd = np.sqrt((w * (s - new_mu[:, None]) ** 2).sum(1) / n).clip(0.25)
+        new_mu = (w * scores).sum(1) / n
+        sd = np.sqrt((w * (scores - new_mu[:, None]) ** 2).sum(1) / n).clip(0.25)
         new_pi = float(np.clip(r.mean(), 1e-6, 1 - 1e-6))
         done = np.max(np.abs(new_mu - mu)) < 1e-7 and abs(new_pi - pi) < 1e-9
         mu, pi = new_mu, new_pi

@@ -110,15 +110,15 @@ def _read(path: str, stamp: int) -> dict:
 def _films(path: str, stamp: int, key: str | None = None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], int, str]:
     """(labels 0/1, probabilities, patient per film, bootstrap resamples, calibration words)
     of an evaluation in eval_test.json's layout (at `key` inside the file when given)."""
-    ev = _read(path, stamp)
+    evaluation = _read(path, stamp)
     if key is not None:
-        ev = ev[key]
-    preds = [p for p in ev["predictions"] if p.get("probability") is not None]  # a withheld film has no call
+        evaluation = evaluation[key]
+    preds = [p for p in evaluation["predictions"] if p.get("probability") is not None]  # a withheld film has no call
     labels = np.array([p["label"] == "PNEUMONIA" for p in preds], dtype=int)
     probs = np.array([p["probability"] for p in preds], dtype=float)
     patients = tuple(p.get("patient", p["file"]) for p in preds)
-    m = re.match(r"\s*(\d+)", str(ev.get("bootstrap", "")))
-    return labels, probs, patients, int(m.group(1)) if m else _DEFAULT_N_BOOT, str(ev.get("calibration", ""))
+    m = re.match(r"\s*(\d+)", str(evaluation.get("bootstrap", "")))
+    return labels, probs, patients, int(m.group(1)) if m else _DEFAULT_N_BOOT, str(evaluation.get("calibration", ""))
 
 
 def _from_films(path: Path, threshold: float, source: str, key: str | None = None) -> OperatingPoint:
@@ -129,18 +129,18 @@ def _from_films(path: Path, threshold: float, source: str, key: str | None = Non
                           ci("specificity"), int(labels.sum()), int((1 - labels).sum()), source)
 
 
-def _split_keys(ev: dict) -> list[list[str]]:
+def _split_keys(evaluation: dict) -> list[list[str]]:
     """The test films' keys as a profile may have hashed them: relative to data/ (test/NORMAL/x)
     or to the split folder it was fitted on (NORMAL/x)."""
-    keys = [p["file"] for p in ev["predictions"]]
+    keys = [p["file"] for p in evaluation["predictions"]]
     return [keys, [k.split("/", 1)[1] if "/" in k else k for k in keys]]
 
 
-def fitted_on_split(profile: SiteProfile, ev: dict, shipped: bool = False) -> bool:
+def fitted_on_split(profile: SiteProfile, evaluation: dict, shipped: bool = False) -> bool:
     """Whether the profile's sample is exactly this evaluation's films (its file-list hash
     matches), or it is the shipped test-split profile: then only out-of-fold figures are honest."""
     from ..calibration.site import files_digest
-    if profile.files_sha256 in {files_digest(keys) for keys in _split_keys(ev)}:
+    if profile.files_sha256 in {files_digest(keys) for keys in _split_keys(evaluation)}:
         return True
     return shipped and profile.name == STUDY_PROFILE
 

@@ -127,10 +127,10 @@ SITE_SHIFTS: dict[str, Shift] = {
 ScoreShift = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def _spread(s: np.ndarray, y: np.ndarray, cls: int, factor: float) -> np.ndarray:
-    out = s.copy()
-    m = np.median(s[y == cls])
-    out[y == cls] = m + factor * (s[y == cls] - m)
+def _spread(scores: np.ndarray, labels: np.ndarray, cls: int, factor: float) -> np.ndarray:
+    out = scores.copy()
+    m = np.median(scores[labels == cls])
+    out[labels == cls] = m + factor * (scores[labels == cls] - m)
     return out
 
 

@@ -108,9 +108,9 @@ def fit_ood(train_features: np.ndarray, val_features: np.ndarray, n_components: 
 ImageCheck = Callable[[Radiograph], "str | None"]
 
 
-def colour_check(r: Radiograph) -> str | None:
+def colour_check(radiograph: Radiograph) -> str | None:
     """A radiograph has no colour; ingest measured it before converting to grey."""
-    return COLOUR_WARNING if r.colour_saturation > COLOUR_WARN_LEVEL else None
+    return COLOUR_WARNING if radiograph.colour_saturation > COLOUR_WARN_LEVEL else None
 
 
 def grey_level_concentration(pixels: np.ndarray, levels: int = POSTERISED_LEVELS) -> float:
@@ -129,22 +129,22 @@ def grey_level_concentration(pixels: np.ndarray, levels: int = POSTERISED_LEVELS
     return float(np.sort(hist)[::-1][:levels].sum() / q.size)
 
 
-def posterised_check(r: Radiograph) -> str | None:
-    if grey_level_concentration(r.pixels) <= POSTERISED_SHARE:
+def posterised_check(radiograph: Radiograph) -> str | None:
+    if grey_level_concentration(radiograph.pixels) <= POSTERISED_SHARE:
         return None
-    blank = float(r.pixels.max() - r.pixels.min()) < 1 / 255
+    blank = float(radiograph.pixels.max() - radiograph.pixels.min()) < 1 / 255
     return BLANK_WARNING if blank else POSTERISED_WARNING  # ingest already words the blank case
 
 
-def header_check(r: Radiograph) -> str | None:
+def header_check(radiograph: Radiograph) -> str | None:
     """A DICOM header that names another modality, body part or view (`io.header_policy`, the
     policy uploads and PACS instances share): the decoder said so among its warnings."""
-    return next((w for w in r.warnings if w.startswith(HEADER_PREFIX)), None)
+    return next((w for w in radiograph.warnings if w.startswith(HEADER_PREFIX)), None)
 
 
 IMAGE_CHECKS: tuple[ImageCheck, ...] = (colour_check, posterised_check, header_check)
 
 
-def image_check_reasons(r: Radiograph, checks: tuple[ImageCheck, ...] = IMAGE_CHECKS) -> list[str]:
+def image_check_reasons(radiograph: Radiograph, checks: tuple[ImageCheck, ...] = IMAGE_CHECKS) -> list[str]:
     """One-line reasons this picture is plainly not a radiograph; empty when none applies."""
-    return [reason for check in checks if (reason := check(r)) is not None]
+    return [reason for check in checks if (reason := check(radiograph)) is not None]

@@ -164,19 +164,19 @@ class Predictor:
         return replace(pred, probability=p, label=call_label(p, t), threshold=t, site=self._site_name)
 
     @torch.inference_mode()
-    def _calibrated(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _calibrated(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Features (B, D) -> (probabilities, source-calibrated logits); probabilities are the
         site's when a profile is set."""
         with self.lock:
-            logits = self.model.classify(torch.from_numpy(np.ascontiguousarray(f)).to(self.device)).squeeze(1)
+            logits = self.model.classify(torch.from_numpy(np.ascontiguousarray(features)).to(self.device)).squeeze(1)
         raw = logits.double().cpu().numpy()
         return self.probabilities(raw), raw / self.bundle.temperature
 
-    def _ood_terms(self, g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    def _ood_terms(self, source_features: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
         """Source-network features (B, D) -> (OOD scores, OOD flags)."""
         if self.ood is None:
-            return None, np.zeros(len(g), dtype=bool)
-        return self.ood.score(g), self.ood.flags(g)
+            return None, np.zeros(len(source_features), dtype=bool)
+        return self.ood.score(source_features), self.ood.flags(source_features)
 
     def _score(self, images_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
         """Already-resized uint8 images (B,S,S) -> (probabilities, source-calibrated logits,
@@ -197,40 +197,41 @@ class Predictor:
         return results  # type: ignore[return-value]
 
     def _prepare_into(self, prepared: list[tuple[int, Prepared]], results: list[Prediction | None], i: int,
-                      r: Radiograph, name: str, t: float) -> None:
+                      radiograph: Radiograph, name: str, threshold: float) -> None:
         """Film i prepared (its full-resolution pixels can go), or its own error line."""
         try:
-            prepared.append((i, self._prepare(r)))
+            prepared.append((i, self._prepare(radiograph)))
         except Exception as exc:  # noqa: BLE001 - one film must not take the batch down
-            results[i] = self._failed(name, t, "preparation", exc, list(getattr(r, "warnings", [])))
+            results[i] = self._failed(name, threshold, "preparation", exc, list(getattr(radiograph, "warnings", [])))
 
     def _score_into(self, results: list[Prediction | None], prepared: list[tuple[int, Prepared]], names: list[str],
-                    t: float) -> None:
-        preds = self._predict_prepared([p for _, p in prepared], [names[i] for i, _ in prepared], t)
+                    threshold: float) -> None:
+        preds = self._predict_prepared([p for _, p in prepared], [names[i] for i, _ in prepared], threshold)
         for (i, _), pred in zip(prepared, preds):
             results[i] = pred
 
-    def _prepare(self, r: Radiograph) -> Prepared:
+    def _prepare(self, radiograph: Radiograph) -> Prepared:
         """All a prediction needs from a decoded image, so the full-resolution pixels can go
         right after decoding: a batch then holds small images, however large the files."""
-        return Prepared(resize_square(r.pixels, self.spec.size), list(r.warnings), image_check_reasons(r, self.ood_checks))
+        return Prepared(resize_square(radiograph.pixels, self.spec.size), list(radiograph.warnings),
+                        image_check_reasons(radiograph, self.ood_checks))
 
-    def _predict_prepared(self, prepared: list[Prepared], names: list[str], t: float) -> list[Prediction]:
+    def _predict_prepared(self, prepared: list[Prepared], names: list[str], threshold: float) -> list[Prediction]:
         """The batch in one pass; if any step fails, each film alone, so the one that fails
         gets its own `error` line (naming the step) and the others are scored."""
         if not prepared:
             return []
         try:
-            return self._predict_batch(prepared, names, t)
+            return self._predict_batch(prepared, names, threshold)
         except StepFailed as failed:
             if len(prepared) == 1:
-                return [self._failed(names[0], t, failed.step, failed.__cause__, prepared[0].warnings)]
-        return [pred for i in range(len(prepared)) for pred in self._predict_prepared(prepared[i:i + 1], names[i:i + 1], t)]
+                return [self._failed(names[0], threshold, failed.step, failed.__cause__, prepared[0].warnings)]
+        return [pred for i in range(len(prepared)) for pred in self._predict_prepared(prepared[i:i + 1], names[i:i + 1], threshold)]
 
-    def _failed(self, name: str, t: float, step: str, exc: BaseException | None, warnings: list[str]) -> Prediction:
-        return failed_prediction(name, t, step, exc, warnings, model=self.name, site=self._site_name)
+    def _failed(self, name: str, threshold: float, step: str, exc: BaseException | None, warnings: list[str]) -> Prediction:
+        return failed_prediction(name, threshold, step, exc, warnings, model=self.name, site=self._site_name)
 
-    def _predict_batch(self, prepared: list[Prepared], names: list[str], t: float) -> list[Prediction]:
+    def _predict_batch(self, prepared: list[Prepared], names: list[str], threshold: float) -> list[Prediction]:
         with step("model"):
             images = np.stack([p.resized for p in prepared])
             gate = self._source_features(images)
@@ -250,7 +251,7 @@ class Predictor:
             ood, flags = self._ood_terms(gate)
             far = far_out_of_distribution(self.ood, gate, self.far_limits)
         with step("input gate"):
-            return gated_predictions(prepared, names, t, assessments, probs, x, feats, ood, flags, far,
+            return gated_predictions(prepared, names, threshold, assessments, probs, x, feats, ood, flags, far,
                                      gate=self.gate, model=self.name, site=self._site_name)
 
     def predict_bytes(self, data: bytes, name: str, threshold: str | float | None = None) -> Prediction:
@@ -272,7 +273,7 @@ class Predictor:
         if chunk:
             yield from self._predict_chunk(chunk, t)
 
-    def _predict_chunk(self, chunk: list[tuple[bytes | str | Path, str]], t: float) -> list[Prediction]:
+    def _predict_chunk(self, chunk: list[tuple[bytes | str | Path, str]], threshold: float) -> list[Prediction]:
         results: list[Prediction | None] = [None] * len(chunk)
         prepared: list[tuple[int, Prepared]] = []
         digests: list[str | None] = [None] * len(chunk)
@@ -282,16 +283,16 @@ class Predictor:
                 digests[i] = hashlib.sha256(data).hexdigest()
                 rad = load_untrusted(data, name=name)  # a worker process: hostile files
             except IngestError as exc:
-                results[i] = Prediction(file=name, probability=None, label=None, threshold=t, model=self.name,
+                results[i] = Prediction(file=name, probability=None, label=None, threshold=threshold, model=self.name,
                                         error=str(exc), site=self._site_name)
                 continue
             except Exception as exc:  # noqa: BLE001 - a failure to start or talk to a worker is this film's line
-                results[i] = self._failed(name, t, "decoding", exc, [])
+                results[i] = self._failed(name, threshold, "decoding", exc, [])
                 continue
             del data
-            self._prepare_into(prepared, results, i, rad, name, t)
+            self._prepare_into(prepared, results, i, rad, name, threshold)
             del rad  # the batch holds small images, however large the files
-        self._score_into(results, prepared, [name for _, name in chunk], t)
+        self._score_into(results, prepared, [name for _, name in chunk], threshold)
         for pred, digest in zip(results, digests):
             pred.sha256 = digest  # type: ignore[union-attr]
         return results  # type: ignore[return-value]

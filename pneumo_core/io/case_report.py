@@ -128,12 +128,12 @@ def reader_lines(case: ReportCase) -> list[tuple[str, str]]:
             ("Reviewed and signed by", _clean(case.reader, "reader") or _BLANK)]
 
 
-def _text(fig: Figure, x: float, y: float, s: str, **kw) -> None:
-    fig.text(x, y, s, parse_math=False, va="top", **kw)
+def _text(fig: Figure, x: float, y: float, text: str, **kw) -> None:
+    fig.text(x, y, text, parse_math=False, va="top", **kw)
 
 
-def _wrap(s: str, width: int = 95) -> list[str]:
-    return textwrap.wrap(" ".join(str(s).split()), width) or [""]
+def _wrap(text: str, width: int = 95) -> list[str]:
+    return textwrap.wrap(" ".join(str(text).split()), width) or [""]
 
 
 def render_report(case: ReportCase, fmt: str = "pdf") -> bytes:

@@ -156,12 +156,12 @@ class BoundedSession(requests.Session):
         timer.daemon = True
         timer.start()
         try:
-            r = super().send(request, **kwargs)
-            if 300 <= r.status_code < 400:
-                r.close()
-                raise PacsError(f"the PACS at {self.where} answered with a redirect (HTTP {r.status_code}); "
+            response = super().send(request, **kwargs)
+            if 300 <= response.status_code < 400:
+                response.close()
+                raise PacsError(f"the PACS at {self.where} answered with a redirect (HTTP {response.status_code}); "
                                 "redirects are not followed")
-            body = _read(r, b.max_bytes, b.too_large)
+            body = _read(response, b.max_bytes, b.too_large)
             if watch.fired:  # a socket shut mid-headers reads as their end: what came is not the answer
                 raise PacsUnavailable(b.too_slow)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
@@ -171,24 +171,24 @@ class BoundedSession(requests.Session):
         finally:
             timer.cancel()
             _local.watch = None
-        r._content = body
-        r._content_consumed = True
-        return r
+        response._content = body
+        response._content_consumed = True
+        return response
 
 
-def _read(r: requests.Response, max_bytes: int, too_large: str) -> bytes:
+def _read(response: requests.Response, max_bytes: int, too_large: str) -> bytes:
     """The body, counted as it arrives; refused past `max_bytes` (or when the announced length is)."""
     try:
-        announced = int(r.headers.get("Content-Length") or 0)
+        announced = int(response.headers.get("Content-Length") or 0)
     except ValueError:
         announced = 0
     if announced > max_bytes:
-        r.close()
+        response.close()
         raise PacsError(too_large)
     buf = bytearray()
-    for chunk in r.iter_content(_CHUNK):
+    for chunk in response.iter_content(_CHUNK):
         buf += chunk
         if len(buf) > max_bytes:
-            r.close()
+            response.close()
             raise PacsError(too_large)
     return bytes(buf)

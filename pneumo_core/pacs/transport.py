@@ -27,9 +27,9 @@ class BearerAuth(AuthBase):
     def __init__(self, token: str) -> None:
         self._token = token
 
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        r.headers["Authorization"] = f"Bearer {self._token}"
-        return r
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
 
     def __repr__(self) -> str:
         return "BearerAuth(<hidden>)"

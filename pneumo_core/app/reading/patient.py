@@ -31,25 +31,25 @@ def identity_chosen() -> bool:
     return bool(st.session_state.get(IDENTITY_CHOICE, False))
 
 
-def identity_lines(r: CaseResult) -> list[str]:
+def identity_lines(case: CaseResult) -> list[str]:
     """The panel's lines: the patient, then the study ("" fields left out)."""
-    if not r.identity:
+    if not case.identity:
         return []
-    rows = dict(r.identity.rows())
+    rows = dict(case.identity.rows())
     who = [rows.get("Patient", ""), *(f"{k} {rows[k]}" for k in ("Patient ID", "Sex", "Age") if k in rows)]
     study = [f"{k} {rows[k]}" for k in ("Study date", "Accession", "View") if k in rows]
     return [" · ".join(p for p in part if p) for part in (who, study) if any(part)]
 
 
-def show_header(r: CaseResult, where: DeltaGenerator | None = None) -> None:
+def show_header(case: CaseResult, where: DeltaGenerator | None = None) -> None:
     """The case's title, then who and which study it is (or that the file says nothing of it),
     in `where` (a column; the page itself when None)."""
     where = where or st.container()
-    where.text(case_title(r))
-    lines = identity_lines(r)
+    where.text(case_title(case))
+    lines = identity_lines(case)
     if lines:
-        box = where.container(border=True, key=f"patient_{r.digest[:12]}")
+        box = where.container(border=True, key=f"patient_{case.digest[:12]}")
         for line in lines:
             box.text(line)
-    elif r.source_format not in (None, "DICOM"):
+    elif case.source_format not in (None, "DICOM"):
         where.caption(NO_HEADER)

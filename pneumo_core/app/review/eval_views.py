@@ -74,32 +74,33 @@ class EvalView:
         return self.calibration != SOURCE_CALIBRATION
 
 
-def source_view(ev: dict) -> EvalView:
-    return EvalView(ev, SOURCE_CALIBRATION, "temperature scaling fitted on the model's validation films; the test "
-                    "split was never used to choose the model, its temperature or its thresholds")
+def source_view(evaluation: dict) -> EvalView:
+    return EvalView(evaluation, SOURCE_CALIBRATION, "temperature scaling fitted on the model's validation films; the "
+                    "test split was never used to choose the model, its temperature or its thresholds")
 
 
-def adapted_view(ev: dict, profile: SiteProfile) -> EvalView:
+def adapted_view(evaluation: dict, profile: SiteProfile) -> EvalView:
     """Under a profile that re-estimated the network's normalisation: the model as shipped,
     said so. That profile changes the network itself, so recalibrating the source probabilities
     would show a model that does not exist,
     and re-scoring 624 films on every choice of profile is not a page's work; the adaptation
     study (model card) measures adapting on this split."""
-    return EvalView(ev, SOURCE_CALIBRATION, f"the model as shipped: site profile "
+    return EvalView(evaluation, SOURCE_CALIBRATION, f"the model as shipped: site profile "
                     f"{profile.name} adapts the network itself, and this page does not re-score the test split with "
                     "it; the adaptation study on the model card measures adapting on this split")
 
 
-def recalibrated_eval(ev: dict, profile: SiteProfile, n_boot: int = RECALIBRATED_N_BOOT) -> dict:
+def recalibrated_eval(evaluation: dict, profile: SiteProfile, n_boot: int = RECALIBRATED_N_BOOT) -> dict:
     """eval_test.json with each film's probability recalibrated by the profile (from the
     logit of the source probability), at the profile's thresholds. Imports `evaluate`, which
     imports torch: callers in the app first wait for the warm-up (`resources`)."""
     from ...calibration.recalibration import logit
     from ...data.dataset import Item
     from ...evaluation.evaluate import evaluation_report
-    items = [Item(Path(p["file"]), CLASSES.index(p["label"])) for p in ev["predictions"]]
-    probs = profile.probability(logit(np.array([p["probability"] for p in ev["predictions"]], dtype=np.float64)))
-    out = evaluation_report(ev["model"], ev.get("model_sha256", ""), ev.get("split", "test"), items, probs,
+    items = [Item(Path(p["file"]), CLASSES.index(p["label"])) for p in evaluation["predictions"]]
+    probs = profile.probability(logit(np.array([p["probability"] for p in evaluation["predictions"]], dtype=np.float64)))
+    out = evaluation_report(evaluation["model"], evaluation.get("model_sha256", ""), evaluation.get("split", "test"),
+                            items, probs,
                             {k: float(v) for k, v in profile.thresholds.items()}, profile.default_threshold, n_boot)
     out["calibration"] = f"source probabilities recalibrated by site profile {profile.name}"
     return out
@@ -126,9 +127,9 @@ def site_view(profile: SiteProfile, source_ev: dict, study_ev: dict | None, reca
                     "calibration sample, if any are in the test split, are not held out")
 
 
-def eval_arrays(ev: dict) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def eval_arrays(evaluation: dict) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(labels 0/1, calibrated probabilities, file keys relative to data/)."""
-    preds = ev["predictions"]
+    preds = evaluation["predictions"]
     labels = np.array([CLASSES.index(p["label"]) for p in preds], dtype=int)
     probs = np.array([p["probability"] for p in preds], dtype=float)
     return labels, probs, [p["file"] for p in preds]
@@ -139,33 +140,33 @@ def confusion(labels: np.ndarray, probs: np.ndarray, threshold: float) -> np.nda
     return np.array(confusion_counts(labels, probs, threshold)).reshape(2, 2)
 
 
-def confusion_caption(cm: np.ndarray) -> str:
-    (tn, fp), (fn, tp) = np.asarray(cm)
+def confusion_caption(matrix: np.ndarray) -> str:
+    (tn, fp), (fn, tp) = np.asarray(matrix)
     return (f"{tp} pneumonia cases found, {fn} missed (false negatives); {tn} normals cleared, "
             f"{fp} over-called (false positives).")
 
 
-def _preset_name(ev: dict, threshold: float) -> str | None:
-    for name, t in ev.get("thresholds", {}).items():
-        if abs(float(t) - threshold) < 1e-9 and name in ev.get("metrics", {}):
+def _preset_name(evaluation: dict, threshold: float) -> str | None:
+    for name, t in evaluation.get("thresholds", {}).items():
+        if abs(float(t) - threshold) < 1e-9 and name in evaluation.get("metrics", {}):
             return name
     return None
 
 
-def threshold_metrics(ev: dict, threshold: float, n_boot: int = N_BOOT) -> dict[str, dict[str, float]]:
+def threshold_metrics(evaluation: dict, threshold: float, n_boot: int = N_BOOT) -> dict[str, dict[str, float]]:
     """{metric: {value, ci_low, ci_high}} at any threshold. At a model's own preset the
     numbers are the evaluation file's (so every page and the model card agree); elsewhere
     they are bootstrapped here from the per-image predictions. Threshold-free metrics
     (AUC, AP, Brier, ECE) always come from the file. `f1_normal` is F1 with NORMAL as
     the positive class (not in the file, always bootstrapped)."""
-    labels, probs, _ = eval_arrays(ev)
-    patients = [p.get("patient", p["file"]) for p in ev["predictions"]]  # older files: per image
+    labels, probs, _ = eval_arrays(evaluation)
+    patients = [p.get("patient", p["file"]) for p in evaluation["predictions"]]  # older files: per image
     boot = threshold_metrics_ci(labels, probs, threshold, n_boot, groups=patients)
-    preset = _preset_name(ev, threshold)
-    any_preset = next(iter(ev["metrics"].values()))
+    preset = _preset_name(evaluation, threshold)
+    any_preset = next(iter(evaluation["metrics"].values()))
     out = {}
     for k in THRESHOLD_METRICS:
-        src = ev["metrics"][preset] if preset and k in ev["metrics"][preset] else boot
+        src = evaluation["metrics"][preset] if preset and k in evaluation["metrics"][preset] else boot
         out[k] = {f: float(src[k][f]) for f in ("value", "ci_low", "ci_high")}
     out["f1_normal"] = boot["f1_normal"]
     for k in FREE_METRICS:
@@ -173,20 +174,20 @@ def threshold_metrics(ev: dict, threshold: float, n_boot: int = N_BOOT) -> dict[
     return out
 
 
-def metrics_table(ev: dict, threshold: float, n_boot: int = N_BOOT) -> list[dict]:
+def metrics_table(evaluation: dict, threshold: float, n_boot: int = N_BOOT) -> list[dict]:
     """Display rows: metric, value, 95% CI, whether the slider moves it; sensitivity and
     specificity first, the threshold-free summaries last."""
-    m = threshold_metrics(ev, threshold, n_boot)
+    m = threshold_metrics(evaluation, threshold, n_boot)
     return [{"metric": METRIC_NAMES[k], "value": format_number(m[k]["value"]), "95% CI": format_ci(m[k]),
              "moves with threshold": "yes" if k in THRESHOLD_METRICS else "no"}
             for k in (*THRESHOLD_METRICS, *FREE_METRICS)]
 
 
-def per_class_metrics_ci(ev: dict, threshold: float, n_boot: int = N_BOOT) -> dict[str, dict[str, dict]]:
+def per_class_metrics_ci(evaluation: dict, threshold: float, n_boot: int = N_BOOT) -> dict[str, dict[str, dict]]:
     """{class: {precision|recall|f1: {value, ci_low, ci_high}, support: int}}, that class
     taken as positive (NORMAL's precision is the NPV, its recall the specificity)."""
-    m = threshold_metrics(ev, threshold, n_boot)
-    labels, _, _ = eval_arrays(ev)
+    m = threshold_metrics(evaluation, threshold, n_boot)
+    labels, _, _ = eval_arrays(evaluation)
     return {
         "PNEUMONIA": {"precision": m["precision"], "recall": m["recall"], "f1": m["f1"],
                       "support": int((labels == CLASSES.index("PNEUMONIA")).sum())},
@@ -195,8 +196,8 @@ def per_class_metrics_ci(ev: dict, threshold: float, n_boot: int = N_BOOT) -> di
     }
 
 
-def per_class_table(ev: dict, cls: str, threshold: float, n_boot: int = N_BOOT) -> list[dict]:
-    c = per_class_metrics_ci(ev, threshold, n_boot)[cls]
+def per_class_table(evaluation: dict, cls: str, threshold: float, n_boot: int = N_BOOT) -> list[dict]:
+    c = per_class_metrics_ci(evaluation, threshold, n_boot)[cls]
     names = {"PNEUMONIA": ("Precision (PPV)", "Recall (sensitivity)"),
              "NORMAL": ("Precision (NPV)", "Recall (specificity)")}[cls]
     rows = [{"metric": n, "value": format_number(c[k]["value"]), "95% CI": format_ci(c[k])}
@@ -204,21 +205,21 @@ def per_class_table(ev: dict, cls: str, threshold: float, n_boot: int = N_BOOT) 
     return rows + [{"metric": "Support (test images)", "value": str(c["support"]), "95% CI": ""}]
 
 
-def operating_point(ev: dict, threshold: float) -> dict[str, float]:
+def operating_point(evaluation: dict, threshold: float) -> dict[str, float]:
     """The point a threshold puts on the ROC and PR curves."""
-    labels, probs, _ = eval_arrays(ev)
+    labels, probs, _ = eval_arrays(evaluation)
     (tn, fp), (fn, tp) = confusion(labels, probs, threshold)
     rate = lambda a, b: float(a / b) if b > 0 else float("nan")  # noqa: E731
     return {"fpr": rate(fp, fp + tn), "tpr": rate(tp, tp + fn), "precision": rate(tp, tp + fp),
             "recall": rate(tp, tp + fn)}
 
 
-def gallery(ev: dict, cls: str, kind: str, threshold: float, k: int = 6) -> tuple[list[dict], int]:
+def gallery(evaluation: dict, cls: str, kind: str, threshold: float, k: int = 6) -> tuple[list[dict], int]:
     """Test cases of true class `cls`: kind "correct" (called `cls`) or "error" (called the
     other class), most confident first; returns (first k, how many there are)."""
     if cls not in CLASSES or kind not in ("correct", "error"):
         raise ValueError(f"cls must be one of {CLASSES} and kind 'correct' or 'error'")
-    labels, probs, files = eval_arrays(ev)
+    labels, probs, files = eval_arrays(evaluation)
     mine = labels == CLASSES.index(cls)
     called_mine = calls_pneumonia(probs, threshold) == (cls == "PNEUMONIA")
     sel = np.flatnonzero(mine & (called_mine if kind == "correct" else ~called_mine))
@@ -229,16 +230,16 @@ def gallery(ev: dict, cls: str, kind: str, threshold: float, k: int = 6) -> tupl
               "called": label_at(float(probs[i]), threshold)} for i in order[:k]], int(sel.size))
 
 
-def eval_consistency(ev: dict, model_sha256: str, thresholds: dict[str, float]) -> list[str]:
+def eval_consistency(evaluation: dict, model_sha256: str, thresholds: dict[str, float]) -> list[str]:
     """Reasons the evaluation file may not describe the model as it is now (weights or
     thresholds changed since it was written); empty when they agree."""
     problems = []
-    if ev["model_sha256"] != model_sha256:
+    if evaluation["model_sha256"] != model_sha256:
         problems.append("the evaluation file was computed for other weights than the ones now shipped")
-    ev_t, meta_t = ev["thresholds"], thresholds
-    changed = [k for k in meta_t if k not in ev_t or abs(float(ev_t[k]) - float(meta_t[k])) > 1e-9]
+    recorded = evaluation["thresholds"]
+    changed = [k for k in thresholds if k not in recorded or abs(float(recorded[k]) - float(thresholds[k])) > 1e-9]
     if changed:
         problems.append("the evaluation file's thresholds differ from the model's for "
-                        + ", ".join(f"{k} ({float(ev_t[k]):.3f} there, {float(meta_t[k]):.3f} now)" if k in ev_t
+                        + ", ".join(f"{k} ({float(recorded[k]):.3f} there, {float(thresholds[k]):.3f} now)" if k in recorded
                                     else f"{k} (missing there)" for k in changed))
     return problems

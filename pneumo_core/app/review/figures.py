@@ -30,46 +30,47 @@ def apply_layout(fig: go.Figure, title: str, x: str, y: str, square: bool = Fals
     return fig
 
 
-def roc_figure(ev: dict, threshold: float, meta: ModelMetadata | None = None) -> go.Figure:
+def roc_figure(evaluation: dict, threshold: float, meta: ModelMetadata | None = None) -> go.Figure:
     """ROC with the current threshold (cross) and the presets (circles; from model.json
     when given, as the sidebar offers them, else from the evaluation file; presets that
     coincide are one circle naming both)."""
-    roc = ev["curves"]["roc"]
-    auc = next(iter(ev["metrics"].values()))["roc_auc"]
-    op = operating_point(ev, threshold)
+    roc = evaluation["curves"]["roc"]
+    auc = next(iter(evaluation["metrics"].values()))["roc_auc"]
+    point = operating_point(evaluation, threshold)
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#bbbbbb"), name="chance")
     fig.add_scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", name=f"ROC (AUC {auc['value']:.3f})",
                     customdata=roc["threshold"], hovertemplate="1-spec %{x:.3f}, sens %{y:.3f}, t=%{customdata:.3f}")
-    values = {k: float(v) for k, v in (meta.thresholds if meta is not None else ev["thresholds"]).items()}
+    values = {k: float(v) for k, v in (meta.thresholds if meta is not None else evaluation["thresholds"]).items()}
     groups = preset_groups(values, meta.default_threshold if meta is not None else None)
     for name in groups:
-        p = operating_point(ev, values[name])
+        p = operating_point(evaluation, values[name])
         fig.add_scatter(x=[p["fpr"]], y=[p["tpr"]], mode="markers", name=f"preset {preset_label(name, values, groups)}",
                         marker=dict(symbol="circle-open", size=11, line=dict(width=2)))
-    fig.add_scatter(x=[op["fpr"]], y=[op["tpr"]], mode="markers", name=f"current threshold ({threshold:.3f})",
+    fig.add_scatter(x=[point["fpr"]], y=[point["tpr"]], mode="markers", name=f"current threshold ({threshold:.3f})",
                     marker=dict(symbol="x", size=13, color="black"))
     return apply_layout(fig, "ROC curve (test split)", "1 − specificity (false-positive rate)", "Sensitivity", square=True)
 
 
-def pr_figure(ev: dict, threshold: float) -> go.Figure:
-    pr = ev["curves"]["pr"]
-    ap = next(iter(ev["metrics"].values()))["average_precision"]
-    op = operating_point(ev, threshold)
+def pr_figure(evaluation: dict, threshold: float) -> go.Figure:
+    pr = evaluation["curves"]["pr"]
+    ap = next(iter(evaluation["metrics"].values()))["average_precision"]
+    point = operating_point(evaluation, threshold)
     fig = go.Figure()
-    fig.add_scatter(x=[0, 1], y=[ev["prevalence"]] * 2, mode="lines", line=dict(dash="dot", color="#bbbbbb"),
-                    name=f"test prevalence ({ev['prevalence']:.1%})")
+    fig.add_scatter(x=[0, 1], y=[evaluation["prevalence"]] * 2, mode="lines", line=dict(dash="dot", color="#bbbbbb"),
+                    name=f"test prevalence ({evaluation['prevalence']:.1%})")
     fig.add_scatter(x=pr["recall"], y=pr["precision"], mode="lines", name=f"PR (AP {ap['value']:.3f})",
                     customdata=pr["threshold"], hovertemplate="sens %{x:.3f}, PPV %{y:.3f}, t=%{customdata:.3f}")
-    fig.add_scatter(x=[op["recall"]], y=[op["precision"]], mode="markers", name=f"current threshold ({threshold:.3f})",
+    fig.add_scatter(x=[point["recall"]], y=[point["precision"]], mode="markers",
+                    name=f"current threshold ({threshold:.3f})",
                     marker=dict(symbol="x", size=13, color="black"))
     return apply_layout(fig, "Precision–recall curve (test split)", "Sensitivity (recall)", "PPV (precision)", square=True)
 
 
-def confusion_figure(cm: np.ndarray, threshold: float) -> go.Figure:
+def confusion_figure(matrix: np.ndarray, threshold: float) -> go.Figure:
     """Counts, rows = reference label, columns = the call at `threshold` (in the hover)."""
     names = list(CLASSES)
-    fig = px.imshow(np.asarray(cm), text_auto=True, color_continuous_scale="Blues", aspect="equal",
+    fig = px.imshow(np.asarray(matrix), text_auto=True, color_continuous_scale="Blues", aspect="equal",
                     x=[f"called {c}" for c in names], y=[f"truly {c}" for c in names],
                     labels=dict(x="Model call", y="Reference label", color="images"))
     fig.update_traces(textfont_size=22, hovertemplate=f"%{{y}}, %{{x}} at threshold {threshold:.3f}: %{{z}} images"
@@ -78,9 +79,9 @@ def confusion_figure(cm: np.ndarray, threshold: float) -> go.Figure:
     return fig
 
 
-def reliability_figure(ev: dict) -> go.Figure:
-    cal = ev["curves"]["calibration"]
-    m = next(iter(ev["metrics"].values()))
+def reliability_figure(evaluation: dict) -> go.Figure:
+    cal = evaluation["curves"]["calibration"]
+    m = next(iter(evaluation["metrics"].values()))
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#bbbbbb"), name="perfect calibration")
     sizes = np.sqrt(np.asarray(cal["count"], float))
@@ -113,10 +114,10 @@ def learning_figure(hist: list[dict], best_epoch: int | None = None) -> go.Figur
     return fig
 
 
-def probability_histogram(ev: dict, cls: str, threshold: float,
+def probability_histogram(evaluation: dict, cls: str, threshold: float,
                           calibration: str = "calibrated on validation data") -> go.Figure:
     """One true class's probabilities, `calibration` saying what they are calibrated on."""
-    labels, probs, _ = eval_arrays(ev)
+    labels, probs, _ = eval_arrays(evaluation)
     p = probs[labels == CLASSES.index(cls)]
     fig = go.Figure(go.Histogram(x=p, xbins=dict(start=0, end=1.0001, size=0.025), marker_color=_COLOURS[cls],
                                  name=f"truly {cls}"))
@@ -135,9 +136,9 @@ def comparison_roc_figure(reports: dict[str, dict], current: str, zoom: bool = F
     """Both models' ROC curves; `zoom` shows the top-left corner where operating points live."""
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#bbbbbb"), name="chance")
-    for name, ev in reports.items():
-        auc = next(iter(ev["metrics"].values()))["roc_auc"]["value"]
-        fig.add_scatter(x=ev["curves"]["roc"]["fpr"], y=ev["curves"]["roc"]["tpr"], mode="lines",
+    for name, evaluation in reports.items():
+        auc = next(iter(evaluation["metrics"].values()))["roc_auc"]["value"]
+        fig.add_scatter(x=evaluation["curves"]["roc"]["fpr"], y=evaluation["curves"]["roc"]["tpr"], mode="lines",
                         name=f"{name} (AUC {auc:.3f})", line=dict(width=3 if name == current else 1.5))
     if zoom:
         apply_layout(fig, "Top-left corner, zoomed", "1 − specificity", "Sensitivity")

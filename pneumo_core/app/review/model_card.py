@@ -30,29 +30,29 @@ def train_prevalence(meta: ModelMetadata) -> float:
     return c["PNEUMONIA"] / total if total else float("nan")
 
 
-def prevalence_note(ev: dict, meta: ModelMetadata) -> str:
+def prevalence_note(evaluation: dict, meta: ModelMetadata) -> str:
     """Markdown (numbers only, from the files) stating the test set and its prevalence."""
-    c = ev["counts"]
-    note = (f"**{ev['n']} test images**: {c['NORMAL']} NORMAL, {c['PNEUMONIA']} PNEUMONIA, so the test prevalence "
-            f"of pneumonia is **{ev['prevalence']:.1%}**")
+    c = evaluation["counts"]
+    note = (f"**{evaluation['n']} test images**: {c['NORMAL']} NORMAL, {c['PNEUMONIA']} PNEUMONIA, so the test "
+            f"prevalence of pneumonia is **{evaluation['prevalence']:.1%}**")
     tp = train_prevalence(meta)
     if np.isfinite(tp):
         note += f" (training data: {tp:.1%})"
     return note + ". PPV and NPV depend on prevalence; in your population they will differ."
 
 
-def calibration_caption(ev: dict, meta: ModelMetadata) -> str:
+def calibration_caption(evaluation: dict, meta: ModelMetadata) -> str:
     """How calibration on validation (where the temperature was fitted) carried over to test."""
-    test_ece = next(iter(ev["metrics"].values()))["ece"]["value"]
+    test_ece = next(iter(evaluation["metrics"].values()))["ece"]["value"]
     val_ece = meta.validation["ece"][meta.default_threshold]
     return (f"The temperature ({meta.temperature:.3f}) was fitted on validation data "
             f"(train-like: {train_prevalence(meta):.0%} pneumonia). ECE {float(val_ece):.3f} on validation, "
             f"{test_ece:.3f} on this test split.")
 
 
-def calibration_in_words(ev: dict) -> str:
+def calibration_in_words(evaluation: dict) -> str:
     """What the reliability diagram says, in plain words, from the file's ECE."""
-    ece = next(iter(ev["metrics"].values()))["ece"]["value"]
+    ece = next(iter(evaluation["metrics"].values()))["ece"]["value"]
     return (f"**Are the probabilities honest?** On these films a stated probability of pneumonia is off from how "
             f"often pneumonia was present by about **{100 * ece:.0f} percentage points** on average. Points below "
             "the diagonal: the model over-states pneumonia; above it: under-states.")
@@ -121,11 +121,11 @@ def comparison_rows(reports: dict[str, dict], metas: dict[str, ModelMetadata]) -
     at its own validation-chosen thresholds, from the files. PPV and NPV are left to each
     model's own table: they depend on prevalence, and without them the rows fit the page."""
     rows = []
-    for name, ev in reports.items():
-        values = {k: float(v) for k, v in ev["thresholds"].items()}
+    for name, evaluation in reports.items():
+        values = {k: float(v) for k, v in evaluation["thresholds"].items()}
         meta = metas.get(name)
         for preset, names in preset_groups(values, meta.default_threshold if meta is not None else None).items():
-            m = ev["metrics"][preset]
+            m = evaluation["metrics"][preset]
             ci = lambda k: f"{m[k]['value']:.3f} ({m[k]['ci_low']:.3f}–{m[k]['ci_high']:.3f})"  # noqa: E731
             rows.append({
                 "model": name, "operating point": " = ".join(names), "threshold": f"{values[preset]:.3f}",
@@ -138,14 +138,14 @@ def comparison_rows(reports: dict[str, dict], metas: dict[str, ModelMetadata]) -
 CARD_METRICS = ("recall", "specificity", "precision", "npv", "accuracy", "roc_auc")
 
 
-def card_metric_rows(ev: dict, default: str | None = None) -> list[dict]:
+def card_metric_rows(evaluation: dict, default: str | None = None) -> list[dict]:
     """Test metrics with 95% CIs from eval_test.json, one row per metric and one column per
     distinct validation-chosen preset: narrow enough to read without scrolling."""
-    values = {k: float(v) for k, v in ev["thresholds"].items()}
-    groups = preset_groups(values, default or ev.get("default_threshold"))
+    values = {k: float(v) for k, v in evaluation["thresholds"].items()}
+    groups = preset_groups(values, default or evaluation.get("default_threshold"))
     return [{"metric": METRIC_NAMES[k],
-             **{preset_label(p, values, groups): f"{format_number(ev['metrics'][p][k]['value'])} "
-                                                 f"({format_ci(ev['metrics'][p][k])})" for p in groups}}
+             **{preset_label(p, values, groups): f"{format_number(evaluation['metrics'][p][k]['value'])} "
+                                                 f"({format_ci(evaluation['metrics'][p][k])})" for p in groups}}
             for k in CARD_METRICS]
 
 

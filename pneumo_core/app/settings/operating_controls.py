@@ -110,9 +110,10 @@ def operating_controls(model: str, site: SiteProfile | None, calibration: str, s
     return op, float(threshold)
 
 
-def operating_point_label(s: Settings) -> str:
+def operating_point_label(settings: Settings) -> str:
     """"balanced", "balanced = screening" where the two presets coincide, or "custom"."""
-    if s.operating_point == CUSTOM:
+    if settings.operating_point == CUSTOM:
         return CUSTOM
-    groups = preset_groups(presets(s.model, s.site), default_preset(s.model, s.site))
-    return " = ".join([s.operating_point, *(n for n in groups.get(s.operating_point, []) if n != s.operating_point)])
+    groups = preset_groups(presets(settings.model, settings.site), default_preset(settings.model, settings.site))
+    chosen = settings.operating_point
+    return " = ".join([chosen, *(n for n in groups.get(chosen, []) if n != chosen)])

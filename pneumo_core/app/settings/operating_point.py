@@ -46,9 +46,10 @@ def current(settings: Settings) -> OperatingPoint | None:
     return at(settings.model, settings.threshold, settings.site, settings.shipped_site)
 
 
-def describe(op: OperatingPoint | None, threshold: float, site: SiteProfile | None = None) -> str:
+def describe(point: OperatingPoint | None, threshold: float, site: SiteProfile | None = None) -> str:
     """Markdown: the operating point in words, then its numbers with 95% intervals and their
     source; or why there is none (`no_estimate`). The text holds no user-supplied name."""
-    if op is None:
+    if point is None:
         return f"**At threshold {threshold:.3f}**: {no_estimate(site)}"
-    return f"**At threshold {threshold:.3f}** the model {op.in_words()}.  \n{op.in_numbers()[:1].upper()}{op.in_numbers()[1:]}."
+    numbers = point.in_numbers()
+    return f"**At threshold {threshold:.3f}** the model {point.in_words()}.  \n{numbers[:1].upper()}{numbers[1:]}."

@@ -132,12 +132,12 @@ def opened_case(stored: PageAdaptation) -> CaseResult | None:
     return stored.after[i] if isinstance(i, int) and 0 <= i < len(stored.after) else None
 
 
-def adapted_settings(s: Settings, profile: SiteProfile) -> Settings:
+def adapted_settings(settings: Settings, profile: SiteProfile) -> Settings:
     """The sidebar's settings with the adapted profile at its default operating point: how a
     case opened from the list is shown before the profile is put in use."""
     from dataclasses import replace
     preset = profile.default_threshold
-    return replace(s, site=profile, operating_point=preset, threshold=float(profile.thresholds[preset]),
+    return replace(settings, site=profile, operating_point=preset, threshold=float(profile.thresholds[preset]),
                    calibration="adapted:" + profile.name)
 
 
