@@ -31,11 +31,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 # a real PACS for tests/pacs: Orthanc with its DICOMweb plugin, and dcmtk's real DICOM sender and SR
-# reader (storescu, dsrdump) (Debian packages; the service is not started)
+# reader (storescu, storescp, dsrdump), and openssl for the node's TLS test certificates (Debian packages;
+# the service is not started)
 orthanc:
 	@{ command -v Orthanc || test -x /usr/sbin/Orthanc; } >/dev/null 2>&1 && test -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so \
-		&& command -v storescu >/dev/null 2>&1 && command -v dsrdump >/dev/null 2>&1 \
-		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq orthanc orthanc-dicomweb dcmtk >/dev/null)
+		&& command -v storescu >/dev/null 2>&1 && command -v storescp >/dev/null 2>&1 && command -v dsrdump >/dev/null 2>&1 \
+		&& command -v openssl >/dev/null 2>&1 \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq orthanc orthanc-dicomweb dcmtk openssl >/dev/null)
 
 test: $(VENV)/.installed-test browser orthanc
 	$(PY) -m pytest -q

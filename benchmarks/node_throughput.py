@@ -37,7 +37,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-import pneumo_core  # noqa: E402,F401  (before torch: the product's OpenMP policy)
+from pneumo_core.cli.threads import use_bounded_spin  # noqa: E402
+
+use_bounded_spin()  # before torch: the product's OpenMP policy (the `pneumo` command's)
 OUT = REPO / "benchmarks" / "results" / "node_throughput.json"
 SR, SC = "1.2.840.10008.5.1.4.1.1.88.33", "1.2.840.10008.5.1.4.1.1.7"
 

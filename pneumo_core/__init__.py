@@ -14,6 +14,8 @@ those below it (`tests/test_house.py` holds this), and nothing here imports the 
 * `evaluation`, `pacs`, `reporting`: a labelled split measured, and what a threshold means for
   patients; studies read from and reports stored to a PACS over DICOMweb; the words of a case's
   report and of the heatmap's check, one home for each;
+* `node`: the DICOM node (`pneumo listen`): films a PACS pushes by C-STORE from allowed AE titles,
+  scored through the same gate and audit trail, their SR and map sent back by DICOMweb or C-STORE;
 * `training`: how the shipped models were trained, their files maintained and their runs summarised;
 * `cli`, `app`: the `pneumo` command (`python -m pneumo_core`, `pneumo serve`) and what the Streamlit pages
   compute and draw.

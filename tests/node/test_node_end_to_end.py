@@ -218,7 +218,7 @@ def test_listen_in_its_own_process_scores_a_resent_film_finds_its_results_stored
     env = dict(os.environ, PNEUMO_DICOMWEB_USER=USER, PNEUMO_DICOMWEB_PASSWORD=PASSWORD, PNEUMO_DICOMWEB_ALLOW_HTTP="1")
     env.pop("PNEUMO_DICOMWEB_TOKEN", None)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", LISTEN, "listen", "--allow", SENDER, "--host", "127.0.0.1",
+    proc = subprocess.Popen([sys.executable, "-m", "pneumo_core", "listen", "--allow", SENDER, "--host", "127.0.0.1",
                              "--port", str(port), "--dicomweb", orthanc.url, "--queue", "4"],
                             stderr=subprocess.PIPE, text=True, env=env)
     lines: list[str] = []
@@ -232,11 +232,6 @@ def test_listen_in_its_own_process_scores_a_resent_film_finds_its_results_stored
         code = proc.wait(timeout=30)
     assert code == 0, "".join(lines)
     assert len(instances(orthanc, films["studies"]["chest"])) == held
-
-
-# `python -m pneumo_core listen` once the command is in `cli.main`; its parser alone until then
-LISTEN = ("import argparse, sys\nfrom pneumo_core.cli import listen\np = argparse.ArgumentParser()\n"
-          "listen.register(p.add_subparsers())\nargs = p.parse_args()\nsys.exit(args.func(args))")
 
 
 def _until(condition, wait_s: float = WAIT_S) -> bool:
