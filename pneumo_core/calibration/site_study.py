@@ -1,5 +1,6 @@
-"""How good is site calibration from n labelled films? Measured on a labelled split by a
-protocol fixed before it is run:
+"""The site study: how good is site calibration from n labelled films? A measurement, not a
+site: a labelled split (by default Kermany's test split) stands in for a new site, and the
+protocol, fixed before it is run, is:
 
 For each sample size n and each of `repeats` draws: take whole patients at random, class by
 class, until each class holds its share of n (the split's prevalence; at least

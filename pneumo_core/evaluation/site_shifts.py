@@ -1,13 +1,17 @@
-"""What a new site's acquisition does to a film, simulated on validation films so that a
-choice about shift is made without the test split.
+"""Simulated acquisition shifts: what another site's acquisition could do to a film (an
+image shift) or to the model's scores (a score shift), simulated on validation films so that
+a choice about shift is made without the test split. A shift is neither a site nor a site
+profile (docs/glossary.md); `SITE_SHIFTS` and the `site_*` combinations keep their names
+because the studies' recorded rules and JSON quote them.
 
 The mild shifts of `robustness.CORRUPTIONS` barely move this model's scores (its clean
 validation AUC is above 0.999). A new site moves them: other exposure curves and processing
 (equalisation, edge enhancement), other detectors (noise, resolution, compression), other
-collimation and borders, burned-in markers and text. Each shift here is deterministic
+collimation and borders, burned-in markers and text. Each image shift is deterministic
 (same film, same result) and acts on [0, 1] films (B, 1, H, W); two combinations stand for
-sites that differ in several ways at once. `SITE_SHIFTS` is what the label-free operating
-point is chosen under (`evaluation.threshold_study`).
+an acquisition that differs in several ways at once. `SITE_SHIFTS` (image shifts) and
+`SCORE_SHIFTS` are what the label-free operating point is chosen under
+(`evaluation.threshold_study`).
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from .robustness import CORRUPTIONS, contrast_change as _contrast, gaussian_nois
 
 __all__ = ["SITE_SHIFTS", "SCORE_SHIFTS", "Shift", "ScoreShift"]
 
-Shift = Callable[[torch.Tensor], torch.Tensor]
+Shift = Callable[[torch.Tensor], torch.Tensor]  # an image shift: [0, 1] films (B, 1, H, W) in, the same out
 
 
 def _noise(x: torch.Tensor, sd: float) -> torch.Tensor:
@@ -124,10 +128,11 @@ SITE_SHIFTS: dict[str, Shift] = {
 }
 
 
-ScoreShift = Callable[[np.ndarray, np.ndarray], np.ndarray]
+ScoreShift = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (calibrated logits, labels 0/1) -> shifted logits
 
 
 def _spread(scores: np.ndarray, labels: np.ndarray, cls: int, factor: float) -> np.ndarray:
+    """Class `cls`'s scores spread `factor` times as wide about their median."""
     out = scores.copy()
     m = np.median(scores[labels == cls])
     out[labels == cls] = m + factor * (scores[labels == cls] - m)
