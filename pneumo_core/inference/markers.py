@@ -10,11 +10,13 @@ grid); sizes are given at 224 px and scaled with the film:
   their opened surround and `MIN_BRIGHT` bright are candidates, joined by a small closing
   into glyphs;
 - a candidate is kept when it is letter-sized (`MIN_SIDE`..`MAX_SIDE` px, at least
-  `MIN_AREA` px) and lies in the film's outer band (`BAND` of the side from the left, right
-  or top edge), where the radiographer prints it; ribs and clavicles are longer than a letter,
-  so the size bound drops them.
+  `MIN_AREA` px), has a printed stroke (somewhere `MIN_STROKE` above a 3x3 opening: a stroke
+  is 1-2 px wide, a rib's or clavicle's edge is wider and most of those are longer than a
+  letter too) and lies in the film's outer band (`BAND` of the side from the left, right or
+  top edge), where the radiographer prints it. Electrodes and clips pass these tests too:
+  they are the detector's usual false finds.
 - the body region (`body_mask`) is the film's largest region brighter than its background
-  (a smoothed film over Otsu's threshold, holes filled): the patient, neck and arms
+  (a smoothed film over half Otsu's threshold, holes filled): the patient, neck and arms
   included. It stands in for "the chest": a region outside it lies on the background.
 Measured against hand-marked validation films in `docs/saliency.md`
 (`benchmarks/marker_study.py`, labels in `data/marker_labels_val.json`).
