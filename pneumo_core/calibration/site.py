@@ -11,8 +11,9 @@ Thresholds are derived from the recalibrated probability and a stated cost, neve
 maximising a metric on the sample: a cut-off optimised on the same small sample overstates
 its accuracy (Leeflang et al., Clin Chem 2008).
 
-Across the package a parameter or attribute named `site` holds such a profile (or, in a
-`Prediction`, its name): never the hospital, a study or a simulated shift (docs/glossary.md).
+Across the package a parameter or attribute named `site` holds such a profile, or its name
+where only a label is needed (a `Prediction`, a report); never the hospital, a study or a
+simulated shift (docs/glossary.md).
 """
 from __future__ import annotations
 
