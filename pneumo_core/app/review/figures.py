@@ -21,8 +21,8 @@ __all__ = ["apply_layout", "roc_figure", "pr_figure", "confusion_figure", "relia
 _COLOURS = {"NORMAL": "#1f77b4", "PNEUMONIA": "#d95f02", "threshold": "#444444"}
 
 
-def apply_layout(fig: go.Figure, title: str, x: str, y: str, square: bool = False) -> go.Figure:
-    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white", height=420,
+def apply_layout(fig: go.Figure, title: str, x_title: str, y_title: str, square: bool = False) -> go.Figure:
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, template="plotly_white", height=420,
                       margin=dict(l=60, r=20, t=60, b=50), legend=dict(orientation="h", y=-0.2))
     if square:
         fig.update_xaxes(range=[-0.01, 1.01], constrain="domain")
