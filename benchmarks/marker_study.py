@@ -2,7 +2,7 @@
 markers, how often a map's strongest cell sits on one (or outside the body), and how far
 filling the markers in moves the model's logit.
 
-    .venv/bin/python benchmarks/marker_study.py [--models efficientnet_lite0 paper_cnn] [--limit 240 120]
+    .venv/bin/python benchmarks/marker_study.py [--models efficientnet_lite0 paper_cnn] [--limit N]
     .venv/bin/python benchmarks/marker_study.py --table-only    # docs/saliency.md's tables, from the JSON
 
 Protocol (the test split is never read):
@@ -12,8 +12,8 @@ Protocol (the test split is never read):
   marker is found when a correct detection meets it. The detector's thresholds were set
   looking at films 0-29 of the list (the development half); films 30-59 are reported apart
   as the held-out half.
-- Maps: each model's validation split (`weights/MODEL/split.json`) in an order drawn with
-  seed 0, the first `--limit` films of it (the CPUs are shared), decoded and resized
+- Maps: each model's whole validation split (`weights/MODEL/split.json`; `--limit N`: the
+  first N films of it in an order drawn with seed 0, for a trial), decoded and resized
   as the predictor does, scored as given (no input gate), the product's default map for the
   class called at the balanced threshold (`explain`), and `inference.shortcut.find_shortcut`
   (the case's check) on it.
@@ -106,18 +106,19 @@ def summarise(records: list[dict]) -> dict:
                              "outcomes": {o: sum(r["outcome"] == o for r in flagged) for o in OUTCOMES}}}
 
 
-def run_model(arch: str, data: Path, limit: int) -> dict:
+def run_model(arch: str, data: Path, limit: int | None) -> dict:
     predictor = Predictor(arch, gate=False)
     threshold = predictor.threshold("balanced")
-    files = sorted((str(i.path) for i in manifest_items(ROOT / "weights" / arch / "split.json", data)["val"]))
-    files = [Path(f) for f in np.random.default_rng(SEED).permutation(files)]  # any prefix is a random draw
+    val = sorted(str(i.path) for i in manifest_items(ROOT / "weights" / arch / "split.json", data)["val"])
+    files = [Path(f) for f in np.random.default_rng(SEED).permutation(val)][:limit]  # any prefix is a random draw
     t0 = time.time()
     records = []
-    for k, path in enumerate(files[:limit]):
+    for k, path in enumerate(files):
         records.append(film_record(predictor, path, threshold, data))
         if k % 50 == 0:
-            print(f"{arch}: {k + 1}/{limit} films, {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
-    return {"threshold": threshold, "validation_films": len(files), "calls": {c: sum(r["call"] == c for r in records) for c in CLASSES},
+            print(f"{arch}: {k + 1}/{len(files)} films, {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+    return {"threshold": threshold, "validation_films": len(val),
+            "calls": {c: sum(r["call"] == c for r in records) for c in CLASSES},
             "seconds": round(time.time() - t0, 1), **summarise(records),
             "flagged_films": [r for r in records if r["on_marker"] or r["outside_body"]]}
 
@@ -167,8 +168,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", default=["efficientnet_lite0", "paper_cnn"])
     ap.add_argument("--data", type=Path, default=DATA)
-    ap.add_argument("--limit", type=int, nargs="+", default=[240, 120],
-                    help="validation films per model, in the order of --models (the last for any further model)")
+    ap.add_argument("--limit", type=int, default=None, help="only the first N validation films per model (a trial)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--table-only", action="store_true", help="print docs/saliency.md's tables from the JSON and stop")
@@ -179,8 +179,8 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(args.threads)
     report = {"protocol": __doc__.split("Writes")[0].strip(), "load_before": os.getloadavg(),
               "torch_threads": torch.get_num_threads(), "detector": {"labels": str(LABELS.relative_to(ROOT)), **detector_study(LABELS, args.data)}, "models": {}}
-    for k, arch in enumerate(args.models):
-        report["models"][arch] = run_model(arch, args.data, args.limit[min(k, len(args.limit) - 1)])
+    for arch in args.models:
+        report["models"][arch] = run_model(arch, args.data, args.limit)
         args.out.write_text(json.dumps(report, indent=1) + "\n")
     report["load_after"] = os.getloadavg()
     args.out.write_text(json.dumps(report, indent=1) + "\n")
