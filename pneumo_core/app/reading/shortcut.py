@@ -42,22 +42,22 @@ def _finding(model: str, weights: int, adaptation: str, digest: str, method: str
     return found, (found.logit_before / t, found.logit_after / t, *p)
 
 
-def shortcut_check(r: CaseResult, hm: Heatmap, s: Settings) -> ShortcutCheck | None:
-    """The case's shortcut check for the class its map explains at `s.threshold`; None for a
-    film without a model input, and (`io.budget.ServerBusy`) while the server is at its limit."""
-    if r.model_input is None:
+def shortcut_check(case: CaseResult, heatmap: Heatmap, settings: Settings) -> ShortcutCheck | None:
+    """The case's shortcut check for the class its map explains at `settings.threshold`; None for
+    a film without a model input, and (`io.budget.ServerBusy`) while the server is at its limit."""
+    if case.model_input is None:
         return None
-    adaptation = s.site.adaptation_digest if s.site is not None else ""
+    site = settings.site
+    adaptation = site.adaptation_digest if site is not None else ""
     try:
-        found, scores = _finding(s.model, weights_stamp(s.model), adaptation, r.digest, hm.method, hm.target_class,
-                                 r.model_input, hm.heatmap, s.site)
+        found, scores = _finding(settings.model, weights_stamp(settings.model), adaptation, case.digest,
+                                 heatmap.method, heatmap.target_class, case.model_input, heatmap.heatmap, site)
     except ServerBusy:
         return None
-    check = ShortcutCheck(hm.target_class, found.markers_on_film, found.on_marker, found.outside_body, s.threshold)
+    where = (heatmap.target_class, found.markers_on_film, found.on_marker, found.outside_body, settings.threshold)
     if not scores:
-        return check
+        return ShortcutCheck(*where)
     logit_before, logit_after, p_before, p_after = scores
-    if s.site is not None and not adaptation:
-        p_before, p_after = (float(p) for p in s.site.probability(np.array([logit_before, logit_after])))
-    return ShortcutCheck(check.called, check.markers_on_film, check.on_marker, check.outside_body, s.threshold,
-                         logit_before, logit_after, p_before, p_after)
+    if site is not None and not adaptation:
+        p_before, p_after = (float(p) for p in site.probability(np.array([logit_before, logit_after])))
+    return ShortcutCheck(*where, logit_before, logit_after, p_before, p_after)
