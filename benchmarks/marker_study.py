@@ -38,7 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-import pneumo_core  # noqa: E402,F401  (before torch: the product's OpenMP wait policy)
+from pneumo_core.cli.threads import use_bounded_spin  # noqa: E402
+
+use_bounded_spin()  # before torch: the product's OpenMP wait policy (the `pneumo` command's)
 import torch  # noqa: E402
 
 from pneumo_core.data.dataset import CLASSES, manifest_items  # noqa: E402
