@@ -3,8 +3,9 @@ shortcut_check` words it): cached on the same keys as the map it reads, so stepp
 case or moving a slider never runs it again.
 
 The logits are kept source-calibrated (as `Prediction.logit`) and turned into the P the page
-shows as `scoring.region_check` does: through the site profile's recalibration under a
-profile, unless an adapted profile's own network scored them.
+shows by the one function the case's own P and its region check come from
+(`out_of_fold.honest_probabilities`): the profile's rule, out of fold for a test film under a
+profile fitted on the test split.
 """
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
+from ...evaluation.out_of_fold import honest_probabilities
 from ...io.budget import ServerBusy, heavy_work
 from ...reporting.shortcut_check import ShortcutCheck
+from ..runtime.paths import DATA_DIR
 from ..runtime.resources import get_predictor, weights_stamp
 
 if TYPE_CHECKING:
@@ -30,7 +33,7 @@ __all__ = ["shortcut_check"]
 @st.cache_data(show_spinner=False, max_entries=256)
 def _finding(model: str, weights: int, adaptation: str, digest: str, method: str, target: str,
              _model_input: np.ndarray, _heatmap: np.ndarray,
-             _site: SiteProfile | None) -> tuple[ShortcutFinding, tuple]:
+             _site: SiteProfile | None) -> tuple[ShortcutFinding, tuple[float, ...]]:
     from ...inference.shortcut import find_shortcut
     predictor = get_predictor(model, _site if adaptation else None)
     with heavy_work():  # one forward pass when the strongest cell is flagged
@@ -38,8 +41,7 @@ def _finding(model: str, weights: int, adaptation: str, digest: str, method: str
     if not found.flagged:
         return found, ()
     t = predictor.bundle.temperature
-    p = tuple(float(q) for q in predictor.probabilities([found.logit_before, found.logit_after]))
-    return found, (found.logit_before / t, found.logit_after / t, *p)
+    return found, (found.logit_before / t, found.logit_after / t)
 
 
 def shortcut_check(case: CaseResult, heatmap: Heatmap, settings: Settings) -> ShortcutCheck | None:
@@ -57,7 +59,7 @@ def shortcut_check(case: CaseResult, heatmap: Heatmap, settings: Settings) -> Sh
     where = (heatmap.target_class, found.markers_on_film, found.on_marker, found.outside_body, settings.threshold)
     if not scores:
         return ShortcutCheck(*where)
-    logit_before, logit_after, p_before, p_after = scores
-    if site is not None and not adaptation:
-        p_before, p_after = (float(p) for p in site.probability(np.array([logit_before, logit_after])))
-    return ShortcutCheck(*where, logit_before, logit_after, p_before, p_after)
+    logit_before, logit_after = scores
+    (p_before, p_after), _ = honest_probabilities([logit_before, logit_after], case.digest,
+                                                  get_predictor(settings.model, site), DATA_DIR)
+    return ShortcutCheck(*where, logit_before, logit_after, float(p_before), float(p_after))
