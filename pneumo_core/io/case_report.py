@@ -57,6 +57,7 @@ class ReportCase:
     site: str | None = None  # the site profile's name, when one calibrated the probability
     calibration_clause: str = ""  # how that profile calibrates it (`reporting.words.calibration_clause`)
     heatmap_check: str = ""  # the check in words (`reporting.region_check.RegionCheck.text`)
+    heatmap_shortcut: str = ""  # the shortcut check in words (`reporting.shortcut_check.ShortcutCheck.text`)
     # the operating point's expected sensitivity and specificity (95% intervals), in words, and their source
     sensitivity: float | None = None
     sensitivity_ci: tuple[float, float] | None = None
@@ -215,13 +216,13 @@ def _draw_warnings_and_heatmap_notes(fig: Figure, case: ReportCase, y: float) ->
         wrapped = _wrap(w, 100)
         _text(fig, 0.07, y, "- " + "\n  ".join(wrapped), fontsize=8.5, color="#8a2e00" if case.warnings else "black")
         y -= 0.0145 * len(wrapped) + 0.003
-    if case.heatmap_note or case.heatmap_check:
+    if case.heatmap_note or case.heatmap_check or case.heatmap_shortcut:
         y -= 0.004
         _text(fig, 0.05, y, "About the heatmap:", fontsize=9, fontweight="bold")
         y -= 0.017
         check = case.heatmap_check[:1].upper() + case.heatmap_check[1:] if case.heatmap_check else ""
         check += "" if not check or check.endswith(".") else "."
-        wrapped = _wrap(" ".join(p for p in (case.heatmap_note, check) if p), 100)
+        wrapped = _wrap(" ".join(p for p in (case.heatmap_note, check, case.heatmap_shortcut) if p), 100)
         _text(fig, 0.07, y, "\n".join(wrapped), fontsize=8.5)
         y -= 0.0145 * len(wrapped)
     return y

@@ -22,6 +22,7 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, gene
 from ..io.case_report import ReportCase, render_report
 from ..io.sandbox import load_untrusted
 from ..reporting.region_check import RegionCheck
+from ..reporting.shortcut_check import ShortcutCheck
 
 if TYPE_CHECKING:  # the app's PACS page imports this module before torch has loaded
     from ..inference.predictor import Prediction, Predictor
@@ -95,6 +96,19 @@ def _region_check(predictor: Predictor, exp, threshold: float) -> RegionCheck:
     return RegionCheck(exp.target_class, float(exp.logit) / t, after / t, p_before, p_after, threshold, FRACTION)
 
 
+def _shortcut_check(predictor: Predictor, exp, called: str, threshold: float) -> ShortcutCheck:
+    """The shortcut check as the app's PDF words it (`reporting.shortcut_check`), P in the
+    predictor's own calibration, as `_region_check`'s."""
+    from ..inference.shortcut import find_shortcut
+    found = find_shortcut(predictor, exp.model_input, exp.heatmap)
+    where = (called, found.markers_on_film, found.on_marker, found.outside_body, threshold)
+    if not found.flagged:
+        return ShortcutCheck(*where)
+    p_before, p_after = (float(p) for p in predictor.probabilities([found.logit_before, found.logit_after]))
+    t = predictor.bundle.temperature
+    return ShortcutCheck(*where, found.logit_before / t, found.logit_after / t, p_before, p_after)
+
+
 def report_pdf(predictor: Predictor, prediction: Prediction, data: bytes, operating_point: str,
                accession: str = "") -> bytes:
     """The case report of a scored instance as a PDF (`report_case`, drawn)."""
@@ -126,13 +140,14 @@ def report_case(predictor: Predictor, prediction: Prediction, data: bytes, opera
     exp = saliency.explain(predictor, prediction.model_input, method=method, target=prediction.label)
     check = _region_check(predictor, exp, prediction.threshold)
     heat = HeatmapSummary(exp.heatmap, saliency.METHODS[method].label, exp.target_class if exp.class_specific else "",
-                          exp.note, check.text, dimmed=check.map_fails)
+                          exp.note, check.text, dimmed=check.map_fails,
+                          shortcut=_shortcut_check(predictor, exp, prediction.label, prediction.threshold).text)
     uid = rad.metadata.get("SOPInstanceUID")
     meta = predictor.bundle.meta
     return case_report(model=predictor.name, model_description=meta.description, temperature=meta.temperature,
                        site=predictor.site, probability=prediction.probability, threshold=prediction.threshold,
                        operating_point=operating_point, display=display, heatmap=heat, opacity=0.5,
-                       op=expected_at(predictor.bundle.directory, prediction.threshold, predictor.site),
+                       expected=expected_at(predictor.bundle.directory, prediction.threshold, predictor.site),
                        fields=ReaderFields(accession_number=accession), warnings=prediction.warnings,
                        metadata=rad.metadata, case_id=case_name(accession, uid, hashlib.sha256(data).hexdigest()),
                        file_name=prediction.file)

@@ -54,6 +54,7 @@ class HeatmapSummary:
     note: str
     check: str           # the check in words (`region_check.RegionCheck.text`)
     dimmed: bool = False  # the map failed its check: drawn dimmed, as on screen
+    shortcut: str = ""   # the shortcut check in words (`shortcut_check.ShortcutCheck.text`), as on screen
 
 
 def case_name(accession: str = "", instance_uid: str | None = None, sha256: str = "") -> str:
@@ -67,7 +68,7 @@ def case_name(accession: str = "", instance_uid: str | None = None, sha256: str 
 
 def case_report(*, model: str, model_description: str, temperature: float, site: SiteProfile | None,
                 probability: float, threshold: float, operating_point: str, display: np.ndarray,
-                heatmap: HeatmapSummary | None, opacity: float, op: OperatingPoint | None,
+                heatmap: HeatmapSummary | None, opacity: float, expected: OperatingPoint | None,
                 fields: ReaderFields, warnings: list[str], metadata: dict[str, str], case_id: str,
                 file_name: str = "", show_file_name: bool = False,
                 identity: tuple[tuple[str, str], ...] = ()) -> ReportCase:
@@ -77,7 +78,7 @@ def case_report(*, model: str, model_description: str, temperature: float, site:
         probability, threshold: in the calibration in use (`site`, or the source's when None);
             the call follows the one decision rule.
         display: the film as shown (uint8, grey); the heatmap is blended over it at `opacity`.
-        op: the operating point's expected sensitivity and specificity, or None where no
+        expected: the operating point's expected sensitivity and specificity, or None where no
             honest estimate exists at `threshold` (the report says so).
         case_id: how the report names the case (accession, instance UID or a content hash);
             the file name is printed only with `show_file_name`.
@@ -85,17 +86,18 @@ def case_report(*, model: str, model_description: str, temperature: float, site:
             given: empty unless the reader chose to print them.
     """
     from ..io.case_report import ReportCase  # matplotlib: only when a report is drawn
-    expected = {"operating_point_source": no_estimate(site)}
-    if op is not None:
-        expected = dict(sensitivity=float(op.sensitivity), sensitivity_ci=tuple(op.sensitivity_ci),
-                        specificity=float(op.specificity), specificity_ci=tuple(op.specificity_ci),
-                        operating_point_words=op.in_words(), operating_point_source=op.source)
+    estimates = {"operating_point_source": no_estimate(site)}
+    if expected is not None:
+        estimates = dict(sensitivity=float(expected.sensitivity), sensitivity_ci=tuple(expected.sensitivity_ci),
+                         specificity=float(expected.specificity), specificity_ci=tuple(expected.specificity_ci),
+                         operating_point_words=expected.in_words(), operating_point_source=expected.source)
     shown = {}
     if heatmap is not None:
         drawn_for = heatmap.target_class or call_label(probability, threshold)  # as on screen: never red on NORMAL
         shown = dict(overlay=render_overlay(display, heatmap.heatmap, opacity, drawn_for, heatmap.dimmed),
                      method=heatmap.method, target_class=heatmap.target_class,
-                     heatmap_note=f"{heatmap.note} Overlay: {overlay_legend(drawn_for)}.", heatmap_check=heatmap.check)
+                     heatmap_note=f"{heatmap.note} Overlay: {overlay_legend(drawn_for)}.", heatmap_check=heatmap.check,
+                     heatmap_shortcut=heatmap.shortcut)
     return ReportCase(file_name=file_name, probability=float(probability), label=call_label(probability, threshold),
                       threshold=float(threshold), operating_point=operating_point, model=model, image=display,
                       model_description=model_description, warnings=list(warnings), metadata=dict(metadata),
@@ -104,4 +106,4 @@ def case_report(*, model: str, model_description: str, temperature: float, site:
                       site=site_name(site.name) if site is not None else None,
                       calibration_clause=calibration_clause(site) if site is not None else "",
                       accession_number=fields.accession_number, impression=fields.impression, reader=fields.reader,
-                      case_id=case_id, show_file_name=show_file_name, identity=tuple(identity), **shown, **expected)
+                      case_id=case_id, show_file_name=show_file_name, identity=tuple(identity), **shown, **estimates)

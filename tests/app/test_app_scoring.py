@@ -176,3 +176,26 @@ def test_a_film_the_gate_turned_is_shown_as_scored_from_the_predictions_own_corr
     r = scoring.score_file(paths.DEFAULT_MODEL, png(turned), "turned.png")
     assert r.status == "scored" and r.correction is not None and straight.correction is None
     assert np.array_equal(r.film, straight.film)  # the viewer shows it upright, where the heatmap lies
+
+
+def test_the_apps_pdf_and_the_command_lines_report_say_the_same_shortcut_check(monkeypatch, default_predictor):
+    """One wording through both doors: on a validation film whose map's strongest cell sits on
+    the "R" marker, the app's PDF and the PACS report of the command line print the same
+    shortcut sentence (each film's default map; the balanced threshold; no profile)."""
+    from conftest import REPO
+
+    from pneumo_core.inference.saliency_default import default_method
+    from pneumo_core.pacs import report_dicom
+    film = REPO.parent / "shared" / "data" / "chest_xray" / "train" / "PNEUMONIA" / "person1418_virus_2429.jpeg"
+    data = film.read_bytes()
+    drawn = []
+    monkeypatch.setattr(report_dicom, "render_report", lambda case, fmt: drawn.append(case) or b"%PDF-1.4\n")
+    report_dicom.report_pdf(default_predictor, default_predictor.predict_bytes(data, film.name), data, "balanced")
+    method = default_method(default_predictor.bundle.arch)
+    r = scoring.score_file(paths.DEFAULT_MODEL, data, film.name)
+    s = sidebar.Settings(paths.DEFAULT_MODEL, "balanced", resources.model_meta(paths.DEFAULT_MODEL).thresholds["balanced"],
+                         method, 0.5)
+    hm = scoring.heatmap_for(paths.DEFAULT_MODEL, r, method, "PNEUMONIA")  # the call at the balanced threshold
+    case = _captured_report(monkeypatch, (r, s, hm))
+    assert case.heatmap_shortcut.startswith("The map's strongest cell lies on a burned-in marker")
+    assert case.heatmap_shortcut == drawn[0].heatmap_shortcut

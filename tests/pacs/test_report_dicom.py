@@ -79,3 +79,20 @@ def test_the_stored_report_words_the_heatmap_check_as_the_screen_does_not_the_ol
     # region_check's five sentences open one of two ways and weigh the logit or name the flip
     assert re.match(r"(Filling the map's top 20% in from the film around it|The map fails its own check)", check), check
     assert "logits" in check or "turns the call" in check, check
+
+
+def test_the_stored_report_carries_the_shortcut_check_the_case_shows(default_predictor, monkeypatch):
+    """The PDF says what the screen says beside the map: on a validation film whose map's
+    strongest cell sits on the "R" marker (tests/app/test_app_check.py's MOVES film), the
+    command line's report names the marker and how far filling it in moved the score."""
+    from conftest import REPO
+
+    from pneumo_core.pacs import report_dicom
+    drawn = []
+    monkeypatch.setattr(report_dicom, "render_report", lambda case, fmt: drawn.append(case) or b"%PDF-1.4\n")
+    film = REPO.parent / "shared" / "data" / "chest_xray" / "train" / "PNEUMONIA" / "person1418_virus_2429.jpeg"
+    data = film.read_bytes()
+    report_pdf(default_predictor, default_predictor.predict_bytes(data, film.name), data, "balanced")
+    shortcut = drawn[0].heatmap_shortcut
+    assert shortcut.startswith("The map's strongest cell lies on a burned-in marker"), shortcut
+    assert "lowers the model's PNEUMONIA score by" in shortcut and "call stands" in shortcut, shortcut

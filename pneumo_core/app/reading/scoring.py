@@ -262,14 +262,17 @@ def case_report(result: CaseResult, settings: Settings, heatmap: Heatmap,
     def render() -> bytes:
         from ...io.case_report import render_report
         meta = model_meta(settings.model)
+        from .shortcut import shortcut_check
         check = region_check(heatmap, settings.site, settings.threshold)
+        shortcut = shortcut_check(result, heatmap, settings)  # as the case shows it
         heat = HeatmapSummary(heatmap.heatmap, method_label(heatmap.method),
                               heatmap.target_class if heatmap.class_specific else "", heatmap.note,
-                              check.text if check else "", dimmed=bool(check and check.map_fails))
+                              check.text if check else "", dimmed=bool(check and check.map_fails),
+                              shortcut=shortcut.text if shortcut else "")
         case = build_report(model=settings.model, model_description=meta.description, temperature=meta.temperature,
                             site=settings.site, probability=float(result.probability), threshold=settings.threshold,
                             operating_point=settings.operating_point, display=result.display, heatmap=heat,
-                            opacity=settings.opacity, op=expected, fields=fields, warnings=distinct_warnings(result),
+                            opacity=settings.opacity, expected=expected, fields=fields, warnings=distinct_warnings(result),
                             metadata=result.metadata, case_id=case_id(result, fields.accession_number),
                             file_name=result.name, show_file_name=show_file_name, identity=who)
         return render_report(case, fmt)
