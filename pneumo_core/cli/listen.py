@@ -94,7 +94,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--allow", action="append", metavar="AE", help="a calling AE title allowed to send films "
                    "(repeat for several; required: no other AE is accepted)")
     r.add_argument("--ae-title", default="PNEUMO", help="the node's own AE title (default PNEUMO)")
-    r.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
+    r.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: loopback; 0.0.0.0 for every address)")
     r.add_argument("--port", type=int, default=11112, help="DICOM port (default 11112)")
     r.add_argument("--queue", type=int, default=16, metavar="N", help="films that may wait to be scored (default 16)")
     r.add_argument("--queue-wait", type=float, default=5.0, metavar="S", help="how long a film that finds the queue "

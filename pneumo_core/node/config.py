@@ -78,7 +78,7 @@ class NodeConfig:
     allowed: tuple[str, ...]
     destination: Destination
     ae_title: str = "PNEUMO"
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"  # loopback unless the deployer names the imaging network's address, as the app
     port: int = 11112
     queue_size: int = 16
     queue_wait_s: float = 5.0
