@@ -444,3 +444,21 @@ def test_readme_quotes_the_earlier_normalisation_methods_test_specificity_from_i
     study = _json("weights", DEFAULT, "adapt_study_normalisation_test.json")["summary"]["clean"]
     spec = [study[p]["bn-last48-weighted"]["specificity"]["mean"] for p in study]
     assert f"({min(spec):.2f} to {max(spec):.2f}; `--method bn-last48-weighted`)" in _flat(README)
+
+
+def test_readme_shortcut_figures_come_from_the_marker_study():
+    lite = _json("benchmarks", "results", "marker_study_val.json")["models"][DEFAULT]
+    top, removed, control = lite["top_cell"]["PNEUMONIA"], lite["markers_removed"], lite["control_removed"]
+    text = _flat(README)
+    assert (f"on the default model's {lite['validation_films']} validation films, {top['on_marker']} of {top['films']} "
+            f"PNEUMONIA maps peak on a marker, yet filling every marker in turned {removed['calls_flipped']} of "
+            f"{removed['films']} calls, as a mirrored control did") in text
+    assert control["calls_flipped"] == removed["calls_flipped"]  # "as a mirrored control did"
+
+
+def test_readme_node_throughput_comes_from_the_node_benchmark():
+    rows = {r["side_px"]: r for r in _json("benchmarks", "results", "node_throughput.json")["results"]}
+    small, large = rows[224], rows[2048]
+    assert f"{small['films_per_s']:.1f} films/s for 224 px films and {large['films_per_s']:.1f} for " \
+           f"{large['file_mb_mean']:.0f} MB films" in _flat(README)
+    assert all(r["held_in_orthanc"] == {"sr": r["n"], "map": r["n"]} for r in rows.values())  # "stores ... results back"
