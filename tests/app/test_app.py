@@ -43,7 +43,6 @@ def _confusion(at: AppTest) -> list[list[int]]:
 
 
 def test_a_deep_link_as_a_fresh_sessions_first_request_still_gets_the_full_app():
-    assert not (paths.REPO_DIR / "pages").exists()  # a pages/ folder would be run on its own, without the sidebar
     at = AppTest.from_file(ENTRYPOINT, default_timeout=TIMEOUT)
     at.switch_page("pages/evaluation.py")
     at.run()
