@@ -37,11 +37,10 @@ from pathlib import Path
 from typing import MutableMapping, Sequence
 
 from ..io.network import is_loopback
-from .runtime.paths import REPO_DIR
+from .runtime.paths import ENTRYPOINT
 
 __all__ = ["main", "ENTRYPOINT", "check_exposure", "enter_installation", "exposure_problem"]
 
-ENTRYPOINT = REPO_DIR / "streamlit_app.py"
 GATED = "gated_app.py"  # beside the entrypoint: the same app as an st.App behind `access.gate` (uploads, media, cache)
 _SEE = "See docs/serving.md, or serve on 127.0.0.1 with the shipped .streamlit/config.toml."
 # options and variables whose value is a path, so relative to the directory the command was typed in

@@ -24,12 +24,11 @@ from typing import Iterator
 
 import streamlit as st
 
-from ..runtime.paths import REPO_DIR
+from ..runtime.paths import ENTRYPOINT
 from . import identity
 
 __all__ = ["ENTRYPOINT", "entered", "entry", "inside_entrypoint"]
 
-ENTRYPOINT = REPO_DIR / "streamlit_app.py"
 # set only while the entrypoint runs its navigation's page, in this script run: a run's own
 # context, so neither another session's run nor this session's previous run can lend it
 _INSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("pneumo_inside_entrypoint", default=False)

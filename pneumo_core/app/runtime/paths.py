@@ -10,10 +10,11 @@ from ...io.home import home
 from ...models import bundle
 from ...models.bundle import DATA_DIR, DEFAULT_MODEL, WEIGHTS_DIR, list_models
 
-__all__ = ["REPO_DIR", "WEIGHTS_DIR", "DEFAULT_MODEL", "DATA_DIR", "EXAMPLES_DIR", "list_models",
+__all__ = ["REPO_DIR", "ENTRYPOINT", "WEIGHTS_DIR", "DEFAULT_MODEL", "DATA_DIR", "EXAMPLES_DIR", "list_models",
     "resolve_model_dir", "example_files", "test_image_bytes"]
 
 REPO_DIR = home()  # the home; the launcher serves its streamlit_app.py and reads its .streamlit/
+ENTRYPOINT = REPO_DIR / "streamlit_app.py"  # what the launcher serves and a page run alone hands over to
 EXAMPLES_DIR = REPO_DIR / "examples"
 
 
