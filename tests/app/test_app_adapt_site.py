@@ -98,11 +98,11 @@ def test_under_an_adapted_profile_the_evaluation_pages_show_the_model_as_shipped
     section = {"films": 120, "estimated_prevalence": 0.3}
     network = replace(labelled, name="north", adaptation={**section, "layers": {"_bn1": {"mean": [0.0], "var": [1.0]}}})
     view = evaluation_view("efficientnet_lite0", network)
-    assert not view.is_site and view.ev == eval_report("efficientnet_lite0")
+    assert not view.is_site and view.evaluation == eval_report("efficientnet_lite0")
     assert "adapts the network itself" in view.how
     threshold_only = replace(labelled, name="south", files_sha256="0" * 64, adaptation={**section, "layers": {}})
     moved = evaluation_view("efficientnet_lite0", threshold_only)
-    assert moved.is_site and moved.ev != eval_report("efficientnet_lite0") and not moved.out_of_fold
+    assert moved.is_site and moved.evaluation != eval_report("efficientnet_lite0") and not moved.out_of_fold
     assert evaluation_view("efficientnet_lite0", labelled).is_site  # a labelled profile still recalibrates
 
 

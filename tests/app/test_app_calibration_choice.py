@@ -169,11 +169,11 @@ def test_evaluation_under_a_site_profile_says_which_calibration_and_shows_its_nu
     assert f"calibrated for {s.site.name}" in info and how in info
     view = evaluation_view(MODEL, s.site, s.shipped_site)
     assert view.out_of_fold == (how == eval_views.OUT_OF_FOLD_NOTE)
-    labels, probs, _ = eval_views.eval_arrays(view.ev)
+    labels, probs, _ = eval_views.eval_arrays(view.evaluation)
     source_labels, source_probs, _ = eval_views.eval_arrays(resources.eval_report(MODEL))
     assert not np.allclose(probs, source_probs)
     table = {r["metric"]: r["value"] for r in at.dataframe[0].value.to_dict("records")}
-    expected = eval_views.threshold_metrics(view.ev, s.threshold)["specificity"]["value"]
+    expected = eval_views.threshold_metrics(view.evaluation, s.threshold)["specificity"]["value"]
     assert table["Specificity"] == formatting.format_number(expected)
 
 

@@ -55,7 +55,7 @@ RECALIBRATED_N_BOOT = 200  # the page computes these on the fly: 200 resamples k
 class EvalView:
     """The test split as the chosen calibration reads it: the evaluation (eval_test.json's
     layout), what it is calibrated on in plain words, and how its probabilities came about."""
-    ev: dict
+    evaluation: dict
     calibration: str  # "calibrated on validation data" / "calibrated for <site>"
     how: str          # how its probabilities came about, read after `calibration` (`banner`): never restating it
     out_of_fold: bool = False
@@ -67,7 +67,7 @@ class EvalView:
 
     @property
     def thresholds(self) -> dict[str, float]:
-        return {k: float(v) for k, v in self.ev["thresholds"].items()}
+        return {k: float(v) for k, v in self.evaluation["thresholds"].items()}
 
     @property
     def is_site(self) -> bool:

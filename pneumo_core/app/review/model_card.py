@@ -61,7 +61,7 @@ def calibration_in_words(evaluation: dict) -> str:
 def site_calibration_caption(view: EvalView, profile: SiteProfile) -> str:
     """How a site profile's calibration reads on the test split, beside its own cross-fitted
     estimate on the sample it was fitted on."""
-    test_ece = next(iter(view.ev["metrics"].values()))["ece"]["value"]
+    test_ece = next(iter(view.evaluation["metrics"].values()))["ece"]["value"]
     how = "out-of-fold" if view.out_of_fold else "the source probabilities recalibrated by the profile"
     text = f"Probabilities {view.calibration}: ECE {test_ece:.3f} on this test split ({how})."
     est = (profile.estimates or {}).get("ece")
@@ -77,7 +77,7 @@ def test_split_caption(view: EvalView, model: str, n_boot: int) -> str:
         return (f"Model {model}, P(pneumonia) {view.calibration}. The test split was not used to choose the model, "
                 f"its thresholds or its temperature. 95% CIs: percentile bootstrap over whole patients, {n_boot} resamples.")
     return (f"Model {model}, P(pneumonia) {view.calibration}; the thresholds are the site profile's (set by a stated "
-            f"cost, not tuned on any sample). 95% CIs: percentile bootstrap, {view.ev.get('bootstrap', '')}.")
+            f"cost, not tuned on any sample). 95% CIs: percentile bootstrap, {view.evaluation.get('bootstrap', '')}.")
 
 
 def site_profile_caption(profile: SiteProfile) -> str:

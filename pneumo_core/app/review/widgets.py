@@ -116,7 +116,7 @@ def class_page(cls: str) -> None:
     view = evaluation_for(settings)
     if view is None:
         return
-    evaluation = view.ev
+    evaluation = view.evaluation
     stale_eval_warning(evaluation, model_meta(settings.model), settings.model, view)
     calibration_caption(view)
     st.caption(f"Official test split, model {settings.model}, threshold {settings.threshold:.3f} "
