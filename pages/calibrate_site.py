@@ -78,7 +78,7 @@ else:
         st.caption("Bands: the range holding 95% of the study's draws of that size from the official test split; "
                    "crosses: your sample's estimates and 95% intervals.")
     else:
-        st.info(f"No site study for {s.model}: run `python -m pneumo_core site-study --model {s.model}`.")
+        st.info(f"No site study for {s.model}: run `python -m pneumo_core site study --model {s.model}`.")
 
     use_col, download_col = st.columns(2)
     use_col.button("Use this profile in this session", on_click=site_page.use_in_session, args=(p,),

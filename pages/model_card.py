@@ -11,7 +11,7 @@ from pneumo_core.app.settings import operating_controls, sidebar
 page_guard.entry()
 
 s = sidebar.settings()
-meta, ev = resources.model_meta(s.model), resources.eval_report(s.model)
+meta, evaluation = resources.model_meta(s.model), resources.eval_report(s.model)
 
 st.title(f"Model card: {s.model}")
 st.caption(meta.description)
@@ -31,8 +31,8 @@ st.markdown(
     "Classification\", Mendeley Data), licence **CC BY 4.0**. Anterior-posterior chest radiographs of "
     "**paediatric patients aged 1 to 5 years** from **one centre**, Guangzhou Women and Children's Medical Center. "
     "Labels NORMAL / PNEUMONIA (bacterial and viral pooled), graded by expert physicians.")
-if ev is not None:
-    st.markdown(model_card.prevalence_note(ev, meta))
+if evaluation is not None:
+    st.markdown(model_card.prevalence_note(evaluation, meta))
 
 st.header("Training protocol")
 st.markdown(
@@ -65,7 +65,7 @@ if s.site is not None:
 st.header("Calibrating for a site")
 st.markdown("The operating point above was set on validation data from the training hospital; at a new site the "
             "ranking usually holds better than the probability scale. A site profile (the *Calibrate for your "
-            "site* page, or `python -m pneumo_core calibrate-site`) refits it on a labelled local sample:\n"
+            "site* page, or `python -m pneumo_core site calibrate`) refits it on a labelled local sample:\n"
             + "\n".join(f"- {formatting.escape_markdown(n)}" for n in model_card.site_calibration_notes()))
 study = resources.site_study(s.model)
 if study is not None:
@@ -79,7 +79,7 @@ adapted = resources.adapt_study(s.model)
 if adapted is None:
     st.caption(f"No adaptation study for {s.model}.")
 else:
-    st.markdown("An adapted profile (the *Adapt to your site* page, or `python -m pneumo_core adapt-site`) fits the "
+    st.markdown("An adapted profile (the *Adapt to your site* page, or `python -m pneumo_core site adapt`) fits the "
                 "site's own unlabelled films' scores as two groups (each class's validation score distribution, "
                 "moved by an offset of its own, with the prevalence, by EM) and moves the model's threshold as far "
                 "as the fitted classes' balanced point (Youden's J) moved, giving up at most 0.01 of fitted "
@@ -91,11 +91,11 @@ else:
     st.dataframe(model_card.adapt_study_rows(adapted), hide_index=True, width="stretch")
 
 st.header("Numbers")
-if ev is not None:
-    widgets.stale_eval_warning(ev, meta, s.model)
+if evaluation is not None:
+    widgets.stale_eval_warning(evaluation, meta, s.model)
     st.subheader("Test split, with 95% bootstrap CIs, calibrated on validation data")
-    st.table(model_card.card_metric_rows(ev, meta.default_threshold), hide_index=True)
-    st.caption(model_card.calibration_caption(ev, meta))
+    st.table(model_card.card_metric_rows(evaluation, meta.default_threshold), hide_index=True)
+    st.caption(model_card.calibration_caption(evaluation, meta))
 st.subheader("Validation (where every choice was made)")
 st.dataframe(model_card.validation_rows(meta), hide_index=True, width="stretch")
 st.caption("Validation images come from the same distribution as training, so these numbers are optimistic; "
