@@ -110,19 +110,19 @@ def case_stepper(names: list[str], digests: list[str] | None = None) -> int:
     return i
 
 
-def show_batch(results: list[CaseResult], s: Settings, op: OperatingPoint | None) -> None:
+def show_batch(results: list[CaseResult], settings: Settings, expected: OperatingPoint | None) -> None:
     """The batch read one case at a time: the film on the left as tall as a 900-pixel-high
     screen allows under the page's header, and beside it the stepper, the case's call and P,
     the window/level and the check, so film, call and P show without scrolling."""
     open_row(st.session_state.get(table_key()))  # the table below: its pick from the last run opens its case now
     film_col, side_col = st.columns(COLUMNS, gap="medium")
     with side_col:
-        i = case_stepper(case_titles(results), [r.digest for r in results])
-    show_case(results[i], s, op, (film_col, side_col))
+        i = case_stepper(case_titles(results), [case.digest for case in results])
+    show_case(results[i], settings, expected, (film_col, side_col))
 
 
-def _audit_opened(r: CaseResult) -> None:
-    identity.audit_once("open_case", r.digest, sha256=r.digest, model=r.model or "unknown")
+def _audit_opened(case: CaseResult) -> None:
+    identity.audit_once("open_case", case.digest, sha256=case.digest, model=case.model or "unknown")
 
 
 def warning_text(warning: str) -> str:
@@ -134,156 +134,158 @@ def warning_text(warning: str) -> str:
     return f"**{escape_markdown(head[:1].upper() + head[1:])}:** {escape_markdown(rest)}"
 
 
-def _numbers(r: CaseResult, s: Settings, label: str, other_warnings: list[str]) -> None:
-    st.metric(s.probability_label, format_probability(r.probability))
-    st.badge(f"{label} at threshold {s.threshold:.3f}", color="orange" if label == "PNEUMONIA" else "blue")
-    if abs(r.probability - s.threshold) < BORDERLINE:
+def _numbers(case: CaseResult, settings: Settings, label: str, other_warnings: list[str]) -> None:
+    st.metric(settings.probability_label, format_probability(case.probability))
+    st.badge(f"{label} at threshold {settings.threshold:.3f}", color="orange" if label == "PNEUMONIA" else "blue")
+    if abs(case.probability - settings.threshold) < BORDERLINE:
         st.caption(BORDERLINE_NOTE.format(b=BORDERLINE))
     for w in other_warnings:
         st.warning(warning_text(w))
 
 
-def _operating_point(r: CaseResult, op: OperatingPoint | None) -> None:
+def _operating_point(case: CaseResult, expected: OperatingPoint | None) -> None:
     """P as a bar and what the threshold means in sensitivity and specificity: under the
     checks, which are about this film, so those stay in view at 1440x900."""
-    st.progress(float(r.probability))
-    st.caption(f"At this threshold the model {op.in_words()} ({escape_markdown(op.source)})." if op is not None
-               else escape_markdown(NO_ESTIMATE))
+    st.progress(float(case.probability))
+    st.caption(f"At this threshold the model {expected.in_words()} ({escape_markdown(expected.source)})."
+               if expected is not None else escape_markdown(NO_ESTIMATE))
 
 
-def _checks(r: CaseResult, hm: Heatmap, s: Settings) -> None:
+def _checks(case: CaseResult, heatmap: Heatmap, settings: Settings) -> None:
     """The map's check (`reporting.region_check`) and its shortcut check (`reporting.shortcut_check`),
     each a warning when it flags the map: drawn right under the call, so both are in view."""
-    check = region_check(hm, s.site, s.threshold)
+    check = region_check(heatmap, settings.site, settings.threshold)
     if check is not None:
         (st.warning if check.map_fails else st.caption)("**Check:** " + escape_markdown(check.text))
-    shortcut = shortcut_check(r, hm, s)
+    shortcut = shortcut_check(case, heatmap, settings)
     if shortcut is not None:
         (st.warning if shortcut.flagged else st.caption)("**Shortcut check:** " + escape_markdown(shortcut.text))
 
 
-def _map_notes(hm: Heatmap) -> None:
+def _map_notes(heatmap: Heatmap) -> None:
     """What the map shows (its caption, in the colours drawn) and its note."""
-    st.caption(escape_markdown(hm.caption))
-    st.caption(escape_markdown(hm.note))
+    st.caption(escape_markdown(heatmap.caption))
+    st.caption(escape_markdown(heatmap.note))
 
 
-def _dimmed(hm: Heatmap | None, s: Settings) -> bool:
-    check = region_check(hm, s.site, s.threshold) if hm is not None else None
+def _dimmed(heatmap: Heatmap | None, settings: Settings) -> bool:
+    check = region_check(heatmap, settings.site, settings.threshold) if heatmap is not None else None
     return bool(check and check.map_fails)
 
 
-def _heatmap(s: Settings, r: CaseResult, label: str) -> Heatmap | None:
+def _heatmap(settings: Settings, case: CaseResult, label: str) -> Heatmap | None:
     """The case's heatmap, or None with the reason in one line: while the server is at its limit
     of heavy work, or when the map fails on this film (the call and P above it stand; an
     error here would replace the page and drop the batch's uploads)."""
     try:
-        return heatmap_for(s.model, r, s.method, label, s.site)
+        return heatmap_for(settings.model, case, settings.method, label, settings.site)
     except ServerBusy as exc:
         st.warning(f"{exc} The heatmap and the report follow when you open the case again.")
     except Exception as exc:  # noqa: BLE001  the map is an aid: whatever fails in it, the case stays readable
-        _log.warning("heatmap failed (%s, method %s)", type(exc).__name__, s.method)  # no film name: a patient's?
+        # no film name in the log: a patient's?
+        _log.warning("heatmap failed (%s, method %s)", type(exc).__name__, settings.method)
         st.warning(escape_markdown(HEATMAP_FAILED.format(reason=str(exc) or type(exc).__name__)))
     return None
 
 
-def _call_line(r: CaseResult, s: Settings, label: str) -> str:
+def _call_line(case: CaseResult, settings: Settings, label: str) -> str:
     """P and the call in one markdown line, for the dialogs."""
-    return (f"{escape_markdown(s.probability_label)}: **{format_probability(r.probability)}**, called **{label}** at "
-            f"threshold {s.threshold:.3f}")
+    return (f"{escape_markdown(settings.probability_label)}: **{format_probability(case.probability)}**, "
+            f"called **{label}** at threshold {settings.threshold:.3f}")
 
 
-def _not_assessed(r: CaseResult, s: Settings, view_col: DeltaGenerator, num_col: DeltaGenerator) -> None:
+def _not_assessed(case: CaseResult, settings: Settings, view_col: DeltaGenerator, num_col: DeltaGenerator) -> None:
     """A film the input gate withholds a call from: the film (when fetched) and why."""
-    if r.film is None:  # withheld from its header alone: never fetched
+    if case.film is None:  # withheld from its header alone: never fetched
         view_col.caption("Not fetched: the header says this is not a frontal chest film.")
-    num_col.warning(warning_text(r.not_assessed))
-    for w in distinct_warnings(r):
-        if w != r.not_assessed:
+    num_col.warning(warning_text(case.not_assessed))
+    for w in distinct_warnings(case):
+        if w != case.not_assessed:
             num_col.warning(warning_text(w))
-    if r.film is not None:
+    if case.film is not None:
         with num_col:
-            display = viewer.display_controls("viewer", s.opacity, heatmap=False, shortcuts=True)
+            display = viewer.display_controls("viewer", settings.opacity, heatmap=False, shortcuts=True)
         with view_col:
-            viewer.show_film(r.film, None, display, key=f"film_{r.digest[:12]}", height=FILM_HEIGHT)
+            viewer.show_film(case.film, None, display, key=f"film_{case.digest[:12]}", height=FILM_HEIGHT)
             st.caption(viewer.keys_caption(heatmap=False))
     with num_col.expander("Details"):
-        st.dataframe(case_details(r), hide_index=True, width="stretch")
+        st.dataframe(case_details(case), hide_index=True, width="stretch")
 
 
-def show_case(r: CaseResult, s: Settings, op: OperatingPoint | None,
+def show_case(case: CaseResult, settings: Settings, expected: OperatingPoint | None,
               columns: tuple[DeltaGenerator, DeltaGenerator] | None = None) -> None:
     """One scored upload: the film (in the first of `columns`) and beside it the numbers,
     the window/level, the heatmap's check and the report (in the second); two new columns
     when none are given."""
-    _audit_opened(r)
+    _audit_opened(case)
     view_col, num_col = columns or st.columns(COLUMNS, gap="medium")
-    patient.show_header(r, num_col)
-    if r.not_assessed:  # read, but the input gate withholds the call: the film, and why
-        _not_assessed(r, s, view_col, num_col)
+    patient.show_header(case, num_col)
+    if case.not_assessed:  # read, but the input gate withholds the call: the film, and why
+        _not_assessed(case, settings, view_col, num_col)
         return
-    if not r.ok:
-        num_col.error("Not scored: " + escape_markdown(r.error))
+    if not case.ok:
+        num_col.error("Not scored: " + escape_markdown(case.error))
         return
-    label = label_at(r.probability, s.threshold)
-    ood, other_warnings = split_warnings(r)
+    label = label_at(case.probability, settings.threshold)
+    ood, other_warnings = split_warnings(case)
     with num_col:
         if ood:
             st.warning(warning_text(ood))
-        _numbers(r, s, label, other_warnings)
+        _numbers(case, settings, label, other_warnings)
     with view_col, st.spinner("Computing the heatmap…"):
-        hm = _heatmap(s, r, label)
-    heat = hm.heatmap if hm is not None else None
-    drawn = dict(target_class=hm.target_class if hm is not None else label, dimmed=_dimmed(hm, s))
+        heatmap = _heatmap(settings, case, label)
+    heat = heatmap.heatmap if heatmap is not None else None
+    drawn = dict(target_class=heatmap.target_class if heatmap is not None else label, dimmed=_dimmed(heatmap, settings))
     with num_col:
-        if hm is not None:
-            _checks(r, hm, s)
-        _operating_point(r, op)
-        display = viewer.display_controls("viewer", s.opacity, heatmap=hm is not None, shortcuts=True)
+        if heatmap is not None:
+            _checks(case, heatmap, settings)
+        _operating_point(case, expected)
+        display = viewer.display_controls("viewer", settings.opacity, heatmap=heatmap is not None, shortcuts=True)
     with view_col:
-        viewer.show_film(r.film, heat, display, key=f"film_{r.digest[:12]}", height=FILM_HEIGHT, **drawn)
-        if st.button("Full view", key=f"full_{r.digest[:12]}", help="The film as large as the window allows, "
+        viewer.show_film(case.film, heat, display, key=f"film_{case.digest[:12]}", height=FILM_HEIGHT, **drawn)
+        if st.button("Full view", key=f"full_{case.digest[:12]}", help="The film as large as the window allows, "
                      "with its call, P and a window/level of its own."):
             viewer.seed_from("full_viewer", "viewer")
-            viewer.full_view(r.film, heat, s.opacity, r.name, _call_line(r, s, label), **drawn)
-        st.caption(viewer.keys_caption(heatmap=hm is not None))
+            viewer.full_view(case.film, heat, settings.opacity, case.name, _call_line(case, settings, label), **drawn)
+        st.caption(viewer.keys_caption(heatmap=heatmap is not None))
     with num_col:
-        if hm is not None:
-            _map_notes(hm)
+        if heatmap is not None:
+            _map_notes(heatmap)
         with st.expander("Details"):
-            st.dataframe(case_details(r), hide_index=True, width="stretch")
-    if hm is None:
+            st.dataframe(case_details(case), hide_index=True, width="stretch")
+    if heatmap is None:
         return
     with view_col.expander("Report fields and PDF", expanded=False):
-        fields = report_fields(r.digest)
-        named = r.name if file_names_chosen() else case_id(r, fields.accession_number)  # a file name is often the patient's
+        fields = report_fields(case.digest)
+        named = case.name if file_names_chosen() else case_id(case, fields.accession_number)  # a file name is often the patient's
         st.download_button("Case report (PDF)",
-                           case_report(r, s, hm, fields, op),
+                           case_report(case, settings, heatmap, fields, expected),
                            file_name=safe_filename(named, "_report.pdf"), mime="application/pdf",
-                           on_click="ignore", key=f"report_{r.digest[:12]}")
+                           on_click="ignore", key=f"report_{case.digest[:12]}")
 
 
 @st.dialog("Test case", width=1800)  # pixels; capped at the window's width
-def show_gallery_case(r: CaseResult, s: Settings) -> None:
+def show_gallery_case(case: CaseResult, settings: Settings) -> None:
     """A gallery thumbnail opened: the film in the viewer, and beside it its call, P, the
     heatmap's check and the window/level."""
-    _audit_opened(r)
-    st.text(r.name)
-    if not r.ok:
-        st.warning(warning_text(r.not_assessed or r.error or "not scored"))
-        if r.film is not None:
-            viewer.show_film(r.film, None, viewer.Display(), key="gallery_film")
+    _audit_opened(case)
+    st.text(case.name)
+    if not case.ok:
+        st.warning(warning_text(case.not_assessed or case.error or "not scored"))
+        if case.film is not None:
+            viewer.show_film(case.film, None, viewer.Display(), key="gallery_film")
         return
-    label = label_at(r.probability, s.threshold)
-    hm = _heatmap(s, r, label)
-    if hm is None:
+    label = label_at(case.probability, settings.threshold)
+    heatmap = _heatmap(settings, case, label)
+    if heatmap is None:
         return
     film_col, side_col = st.columns(COLUMNS, gap="medium")
     with side_col:  # the call and the check first, beside the film: in view without scrolling
-        st.markdown(_call_line(r, s, label))
-        _checks(r, hm, s)
-        _map_notes(hm)
-        display = viewer.display_controls("gallery_viewer", s.opacity)
+        st.markdown(_call_line(case, settings, label))
+        _checks(case, heatmap, settings)
+        _map_notes(heatmap)
+        display = viewer.display_controls("gallery_viewer", settings.opacity)
     with film_col:
-        viewer.show_film(r.film, hm.heatmap, display, key="gallery_film", height=640, target_class=hm.target_class,
-                         dimmed=_dimmed(hm, s))
+        viewer.show_film(case.film, heatmap.heatmap, display, key="gallery_film", height=640,
+                         target_class=heatmap.target_class,
+                         dimmed=_dimmed(heatmap, settings))

@@ -39,10 +39,11 @@ from ..runtime.resources import (get_predictor, import_predictor, import_salienc
 if TYPE_CHECKING:
     from ...calibration.site import SiteProfile
     from ...evaluation.operating_point import OperatingPoint
+    from ...io.case_report import ReportCase
     from ..settings.state import Settings
 
 __all__ = ["score_file", "score_split_film", "case_on_site", "Heatmap", "heatmap_for", "region_check", "split_warnings", "DriftVerdict", "batch_drift",
-    "case_report"]
+    "report_case_of", "reader_choices", "case_report"]
 
 
 @st.cache_data(show_spinner=False, max_entries=128)  # each entry holds the viewer's copy of the film
@@ -63,28 +64,31 @@ def _score(model: str, weights: int, adaptation: str, digest: str, name: str, _d
                              size=(int(rad.pixels.shape[1]), int(rad.pixels.shape[0])))
 
 
-def score_file(model: str, data: bytes, name: str, site: SiteProfile | None = None) -> CaseResult:
+def score_file(model: str, data: bytes, name: str, site: SiteProfile | None = None, moved: bool = True) -> CaseResult:
     """Cached on (model and its weights, content hash, name): reruns for a slider or a new
     calibration never re-score. The probability is the site's when a profile is given. A bad
     file comes back with `error` set, like `Predictor.predict_bytes`, and so does a file the
     busy server could not take now (that one is not cached). A test film under a profile
     fitted on the test split gets its out-of-fold probability (`evaluation.out_of_fold`).
-    Audited once per film and session, by the bytes' sha256."""
+    Audited once per film and session, by the bytes' sha256. `moved=False` keeps the score of
+    the profile's network (an adapted profile's own, else the source's) unmoved, for a page
+    that keeps it and moves it to the sidebar's profile on each rerun (`case_on_site`)."""
     digest = content_digest(data)
-    result = _scored(model, digest, name, data, site)
+    result = _scored(model, digest, name, data, site, moved)
     uid = result.metadata.get("SOPInstanceUID")
     identity.audit_once("score", digest, sha256=digest, model=model, outcome=result.status,
                         **({"instance_uid": uid} if uid else {}))
     return result
 
 
-def _scored(model: str, digest: str, name: str, data: bytes, site: SiteProfile | None) -> CaseResult:
+def _scored(model: str, digest: str, name: str, data: bytes, site: SiteProfile | None, moved: bool = True
+            ) -> CaseResult:
     try:
         adaptation = site.adaptation_digest if site is not None else ""
         result = _score(model, weights_stamp(model), adaptation, digest, name, data, site)
     except ServerBusy as exc:
         return CaseResult.unscored(name, digest, model, error=str(exc))
-    return case_on_site(result, site)
+    return case_on_site(result, site) if moved else result
 
 
 def case_on_site(result: CaseResult, site: SiteProfile | None) -> CaseResult:
@@ -248,32 +252,45 @@ def batch_drift(model: str, results: list[CaseResult], site: SiteProfile | None)
                   site)
 
 
+def report_case_of(result: CaseResult, settings: Settings, heatmap: Heatmap, fields: ReportFields | None = None,
+                   expected: OperatingPoint | None = None, show_file_name: bool = False,
+                   identity_rows: tuple = ()) -> ReportCase:
+    """The case report of `result` (`reporting.case`): the one the PDF is drawn from and the
+    PACS page's structured results say, so both say the same. `show_file_name` and
+    `identity_rows` are the reader's choices, read by the caller while its script runs."""
+    from .shortcut import shortcut_check
+    meta = model_meta(settings.model)
+    check = region_check(heatmap, settings.site, settings.threshold)
+    shortcut = shortcut_check(result, heatmap, settings)  # as the case shows it
+    heat = HeatmapSummary(heatmap.heatmap, method_label(heatmap.method),
+                          heatmap.target_class if heatmap.class_specific else "", heatmap.note,
+                          check.text if check else "", dimmed=bool(check and check.map_fails),
+                          shortcut=shortcut.text if shortcut else "")
+    fields = fields or ReportFields()
+    return build_report(model=settings.model, model_description=meta.description, temperature=meta.temperature,
+                        site=settings.site, probability=float(result.probability), threshold=settings.threshold,
+                        operating_point=settings.operating_point, display=result.display, heatmap=heat,
+                        opacity=settings.opacity, expected=expected, fields=fields, warnings=distinct_warnings(result),
+                        metadata=result.metadata, case_id=case_id(result, fields.accession_number),
+                        file_name=result.name, show_file_name=show_file_name, identity=identity_rows)
+
+
 def case_report(result: CaseResult, settings: Settings, heatmap: Heatmap,
                 fields: ReportFields | None = None, expected: OperatingPoint | None = None,
                 fmt: str = "pdf") -> Callable[[], bytes]:
-    """A callable rendering the case report (`reporting.case`, the one the command line stores
+    """A callable rendering the case report (`report_case_of`, the one the command line stores
     in a PACS too), for `st.download_button(data=...)`: drawn only when clicked. `fields` are
     what the reader typed (`report_form`); `expected` the operating point's expected sensitivity and
     specificity (`operating_point.current`), None when no honest estimate exists here."""
-    fields = fields or ReportFields()
-    show_file_name = file_names_chosen()  # read now: the callable runs outside the script's run
-    who = tuple(result.identity.rows()) if result.identity and identity_chosen() else ()  # the reader's choice
+    choices = reader_choices(result)  # read now: the callable runs outside the script's run
 
     def render() -> bytes:
         from ...io.case_report import render_report
-        meta = model_meta(settings.model)
-        from .shortcut import shortcut_check
-        check = region_check(heatmap, settings.site, settings.threshold)
-        shortcut = shortcut_check(result, heatmap, settings)  # as the case shows it
-        heat = HeatmapSummary(heatmap.heatmap, method_label(heatmap.method),
-                              heatmap.target_class if heatmap.class_specific else "", heatmap.note,
-                              check.text if check else "", dimmed=bool(check and check.map_fails),
-                              shortcut=shortcut.text if shortcut else "")
-        case = build_report(model=settings.model, model_description=meta.description, temperature=meta.temperature,
-                            site=settings.site, probability=float(result.probability), threshold=settings.threshold,
-                            operating_point=settings.operating_point, display=result.display, heatmap=heat,
-                            opacity=settings.opacity, expected=expected, fields=fields, warnings=distinct_warnings(result),
-                            metadata=result.metadata, case_id=case_id(result, fields.accession_number),
-                            file_name=result.name, show_file_name=show_file_name, identity=who)
-        return render_report(case, fmt)
+        return render_report(report_case_of(result, settings, heatmap, fields, expected, *choices), fmt)
     return render
+
+
+def reader_choices(result: CaseResult) -> tuple[bool, tuple]:
+    """(show the file name, the identity rows shown): the reader's choices for `result`'s
+    report, read while the script runs (they live in the session)."""
+    return file_names_chosen(), tuple(result.identity.rows()) if result.identity and identity_chosen() else ()
