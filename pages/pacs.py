@@ -5,7 +5,7 @@ import streamlit as st
 
 from pneumo_core.app.access import identity, page_guard
 from pneumo_core.app.pacs import pacs_page
-from pneumo_core.app.reading import case_view, cases, results_table
+from pneumo_core.app.reading import case_view, cases, results_table, scoring
 from pneumo_core.app.runtime import formatting
 from pneumo_core.app.settings import operating_point, sidebar
 from pneumo_core.pacs import store
@@ -57,17 +57,21 @@ else:
                 ss.pop(pacs_page.SCORED, None)
                 with st.spinner("Fetching and scoring the study's films…"):
                     try:
-                        ss[pacs_page.SCORED] = pacs_page.score_study(server, studies[pick].study_uid, s.model)
+                        ss[pacs_page.SCORED] = pacs_page.score_study(server, studies[pick].study_uid, s.model,
+                                                                             s.site)
                     except PacsError as exc:
                         st.error("Could not score the study: " + formatting.escape_markdown(str(exc)))
 
     scored = ss.get(pacs_page.SCORED)
     if scored is not None and scored.server == server.name and scored.model != s.model:
         st.info(f"This study was scored with {scored.model}; score it again for {s.model}.")
+    elif scored is not None and scored.server == server.name and not scored.network_of(s.site):
+        st.info("This study was scored by another network than this calibration's (an adapted profile has its "
+                "own); score it again.")
     elif scored is not None and scored.server == server.name and not scored.results:
         st.warning("The study holds no image instances to score.")
     elif scored is not None and scored.server == server.name:
-        results = [cases.with_site(r, s.site) for r in scored.results]
+        results = [scoring.case_on_site(r, s.site) for r in scored.results]
         st.subheader("Results")
         st.caption(cases.batch_summary(results, s.threshold)
                    + f" · threshold {s.threshold:.3f} ({s.operating_point}), model {s.model}, {s.probability_label}")

@@ -86,29 +86,56 @@ def _store(at: AppTest, accession: str | None) -> AppTest:
     return next(b for b in at.button if b.key and b.key.startswith("pacs_store_")).click().run()
 
 
-def test_a_report_is_stored_only_under_the_studys_own_accession_and_only_once(orthanc, loaded, client,
-                                                                              audit_records):
+def _unescaped(markdown: str) -> str:
+    return markdown.replace("\\", "")
+
+
+PDF_CLASS, SR_CLASS, SC_CLASS = ("1.2.840.10008.5.1.4.1.1.104.1", "1.2.840.10008.5.1.4.1.1.88.33",
+                                  "1.2.840.10008.5.1.4.1.1.7")
+
+
+def test_the_report_its_sr_and_map_are_stored_only_under_the_studys_own_accession_and_only_once(
+        orthanc, loaded, client, audit_records):
+    """A wrong or missing accession stores nothing; "store" adds the PDF, the structured report
+    and the heatmap image beside the film, the page says so, and the SR read back says the P and
+    the call the page shows; a second store adds nothing and says so."""
+    import io
+
+    import pydicom
+
+    from pneumo_core.app.pacs.pacs_page import ALREADY_SAID
+    from pneumo_core.pacs.results_read import read_results
+    from pneumo_core.stats.display import format_probability
     at = _search(_app(orthanc.url), "ACC-4004")
     at = at.button(key="pacs_score").click().run()
-    before = len(client.instances(loaded.d.uid))
+    before = client.instances(loaded.d.uid)
     at = _store(at, None)  # nothing typed
     assert not at.exception and "type the study's accession number" in at.error[0].value
     at = _store(at, "ACC-1001")  # another study's accession
     assert not at.exception and "not this study's; nothing stored" in at.error[0].value
-    assert len(client.instances(loaded.d.uid)) == before
+    assert len(client.instances(loaded.d.uid)) == len(before)
     at = _store(at, "ACC-4004")
-    assert not at.exception and "Report stored" in at.success[0].value
+    said = _unescaped(at.success[0].value)
+    assert not at.exception and said.startswith("Report stored in the study (its own series, instance ")
+    assert said.endswith(", with its structured report and heatmap image.")
+    after = client.instances(loaded.d.uid)
+    new = {r.sop_class: r for r in after if r.sop_uid not in {b.sop_uid for b in before}}
+    assert len(after) == len(before) + 3 and set(new) == {PDF_CLASS, SR_CLASS, SC_CLASS}
+    back = read_results(pydicom.dcmread(io.BytesIO(client.retrieve(new[SR_CLASS]))))
+    (row,) = at.dataframe[1].value.to_dict("records")
+    assert format_probability(back.probability) == at.metric[0].value == row["P(pneumonia)"]
+    assert said.endswith(f"instance {new[PDF_CLASS].sop_uid}), with its structured report and heatmap image.")
+    assert back.call == row["label"] and back.source_sop_uid == loaded.sop["d_film"]
     at = _store(at, None)  # clicked again
-    assert not at.exception and "already stored" in at.info[-1].value
-    new = [r for r in client.instances(loaded.d.uid) if r.sop_class == "1.2.840.10008.5.1.4.1.1.104.1"]
-    assert len(client.instances(loaded.d.uid)) == before + 1 and len(new) == 1
+    assert not at.exception and _unescaped(at.info[-1].value) == ALREADY_SAID
+    assert len(client.instances(loaded.d.uid)) == len(before) + 3
     trail = [(r["user"], r["action"], r["ids"].get("outcome")) for r in audit_records()]
     assert [t for t in trail if t[1] in ("pacs_search", "report_stored")] == [
         ("local", "pacs_search", None), ("local", "report_stored", "refused"), ("local", "report_stored", "refused"),
         ("local", "report_stored", "stored"), ("local", "report_stored", "already-stored")]
     stored = next(r["ids"] for r in audit_records() if r["ids"].get("outcome") == "stored")
-    assert stored == {"study_uid": loaded.d.uid, "instance_uid": loaded.sop["d_film"], "report_uid": new[0].sop_uid,
-                      "outcome": "stored"}
+    assert stored == {"study_uid": loaded.d.uid, "instance_uid": loaded.sop["d_film"],
+                      "report_uid": new[PDF_CLASS].sop_uid, "outcome": "stored"}
 
 
 @pytest.mark.parametrize("accession", ["", "*", "ACC-10*"])

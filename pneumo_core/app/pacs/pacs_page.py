@@ -19,28 +19,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, Mapping
+from functools import cache
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import streamlit as st
 
 from ...pacs.client import RADIOGRAPH_MODALITIES, PacsClient, PacsError, PacsRefused, StudySummary
 from ...pacs.config import ServerConfig, servers_from
 from ...pacs.rules import MAX_SEARCH_DAYS, is_uid
-from ...pacs.store import REFUSED, ReportContent
+from ...pacs.records import InstanceRef
+from ...pacs.results_dicom import StructuredResults, film_header, identity_of, results_from_case
+from ...pacs.store import ALREADY_STORED, REFUSED, ReportContent
 from ...pacs.score import fetch_instances
 from ...pacs.study import plan_study
 from ..access import identity
 from ..reading import results_table
 from ..reading.cases import CaseResult, label_at, result_rows
 from ..reading.report_form import typed_fields
-from ..reading.scoring import case_report, heatmap_for, score_file
+from ..reading.scoring import heatmap_for, reader_choices, report_case_of, score_file
+from ..runtime.resources import model_meta
 
 if TYPE_CHECKING:
+    import pydicom
+
+    from ...calibration.site import SiteProfile
+    from ...io.case_report import ReportCase
     from ...evaluation.operating_point import OperatingPoint
     from ..settings.state import Settings
 
 __all__ = ["STUDIES", "SCORED", "STORED", "FAILED", "ScoredStudy", "configured_servers", "search", "study_rows",
-           "study_label", "score_study", "results_rows", "store_report", "SEARCH_HELP"]
+           "study_label", "score_study", "results_rows", "store_report", "ALREADY_SAID", "SEARCH_HELP"]
 
 STUDIES, SCORED, STORED = "pacs_studies", "pacs_scored", "pacs_stored"
 FAILED = "failed"  # a store the PACS did not answer or accept (beside pacs.store's outcomes)
@@ -102,29 +110,40 @@ def study_rows(studies: list[StudySummary]) -> list[dict]:
              "series": s.n_series, "instances": s.n_instances} for s in studies]
 
 
-def study_label(s: StudySummary) -> str:
-    n = f"{s.n_instances} instance{'s' if s.n_instances != 1 else ''}" if s.n_instances is not None else "?"
-    return f"{s.accession or '(no accession)'} · {_date(s.date)} · {', '.join(s.modalities)} · {n}"
+def study_label(study: StudySummary) -> str:
+    n = (f"{study.n_instances} instance{'s' if study.n_instances != 1 else ''}" if study.n_instances is not None
+         else "?")
+    return f"{study.accession or '(no accession)'} · {_date(study.date)} · {', '.join(study.modalities)} · {n}"
 
 
 @dataclass
 class ScoredStudy:
-    """A study's image instances scored (source calibration; the page applies the sidebar's),
-    the model they were scored with, and what was skipped."""
+    """A study's image instances scored by the network of the profile they were scored under
+    (`network`: an adapted profile's `adaptation_digest`, "" for the source network), not yet
+    moved to a calibration (the page moves them to the sidebar's, `scoring.case_on_site`), the
+    model they were scored with, and what was skipped."""
     server: str
     study_uid: str
     model: str
     results: list[CaseResult]
     skipped: list[str] = field(default_factory=list)  # "an Encapsulated PDF", ...
-    sources: dict[str, str] = field(default_factory=dict)  # case name -> the film's SOP Instance UID
+    refs: dict[str, InstanceRef] = field(default_factory=dict)  # case name -> the film in the study
+    network: str = ""
+
+    def network_of(self, site: SiteProfile | None) -> bool:
+        """Whether the films were scored by the network `site` scores with (else: score again)."""
+        return self.network == (site.adaptation_digest if site is not None else "")
 
 
-def score_study(server: ServerConfig, study_uid: str, model: str) -> ScoredStudy:
+def score_study(server: ServerConfig, study_uid: str, model: str, site: SiteProfile | None = None) -> ScoredStudy:
     """Each frontal chest instance fetched, scored and dropped in turn (one file in memory at a
     time); one the header says is not a frontal chest film is neither fetched nor scored, and is
     shown *not assessed* with that reason, as the command line's `pacs.score` does (the header
-    policy, `io.header_policy`, is an upload's too). Raises `PacsError` when the study cannot be
-    listed; an instance that cannot be fetched comes back with `error` set."""
+    policy, `io.header_policy`, is an upload's too). Scored by `site`'s network (an adapted
+    profile's own), unmoved to its calibration: the page moves each score to the sidebar's
+    profile on every rerun, so a calibration change fetches nothing again. Raises `PacsError`
+    when the study cannot be listed; an instance that cannot be fetched comes back with
+    `error` set."""
     with _client(server) as client:
         plan = plan_study(client.instances(study_uid))
         results = []
@@ -132,9 +151,9 @@ def score_study(server: ServerConfig, study_uid: str, model: str) -> ScoredStudy
             if f.data is None:
                 results.append(CaseResult.unscored(f.ref.name, f.ref.sop_uid, model, f.error, f.not_assessed))
             else:
-                results.append(score_file(model, f.data, f.ref.name))
+                results.append(score_file(model, f.data, f.ref.name, site, moved=False))
     return ScoredStudy(server.name, study_uid, model, results, [what for _, what in plan.skipped],
-                       {ref.name: ref.sop_uid for ref in plan.ordered})
+                       {ref.name: ref for ref in plan.ordered}, site.adaptation_digest if site is not None else "")
 
 
 def results_rows(results: list[CaseResult], threshold: float, operating_point: str) -> list[dict]:
@@ -143,31 +162,51 @@ def results_rows(results: list[CaseResult], threshold: float, operating_point: s
     return results_table.screen_rows(result_rows(results, threshold, operating_point))
 
 
-def _report_pdf(r: CaseResult, s: Settings, op: OperatingPoint | None) -> bytes:
-    """The Diagnose page's case report of `r`, with the reader's typed fields."""
-    label = label_at(r.probability, s.threshold)
-    hm = heatmap_for(s.model, r, s.method, label, s.site)
-    return case_report(r, s, hm, typed_fields(r.digest), op)()
+ALREADY_SAID = ("This report, its structured report and heatmap image are already stored in the study; none was "
+                "stored again.")
 
 
-def store_report(server: ServerConfig, scored: ScoredStudy, r: CaseResult, s: Settings,
-                 op: OperatingPoint | None) -> tuple[str, str]:
-    """Stores the case's report in its study (`pacs.store`: only when the accession number
-    typed in its report fields is the study's, and once); (outcome, message to show), the
-    outcome recorded in the audit trail."""
+def _report_and_results(ref: InstanceRef, case: CaseResult, settings: Settings, expected: OperatingPoint | None
+                        ) -> tuple[Callable[[], bytes], Callable[[pydicom.Dataset], StructuredResults]]:
+    """The PDF and the structured results of `case`, from one case report (`scoring.report_case_of`,
+    built at most once, and only when something is to be sent), so they say the same; the
+    reader's choices are read now, while the script runs."""
+    from ...io.case_report import render_report
+    fields, choices = typed_fields(case.digest), reader_choices(case)
+
+    @cache
+    def report() -> ReportCase:
+        label = label_at(case.probability, settings.threshold)
+        heatmap = heatmap_for(settings.model, case, settings.method, label, settings.site)
+        return report_case_of(case, settings, heatmap, fields, expected, *choices)
+
+    def results(header: pydicom.Dataset) -> StructuredResults:
+        film = film_header(header, ref.series_uid, ref.sop_uid, ref.sop_class)
+        site = settings.site.name if settings.site is not None else None
+        return results_from_case(film, report(), identity_of(settings.model, model_meta(settings.model)), site)
+    return lambda: render_report(report(), "pdf"), results
+
+
+def store_report(server: ServerConfig, scored: ScoredStudy, case: CaseResult, settings: Settings,
+                 expected: OperatingPoint | None) -> tuple[str, str]:
+    """Stores the case's PDF report, its structured report and heatmap image in its study
+    (`pacs.store`: only when the accession number typed in its report fields is the study's,
+    and each once); (outcome, message to show), the outcome recorded in the audit trail."""
     from ...pacs.store import store_report as store
 
-    sop = scored.sources.get(r.name, "")
-    if not r.ok:
+    ref = scored.refs.get(case.name)
+    if not case.ok or ref is None:
         return REFUSED, "Report not stored: only a scored film has a report."
-    fields = typed_fields(r.digest)
-    label = label_at(r.probability, s.threshold)
-    content = ReportContent(label, float(r.probability), float(s.threshold), s.operating_point,
-                            s.site.name if s.site is not None else "", fields.impression, fields.reader)
+    sop = ref.sop_uid
+    fields = typed_fields(case.digest)
+    label = label_at(case.probability, settings.threshold)
+    content = ReportContent(label, float(case.probability), float(settings.threshold), settings.operating_point,
+                            settings.site.name if settings.site is not None else "", fields.impression, fields.reader)
+    pdf, results = _report_and_results(ref, case, settings, expected)
     try:
         with _client(server) as client:
-            done = store(client, scored.study_uid, sop, fields.accession_number, lambda: _report_pdf(r, s, op),
-                         s.model, content)
+            done = store(client, scored.study_uid, sop, fields.accession_number, pdf, settings.model, content,
+                         results=results)
     except (PacsError, ValueError) as exc:
         ids = {k: v for k, v in (("study_uid", scored.study_uid), ("instance_uid", sop)) if is_uid(v)}
         identity.audit("report_stored", **ids, outcome=FAILED)
@@ -175,4 +214,4 @@ def store_report(server: ServerConfig, scored: ScoredStudy, r: CaseResult, s: Se
     identity.audit("report_stored", **done.audit_ids())
     if done.outcome == REFUSED:
         return REFUSED, f"Report not stored: {done.message}"
-    return done.outcome, done.message
+    return done.outcome, ALREADY_SAID if done.outcome == ALREADY_STORED else done.message

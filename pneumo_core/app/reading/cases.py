@@ -12,7 +12,6 @@ import hashlib
 import io
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -26,10 +25,7 @@ from ...inference.prediction import Prediction
 from ...reporting.case import case_name
 from ..runtime.formatting import SOURCE_CALIBRATION
 
-if TYPE_CHECKING:
-    from ...calibration.site import SiteProfile
-
-__all__ = ["DISPLAY_MAX_SIDE", "FILM_MAX_SIDE", "BORDERLINE", "CaseResult", "with_site", "content_digest", "label_at", "case_id", "result_rows",
+__all__ = ["DISPLAY_MAX_SIDE", "FILM_MAX_SIDE", "BORDERLINE", "CaseResult", "content_digest", "label_at", "case_id", "result_rows",
     "case_title", "case_titles", "IDENTITY_COLUMNS", "batch_summary", "case_details", "distinct_warnings", "rows_to_csv", "to_display", "blend"]
 
 DISPLAY_MAX_SIDE = 768  # px sent to the browser per image; big DICOMs are downsampled for display only
@@ -100,13 +96,6 @@ class CaseResult:
         if self.status != "not_assessed":
             return None
         return next((w for w in self.warnings if w.startswith(NOT_ASSESSED_PREFIX)), NOT_ASSESSED_PREFIX.rstrip(": "))
-
-
-def with_site(result: CaseResult, site: SiteProfile | None) -> CaseResult:
-    """`scoring.case_on_site`, under the PACS page's old name until it calls that (the rule is
-    the predictor's: this module holds none of it)."""
-    from .scoring import case_on_site
-    return case_on_site(result, site)
 
 
 def distinct_warnings(result: CaseResult) -> list[str]:
