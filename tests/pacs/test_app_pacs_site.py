@@ -48,3 +48,31 @@ def test_a_pacs_studys_p_under_the_kermany_test_profile_is_predict_sites_p(ortha
     assert line["site"] == "kermany-test"
     assert row["P(pneumonia)"] == format_probability(line["probability"]) == at.metric[0].value
     assert row["label"] == line["label"] and row["calibration"] == "calibrated for kermany-test"
+
+
+def _results_shown(at: AppTest) -> bool:
+    return "Results" in [h.value for h in at.subheader]
+
+
+def test_a_study_scored_by_another_network_than_the_calibrations_is_not_shown_but_scored_again(
+        orthanc, loaded, monkeypatch):
+    """An adapted profile brings its own network: a study scored by another one (here: its
+    network marked as an adapted profile's) is not moved to the calibration; the page says to
+    score it again, and scoring again shows it."""
+    from pneumo_core.app.pacs import pacs_page
+    monkeypatch.delenv("PNEUMO_DICOMWEB_URL", raising=False)
+    at = AppTest.from_file(ENTRY, default_timeout=APP_TIMEOUT)
+    at.secrets["dicomweb"] = {"url": orthanc.url, "user": USER, "password": PASSWORD, "allow_http": True}
+    at = at.run()
+    at.text_input(key="pacs_accession").input("ACC-4004")
+    at = next(b for b in at.button if b.label == "Search").click().run()
+    at = at.button(key="pacs_score").click().run()
+    assert not at.exception and _results_shown(at) and at.session_state[pacs_page.SCORED].network == ""
+    at.session_state[pacs_page.SCORED].network = "an adapted profile's moments"
+    at = at.run()
+    assert not at.exception and not _results_shown(at)
+    assert [i.value for i in at.info if "score it again" in i.value] == [
+        "This study was scored by another network than this calibration's (an adapted profile has its own); "
+        "score it again."]
+    at = at.button(key="pacs_score").click().run()
+    assert not at.exception and _results_shown(at)
