@@ -1,14 +1,15 @@
 """The PACS page's work, kept out of the page file: the configured servers, a search, a study
-scored one instance at a time through the Diagnose page's cached scorer, and a case report
-stored back in the study.
+scored one instance at a time through the Diagnose page's cached scorer, and a case's PDF
+report, structured report and heatmap image stored back in the study (one case report for
+all three, `scoring.report_case_of`; the command line's builder, `pacs.results_dicom`).
 
 Servers come only from configuration (`pacs.config`: Streamlit secrets `[dicomweb]`, else
 `PNEUMO_DICOMWEB_URL`): the page picks among them and never takes a URL from its user, so
 the app cannot be turned into a proxy into the hospital network. The page shows what a
 search returns without patient attributes (accession, date, modalities, counts) and, per
 case, what Diagnose shows. The library's rules apply unchanged (`pacs.rules`, `pacs.store`):
-a search names one accession number or a few days, and a report is stored only when the
-accession number typed in its report fields is the study's, once. Each search and each store
+a search names one accession number or a few days, and a report (with its SR and map) is
+stored only when the accession number typed in its report fields is the study's, each once. Each search and each store
 is recorded in the audit trail in the user's name.
 
 Session-state keys: `pacs_studies` (the last search's `StudySummary` list, with its server),
