@@ -1,5 +1,5 @@
 """A login as a deployment has it, and what an outsider holds instead, for whatever drives the served app
-through both (the session benchmark; the login browser tests hold the same steps):
+through both (the session benchmark, the login and deep-link browser tests):
 
 - a real OpenID Connect provider on loopback (`oidc-provider-mock`), whose accounts' claims can be
   changed while it runs (as a directory's roles are), and the app's secrets naming it;

@@ -87,6 +87,16 @@ def browser():
             b.close()
 
 
+@pytest.fixture
+def visitor(browser):
+    """A new visitor: a page in a browser context of its own, without the others' cookies."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 def results_table(at):
     """The Diagnose page's results table, drawn below the case (whose details are a table too);
     its key changes after each row picked (`case_view.table_key`)."""

@@ -9,9 +9,7 @@ cookie carried over) shows no PACS. Without login (the loopback desk): a link op
 A missing browser is a failure with instructions, never a skip (see tests/test_browser.py)."""
 from __future__ import annotations
 
-import secrets
 import sys
-import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -19,9 +17,8 @@ from typing import Iterator
 import pytest
 
 from harness.local_server import CHROMIUM, PLAIN, free_port, local_server
+from harness.oidc_login import log_in, mock_provider, open_app, write_secrets
 from pneumo_core.app.access.login import TITLE
-
-from test_browser_login import _log_in, _open, visitor  # noqa: F401 - the same visitor, visit and login steps
 
 # the mock provider calls Authlib APIs that Authlib has deprecated: warnings about a test tool, not the app
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:.*deprecated:DeprecationWarning")]
@@ -40,12 +37,8 @@ def provider() -> Iterator[str]:
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get update && apt-get install -y chromium` "
                     "(`make test` does this); Playwright's own browser download is not used here.")
-    with warnings.catch_warnings():  # its imports of deprecated Authlib modules
-        import authlib.deprecate  # noqa: F401 - installs an "always" filter for its warnings: ours goes after it
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from oidc_provider_mock import User, run_server_in_thread
-    with run_server_in_thread(user_claims=[User(sub=READER, claims={"email": READER, "roles": ["reader"]})]) as server:
-        yield f"http://localhost:{server.server_port}"
+    with mock_provider({READER: {"email": READER, "roles": ["reader"]}}) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +46,7 @@ def login_secrets(provider, tmp_path_factory) -> tuple[Path, int]:
     """One secrets file (one cookie secret) for every server here, and the port its redirect names."""
     port = free_port()
     path = tmp_path_factory.mktemp("deep-links") / "secrets.toml"
-    path.write_text(f"""[auth]
-redirect_uri = "http://127.0.0.1:{port}/oauth2callback"
-cookie_secret = "{secrets.token_hex(32)}"
-client_id = "pneumo-deep-links"
-client_secret = "{secrets.token_hex(16)}"
-server_metadata_url = "{provider}/.well-known/openid-configuration"
-""")
+    write_secrets(path, f"http://127.0.0.1:{port}/oauth2callback", provider)
     return path, port
 
 
@@ -85,7 +72,7 @@ def test_an_anonymous_deep_link_to_any_page_on_a_cold_server_shows_only_the_logi
                                                                                    tmp_path):
     secrets_file, _ = login_secrets
     with _cold(tmp_path, secrets=secrets_file) as url:
-        _open(visitor, f"{url}/{URL_PATH.get(name, name)}")
+        open_app(visitor, f"{url}/{URL_PATH.get(name, name)}", SLOW_S)
         visitor.get_by_role("button", name="Log in").wait_for(timeout=SLOW_S * 1000)
         assert _titles(visitor) == [TITLE]
         assert _buttons(visitor) == ["Log in"]
@@ -97,9 +84,9 @@ def test_a_readers_deep_link_to_the_pacs_page_on_a_cold_server_shows_no_pacs(log
                                                                              tmp_path):
     secrets_file, port = login_secrets
     with _cold(tmp_path, secrets=secrets_file, port=port) as url:  # the login, on a server that is then stopped
-        _log_in(visitor, url, provider, READER)
+        log_in(visitor, url, provider, READER, SLOW_S)
     with _cold(tmp_path, secrets=secrets_file, port=port) as url:  # the same login's cookie, a fresh process
-        _open(visitor, f"{url}/pacs")
+        open_app(visitor, f"{url}/pacs", SLOW_S)
         visitor.get_by_role("heading", name=DIAGNOSE_TITLE).wait_for(timeout=SLOW_S * 1000)  # the default page
         assert visitor.get_by_text(f"Signed in as {READER}").count() == 1
         assert PACS_TITLE not in _titles(visitor)
@@ -113,7 +100,7 @@ def test_a_readers_deep_link_to_the_pacs_page_on_a_cold_server_shows_no_pacs(log
                                          ("calibrate_site", "Calibrate for your site")])
 def test_without_login_a_deep_link_on_a_cold_server_opens_its_page(name, title, visitor, tmp_path):
     with _cold(tmp_path, PLAIN) as url:
-        _open(visitor, f"{url}/{name}")
+        open_app(visitor, f"{url}/{name}", SLOW_S)
         visitor.get_by_role("heading", name=title).wait_for(timeout=SLOW_S * 1000)
         assert _titles(visitor)[0] == title
         assert visitor.get_by_text("Saliency method").count() >= 1  # the entrypoint's sidebar, drawn after the page
