@@ -9,9 +9,10 @@ is not used), and writes:
 
 * `diagnose.png`: the Diagnose page as a reader sees it on a 1440x900 screen without scrolling,
   after uploading one NORMAL and one PNEUMONIA film from `examples/` and pressing N (the next
-  case): the PNEUMONIA film with its heatmap, and beside it the call, P and window/level;
-* `evaluation.png`: the Evaluation page of the default model, cropped below the ROC and PR
-  curves.
+  case): the PNEUMONIA film with its heatmap, and beside it P, the call and the heatmap check
+  (the shortcut check starts at the fold; window/level and the map's legend are below it);
+* `evaluation.png`: the Evaluation page of the default model, down to the caption under the
+  ROC and PR curves.
 
 Each is downscaled and, if still over `--max-kb`, reduced to a 256-colour palette. The
 server is stopped on the way out, whatever happens. The waits follow tests/test_browser.py.
@@ -56,11 +57,9 @@ def _no_exception(page) -> None:
         raise RuntimeError(f"the page shows an exception: {errors.first.inner_text()}")
 
 
-def _bottom(page, selector: str, index: int) -> float:
-    """The bottom edge, in page pixels, of the index-th element matching selector (negative: from the end)."""
-    return page.evaluate("([s, i]) => { const all = document.querySelectorAll(s);"
-                         " const r = all[i < 0 ? all.length + i : i].getBoundingClientRect();"
-                         " return r.bottom + window.scrollY; }", [selector, index])
+def _bottom(element) -> float:
+    """The bottom edge, in page pixels, of a Playwright locator's element."""
+    return element.evaluate("e => e.getBoundingClientRect().bottom + window.scrollY")
 
 
 def _shot_to(page, bottom: float) -> bytes:
@@ -109,8 +108,10 @@ def evaluation(page, viewport: int) -> bytes:
     _wait_idle(page)
     _no_exception(page)
     page.wait_for_timeout(2000)  # plotly finishes drawing
-    # down to the ROC and PR curves (the confusion matrix is the first plot) and their caption
-    return _shot_to(page, _bottom(page, ".js-plotly-plot", 2) + 64)
+    # down to the caption under the ROC and PR curves: a fixed margin below the plots would cut
+    # through the first line of the calibration text beside the next figure, which starts 1rem below
+    caption = page.locator('[data-testid="stCaptionContainer"]', has_text="Cross: the threshold").first
+    return _shot_to(page, _bottom(caption) + 6)  # within the 1rem gap before the next row
 
 
 def main(argv: list[str] | None = None) -> int:
