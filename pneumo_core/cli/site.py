@@ -1,5 +1,6 @@
-"""Site calibration commands: `calibrate-site` fits a profile on a labelled local sample,
-`site-study` measures that procedure on a labelled split with a fixed cross-fitted protocol."""
+"""Site calibration commands: `site calibrate` fits a profile on a labelled local sample,
+`site study` measures that procedure on a labelled split with a fixed cross-fitted protocol
+(registered here under their flat names, which `groups` places under `site`)."""
 from __future__ import annotations
 
 import argparse
@@ -48,7 +49,7 @@ def _cmd_calibrate_site(args: argparse.Namespace) -> int:
         base = load_profile(args.adapted)
         if not base.adaptation:
             from ..calibration.site import SiteProfileError
-            raise SiteProfileError(f"{args.adapted} is not an adapted profile (adapt-site makes one)")
+            raise SiteProfileError(f"{args.adapted} is not an adapted profile (`pneumo site adapt` makes one)")
     predictor = Predictor(args.model, site=base)
     with tqdm(total=len(files), desc="score", unit="img", file=sys.stderr, disable=args.quiet) as bar:
         sample = ScoredSample.from_batch(files, score_batch(predictor, [(f.source, f.key) for f in files],

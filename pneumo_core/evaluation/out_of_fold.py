@@ -71,7 +71,7 @@ def out_of_fold_probabilities(model_dir: Path) -> dict[str, float]:
 def _fits(model_dir: str, stamps: tuple[int, ...]) -> dict[str, Recalibration]:
     study, ev = _study(Path(model_dir)), _json(Path(model_dir) / "eval_test.json")
     if study.get("model_sha256") != ev.get("model_sha256"):
-        raise ValueError(f"{model_dir}: the site study and eval_test.json score different weights; run site-study again")
+        raise ValueError(f"{model_dir}: the site study and eval_test.json score different weights; run `pneumo site study` again")
     source = {p["file"]: float(p["probability"]) for p in ev["predictions"]}
     rows = study["predictions"]
     x = logit(np.array([source[p["file"]] for p in rows]))
@@ -83,7 +83,7 @@ def _fits(model_dir: str, stamps: tuple[int, ...]) -> dict[str, Recalibration]:
         made[fold == k] = fit.probability(x[fold == k])
     if np.max(np.abs(made - [p["probability"] for p in rows])) > REPRODUCED:
         raise ValueError(f"{model_dir}: the site study's folds do not give back its probabilities from "
-                         "eval_test.json's logits; run evaluate and site-study again")
+                         "eval_test.json's logits; run `pneumo dev evaluate` and `pneumo site study` again")
     return {p["file"]: fits[k] for p, k in zip(rows, fold)}
 
 

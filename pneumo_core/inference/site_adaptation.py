@@ -1,7 +1,7 @@
 """Adapting a model to a site from its unlabelled films, through the product's own path: each
 film is decoded in the sandbox and passes the input gate (a withheld film never shapes the
 adaptation); the films the model would call are the ones adapted on, as scored (turned
-upright, never a negative). One home for the CLI's `adapt-site` and the app's flow."""
+upright, never a negative). One home for the CLI's `site adapt` and the app's flow."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -78,8 +78,9 @@ class ShortcutCheck:
         if self.outcome == CLEAR:
             if n == 0:
                 return "The map's strongest cell lies on the body; no burned-in marker was found on this film."
-            return (f"The map's strongest cell lies on the body, on none of the {n} burned-in "
-                    f"marker{'s' if n > 1 else ''} found on this film.")
+            if n == 1:
+                return "The map's strongest cell lies on the body, not on the one burned-in marker found on this film."
+            return f"The map's strongest cell lies on the body, on none of the {n} burned-in markers found on this film."
         where, what = self._where()
         p = f"P(pneumonia) {format_probability(self.p_before)} → {format_probability(self.p_after)}"
         head = f"The map's strongest cell lies {where}. Filling {what} in from the film around it"

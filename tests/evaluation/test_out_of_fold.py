@@ -76,7 +76,7 @@ def test_a_site_study_from_another_run_than_eval_test_is_refused(tmp_path):
     doc = json.loads((tmp_path / "site_study_test.json").read_text())
     doc["out_of_fold_evaluation"]["predictions"][7]["probability"] += 1e-3
     (tmp_path / "site_study_test.json").write_text(json.dumps(doc))
-    with pytest.raises(ValueError, match="run evaluate and site-study again"):
+    with pytest.raises(ValueError, match="run `pneumo dev evaluate` and `pneumo site study` again"):
         fold_fits(tmp_path)
 
 

@@ -14,7 +14,7 @@ def _check(called="PNEUMONIA", on_marker=True, outside=False, before=None, after
 
 
 @pytest.mark.parametrize("n, words", [(0, "no burned-in marker was found on this film"),
-                                      (1, "on none of the 1 burned-in marker found"),
+                                      (1, "not on the one burned-in marker found"),
                                       (3, "on none of the 3 burned-in markers found")])
 def test_a_strongest_cell_on_the_body_and_on_no_marker_is_clear_and_says_how_many_markers_were_found(n, words):
     c = _check(on_marker=False, n=n)

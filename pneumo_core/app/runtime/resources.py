@@ -60,7 +60,7 @@ def model_meta(name: str) -> ModelMetadata:
 
 
 def selection_record(name: str) -> dict | None:
-    """The model's selection.json (the rounds `select --out` recorded), or None."""
+    """The model's selection.json (the rounds `dev select --out` recorded), or None."""
     return _bundle_json(name, "selection.json")
 
 

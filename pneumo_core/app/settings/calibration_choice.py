@@ -162,7 +162,7 @@ def calibration_select(model: str) -> SiteProfile | None:
         st.caption(escape_markdown(site.describe()[:1].upper() + site.describe()[1:] + "."))
     with st.expander("Use a site profile file"):
         st.file_uploader("Site profile (JSON)", type=["json"], key=PROFILE_UPLOAD, on_change=_on_upload,
-                         help="Made by `python -m pneumo_core calibrate-site` or `adapt-site`, or their pages; it "
+                         help="Made by `pneumo site calibrate` or `pneumo site adapt`, or their pages; it "
                               "must be made for this model's weights.")
     if ss.get(CALIBRATION_ERROR):
         st.error(escape_markdown(ss[CALIBRATION_ERROR]))

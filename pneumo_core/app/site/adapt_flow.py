@@ -1,6 +1,6 @@
 """Adapt to your site (no labels): a batch of the site's own films, already scored by the
 reading room, becomes an adapted site profile (`inference.site_adaptation`, the one path
-the command line's `adapt-site` takes too), handed to the sidebar for this session. Offered
+the command line's `site adapt` takes too), handed to the sidebar for this session. Offered
 on Diagnose when the drift alarm fires on a batch, and on its own page.
 
 After adapting, the page says what changed (`adaptation.changes`: how many calls, and which,
