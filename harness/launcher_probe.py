@@ -37,6 +37,7 @@ def team_installation(folder: Path, login: bool) -> Path:
     `[auth]` or none; returns its entrypoint (for `TEST_ENTRYPOINT`)."""
     (folder / ".streamlit").mkdir(parents=True, exist_ok=True)
     (folder / "streamlit_app.py").write_text("import streamlit as st\nst.write('app')\n")
+    (folder / "gated_app.py").write_text((REPO / "gated_app.py").read_text())  # the product's door, as shipped
     (folder / ".streamlit" / "config.toml").write_text(
         '[server]\naddress = "0.0.0.0"\nallowedHosts = ["pneumo.hospital.example"]\n')
     (folder / ".streamlit" / "secrets.toml").write_text(COMPLETE_LOGIN if login else "[pacs]\n")

@@ -189,14 +189,16 @@ def _script() -> Path:
     """With login, the gated app beside the entrypoint (same folder, so the same `.streamlit/` files):
     uploads, media files and cache clearing only for signed-in users. Without login, the entrypoint."""
     from .access import identity
-    gated = ENTRYPOINT.parent / GATED
-    if not identity.login_configured():
-        return ENTRYPOINT
-    if not gated.is_file():
-        print(f"pneumo: {gated} is missing: uploads, media files and cache clearing are open to clients that "
-              "are not signed in", file=sys.stderr, flush=True)
-        return ENTRYPOINT
-    return gated
+    return ENTRYPOINT.parent / GATED if identity.login_configured() else ENTRYPOINT
+
+
+def _gate_refusal() -> str | None:
+    """With login, serving without the gated app would open uploads, media files and cache clearing to
+    clients that are not signed in: refused, like every other exposure."""
+    script = _script()
+    if script.is_file():
+        return None
+    return f"refusing to start: {script} is missing, and login needs it (uploads and media files for signed-in users only)"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -209,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = enter_installation(sys.argv[1:] if argv is None else argv)
     t0 = time.monotonic()
     importlib.import_module("streamlit")  # creates its loggers, with their levels
-    problem = check_exposure(argv) or _trail_refusal()
+    problem = check_exposure(argv) or _trail_refusal() or _gate_refusal()
     if problem:
         print(f"pneumo: {problem}", file=sys.stderr, flush=True)
         raise SystemExit(2)

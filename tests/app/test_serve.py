@@ -147,3 +147,13 @@ def test_an_installation_serving_a_team_is_checked_from_any_directory_never_ever
     else:
         assert server is None and done.returncode == 2, server
         assert "pneumo: refusing to listen on 0.0.0.0 without login" in done.stderr
+
+
+def test_with_login_an_installation_without_its_gated_app_refuses_to_start_in_one_line(tmp_path):
+    """Serving streamlit_app.py instead would leave uploads, media files and cache clearing to clients
+    that are not signed in: the launcher refuses, as it does every other exposure."""
+    installation = team_installation(tmp_path / "installation", login=True)
+    (installation.parent / "gated_app.py").unlink()
+    done, server = serve_from(tmp_path / "installation", TEST_ENTRYPOINT=str(installation))
+    assert server is None and done.returncode == 2
+    assert f"pneumo: refusing to start: {installation.parent / 'gated_app.py'} is missing" in done.stderr
