@@ -65,6 +65,7 @@ def _node(args: argparse.Namespace):
 
 
 def _stop_on_term(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut short the queued films' drain
     raise KeyboardInterrupt
 
 

@@ -6,9 +6,12 @@ decoded or scored in a network thread: a hostile film reaches the decoding worke
 Back-pressure: a film that finds the queue full waits for a place (`NodeConfig.queue_wait_s`),
 its sender waiting for the answer, so a router that sends faster than the model scores is
 slowed to the model's pace; past the wait it is answered 0xA700 "Refused: Out of Resources"
-(and the log says so), so the sender keeps it and retries it later; nothing is dropped silently.
-Memory is bounded: the queue's films, plus one film per association waiting (pynetdicom
-allows `AE.maximum_associations`, 10, at once), each at most ingest's file size limit.
+(and the log says so), so the sender keeps it and retries it later. A film answered success is
+the node's: if its results then fail to send, that is recorded and logged, not retried; films
+still queued when the process is killed are lost (the sender was told they were stored).
+Memory: the queue's films, plus one film per association waiting (pynetdicom allows
+`AE.maximum_associations`, 10, at once); pynetdicom holds a whole received dataset in memory
+before the handler sees it, so a film over ingest's size limit is refused (0xC000) only then.
 A film already dealt with (`dedupe.Seen`, by SOP Instance UID) is answered success and not queued.
 A calling AE title not on the allow-list is rejected at association ("calling AE title not
 recognised") and recorded in the audit trail as `access_denied`.

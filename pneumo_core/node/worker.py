@@ -75,8 +75,9 @@ class Worker(threading.Thread):
                 if item is None:
                     return
                 outcome = self.handle(item)
-            except Exception:  # noqa: BLE001 - one film's failure, whatever it is, must not stop the node
-                _log.exception("film %s: unexpected failure; the node goes on", item.shown)
+            except Exception as exc:  # noqa: BLE001 - one film's failure, whatever it is, must not stop the node
+                # the kind only: a parser's message can quote the film's header (a patient's name)
+                _log.error("film %s: unexpected failure (%s); the node goes on", item.shown, type(exc).__name__)
                 outcome = "failed"
             finally:
                 self.inbox.task_done()
