@@ -45,7 +45,7 @@ def test_the_figures_the_prose_quotes_are_the_records():
     assert f"lowers the called class's logit by {-moved['mean_towards_call']:.2f} on average" in flat
     assert (f"({moved['mean_abs']:.2f} mean absolute move, {moved['median_abs']:.2f} median, "
             f"{moved['max_abs']:.2f} at most)") in flat
-    assert f"mirrored control's {control['mean_abs']:.2f}" in flat
+    assert f"a mean absolute move of {control['mean_abs']:.2f} for the mirrored control" in flat
     assert (f"it turned {moved['calls_flipped']} of the {moved['films']} calls on films with a marker, and the "
             f"control {control['calls_flipped']}") in flat
     fill = m["flagged_fill"]

@@ -7,7 +7,8 @@ The strongest cell is the map's hottest cell of a `GRID` x `GRID` partition of t
 input (the map averaged per cell, as the faithfulness study pools maps), so a one-pixel
 spike does not decide it. It is "on a marker" when any detected marker's box meets it, and
 "outside the body" when less than half of it lies in `markers.body_mask`. The fill is the
-check's own (`occlusion.FILLS["infill"]`), one forward pass, only when the cell is flagged.
+check's own (`occlusion.FILLS["infill"]`), scored beside the film as given in one batch of two,
+only when the cell is flagged.
 The words are `reporting.shortcut_check`'s.
 """
 from __future__ import annotations

@@ -47,7 +47,7 @@ def overlay_legend(target_class: str, fraction: float = OUTLINE_FRACTION, class_
     if target_class == "NORMAL":
         support = ", where the model found most support for NORMAL" if class_specific else ""
         return f"blue-grey outline: the map's top {fraction:.0%}{support}; not a finding"
-    return f"red: strongest, untinted: below {TRANSPARENT_BELOW:.0%} of it"
+    return f"red: strongest, untinted: its faintest {TRANSPARENT_BELOW:.0%} of range"  # the floor is over min..max
 
 
 def top_region(heatmap: np.ndarray, fraction: float = OUTLINE_FRACTION) -> np.ndarray:

@@ -38,4 +38,4 @@ def test_a_flat_map_draws_nothing():
 
 
 def test_the_legend_says_what_is_left_untinted():
-    assert overlay_legend("PNEUMONIA") == f"red: strongest, untinted: below {TRANSPARENT_BELOW:.0%} of it"
+    assert overlay_legend("PNEUMONIA") == "red: strongest, untinted: its faintest 10% of range"

@@ -36,7 +36,7 @@ def _finding(model: str, weights: int, adaptation: str, digest: str, method: str
              _site: SiteProfile | None) -> tuple[ShortcutFinding, tuple[float, ...]]:
     from ...inference.shortcut import find_shortcut
     predictor = get_predictor(model, _site if adaptation else None)
-    with heavy_work():  # one forward pass when the strongest cell is flagged
+    with heavy_work():  # a batch of two (the film, its fill) when the strongest cell is flagged
         found = find_shortcut(predictor, _model_input, _heatmap)
     if not found.flagged:
         return found, ()
