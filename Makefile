@@ -2,7 +2,8 @@
 #   make run    create .venv, install, start the app (`pneumo serve`)
 #   make test   create .venv, install with test extras, run the tests (the wheel's own smoke test too:
 #               tests/test_wheel.py builds it, installs it outside the checkout and scores a film)
-#   make artifacts  re-measure what the README quotes (slow: tens of minutes on 2 cores; no training)
+#   make artifacts  re-run the evaluations, site studies, drift benchmark and screenshots (tens of minutes on
+#                   2 cores; no training); the README's other figures each name their benchmarks/ script
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python

@@ -1,6 +1,7 @@
 """Entrypoint: page config, the door (`login.admit`), the shared sidebar, and the navigation.
-Pages live in pages/ and never call st.stop(), so the saliency controls drawn after them
-always render. Each starts with `page_guard.entry()`: on a cold server Streamlit runs a
+Pages live in pages/ and, once inside this file's navigation, never call st.stop() (the
+guard stops only a page run alone, after running this file in its place, and a page whose role
+the user lacks), so the saliency controls drawn after them render. Each starts with `page_guard.entry()`: on a cold server Streamlit runs a
 deep-linked file there alone, skipping this file and its door, and the guard then runs this
 file in its place; `page_guard.entered()` marks the run in which this file's navigation runs
 the page. The PACS page is in the navigation only for a reporter (with login; without it, the

@@ -12,7 +12,7 @@ from ..models.manifest import restamp_if_in_bundle
 __all__ = ["register"]
 
 IN_SAMPLE = ("the site profile was fitted on these very films, so these figures are in-sample (too good); "
-             "the honest ones are the out-of-fold evaluation in site_study_test.json (`site-study`)")
+             "the honest ones are the out-of-fold evaluation in site_study_test.json (`site study`)")
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
