@@ -32,7 +32,7 @@ from ..audit import AuditLog
 from ..errors import PneumoError
 from ..inference.prediction import SCORED, Prediction
 from ..pacs.errors import PacsError
-from ..pacs.results_dicom import results_for
+from ..pacs.results_dicom import MANUFACTURER, results_for
 from ..pacs.rules import is_uid
 from ..pacs.store import REFUSED
 from .dedupe import Seen
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Worker", "Builder", "product_results", "DUPLICATE", "AUDIT_FAILED", "SEND_FAILED"]
 
-DUPLICATE, AUDIT_FAILED, SEND_FAILED = "duplicate", "audit-failed", "send-failed"
+DUPLICATE, AUDIT_FAILED, SEND_FAILED, OWN_RESULT = "duplicate", "audit-failed", "send-failed", "own-result"
 # (predictor, scored prediction, the film's bytes, its header, operating point) -> the objects to send
 Builder = Callable[["Predictor", Prediction, bytes, pydicom.Dataset, str], Sequence[pydicom.Dataset]]
 _log = logging.getLogger("pneumo_core.node")
@@ -54,6 +54,17 @@ def product_results(predictor: Predictor, pred: Prediction, data: bytes, film: p
                     operating_point: str) -> Sequence[pydicom.Dataset]:
     """The SR, then the heatmap's Secondary Capture, of a scored film (`pacs.results_dicom`)."""
     return results_for(predictor, pred, data, film, operating_point).datasets
+
+
+def own_result(data: bytes) -> bool:
+    """Whether `data` is one of the node's own heatmap images (a Secondary Capture, modality OT, that
+    it made): a router rule broader than CR/DX would send them back, and scoring them would make
+    results of results without end. A film that does not parse is the decode worker's to refuse."""
+    try:
+        head = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, specific_tags=["Modality", "Manufacturer"])
+    except Exception:  # noqa: BLE001 - any parse failure: not ours; the sandboxed decode says what is wrong
+        return False
+    return head.get("Modality") == "OT" and head.get("Manufacturer") == MANUFACTURER
 
 
 class Worker(threading.Thread):
@@ -84,13 +95,17 @@ class Worker(threading.Thread):
             self.outcomes[outcome] += 1
 
     def handle(self, item: Received) -> str:
-        """What became of one film: DUPLICATE, AUDIT_FAILED, the prediction's status when it was
+        """What became of one film: DUPLICATE, OWN_RESULT, AUDIT_FAILED, the prediction's status when it was
         not scored, SEND_FAILED, or the sender's outcome (stored, already-stored, refused)."""
         digest = hashlib.sha256(item.data).hexdigest()
         keys = (uid_key(item.sop_uid), "sha256:" + digest)
         if self.seen.any_of(*keys):
             _log.info("film %s from %s already dealt with: nothing new", item.shown, item.calling_ae)
             return DUPLICATE
+        if own_result(item.data):
+            _log.info("film %s from %s is one of the node's own heatmap images: not scored", item.shown, item.calling_ae)
+            self.seen.add(*keys)
+            return OWN_RESULT
         pred = self.predictor.predict_bytes(item.data, f"{item.sop_uid or 'film'}.dcm", self.threshold)
         user = f"dicom:{item.calling_ae}"
         film = {"instance_uid": item.sop_uid} if item.sop_uid else {}

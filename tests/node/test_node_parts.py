@@ -105,3 +105,24 @@ def test_listen_refuses_to_start_when_the_audit_trail_cannot_be_written(tmp_path
     assert _listen(["--allow", "MODALITY", "--dicomweb", "https://pacs.example/dicom-web"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "audit trail" in err[0] and "cannot be written" in err[0]
+
+
+def test_the_nodes_own_heatmap_image_sent_back_is_told_from_a_film_so_it_is_never_scored(test_images, tmp_path):
+    """A router rule broader than CR/DX sends the node's map back; scoring it would loop."""
+    import io
+
+    import pydicom
+
+    from pneumo_core.node.worker import own_result
+    from pneumo_core.pacs.results_dicom import MANUFACTURER
+    film = dicom_from_image(test_images["NORMAL"][0], new_study("ACC-OWN", date(2024, 1, 1)), generate_uid(), 1)
+    ds = pydicom.dcmread(io.BytesIO(film))
+    assert not own_result(film)
+    ds.Modality, ds.Manufacturer = "OT", MANUFACTURER
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    assert own_result(buffer.getvalue())
+    ds.Manufacturer = "ACME digitiser"  # another maker's secondary capture may be a film: scored as usual
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    assert not own_result(buffer.getvalue()) and not own_result(b"not dicom at all")
