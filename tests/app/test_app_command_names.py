@@ -8,18 +8,20 @@ from pathlib import Path
 
 from pneumo_core.cli.groups import GROUPS, PLACES
 
-PAGES = Path(__file__).resolve().parents[2] / "pages"
-COMMAND = re.compile(r"python -m pneumo_core ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?")
+REPO = Path(__file__).resolve().parents[2]
+# the pages and the app code that writes their text
+SOURCES = sorted([*(REPO / "pages").glob("*.py"), *(REPO / "pneumo_core" / "app").rglob("*.py")])
+COMMAND = re.compile(r"(?:python -m pneumo_core|`pneumo) ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?")
 
 
 def _named() -> list[tuple[str, str, str | None]]:
-    """(page, command, its second word) for each command a page's text names."""
-    return [(page.name, *m.groups()) for page in sorted(PAGES.glob("*.py")) for m in COMMAND.finditer(page.read_text())]
+    """(file, command, its second word) for each command the app's text names."""
+    return [(source.name, *m.groups()) for source in SOURCES for m in COMMAND.finditer(source.read_text())]
 
 
 def test_the_pages_name_no_flat_command_of_the_previous_release():
     named = _named()
-    assert {"calibrate_site.py", "model_card.py"} <= {page for page, _, _ in named}  # the pages that name commands
+    assert {"calibrate_site.py", "model_card.py", "calibration_choice.py"} <= {f for f, _, _ in named}  # they name commands
     assert [n for n in named if n[1] in PLACES] == []
 
 
